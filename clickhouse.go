@@ -1,0 +1,303 @@
+package passivedns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// sink is where the writer sends batches; an interface so the writer's tests need no
+// ClickHouse.
+type sink interface {
+	// prepare connects and checks or creates the schema. An error wrapping errFatal
+	// means retrying cannot help (a schema newer than this build).
+	prepare(ctx context.Context) error
+	// write inserts the batch. A batch whose earlier attempt may have landed has
+	// uncertain set; write must then make sure no row is inserted twice.
+	write(ctx context.Context, b *batch) error
+	close() error
+}
+
+var (
+	errFatal    = errors.New("cannot continue")
+	errRejected = errors.New("rows rejected by ClickHouse")
+)
+
+type clickhouseSink struct {
+	cfg config
+
+	mu     sync.Mutex
+	conn   driver.Conn
+	schema schema
+	ready  bool // connected and schema checked
+}
+
+func newClickHouseSink(cfg config) *clickhouseSink { return &clickhouseSink{cfg: cfg} }
+
+func (s *clickhouseSink) prepare(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready {
+		return nil
+	}
+	if s.conn == nil {
+		opts := *s.cfg.options
+		opts.ClientInfo.Products = append(opts.ClientInfo.Products, struct{ Name, Version string }{"coredns-passivedns", "1"})
+		conn, err := clickhouse.Open(&opts)
+		if err != nil {
+			return err
+		}
+		s.conn = conn
+	}
+	var version string
+	if err := s.conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
+		return err
+	}
+	s.schema = schema{f: detectFlavor(version), db: s.cfg.database, retention: s.cfg.retention}
+	if err := ensureSchema(ctx, s.conn, s.schema, s.cfg.schema); err != nil {
+		return err
+	}
+	s.ready = true
+	return nil
+}
+
+// ensureSchema brings the database to schemaVersion (auto) or checks that it is there.
+func ensureSchema(ctx context.Context, conn driver.Conn, s schema, auto bool) error {
+	if auto {
+		for _, q := range []string{s.createDatabase(), s.createVersionTable()} {
+			if err := conn.Exec(ctx, q); err != nil {
+				return fmt.Errorf("creating schema: %w", err)
+			}
+		}
+	}
+	current, err := currentVersion(ctx, conn, s)
+	if err != nil {
+		return err
+	}
+	if current > schemaVersion {
+		return fmt.Errorf("%w: database %s has schema version %d, newer than the %d this passivedns knows; upgrade passivedns or point it at another database",
+			errFatal, s.db, current, schemaVersion)
+	}
+	if !auto {
+		if current < schemaVersion {
+			return fmt.Errorf("%w: database %s has schema version %d, this passivedns needs %d; use 'schema auto' once to upgrade it",
+				errFatal, s.db, current, schemaVersion)
+		}
+		return nil
+	}
+	initial := current
+	for _, m := range s.migrations(time.Now()) {
+		if m.version <= current {
+			continue
+		}
+		for _, q := range m.statements {
+			if err := conn.Exec(ctx, q); err != nil {
+				return fmt.Errorf("upgrading schema to version %d: %w", m.version, err)
+			}
+		}
+		// INSERT ... SELECT: over the native protocol an INSERT with VALUES waits for
+		// client data blocks on older servers.
+		if err := conn.Exec(ctx, "INSERT INTO "+s.table("schema_version")+" (version, applied, by) SELECT ?, now(), ?",
+			uint32(m.version), "passivedns"); err != nil {
+			return fmt.Errorf("recording schema version %d: %w", m.version, err)
+		}
+		current = m.version
+	}
+	if initial > 0 && initial < current {
+		log.Infof("Upgraded the schema of database %s from version %d to %d", s.db, initial, current)
+	}
+	if s.f.modern && s.retention > 0 {
+		q := fmt.Sprintf("ALTER TABLE %s MODIFY TTL toDateTime(time) + toIntervalHour(%d)", s.table("responses"), int64(s.retention/time.Hour))
+		if err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("setting retention: %w", err)
+		}
+	} else if s.retention > 0 {
+		log.Warningf("ClickHouse %s has no TTL: retention is not enforced, drop old partitions of %s yourself", s.f.version, s.table("responses"))
+	}
+	return nil
+}
+
+func currentVersion(ctx context.Context, conn driver.Conn, s schema) (int, error) {
+	var v uint32
+	err := conn.QueryRow(ctx, "SELECT max(version) FROM "+s.table("schema_version")).Scan(&v)
+	if err != nil {
+		var ex *clickhouse.Exception
+		if errors.As(err, &ex) && (ex.Code == codeUnknownTable || ex.Code == codeUnknownDatabase) {
+			return 0, fmt.Errorf("%w: no passivedns schema in database %s; create it with 'schema auto'", errFatal, s.db)
+		}
+		return 0, err
+	}
+	return int(v), nil
+}
+
+// ClickHouse error codes the sink acts on.
+const (
+	codeUnknownTable    = 60
+	codeUnknownDatabase = 81
+)
+
+// rejectedCodes are server errors that mean the rows themselves are bad: retrying the
+// same rows can never succeed.
+var rejectedCodes = map[int32]bool{
+	6:   true, // CANNOT_PARSE_TEXT
+	27:  true, // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+	53:  true, // TYPE_MISMATCH
+	69:  true, // ARGUMENT_OUT_OF_BOUND
+	70:  true, // CANNOT_CONVERT_TYPE
+	117: true, // INCORRECT_DATA
+}
+
+func (s *clickhouseSink) write(ctx context.Context, b *batch) error {
+	if err := s.prepare(ctx); err != nil {
+		return err
+	}
+	if b.uncertain {
+		rest, err := s.unlanded(ctx, b)
+		if err != nil {
+			return err
+		}
+		if rest.len() == 0 {
+			return nil
+		}
+		b = rest
+	}
+	if s.schema.f.modern {
+		// A retry with the same token is dropped by the server if the first try landed.
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
+			"insert_deduplication_token":                         strconv.FormatUint(b.id, 10),
+			"deduplicate_blocks_in_dependent_materialized_views": 1,
+		}))
+	}
+	ins, err := s.conn.PrepareBatch(ctx, s.schema.insertResponses())
+	if err != nil {
+		return s.classify(err) // nothing was sent yet
+	}
+	defer ins.Close()
+	if err := s.appendColumns(ins, b); err != nil {
+		return fmt.Errorf("%w: %v", errRejected, err)
+	}
+	if err := ins.Send(); err != nil {
+		b.uncertain = true
+		return s.classify(err)
+	}
+	return nil
+}
+
+func (s *clickhouseSink) classify(err error) error {
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		if rejectedCodes[ex.Code] {
+			return fmt.Errorf("%w: %v", errRejected, err)
+		}
+		if ex.Code == codeUnknownTable || ex.Code == codeUnknownDatabase {
+			s.mu.Lock()
+			s.ready = false // someone dropped the schema: check it again before the next try
+			s.mu.Unlock()
+		}
+	}
+	return err
+}
+
+func (s *clickhouseSink) appendColumns(ins driver.Batch, b *batch) error {
+	ids := make([]uint64, b.len())
+	for i := range ids {
+		ids[i] = b.id
+	}
+	cols := []any{b.time}
+	if !s.schema.f.modern {
+		cols = append(cols, b.timeMs)
+	}
+	var client any = b.client
+	if !s.schema.f.modern {
+		fixed := make([]string, len(b.client))
+		for i, a := range b.client {
+			a16 := a.As16()
+			if !a.IsValid() {
+				a16 = [16]byte{}
+			}
+			fixed[i] = string(a16[:])
+		}
+		client = fixed
+	} else {
+		addrs := make([]netip.Addr, len(b.client))
+		for i, a := range b.client {
+			if a.IsValid() {
+				addrs[i] = netip.AddrFrom16(a.As16())
+			} else {
+				addrs[i] = netip.IPv6Unspecified()
+			}
+		}
+		client = addrs
+	}
+	cols = append(cols, b.sensor, b.server, b.transport, client, b.qname, b.qtype, b.qclass, b.rcode, b.flags,
+		b.answer.name, b.answer.typ, b.answer.class, b.answer.ttl, b.answer.data,
+		b.authority.name, b.authority.typ, b.authority.class, b.authority.ttl, b.authority.data,
+		b.size, b.durationUs, ids)
+	for i, c := range cols {
+		if err := ins.Column(i).Append(c); err != nil {
+			return fmt.Errorf("column %s: %w", s.schema.responseColumns()[i], err)
+		}
+	}
+	return nil
+}
+
+// unlanded finds out which rows of a batch whose insert had an unknown outcome are not in
+// ClickHouse. An insert is written as one part per partition (day), each all or nothing,
+// so one row per day tells whether that day's rows landed. The lookup uses the primary
+// key (reverse(qname), time) and the partition, so it reads a few granules.
+func (s *clickhouseSink) unlanded(ctx context.Context, b *batch) (*batch, error) {
+	firstOfDay := map[string]int{}
+	for i, t := range b.time {
+		d := t.Format(time.DateOnly)
+		if _, ok := firstOfDay[d]; !ok {
+			firstOfDay[d] = i
+		}
+	}
+	missing := map[string]bool{}
+	q := "SELECT count() FROM " + s.schema.table("responses") +
+		" WHERE reverse(qname) = ? AND toDate(time) = toDate(?) AND batch_id = ?"
+	for d, i := range firstOfDay {
+		var n uint64
+		if err := s.conn.QueryRow(ctx, q, reverseString(b.qname[i]), d, b.id).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			missing[d] = true
+		}
+	}
+	rest := b.subset(func(i int) bool { return missing[b.time[i].Format(time.DateOnly)] })
+	rest.uncertain = false
+	// A fresh id: the rows that did land used the old one as their deduplication token
+	// and batch_id, and the rest must not be mistaken for them.
+	rest.id = newBatchID()
+	if landed := b.len() - rest.len(); landed > 0 {
+		log.Infof("Batch %x: %d rows had landed before the connection failed; not inserting them again", b.id, landed)
+	}
+	return rest, nil
+}
+
+func reverseString(s string) string {
+	r := make([]byte, len(s))
+	for i := 0; i < len(s); i++ {
+		r[len(s)-1-i] = s[i]
+	}
+	return string(r)
+}
+
+func (s *clickhouseSink) close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil {
+		return nil
+	}
+	err := s.conn.Close()
+	s.conn, s.ready = nil, false
+	return err
+}

@@ -1,0 +1,278 @@
+package passivedns
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+const (
+	// queueBytesPerRecord bounds the wire bytes held in the queue: queue x this. Typical
+	// answers are 100-300 bytes; a burst of huge ones is dropped (and counted) instead of
+	// growing memory past the bound.
+	queueBytesPerRecord = 1024
+
+	insertTimeout   = 30 * time.Second // one insert attempt, Send included
+	minBackoff      = 100 * time.Millisecond
+	maxBackoff      = 30 * time.Second
+	shutdownTimeout = 10 * time.Second // final flush on reload or exit
+)
+
+// writer owns the queue between ServeDNS and ClickHouse and the one goroutine that
+// drains it: it decodes captures into batches and inserts a batch when it is full or
+// when its oldest record has waited cfg.flush.
+type writer struct {
+	cfg  config
+	sink sink
+
+	queue       chan capture
+	queuedBytes atomic.Int64
+	maxBytes    int64
+
+	mu      sync.Mutex // guards quit and done across start/stop
+	quit    chan struct{}
+	done    chan struct{}
+	stopped atomic.Bool
+
+	healthy atomic.Bool // state of ClickHouse as last seen, for logging changes only
+}
+
+func newWriter(cfg config, s sink) *writer {
+	w := &writer{
+		cfg:      cfg,
+		sink:     s,
+		queue:    make(chan capture, cfg.queue),
+		maxBytes: int64(cfg.queue) * queueBytesPerRecord,
+	}
+	w.healthy.Store(true)
+	return w
+}
+
+// enqueue never blocks: a full queue drops the record and counts it.
+func (w *writer) enqueue(c capture) {
+	capturedCount.Inc()
+	if w.stopped.Load() {
+		w.drop(dropShutdown, 1, nil)
+		return
+	}
+	n := int64(len(c.wire))
+	if w.queuedBytes.Add(n) > w.maxBytes {
+		w.queuedBytes.Add(-n)
+		w.drop(dropQueueFull, 1, nil)
+		return
+	}
+	select {
+	case w.queue <- c:
+	default:
+		w.queuedBytes.Add(-n)
+		w.drop(dropQueueFull, 1, nil)
+	}
+}
+
+// drops counts what was lost since the last drop log line, so a flood of drops logs
+// once a second, not once per record.
+var (
+	dropsSinceLog atomic.Int64
+	lastDropLog   atomic.Int64
+)
+
+func (w *writer) drop(reason string, n int, err error) {
+	droppedCount.WithLabelValues(reason).Add(float64(n))
+	total := dropsSinceLog.Add(int64(n))
+	now := time.Now().UnixNano()
+	last := lastDropLog.Load()
+	if now-last < int64(time.Second) || !lastDropLog.CompareAndSwap(last, now) {
+		return
+	}
+	dropsSinceLog.Add(-total)
+	if err != nil {
+		log.Warningf("Dropped %d responses (latest reason %s: %v)", total, reason, err)
+	} else {
+		log.Warningf("Dropped %d responses (latest reason %s)", total, reason)
+	}
+}
+
+func (w *writer) start() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.quit != nil {
+		return nil
+	}
+	// A reachable server with a schema this build cannot use fails startup now, with
+	// the reason; an unreachable one must not keep DNS from starting.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	err := w.sink.prepare(ctx)
+	cancel()
+	if errors.Is(err, errFatal) {
+		return err
+	}
+	if err != nil {
+		w.setHealthy(false, err)
+	} else {
+		clickhouseUp.Set(1)
+	}
+	w.quit, w.done = make(chan struct{}), make(chan struct{})
+	w.stopped.Store(false)
+	go w.run(w.quit, w.done)
+	return nil
+}
+
+// stop flushes what was captured and waits for it, up to shutdownTimeout.
+func (w *writer) stop() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.quit == nil {
+		return nil
+	}
+	w.stopped.Store(true)
+	close(w.quit)
+	<-w.done
+	w.quit, w.done = nil, nil
+	return w.sink.close()
+}
+
+func (w *writer) run(quit, done chan struct{}) {
+	defer close(done)
+	var (
+		cur     = &batch{id: newBatchID()}
+		scratch = new(dns.Msg)
+		timer   = time.NewTimer(w.cfg.flush)
+	)
+	timer.Stop()
+	for {
+		select {
+		case c := <-w.queue:
+			w.take(cur, &c, scratch)
+			if cur.len() == 1 {
+				timer.Reset(w.cfg.flush)
+			}
+			if cur.len() >= w.cfg.batch {
+				timer.Stop()
+				w.flush(cur, quit)
+				cur = &batch{id: newBatchID()}
+			}
+		case <-timer.C:
+			w.flush(cur, quit)
+			cur = &batch{id: newBatchID()}
+		case <-quit:
+			timer.Stop()
+			w.drain(cur, scratch)
+			return
+		}
+		queueLength.Set(float64(len(w.queue) + cur.len()))
+	}
+}
+
+func (w *writer) take(b *batch, c *capture, scratch *dns.Msg) {
+	w.queuedBytes.Add(-int64(len(c.wire)))
+	if err := b.add(c, scratch, w.cfg.sensor); err != nil {
+		w.drop(dropEncode, 1, err)
+	}
+}
+
+// drain writes everything still queued, in batches, within shutdownTimeout; what cannot
+// be written by then is counted as dropped.
+func (w *writer) drain(cur *batch, scratch *dns.Msg) {
+	deadline := time.Now().Add(shutdownTimeout)
+	for {
+		for cur.len() < w.cfg.batch {
+			select {
+			case c := <-w.queue:
+				w.take(cur, &c, scratch)
+				continue
+			default:
+			}
+			break
+		}
+		if cur.len() == 0 {
+			break
+		}
+		if !w.flushUntil(cur, deadline, nil) {
+			w.drop(dropShutdown, cur.len()+len(w.queue), errors.New("ClickHouse unreachable at shutdown"))
+			for len(w.queue) > 0 {
+				c := <-w.queue
+				w.queuedBytes.Add(-int64(len(c.wire)))
+			}
+			break
+		}
+		cur = &batch{id: newBatchID()}
+	}
+	queueLength.Set(0)
+}
+
+// flush writes b, retrying with backoff until it is written, rejected, or quit closes
+// (then the batch is left to the drain). While it retries the queue fills and further
+// records are dropped and counted: memory stays bounded by the queue.
+func (w *writer) flush(b *batch, quit chan struct{}) {
+	if b.len() == 0 {
+		return
+	}
+	if !w.flushUntil(b, time.Time{}, quit) {
+		// Stopping: put nothing back, the drain writes what remains with a deadline.
+		if !w.flushUntil(b, time.Now().Add(shutdownTimeout), nil) {
+			w.drop(dropShutdown, b.len(), errors.New("ClickHouse unreachable at shutdown"))
+		}
+	}
+}
+
+// flushUntil retries until success (true), until deadline (if set) or until quit closes.
+func (w *writer) flushUntil(b *batch, deadline time.Time, quit chan struct{}) bool {
+	backoff := minBackoff
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), insertTimeout)
+		if !deadline.IsZero() {
+			ctx, cancel = context.WithDeadline(context.Background(), deadline)
+		}
+		start := time.Now()
+		n := b.len()
+		err := w.sink.write(ctx, b)
+		cancel()
+		switch {
+		case err == nil:
+			flushDuration.Observe(time.Since(start).Seconds())
+			batchSize.Observe(float64(n))
+			writtenCount.Add(float64(n))
+			w.setHealthy(true, nil)
+			return true
+		case errors.Is(err, errRejected):
+			errorCount.WithLabelValues("insert").Inc()
+			w.drop(dropRejected, n, err)
+			return true
+		}
+		errorCount.WithLabelValues("insert").Inc()
+		w.setHealthy(false, err)
+		if !deadline.IsZero() && time.Now().Add(backoff).After(deadline) {
+			return false
+		}
+		select {
+		case <-time.After(backoff):
+		case <-quit:
+			return false
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// setHealthy logs only changes of state, so an outage is one line, not one per retry.
+func (w *writer) setHealthy(ok bool, err error) {
+	if ok {
+		clickhouseUp.Set(1)
+	} else {
+		clickhouseUp.Set(0)
+	}
+	if w.healthy.Swap(ok) == ok {
+		return
+	}
+	if ok {
+		log.Infof("ClickHouse is reachable again; writing resumes")
+	} else {
+		log.Errorf("Cannot write to ClickHouse, holding up to %d responses in memory and retrying: %v", w.cfg.queue, err)
+	}
+}
+
+func newBatchID() uint64 { return rand.Uint64() }

@@ -1,0 +1,78 @@
+package passivedns
+
+import (
+	"github.com/coredns/coredns/plugin"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// The hot-path counters carry no labels: a label lookup per response would cost more
+// than the rest of the capture. Every row in ClickHouse names its server instead.
+var (
+	capturedCount = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "passivedns",
+		Name:      "captured_total",
+		Help:      "Counter of responses captured for recording.",
+	})
+
+	writtenCount = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "passivedns",
+		Name:      "written_total",
+		Help:      "Counter of responses acknowledged by ClickHouse.",
+	})
+
+	droppedCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "passivedns",
+		Name:      "dropped_total",
+		Help:      "Counter of captured responses that were not recorded, by reason.",
+	}, []string{"reason"})
+
+	flushDuration = promauto.NewHistogram(prometheus.HistogramOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "passivedns",
+		Name:      "flush_duration_seconds",
+		Buckets:   plugin.TimeBuckets,
+		Help:      "Histogram of the time each insert into ClickHouse took, retries excluded.",
+	})
+
+	batchSize = promauto.NewHistogram(prometheus.HistogramOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "passivedns",
+		Name:      "batch_size",
+		Buckets:   prometheus.ExponentialBuckets(1, 4, 10),
+		Help:      "Histogram of the number of responses in each insert.",
+	})
+
+	queueLength = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "passivedns",
+		Name:      "queue_length",
+		Help:      "Responses captured and held in memory, not yet written.",
+	})
+
+	errorCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "passivedns",
+		Name:      "errors_total",
+		Help:      "Counter of failed ClickHouse operations, by operation.",
+	}, []string{"op"})
+
+	clickhouseUp = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "passivedns",
+		Name:      "clickhouse_up",
+		Help:      "1 when the last ClickHouse operation succeeded, 0 when it failed.",
+	})
+)
+
+// Reasons a captured response is dropped; each is a value of the dropped_total label.
+const (
+	dropQueueFull = "queue_full" // the in-memory queue was full when the response was captured
+	dropRejected  = "rejected"   // ClickHouse refused the rows as invalid data; retrying cannot help
+	dropShutdown  = "shutdown"   // CoreDNS stopped while ClickHouse was unreachable
+	dropEncode    = "encode"     // the captured message could not be decoded again
+)

@@ -1,0 +1,124 @@
+package passivedns
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// recorder wraps the client's ResponseWriter. It writes to the client first and only then
+// captures a copy of what was written, so recording never delays an answer.
+type recorder struct {
+	dns.ResponseWriter
+	p       *PassiveDNS
+	start   time.Time
+	server  string
+	written bool
+}
+
+// WriteMsg implements dns.ResponseWriter.
+func (r *recorder) WriteMsg(m *dns.Msg) error {
+	if err := r.ResponseWriter.WriteMsg(m); err != nil {
+		return err // the client did not receive it
+	}
+	r.written = true
+	r.p.capture(r, m)
+	return nil
+}
+
+// Write implements dns.ResponseWriter; some plugins write packed messages.
+func (r *recorder) Write(b []byte) (int, error) {
+	n, err := r.ResponseWriter.Write(b)
+	if err != nil {
+		return n, err
+	}
+	r.written = true
+	r.p.captureWire(r, b)
+	return n, nil
+}
+
+// capture is everything the writer needs to turn one response into a row. It holds a
+// private copy of the message in wire format because the *dns.Msg may be reused by the
+// plugin that wrote it; decoding to text happens off the hot path.
+type capture struct {
+	wire      []byte
+	time      time.Time // when the response was written
+	elapsed   time.Duration
+	client    netip.Addr // already reduced per the clients option
+	server    string
+	transport string
+	size      uint32 // bytes sent to the client; 0 when the writer must compute it
+	compress  bool   // whether the client's copy was name-compressed (for size)
+}
+
+// packBuffers holds scratch buffers big enough for any DNS message, so packing the
+// copy allocates nothing.
+var packBuffers = sync.Pool{New: func() any { b := make([]byte, dns.MaxMsgSize); return &b }}
+
+func (p *PassiveDNS) capture(r *recorder, m *dns.Msg) {
+	bp := packBuffers.Get().(*[]byte)
+	// A shallow copy lets us pack without compression (no compression map, no garbage)
+	// while leaving the caller's message untouched.
+	uncompressed := *m
+	uncompressed.Compress = false
+	wire, err := uncompressed.PackBuffer(*bp)
+	if err != nil {
+		packBuffers.Put(bp)
+		p.writer.drop(dropEncode, 1, err)
+		return
+	}
+	c := p.newCapture(r)
+	c.wire = append([]byte(nil), wire...)
+	c.compress = m.Compress
+	packBuffers.Put(bp)
+	p.writer.enqueue(c)
+}
+
+func (p *PassiveDNS) captureWire(r *recorder, b []byte) {
+	c := p.newCapture(r)
+	c.wire = append([]byte(nil), b...)
+	c.size = uint32(len(b))
+	p.writer.enqueue(c)
+}
+
+func (p *PassiveDNS) newCapture(r *recorder) capture {
+	now := time.Now()
+	return capture{
+		time:      now,
+		elapsed:   now.Sub(r.start),
+		client:    p.cfg.clients.reduce(remoteIP(r.ResponseWriter.RemoteAddr())),
+		server:    r.server,
+		transport: transport(r.server, r.ResponseWriter.RemoteAddr()),
+	}
+}
+
+func remoteIP(a net.Addr) netip.Addr {
+	var ip net.IP
+	switch v := a.(type) {
+	case *net.UDPAddr:
+		ip = v.IP
+	case *net.TCPAddr:
+		ip = v.IP
+	default:
+		return netip.Addr{}
+	}
+	addr, _ := netip.AddrFromSlice(ip)
+	return addr.Unmap()
+}
+
+// transport names the protocol the client used, as CoreDNS knows it: the scheme of the
+// server block's address, with plain DNS split into udp and tcp.
+func transport(server string, remote net.Addr) string {
+	scheme, _, found := strings.Cut(server, "://")
+	if !found || scheme == "dns" {
+		if _, ok := remote.(*net.TCPAddr); ok {
+			return "tcp"
+		}
+		return "udp"
+	}
+	return scheme
+}

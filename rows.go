@@ -1,0 +1,236 @@
+package passivedns
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// batch holds decoded responses column by column, in the order of the responses table,
+// so an insert appends whole columns at once.
+type batch struct {
+	id        uint64 // random; lets a retry find out whether an earlier attempt landed
+	uncertain bool   // an earlier insert attempt may have been written
+
+	time       []time.Time
+	timeMs     []uint16
+	sensor     []string
+	server     []string
+	transport  []string
+	client     []netip.Addr
+	qname      []string
+	qtype      []string
+	qclass     []string
+	rcode      []string
+	flags      []uint16
+	answer     section
+	authority  section
+	size       []uint32
+	durationUs []uint32
+}
+
+// section is one message section as the columns of a Nested field.
+type section struct {
+	name  [][]string
+	typ   [][]string
+	class [][]string
+	ttl   [][]uint32
+	data  [][]string
+}
+
+func (b *batch) len() int { return len(b.time) }
+
+// add decodes one captured response. m is scratch space reused between calls.
+func (b *batch) add(c *capture, m *dns.Msg, sensor string) error {
+	*m = dns.Msg{}
+	if err := m.Unpack(c.wire); err != nil {
+		return err
+	}
+	size := c.size
+	if size == 0 {
+		m.Compress = c.compress
+		size = uint32(m.Len())
+	}
+	t := c.time.UTC()
+	b.time = append(b.time, t)
+	b.timeMs = append(b.timeMs, uint16(t.Nanosecond()/int(time.Millisecond)))
+	b.sensor = append(b.sensor, sensor)
+	b.server = append(b.server, c.server)
+	b.transport = append(b.transport, c.transport)
+	b.client = append(b.client, c.client)
+	var qname, qtype, qclass string
+	if len(m.Question) > 0 {
+		q := m.Question[0]
+		qname, qtype, qclass = canonicalName(q.Name), typeString(q.Qtype), classString(q.Qclass)
+	}
+	b.qname = append(b.qname, qname)
+	b.qtype = append(b.qtype, qtype)
+	b.qclass = append(b.qclass, qclass)
+	b.rcode = append(b.rcode, rcodeString(m.Rcode))
+	b.flags = append(b.flags, binary.BigEndian.Uint16(c.wire[2:4]))
+	b.answer.add(m.Answer)
+	b.authority.add(m.Ns)
+	b.size = append(b.size, size)
+	us := c.elapsed.Microseconds()
+	if us > int64(^uint32(0)) {
+		us = int64(^uint32(0))
+	}
+	b.durationUs = append(b.durationUs, uint32(us))
+	return nil
+}
+
+func (s *section) add(rrs []dns.RR) {
+	names := make([]string, 0, len(rrs))
+	types := make([]string, 0, len(rrs))
+	classes := make([]string, 0, len(rrs))
+	ttls := make([]uint32, 0, len(rrs))
+	data := make([]string, 0, len(rrs))
+	for _, rr := range rrs {
+		h := rr.Header()
+		names = append(names, canonicalName(h.Name))
+		types = append(types, typeString(h.Rrtype))
+		classes = append(classes, classString(h.Class))
+		ttls = append(ttls, h.Ttl)
+		data = append(data, rdata(rr))
+	}
+	s.name = append(s.name, names)
+	s.typ = append(s.typ, types)
+	s.class = append(s.class, classes)
+	s.ttl = append(s.ttl, ttls)
+	s.data = append(s.data, data)
+}
+
+// subset returns the rows for which keep is true, as a new batch with the same id.
+func (b *batch) subset(keep func(i int) bool) *batch {
+	n := &batch{id: b.id}
+	for i := range b.time {
+		if !keep(i) {
+			continue
+		}
+		n.time = append(n.time, b.time[i])
+		n.timeMs = append(n.timeMs, b.timeMs[i])
+		n.sensor = append(n.sensor, b.sensor[i])
+		n.server = append(n.server, b.server[i])
+		n.transport = append(n.transport, b.transport[i])
+		n.client = append(n.client, b.client[i])
+		n.qname = append(n.qname, b.qname[i])
+		n.qtype = append(n.qtype, b.qtype[i])
+		n.qclass = append(n.qclass, b.qclass[i])
+		n.rcode = append(n.rcode, b.rcode[i])
+		n.flags = append(n.flags, b.flags[i])
+		n.answer.copyRow(&b.answer, i)
+		n.authority.copyRow(&b.authority, i)
+		n.size = append(n.size, b.size[i])
+		n.durationUs = append(n.durationUs, b.durationUs[i])
+	}
+	return n
+}
+
+func (s *section) copyRow(from *section, i int) {
+	s.name = append(s.name, from.name[i])
+	s.typ = append(s.typ, from.typ[i])
+	s.class = append(s.class, from.class[i])
+	s.ttl = append(s.ttl, from.ttl[i])
+	s.data = append(s.data, from.data[i])
+}
+
+// canonicalName is the stored form of a domain name: presentation format as miekg/dns
+// prints it (escapes kept, so binary labels and dots inside labels survive), fully
+// qualified, with ASCII letters lowered. Bytes outside printable ASCII are already
+// \DDD escapes, so lowering cannot touch them.
+func canonicalName(s string) string {
+	return dns.Fqdn(lowerASCII(s))
+}
+
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+func typeString(t uint16) string {
+	if s, ok := dns.TypeToString[t]; ok {
+		return s
+	}
+	return "TYPE" + strconv.Itoa(int(t))
+}
+
+func classString(c uint16) string {
+	if s, ok := dns.ClassToString[c]; ok {
+		return s
+	}
+	return "CLASS" + strconv.Itoa(int(c))
+}
+
+func rcodeString(rc int) string {
+	if s, ok := dns.RcodeToString[rc]; ok {
+		return s
+	}
+	return "RCODE" + strconv.Itoa(rc)
+}
+
+// rdata is the record data in presentation format, with the domain names inside it
+// lowered so that history lookups by target name are case-insensitive like DNS.
+func rdata(rr dns.RR) string {
+	switch v := rr.(type) {
+	case *dns.CNAME:
+		c := *v
+		c.Target = canonicalName(c.Target)
+		rr = &c
+	case *dns.DNAME:
+		c := *v
+		c.Target = canonicalName(c.Target)
+		rr = &c
+	case *dns.NS:
+		c := *v
+		c.Ns = canonicalName(c.Ns)
+		rr = &c
+	case *dns.PTR:
+		c := *v
+		c.Ptr = canonicalName(c.Ptr)
+		rr = &c
+	case *dns.MX:
+		c := *v
+		c.Mx = canonicalName(c.Mx)
+		rr = &c
+	case *dns.SRV:
+		c := *v
+		c.Target = canonicalName(c.Target)
+		rr = &c
+	case *dns.SOA:
+		c := *v
+		c.Ns, c.Mbox = canonicalName(c.Ns), canonicalName(c.Mbox)
+		rr = &c
+	case *dns.SVCB:
+		c := *v
+		c.Target = canonicalName(c.Target)
+		rr = &c
+	case *dns.HTTPS:
+		c := *v
+		c.Target = canonicalName(c.Target)
+		rr = &c
+	case *dns.KX:
+		c := *v
+		c.Exchanger = canonicalName(c.Exchanger)
+		rr = &c
+	case *dns.NAPTR:
+		c := *v
+		c.Replacement = canonicalName(c.Replacement)
+		rr = &c
+	}
+	s := rr.String()
+	return strings.TrimPrefix(s, rr.Header().String())
+}

@@ -1,0 +1,263 @@
+package passivedns
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// schemaVersion is the newest schema this build knows. Each migration moves a database
+// from version N-1 to N; see migrations.
+const schemaVersion = 2
+
+// flavor is what the connected server supports. Modern servers (22.8 and later) get
+// DateTime64, IPv6, LowCardinality, codecs, TTL and insert deduplication tokens; older
+// ones (Debian's 18.16) get portable equivalents with the same column names.
+type flavor struct {
+	modern  bool
+	version string
+}
+
+const modernMajor, modernMinor = 22, 8
+
+func detectFlavor(version string) flavor {
+	f := flavor{version: version}
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) >= 2 {
+		major, err1 := strconv.Atoi(parts[0])
+		minor, err2 := strconv.Atoi(parts[1])
+		if err1 == nil && err2 == nil {
+			f.modern = major > modernMajor || major == modernMajor && minor >= modernMinor
+		}
+	}
+	return f
+}
+
+func (f flavor) timeType() string {
+	if f.modern {
+		return "DateTime64(3, 'UTC')"
+	}
+	return "DateTime('UTC')"
+}
+
+func (f flavor) lowCardinality() string {
+	if f.modern {
+		return "LowCardinality(String)"
+	}
+	return "String"
+}
+
+func (f flavor) ipType() string {
+	if f.modern {
+		return "IPv6"
+	}
+	return "FixedString(16)"
+}
+
+// codec is a column codec clause, empty where the server has none.
+func (f flavor) codec(c string) string {
+	if f.modern {
+		return " CODEC(" + c + ")"
+	}
+	return ""
+}
+
+// ipExpr turns the text of an A or AAAA record into the ip column's type; A records
+// become IPv4-mapped IPv6 addresses so one ordered column serves both families.
+func (f flavor) ipExpr(rrtype, rdata string) string {
+	e := fmt.Sprintf("if(%s = 'A', IPv4ToIPv6(IPv4StringToNum(%s)), IPv6StringToNum(%s))", rrtype, rdata, rdata)
+	if f.modern {
+		return "toIPv6(" + e + ")"
+	}
+	return e
+}
+
+// schema renders the DDL for one database on one flavor. Every table name goes through
+// table(), the single place a later cluster mode changes (ON CLUSTER, Replicated engines,
+// Distributed tables in front): see docs/SCHEMA.md.
+type schema struct {
+	f         flavor
+	db        string // validated identifier
+	retention time.Duration
+}
+
+func (s schema) table(name string) string { return "`" + s.db + "`.`" + name + "`" }
+
+// targetTypes are the record types whose data holds a domain name worth indexing, with
+// the position of that name among the space-separated fields of their data.
+const targetExpr = `multiIf(rrtype IN ('CNAME', 'DNAME', 'NS', 'PTR'), rdata,
+		rrtype IN ('MX', 'KX', 'HTTPS', 'SVCB'), splitByChar(' ', rdata)[2],
+		rrtype = 'SRV', splitByChar(' ', rdata)[4],
+		'')`
+
+const targetFilter = `rrtype IN ('CNAME', 'DNAME', 'NS', 'PTR', 'MX', 'KX', 'HTTPS', 'SVCB', 'SRV')`
+
+// migration moves the schema to version; its statements are idempotent where
+// ClickHouse allows (IF NOT EXISTS), so a migration interrupted midway can run again.
+type migration struct {
+	version    int
+	statements []string
+}
+
+func (s schema) migrations(now time.Time) []migration {
+	return []migration{
+		{1, []string{s.createResponses(), s.createHistoryByName(), s.historyByNameView(), s.historyView()}},
+		{2, []string{
+			s.createHistoryByIP(), s.historyByIPView(), s.backfill("history_by_ip", s.historyByIPSelect(), now),
+			s.createHistoryByRdata(), s.historyByRdataView(), s.backfill("history_by_rdata", s.historyByRdataSelect(), now),
+		}},
+	}
+}
+
+func (s schema) createDatabase() string {
+	return "CREATE DATABASE IF NOT EXISTS `" + s.db + "`"
+}
+
+func (s schema) createVersionTable() string {
+	return "CREATE TABLE IF NOT EXISTS " + s.table("schema_version") +
+		" (version UInt32, applied DateTime, by String) ENGINE = Log"
+}
+
+func (s schema) section(name string) string {
+	lc := s.f.lowCardinality()
+	return fmt.Sprintf("%s Nested(name String, type %s, class %s, ttl UInt32, data String)", name, lc, lc)
+}
+
+func (s schema) createResponses() string {
+	f := s.f
+	lc := f.lowCardinality()
+	var b strings.Builder
+	b.WriteString("CREATE TABLE IF NOT EXISTS " + s.table("responses") + " (\n")
+	cols := []string{
+		"time " + f.timeType() + f.codec("Delta, ZSTD(1)"),
+	}
+	if !f.modern {
+		cols = append(cols, "time_ms UInt16") // DateTime has whole seconds only
+	}
+	cols = append(cols,
+		"sensor "+lc,
+		"server "+lc,
+		"transport "+lc,
+		"client "+f.ipType(),
+		"qname String"+f.codec("ZSTD(1)"),
+		"qtype "+lc,
+		"qclass "+lc,
+		"rcode "+lc,
+		"flags UInt16",
+		s.section("answer"),
+		s.section("authority"),
+		"size UInt32",
+		"duration_us UInt32",
+		"batch_id UInt64",
+	)
+	b.WriteString("    " + strings.Join(cols, ",\n    ") + "\n)")
+	b.WriteString("\nENGINE = MergeTree\nPARTITION BY toYYYYMMDD(time)\nORDER BY (reverse(qname), time)")
+	if f.modern {
+		if s.retention > 0 {
+			fmt.Fprintf(&b, "\nTTL toDateTime(time) + toIntervalHour(%d)", int64(s.retention/time.Hour))
+		}
+		// Lets a retried insert with the same insert_deduplication_token be ignored.
+		b.WriteString("\nSETTINGS non_replicated_deduplication_window = 1000")
+	}
+	return b.String()
+}
+
+// aggregates are the history columns every aggregating table shares.
+func (s schema) aggregates() string {
+	t := s.f.timeType()
+	return fmt.Sprintf("time_first AggregateFunction(min, %s),\n    time_last AggregateFunction(max, %s),\n    count AggregateFunction(count)", t, t)
+}
+
+const aggregateStates = "minState(time) AS time_first, maxState(time) AS time_last, countState() AS count"
+
+const answerJoin = "ARRAY JOIN answer.name AS rrname, answer.type AS rrtype, answer.data AS rdata"
+
+func (s schema) createHistoryByName() string {
+	lc := s.f.lowCardinality()
+	return "CREATE TABLE IF NOT EXISTS " + s.table("history_by_name") + " (\n    rrname String,\n    rrtype " + lc +
+		",\n    rdata String,\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (reverse(rrname), rrtype, rdata)"
+}
+
+func (s schema) historyByNameSelect() string {
+	return "SELECT rrname, rrtype, rdata, " + aggregateStates + "\nFROM " + s.table("responses") + "\n" + answerJoin +
+		"\nGROUP BY rrname, rrtype, rdata"
+}
+
+func (s schema) historyByNameView() string {
+	return "CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.table("history_by_name_mv") + " TO " + s.table("history_by_name") +
+		" AS\n" + s.historyByNameSelect()
+}
+
+// historyView is what users query: finalised values, one row per (rrname, rrtype, rdata).
+func (s schema) historyView() string {
+	return "CREATE VIEW IF NOT EXISTS " + s.table("history") + " AS\nSELECT rrname, rrtype, rdata, " +
+		"minMerge(time_first) AS time_first, maxMerge(time_last) AS time_last, countMerge(count) AS count\nFROM " +
+		s.table("history_by_name") + "\nGROUP BY rrname, rrtype, rdata"
+}
+
+func (s schema) createHistoryByIP() string {
+	lc := s.f.lowCardinality()
+	return "CREATE TABLE IF NOT EXISTS " + s.table("history_by_ip") + " (\n    ip " + s.f.ipType() +
+		",\n    rrname String,\n    rrtype " + lc + ",\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (ip, rrname, rrtype)"
+}
+
+func (s schema) historyByIPSelect() string {
+	return "SELECT " + s.f.ipExpr("rrtype", "rdata") + " AS ip, rrname, rrtype, " + aggregateStates +
+		"\nFROM " + s.table("responses") + "\n" + answerJoin + "\nWHERE rrtype IN ('A', 'AAAA')\nGROUP BY ip, rrname, rrtype"
+}
+
+func (s schema) historyByIPView() string {
+	return "CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.table("history_by_ip_mv") + " TO " + s.table("history_by_ip") +
+		" AS\n" + s.historyByIPSelect()
+}
+
+func (s schema) createHistoryByRdata() string {
+	lc := s.f.lowCardinality()
+	return "CREATE TABLE IF NOT EXISTS " + s.table("history_by_rdata") + " (\n    target String,\n    rrname String,\n    rrtype " + lc +
+		",\n    rdata String,\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (reverse(target), rrtype, rrname, rdata)"
+}
+
+func (s schema) historyByRdataSelect() string {
+	return "SELECT " + targetExpr + " AS target, rrname, rrtype, rdata, " + aggregateStates +
+		"\nFROM " + s.table("responses") + "\n" + answerJoin + "\nWHERE " + targetFilter + "\nGROUP BY target, rrname, rrtype, rdata"
+}
+
+func (s schema) historyByRdataView() string {
+	return "CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.table("history_by_rdata_mv") + " TO " + s.table("history_by_rdata") +
+		" AS\n" + s.historyByRdataSelect()
+}
+
+// backfill fills a table added by an upgrade from the responses recorded before its
+// materialized view existed. now is when the view was created: rows after it reach the
+// table through the view.
+func (s schema) backfill(table, sel string, now time.Time) string {
+	cut := fmt.Sprintf("time < toDateTime(%d)", now.Unix())
+	if i := strings.Index(sel, "\nWHERE "); i >= 0 {
+		sel = sel[:i] + "\nWHERE " + cut + " AND " + sel[i+len("\nWHERE "):]
+	} else {
+		i := strings.Index(sel, "\nGROUP BY")
+		sel = sel[:i] + "\nWHERE " + cut + sel[i:]
+	}
+	return "INSERT INTO " + s.table(table) + "\n" + sel
+}
+
+// responseColumns lists the insert columns in the order batch columns are appended.
+func (s schema) responseColumns() []string {
+	cols := []string{"time"}
+	if !s.f.modern {
+		cols = append(cols, "time_ms")
+	}
+	return append(cols, "sensor", "server", "transport", "client", "qname", "qtype", "qclass", "rcode", "flags",
+		"answer.name", "answer.type", "answer.class", "answer.ttl", "answer.data",
+		"authority.name", "authority.type", "authority.class", "authority.ttl", "authority.data",
+		"size", "duration_us", "batch_id")
+}
+
+func (s schema) insertResponses() string {
+	cols := s.responseColumns()
+	for i, c := range cols {
+		cols[i] = "`" + c + "`"
+	}
+	return "INSERT INTO " + s.table("responses") + " (" + strings.Join(cols, ", ") + ")"
+}

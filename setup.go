@@ -1,0 +1,282 @@
+package passivedns
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/plugin"
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+var log = clog.NewWithPlugin("passivedns")
+
+func init() { plugin.Register("passivedns", setup) }
+
+// Defaults, chosen from the ingest benchmark (BENCHMARKS.md): ClickHouse prefers about one
+// insert per second per table with 10k-100k rows each.
+const (
+	defaultDSN   = "clickhouse://127.0.0.1:9000/passivedns"
+	defaultBatch = 50000
+	defaultFlush = time.Second
+	defaultQueue = 100000
+	defaultDB    = "passivedns"
+
+	maxBatch = 1000000  // larger inserts only add latency and memory on the server
+	maxQueue = 10000000 // about 11 GiB at the per-record byte budget below
+	minFlush = 10 * time.Millisecond
+	maxFlush = 10 * time.Minute // beyond this a crash loses too much unspooled history
+)
+
+// clientsMode says how much of the client address is stored.
+type clientsMode int
+
+const (
+	clientsOff clientsMode = iota
+	clientsPrefix
+	clientsFull
+)
+
+// reduce applies the mode: nothing, the /24 (IPv4) or /48 (IPv6) network, or the address.
+func (m clientsMode) reduce(a netip.Addr) netip.Addr {
+	switch m {
+	case clientsFull:
+		return a
+	case clientsPrefix:
+		bits := 48
+		if a.Is4() {
+			bits = 24
+		}
+		p, err := a.Prefix(bits)
+		if err != nil {
+			return netip.Addr{}
+		}
+		return p.Addr()
+	}
+	return netip.Addr{}
+}
+
+type config struct {
+	dsn       string
+	options   *clickhouse.Options // parsed dsn
+	database  string
+	batch     int
+	flush     time.Duration
+	queue     int
+	sensor    string
+	clients   clientsMode
+	schema    bool // auto: create and upgrade tables at startup
+	retention time.Duration
+}
+
+func setup(c *caddy.Controller) error {
+	cfg, err := parse(c)
+	if err != nil {
+		return plugin.Error("passivedns", err)
+	}
+	p := &PassiveDNS{cfg: cfg}
+	p.writer = newWriter(cfg, newClickHouseSink(cfg))
+
+	c.OnStartup(p.writer.start)
+	c.OnShutdown(p.writer.stop)
+
+	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
+		p.Next = next
+		return p
+	})
+	return nil
+}
+
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func parse(c *caddy.Controller) (config, error) {
+	cfg := config{
+		dsn:    defaultDSN,
+		batch:  defaultBatch,
+		flush:  defaultFlush,
+		queue:  defaultQueue,
+		schema: true,
+	}
+	i := 0
+	for c.Next() {
+		if i > 0 {
+			return cfg, plugin.ErrOnce
+		}
+		i++
+		args := c.RemainingArgs()
+		switch len(args) {
+		case 0:
+		case 1:
+			cfg.dsn = args[0]
+		default:
+			return cfg, c.ArgErr()
+		}
+		for c.NextBlock() {
+			if err := parseProperty(c, &cfg); err != nil {
+				return cfg, err
+			}
+		}
+	}
+	opts, db, err := parseDSN(cfg.dsn)
+	if err != nil {
+		return cfg, c.Errf("invalid DSN %s: %v", redactDSN(cfg.dsn), err)
+	}
+	cfg.options, cfg.database = opts, db
+	if cfg.batch > cfg.queue {
+		return cfg, c.Errf("batch %d is larger than queue %d: a full batch could never form", cfg.batch, cfg.queue)
+	}
+	if cfg.sensor == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			return cfg, c.Errf("no sensor given and the host name is unknown: %v", err)
+		}
+		cfg.sensor = h
+	}
+	return cfg, nil
+}
+
+func parseProperty(c *caddy.Controller, cfg *config) error {
+	prop := c.Val()
+	args := c.RemainingArgs()
+	if len(args) != 1 {
+		return c.Errf("property '%s' takes exactly one value, got %d", prop, len(args))
+	}
+	v := args[0]
+	var err error
+	switch prop {
+	case "dsn":
+		cfg.dsn = v
+	case "batch":
+		cfg.batch, err = parseCount(v, 1, maxBatch)
+	case "queue":
+		cfg.queue, err = parseCount(v, 1, maxQueue)
+	case "flush":
+		cfg.flush, err = parseDuration(v, minFlush, maxFlush)
+	case "retention":
+		if v == "off" {
+			cfg.retention = 0
+			break
+		}
+		cfg.retention, err = parseDuration(v, time.Hour, 100*365*24*time.Hour)
+		if err == nil && cfg.retention%time.Hour != 0 {
+			err = errors.New("must be a whole number of hours")
+		}
+	case "sensor":
+		if v == "" {
+			err = errors.New("must not be empty")
+		}
+		cfg.sensor = v
+	case "clients":
+		switch v {
+		case "off":
+			cfg.clients = clientsOff
+		case "prefix":
+			cfg.clients = clientsPrefix
+		case "full":
+			cfg.clients = clientsFull
+		default:
+			err = errors.New("must be off, prefix or full")
+		}
+	case "schema":
+		switch v {
+		case "auto":
+			cfg.schema = true
+		case "off":
+			cfg.schema = false
+		default:
+			err = errors.New("must be auto or off")
+		}
+	default:
+		return c.Errf("unknown property '%s'", prop)
+	}
+	if err != nil {
+		if prop == "dsn" {
+			v = redactDSN(v)
+		}
+		return c.Errf("invalid %s '%s': %v", prop, v, err)
+	}
+	return nil
+}
+
+func parseCount(s string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, errors.New("not a whole number")
+	}
+	if n < lo || n > hi {
+		return 0, fmt.Errorf("must be between %d and %d", lo, hi)
+	}
+	return n, nil
+}
+
+func parseDuration(s string, lo, hi time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errors.New("not a duration such as 1s or 500ms")
+	}
+	if d < lo || d > hi {
+		return 0, fmt.Errorf("must be between %s and %s", lo, hi)
+	}
+	return d, nil
+}
+
+// parseDSN validates a clickhouse-go DSN and takes the database out of it: passivedns
+// connects without a default database so that it can create that database itself.
+func parseDSN(dsn string) (*clickhouse.Options, string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the whole DSN, password included
+		}
+		return nil, "", err
+	}
+	if u.Scheme != "clickhouse" && u.Scheme != "tcp" {
+		return nil, "", fmt.Errorf("scheme must be clickhouse:// (the native protocol), not %q", u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, "", errors.New("no host")
+	}
+	opts, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		return nil, "", errors.New(redactString(err.Error(), u))
+	}
+	db := opts.Auth.Database
+	if db == "" {
+		db = defaultDB
+	}
+	if !identifier.MatchString(db) {
+		return nil, "", fmt.Errorf("database name %q must be letters, digits and underscores", db)
+	}
+	opts.Auth.Database = ""
+	return opts, db, nil
+}
+
+// redactDSN hides the password of a DSN so it can be shown in logs and errors.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparsable DSN)"
+	}
+	return u.Redacted()
+}
+
+func redactString(s string, u *url.URL) string {
+	if u == nil || u.User == nil {
+		return s
+	}
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		s = strings.ReplaceAll(s, pw, "xxxxx")
+	}
+	return s
+}
