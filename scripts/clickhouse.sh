@@ -7,9 +7,10 @@
 #
 # start writes DIR/config.xml, keeps data under DIR/data and logs under DIR/log, starts the
 # server in the background (its own session, pid in DIR/clickhouse-server.pid) and waits until
-# it answers GET /ping on the HTTP port. It listens on 127.0.0.1 only and uses the default user
-# of /etc/clickhouse-server/users.xml (no password). It never touches the system service.
-# The Go test helper internal/chtest writes the same configuration.
+# it answers GET /ping on the HTTP port. It listens on 127.0.0.1 only; DIR/users.xml is Debian's
+# (user default, no password) for loopback clients with a short poll_interval, so that stop is
+# quick even while clients stay connected. It never touches the system service.
+# The Go test helper internal/chtest (config.go) writes the same configuration.
 set -euo pipefail
 
 readonly START_TIMEOUT=30 # seconds to wait for /ping
@@ -57,13 +58,65 @@ write_config() {
     <tmp_path>$dir/tmp/</tmp_path>
     <user_files_path>$dir/user_files/</user_files_path>
     <format_schema_path>$dir/format_schemas/</format_schema_path>
-    <users_config>/etc/clickhouse-server/users.xml</users_config>
+    <users_config>$dir/users.xml</users_config>
     <default_profile>default</default_profile>
     <default_database>default</default_database>
     <timezone>UTC</timezone>
     <mark_cache_size>67108864</mark_cache_size>
     <uncompressed_cache_size>67108864</uncompressed_cache_size>
     <max_concurrent_queries>100</max_concurrent_queries>
+    <keep_alive_timeout>3</keep_alive_timeout>
+</yandex>
+EOF
+	# poll_interval: native-protocol handlers notice a shutdown only once per poll_interval
+	# (10 s by default), so every idle client connection would delay stop by that much.
+	cat >"$dir/users.xml" <<'EOF'
+<?xml version="1.0"?>
+<!-- Written by scripts/clickhouse.sh; rewritten at every start. -->
+<yandex>
+    <profiles>
+        <default>
+            <max_memory_usage>10000000000</max_memory_usage>
+            <use_uncompressed_cache>0</use_uncompressed_cache>
+            <load_balancing>random</load_balancing>
+            <poll_interval>1</poll_interval>
+        </default>
+        <readonly>
+            <readonly>1</readonly>
+        </readonly>
+    </profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks>
+                <ip>::1</ip>
+                <ip>127.0.0.1</ip>
+            </networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+        <readonly>
+            <password></password>
+            <networks>
+                <ip>::1</ip>
+                <ip>127.0.0.1</ip>
+            </networks>
+            <profile>readonly</profile>
+            <quota>default</quota>
+        </readonly>
+    </users>
+    <quotas>
+        <default>
+            <interval>
+                <duration>3600</duration>
+                <queries>0</queries>
+                <errors>0</errors>
+                <result_rows>0</result_rows>
+                <read_rows>0</read_rows>
+                <execution_time>0</execution_time>
+            </interval>
+        </default>
+    </quotas>
 </yandex>
 EOF
 }
