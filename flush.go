@@ -7,8 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/miekg/dns"
 )
 
 const (
@@ -40,6 +38,11 @@ type writer struct {
 	stopped atomic.Bool
 
 	healthy atomic.Bool // state of ClickHouse as last seen, for logging changes only
+
+	shutdownTimeout time.Duration
+
+	dropsSinceLog atomic.Int64
+	lastDrop      atomic.Value // string
 }
 
 func newWriter(cfg config, s sink) *writer {
@@ -48,6 +51,8 @@ func newWriter(cfg config, s sink) *writer {
 		sink:     s,
 		queue:    make(chan capture, cfg.queue),
 		maxBytes: int64(cfg.queue) * queueBytesPerRecord,
+
+		shutdownTimeout: shutdownTimeout,
 	}
 	w.healthy.Store(true)
 	return w
@@ -74,26 +79,21 @@ func (w *writer) enqueue(c capture) {
 	}
 }
 
-// drops counts what was lost since the last drop log line, so a flood of drops logs
-// once a second, not once per record.
-var (
-	dropsSinceLog atomic.Int64
-	lastDropLog   atomic.Int64
-)
-
+// drop counts lost records in the metric at once; the log line comes from logDrops,
+// once a second at most, so a flood of drops is one line, not one per record.
 func (w *writer) drop(reason string, n int, err error) {
 	droppedCount.WithLabelValues(reason).Add(float64(n))
-	total := dropsSinceLog.Add(int64(n))
-	now := time.Now().UnixNano()
-	last := lastDropLog.Load()
-	if now-last < int64(time.Second) || !lastDropLog.CompareAndSwap(last, now) {
-		return
-	}
-	dropsSinceLog.Add(-total)
+	msg := reason
 	if err != nil {
-		log.Warningf("Dropped %d responses (latest reason %s: %v)", total, reason, err)
-	} else {
-		log.Warningf("Dropped %d responses (latest reason %s)", total, reason)
+		msg += ": " + err.Error()
+	}
+	w.lastDrop.Store(msg)
+	w.dropsSinceLog.Add(int64(n))
+}
+
+func (w *writer) logDrops() {
+	if n := w.dropsSinceLog.Swap(0); n > 0 {
+		log.Warningf("Dropped %d responses (latest reason %s)", n, w.lastDrop.Load())
 	}
 }
 
@@ -140,64 +140,76 @@ func (w *writer) run(quit, done chan struct{}) {
 	defer close(done)
 	var (
 		cur     = &batch{id: newBatchID()}
-		scratch = new(dns.Msg)
+		scratch = new(decoder)
 		timer   = time.NewTimer(w.cfg.flush)
+		logTick = time.NewTicker(time.Second)
 	)
 	timer.Stop()
+	defer logTick.Stop()
+	defer w.logDrops()
 	for {
+		full := false
 		select {
 		case c := <-w.queue:
 			w.take(cur, &c, scratch)
 			if cur.len() == 1 {
 				timer.Reset(w.cfg.flush)
 			}
-			if cur.len() >= w.cfg.batch {
-				timer.Stop()
-				w.flush(cur, quit)
-				cur = &batch{id: newBatchID()}
-			}
+			full = cur.len() >= w.cfg.batch
 		case <-timer.C:
-			w.flush(cur, quit)
-			cur = &batch{id: newBatchID()}
+			full = true
+		case <-logTick.C:
+			w.logDrops()
 		case <-quit:
 			timer.Stop()
 			w.drain(cur, scratch)
 			return
 		}
+		if full {
+			timer.Stop()
+			// Interrupted by quit: the drain takes over this batch and the queue.
+			if cur.len() > 0 && !w.flushUntil(cur, time.Time{}, quit) {
+				w.drain(cur, scratch)
+				return
+			}
+			cur = &batch{id: newBatchID()}
+		}
 		queueLength.Set(float64(len(w.queue) + cur.len()))
 	}
 }
 
-func (w *writer) take(b *batch, c *capture, scratch *dns.Msg) {
+func (w *writer) take(b *batch, c *capture, scratch *decoder) {
 	w.queuedBytes.Add(-int64(len(c.wire)))
 	if err := b.add(c, scratch, w.cfg.sensor); err != nil {
 		w.drop(dropEncode, 1, err)
 	}
 }
 
-// drain writes everything still queued, in batches, within shutdownTimeout; what cannot
-// be written by then is counted as dropped.
-func (w *writer) drain(cur *batch, scratch *dns.Msg) {
-	deadline := time.Now().Add(shutdownTimeout)
+// drain writes cur and everything still queued, in batches, within shutdownTimeout;
+// what cannot be written by then is counted as dropped.
+func (w *writer) drain(cur *batch, scratch *decoder) {
+	deadline := time.Now().Add(w.shutdownTimeout)
 	for {
+	fill:
 		for cur.len() < w.cfg.batch {
 			select {
 			case c := <-w.queue:
 				w.take(cur, &c, scratch)
-				continue
 			default:
+				break fill
 			}
-			break
 		}
 		if cur.len() == 0 {
 			break
 		}
 		if !w.flushUntil(cur, deadline, nil) {
-			w.drop(dropShutdown, cur.len()+len(w.queue), errors.New("ClickHouse unreachable at shutdown"))
+			lost := cur.len()
 			for len(w.queue) > 0 {
 				c := <-w.queue
 				w.queuedBytes.Add(-int64(len(c.wire)))
+				lost++
 			}
+			w.drop(dropShutdown, lost, errors.New("ClickHouse unreachable at shutdown"))
 			break
 		}
 		cur = &batch{id: newBatchID()}
@@ -205,22 +217,9 @@ func (w *writer) drain(cur *batch, scratch *dns.Msg) {
 	queueLength.Set(0)
 }
 
-// flush writes b, retrying with backoff until it is written, rejected, or quit closes
-// (then the batch is left to the drain). While it retries the queue fills and further
+// flushUntil writes b, retrying with backoff, until it is written or rejected (true),
+// or until the deadline (if set) or quit. While it retries, the queue fills and further
 // records are dropped and counted: memory stays bounded by the queue.
-func (w *writer) flush(b *batch, quit chan struct{}) {
-	if b.len() == 0 {
-		return
-	}
-	if !w.flushUntil(b, time.Time{}, quit) {
-		// Stopping: put nothing back, the drain writes what remains with a deadline.
-		if !w.flushUntil(b, time.Now().Add(shutdownTimeout), nil) {
-			w.drop(dropShutdown, b.len(), errors.New("ClickHouse unreachable at shutdown"))
-		}
-	}
-}
-
-// flushUntil retries until success (true), until deadline (if set) or until quit closes.
 func (w *writer) flushUntil(b *batch, deadline time.Time, quit chan struct{}) bool {
 	backoff := minBackoff
 	for {

@@ -44,16 +44,32 @@ type section struct {
 
 func (b *batch) len() int { return len(b.time) }
 
-// add decodes one captured response. m is scratch space reused between calls.
-func (b *batch) add(c *capture, m *dns.Msg, sensor string) error {
+// decoder is the writer's scratch space for turning captures into rows.
+type decoder struct {
+	msg dns.Msg
+	buf []byte
+}
+
+// add decodes one captured response.
+func (b *batch) add(c *capture, d *decoder, sensor string) error {
+	m := &d.msg
 	*m = dns.Msg{}
 	if err := m.Unpack(c.wire); err != nil {
 		return err
 	}
 	size := c.size
 	if size == 0 {
+		// Packing again as the server did gives the exact size sent; Msg.Len is an
+		// estimate that is off for escaped TXT data.
 		m.Compress = c.compress
-		size = uint32(m.Len())
+		if d.buf == nil {
+			d.buf = make([]byte, dns.MaxMsgSize)
+		}
+		wire, err := m.PackBuffer(d.buf)
+		if err != nil {
+			return err
+		}
+		size = uint32(len(wire))
 	}
 	t := c.time.UTC()
 	b.time = append(b.time, t)
@@ -176,6 +192,9 @@ func classString(c uint16) string {
 }
 
 func rcodeString(rc int) string {
+	if rc == dns.RcodeBadVers {
+		return "BADVERS" // in a message header 16 is BADVERS; miekg/dns names it BADSIG (TSIG)
+	}
 	if s, ok := dns.RcodeToString[rc]; ok {
 		return s
 	}
@@ -231,6 +250,15 @@ func rdata(rr dns.RR) string {
 		c.Replacement = canonicalName(c.Replacement)
 		rr = &c
 	}
+	// The text is "owner<TAB>ttl<TAB>class<TAB>type<TAB>data"; names escape tabs, so
+	// the data starts after the fourth tab.
 	s := rr.String()
-	return strings.TrimPrefix(s, rr.Header().String())
+	for range 4 {
+		i := strings.IndexByte(s, '\t')
+		if i < 0 {
+			return ""
+		}
+		s = s[i+1:]
+	}
+	return s
 }

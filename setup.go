@@ -117,7 +117,9 @@ func parse(c *caddy.Controller) (config, error) {
 		switch len(args) {
 		case 0:
 		case 1:
-			cfg.dsn = args[0]
+			if err := setDSN(c, &cfg, args[0]); err != nil {
+				return cfg, err
+			}
 		default:
 			return cfg, c.ArgErr()
 		}
@@ -127,11 +129,11 @@ func parse(c *caddy.Controller) (config, error) {
 			}
 		}
 	}
-	opts, db, err := parseDSN(cfg.dsn)
-	if err != nil {
-		return cfg, c.Errf("invalid DSN %s: %v", redactDSN(cfg.dsn), err)
+	if cfg.options == nil {
+		if err := setDSN(c, &cfg, cfg.dsn); err != nil {
+			return cfg, err
+		}
 	}
-	cfg.options, cfg.database = opts, db
 	if cfg.batch > cfg.queue {
 		return cfg, c.Errf("batch %d is larger than queue %d: a full batch could never form", cfg.batch, cfg.queue)
 	}
@@ -155,7 +157,7 @@ func parseProperty(c *caddy.Controller, cfg *config) error {
 	var err error
 	switch prop {
 	case "dsn":
-		cfg.dsn = v
+		return setDSN(c, cfg, v)
 	case "batch":
 		cfg.batch, err = parseCount(v, 1, maxBatch)
 	case "queue":
@@ -200,11 +202,18 @@ func parseProperty(c *caddy.Controller, cfg *config) error {
 		return c.Errf("unknown property '%s'", prop)
 	}
 	if err != nil {
-		if prop == "dsn" {
-			v = redactDSN(v)
-		}
 		return c.Errf("invalid %s '%s': %v", prop, v, err)
 	}
+	return nil
+}
+
+// setDSN validates the DSN where it is given, so the error names that line.
+func setDSN(c *caddy.Controller, cfg *config, dsn string) error {
+	opts, db, err := parseDSN(dsn)
+	if err != nil {
+		return c.Errf("invalid DSN %s: %v", redactDSN(dsn), err)
+	}
+	cfg.dsn, cfg.options, cfg.database = dsn, opts, db
 	return nil
 }
 
@@ -264,11 +273,24 @@ func parseDSN(dsn string) (*clickhouse.Options, string, error) {
 
 // redactDSN hides the password of a DSN so it can be shown in logs and errors.
 func redactDSN(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
+	if u, err := url.Parse(dsn); err == nil {
+		return u.Redacted()
+	}
+	// Unparsable: hide whatever stands between "user:" and the last "@" of the authority.
+	scheme, rest, ok := strings.Cut(dsn, "://")
+	if !ok {
 		return "(unparsable DSN)"
 	}
-	return u.Redacted()
+	auth, path, _ := strings.Cut(rest, "/")
+	if at := strings.LastIndex(auth, "@"); at >= 0 {
+		if user, _, hasPw := strings.Cut(auth[:at], ":"); hasPw {
+			auth = user + ":xxxxx" + auth[at:]
+		}
+	}
+	if path != "" {
+		path = "/" + path
+	}
+	return scheme + "://" + auth + path
 }
 
 func redactString(s string, u *url.URL) string {
