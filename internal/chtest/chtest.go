@@ -110,7 +110,7 @@ func Start(dir string) (*Server, error) {
 			binary:   bin,
 			client:   newClient(),
 		}
-		if err := s.writeConfig(ports[0], ports[1]); err != nil {
+		if err := s.writeConfig(); err != nil {
 			return nil, err
 		}
 		lastErr = s.start()
@@ -136,6 +136,7 @@ func Main(m *testing.M, srv **Server) int {
 	}
 	s, err := Start(dir)
 	if err != nil {
+		os.RemoveAll(dir) // the error already holds the log tail
 		fmt.Fprintln(os.Stderr, err)
 		if os.Getenv(EnvDSN) == "" {
 			fmt.Fprintln(os.Stderr, "chtest: these tests need ClickHouse: run scripts/deps.sh, or set", EnvDSN, "to the DSN of a running server")
@@ -241,6 +242,9 @@ func (s *Server) Restart() error {
 		return ErrExternal
 	}
 	s.Stop()
+	if err := s.writeConfig(); err != nil { // in case something rewrote it
+		return err
+	}
 	return s.start()
 }
 
@@ -352,7 +356,9 @@ func (s *Server) signal(sig syscall.Signal) {
 	_ = syscall.Kill(-s.cmd.Process.Pid, sig)
 }
 
-func (s *Server) writeConfig(tcpPort, httpPort int) error {
+func (s *Server) writeConfig() error {
+	_, tcpPort, _ := net.SplitHostPort(s.TCPAddr)
+	_, httpPort, _ := net.SplitHostPort(s.HTTPAddr)
 	for _, sub := range []string{"data", "tmp", "user_files", "format_schemas", "log"} {
 		if err := os.MkdirAll(filepath.Join(s.Dir, sub), 0o755); err != nil {
 			return fmt.Errorf("chtest: %w", err)

@@ -183,6 +183,29 @@ func TestStopWithIdleConnection(t *testing.T) {
 	}
 }
 
+// TestStartFailureSaysWhy starts a second server on the folder of a running one, which
+// ClickHouse refuses, and checks that the error carries the server's own reason.
+func TestStartFailureSaysWhy(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Start(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	if s.External() {
+		t.Fatalf("%s is set: this test needs servers it starts", EnvDSN)
+	}
+	s2, err := Start(dir)
+	if err == nil {
+		s2.Stop()
+		t.Fatal("a second server on the same folder started")
+	}
+	t.Log(err)
+	if !strings.Contains(err.Error(), "exited during start") || !strings.Contains(err.Error(), "clickhouse-server.err.log") {
+		t.Errorf("error does not say why: %v", err)
+	}
+}
+
 func TestExternalDSN(t *testing.T) {
 	s := &Server{external: true}
 	var err error
