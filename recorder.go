@@ -87,12 +87,13 @@ func (p *PassiveDNS) captureWire(r *recorder, b []byte) {
 
 func (p *PassiveDNS) newCapture(r *recorder) capture {
 	now := time.Now()
+	remote := r.ResponseWriter.RemoteAddr()
 	return capture{
 		time:      now,
 		elapsed:   now.Sub(r.start),
-		client:    p.cfg.clients.reduce(remoteIP(r.ResponseWriter.RemoteAddr())),
+		client:    p.cfg.clients.reduce(remoteIP(remote)),
 		server:    r.server,
-		transport: transport(r.server, r.ResponseWriter.RemoteAddr()),
+		transport: transport(r.server, remote),
 	}
 }
 
