@@ -36,6 +36,10 @@ const (
 	maxQueue = 10000000 // about 11 GiB at the per-record byte budget below
 	minFlush = 10 * time.Millisecond
 	maxFlush = 10 * time.Minute // beyond this a crash loses too much unspooled history
+
+	// TTL arithmetic is done on DateTime, which ends in 2106: a longer retention would wrap
+	// around and expire everything at once.
+	maxRetention = 10 * 365 * 24 * time.Hour
 )
 
 // clientsMode says how much of the client address is stored.
@@ -169,7 +173,7 @@ func parseProperty(c *caddy.Controller, cfg *config) error {
 			cfg.retention = 0
 			break
 		}
-		cfg.retention, err = parseDuration(v, time.Hour, 100*365*24*time.Hour)
+		cfg.retention, err = parseDuration(v, time.Hour, maxRetention)
 		if err == nil && cfg.retention%time.Hour != 0 {
 			err = errors.New("must be a whole number of hours")
 		}

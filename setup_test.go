@@ -53,6 +53,7 @@ func TestParse(t *testing.T) {
 		{"passivedns {\n schema maybe\n}", "must be auto or off", nil},
 		{"passivedns {\n retention 1m\n}", "invalid retention '1m': must be between 1h0m0s", nil},
 		{"passivedns {\n retention 90m\n}", "whole number of hours", nil},
+		{"passivedns {\n retention 876001h\n}", "must be between 1h0m0s and 87600h0m0s", nil},
 		{"passivedns {\n retention forever\n}", "not a duration", nil},
 		{"passivedns {\n colour blue\n}", "unknown property 'colour'", nil},
 	}
