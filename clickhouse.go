@@ -102,10 +102,7 @@ func ensureSchema(ctx context.Context, conn driver.Conn, s schema, auto bool) er
 				return fmt.Errorf("upgrading schema to version %d: %w", m.version, err)
 			}
 		}
-		// INSERT ... SELECT: over the native protocol an INSERT with VALUES waits for
-		// client data blocks on older servers.
-		if err := conn.Exec(ctx, "INSERT INTO "+s.table("schema_version")+" (version, applied, by) SELECT ?, now(), ?",
-			uint32(m.version), "passivedns"); err != nil {
+		if err := conn.Exec(ctx, s.insertVersion(), uint32(m.version), "passivedns"); err != nil {
 			return fmt.Errorf("recording schema version %d: %w", m.version, err)
 		}
 		current = m.version
@@ -114,8 +111,7 @@ func ensureSchema(ctx context.Context, conn driver.Conn, s schema, auto bool) er
 		log.Infof("Upgraded the schema of database %s from version %d to %d", s.db, initial, current)
 	}
 	if s.f.modern && s.retention > 0 {
-		q := fmt.Sprintf("ALTER TABLE %s MODIFY TTL toDateTime(time) + toIntervalHour(%d)", s.table("responses"), int64(s.retention/time.Hour))
-		if err := conn.Exec(ctx, q); err != nil {
+		if err := conn.Exec(ctx, s.alterRetention()); err != nil {
 			return fmt.Errorf("setting retention: %w", err)
 		}
 	} else if s.retention > 0 {
@@ -126,7 +122,7 @@ func ensureSchema(ctx context.Context, conn driver.Conn, s schema, auto bool) er
 
 func currentVersion(ctx context.Context, conn driver.Conn, s schema) (int, error) {
 	var v uint32
-	err := conn.QueryRow(ctx, "SELECT max(version) FROM "+s.table("schema_version")).Scan(&v)
+	err := conn.QueryRow(ctx, s.selectVersion()).Scan(&v)
 	if err != nil {
 		var ex *clickhouse.Exception
 		if errors.As(err, &ex) && (ex.Code == codeUnknownTable || ex.Code == codeUnknownDatabase) {
@@ -261,8 +257,7 @@ func (s *clickhouseSink) unlanded(ctx context.Context, b *batch) (*batch, error)
 		}
 	}
 	missing := map[string]bool{}
-	q := "SELECT count() FROM " + s.schema.table("responses") +
-		" WHERE reverse(qname) = ? AND toDate(time) = toDate(?) AND batch_id = ?"
+	q := s.schema.unlandedQuery()
 	for d, i := range firstOfDay {
 		var n uint64
 		if err := s.conn.QueryRow(ctx, q, reverseString(b.qname[i]), d, b.id).Scan(&n); err != nil {

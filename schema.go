@@ -242,6 +242,30 @@ func (s schema) backfill(table, sel string, now time.Time) string {
 	return "INSERT INTO " + s.table(table) + "\n" + sel
 }
 
+// selectVersion reads the schema version of the database (0 for an empty table).
+func (s schema) selectVersion() string {
+	return "SELECT max(version) FROM " + s.table("schema_version")
+}
+
+// insertVersion records that a migration was applied; its parameters are the version
+// (UInt32) and who applied it. INSERT ... SELECT: over the native protocol an INSERT with
+// VALUES waits for client data blocks on older servers.
+func (s schema) insertVersion() string {
+	return "INSERT INTO " + s.table("schema_version") + " (version, applied, by) SELECT ?, now(), ?"
+}
+
+// alterRetention sets the TTL of responses to s.retention; modern flavor only.
+func (s schema) alterRetention() string {
+	return fmt.Sprintf("ALTER TABLE %s MODIFY TTL toDateTime(time) + toIntervalHour(%d)", s.table("responses"), int64(s.retention/time.Hour))
+}
+
+// unlandedQuery counts the rows of one batch on one day with one qname; its parameters
+// are reverse(qname), the day (YYYY-MM-DD) and the batch id.
+func (s schema) unlandedQuery() string {
+	return "SELECT count() FROM " + s.table("responses") +
+		" WHERE reverse(qname) = ? AND toDate(time) = toDate(?) AND batch_id = ?"
+}
+
 // responseColumns lists the insert columns in the order batch columns are appended.
 func (s schema) responseColumns() []string {
 	cols := []string{"time"}
