@@ -1,0 +1,393 @@
+package passivedns
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/miekg/dns"
+)
+
+// Schema tests against the server TestMain started (ClickHouse 18.16, the legacy flavor,
+// unless PASSIVEDNS_TEST_CLICKHOUSE names another), through the real sink and ensureSchema.
+
+func TestSchemaDetectFlavor(t *testing.T) {
+	tests := []struct {
+		version string
+		modern  bool
+	}{
+		{"18.16.1", false},
+		{"18.16.1.1", false},
+		{"21.12.4.1", false},
+		{"22.7.7.22", false},
+		{"22.8.1.1", true},
+		{"22.8.21.38", true},
+		{"22.10.1", true},
+		{"23.3.1.2823", true},
+		{"26.5.1.1", true},
+		{"26.5", true},
+		{"100.1", true},
+		{"22", false},
+		{"v22.8", false},
+		{"garbage", false},
+		{"", false},
+		{"22.x.1", false},
+	}
+	for _, tc := range tests {
+		f := detectFlavor(tc.version)
+		if f.modern != tc.modern || f.version != tc.version {
+			t.Errorf("detectFlavor(%q) = %+v, want modern %v", tc.version, f, tc.modern)
+		}
+	}
+}
+
+// chSchemaConn opens a connection the way the sink does (no default database).
+func chSchemaConn(t *testing.T, cfg config) driver.Conn {
+	t.Helper()
+	opts := *cfg.options
+	conn, err := clickhouse.Open(&opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// chSchemaFor is the schema the sink builds for cfg on testCH.
+func chSchemaFor(t *testing.T, cfg config) schema {
+	t.Helper()
+	return schema{f: chFlavor(t), db: cfg.database, retention: cfg.retention}
+}
+
+// chCreateVersion1 builds the schema as a passivedns that knew only version 1 did: the
+// statements ensureSchema runs for migration 1 and its version row.
+func chCreateVersion1(t *testing.T, conn driver.Conn, s schema) {
+	t.Helper()
+	ctx := chCtx(t)
+	m := s.migrations(time.Now())[0]
+	if m.version != 1 {
+		t.Fatalf("first migration is version %d", m.version)
+	}
+	for _, q := range append([]string{s.createDatabase(), s.createVersionTable()}, m.statements...) {
+		if err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := conn.Exec(ctx, s.insertVersion(), uint32(1), "test"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// chTables lists the tables of db as "name engine".
+func chTables(t *testing.T, db string) []string {
+	t.Helper()
+	out, err := testCH.Query("SELECT name, engine FROM system.tables WHERE database = '" + db + "' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(strings.ReplaceAll(out, "\t", " "), "\n"), "\n")
+}
+
+// chVersions lists the schema_version rows of db as "version by".
+func chVersions(t *testing.T, db string) []string {
+	t.Helper()
+	out, err := testCH.Query("SELECT version, by FROM `" + db + "`.schema_version ORDER BY version, by")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(strings.ReplaceAll(out, "\t", " "), "\n"), "\n")
+}
+
+var chAllTables = []string{
+	"history View",
+	"history_by_ip AggregatingMergeTree",
+	"history_by_ip_mv MaterializedView",
+	"history_by_name AggregatingMergeTree",
+	"history_by_name_mv MaterializedView",
+	"history_by_rdata AggregatingMergeTree",
+	"history_by_rdata_mv MaterializedView",
+	"responses MergeTree",
+	"schema_version Log",
+}
+
+// TestSchemaCreate creates the schema in a database that does not exist yet.
+func TestSchemaCreate(t *testing.T) {
+	db := chTestDB(t)
+	s := chSink(t, chConfig(t, db))
+	if err := s.prepare(chCtx(t)); err != nil {
+		t.Fatalf("prepare: %v", err)
+	}
+	if got := chTables(t, db); !reflect.DeepEqual(got, chAllTables) {
+		t.Errorf("tables:\n got  %q\n want %q", got, chAllTables)
+	}
+	if got, want := chVersions(t, db), []string{"1 passivedns", "2 passivedns"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("schema_version rows %q, want %q", got, want)
+	}
+	if n := chCount(t, "SELECT toUInt64(max(version)) FROM `"+db+"`.schema_version"); n != schemaVersion {
+		t.Errorf("max(version) = %d, want %d", n, schemaVersion)
+	}
+
+	// The insert columns exist, in order, with the flavor's types.
+	out, err := testCH.Query("SELECT name, type FROM system.columns WHERE database = '" + db + "' AND table = 'responses'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]string{}
+	var names []string
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		name, typ, _ := strings.Cut(line, "\t")
+		types[name] = strings.ReplaceAll(typ, `\'`, `'`)
+		names = append(names, name)
+	}
+	if got, want := names, s.schema.responseColumns(); !reflect.DeepEqual(got, want) {
+		t.Errorf("responses columns:\n got  %q\n want %q", got, want)
+	}
+	want := map[string]string{
+		"time": "DateTime('UTC')", "time_ms": "UInt16", "client": "FixedString(16)", "qtype": "String",
+		"answer.type": "Array(String)", "answer.ttl": "Array(UInt32)", "batch_id": "UInt64",
+	}
+	if s.schema.f.modern {
+		want = map[string]string{
+			"time": "DateTime64(3, 'UTC')", "client": "IPv6", "qtype": "LowCardinality(String)",
+			"answer.type": "Array(LowCardinality(String))", "answer.ttl": "Array(UInt32)", "batch_id": "UInt64",
+		}
+	}
+	for col, typ := range want {
+		if types[col] != typ {
+			t.Errorf("responses.%s is %q, want %q", col, types[col], typ)
+		}
+	}
+}
+
+// TestSchemaIdempotent runs ensureSchema again on a complete schema with data in it:
+// nothing may change, in particular no backfill may run twice.
+func TestSchemaIdempotent(t *testing.T) {
+	s, db := chPreparedSink(t)
+	at := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
+	chWrite(t, s, chBatch(t,
+		chCapture(t, chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1"), at, "192.0.2.100", "udp"),
+		chCapture(t, chMsg(t, "example.org.", dns.TypeMX, 0, false, "example.org. 60 IN MX 10 mail.example.org."), at, "192.0.2.100", "udp"),
+	))
+	counts := func() []uint64 {
+		var n []uint64
+		for _, table := range []string{"responses", "history_by_name", "history_by_ip", "history_by_rdata", "schema_version"} {
+			n = append(n, chCount(t, "SELECT count() FROM `"+db+"`."+table))
+		}
+		n = append(n, chCount(t, "SELECT toUInt64(sum(count)) FROM `"+db+"`.history"))
+		return n
+	}
+	before := counts()
+	if want := []uint64{2, 2, 1, 1, 2, 2}; !reflect.DeepEqual(before, want) {
+		t.Fatalf("rows in responses, history_by_name, _by_ip, _by_rdata, schema_version, history answers: %v, want %v", before, want)
+	}
+
+	conn := chSchemaConn(t, s.cfg)
+	for i := 0; i < 2; i++ {
+		if err := ensureSchema(chCtx(t), conn, s.schema, true); err != nil {
+			t.Fatalf("ensureSchema run %d: %v", i+2, err)
+		}
+	}
+	again := chSink(t, s.cfg) // a restart of CoreDNS
+	if err := again.prepare(chCtx(t)); err != nil {
+		t.Fatalf("prepare on an existing schema: %v", err)
+	}
+	if got := chTables(t, db); !reflect.DeepEqual(got, chAllTables) {
+		t.Errorf("tables:\n got  %q\n want %q", got, chAllTables)
+	}
+	if got := counts(); !reflect.DeepEqual(got, before) {
+		t.Errorf("row counts changed from %v to %v", before, got)
+	}
+	if n := chCount(t, "SELECT toUInt64(max(version)) FROM `"+db+"`.schema_version"); n != schemaVersion {
+		t.Errorf("max(version) = %d, want %d", n, schemaVersion)
+	}
+}
+
+// TestSchemaUpgrade records responses with a version 1 schema, upgrades to version 2 and
+// checks that the new tables were backfilled from them exactly once, and that the new
+// materialized views take over for what is written afterwards.
+func TestSchemaUpgrade(t *testing.T) {
+	db := chTestDB(t)
+	cfg := chConfig(t, db)
+	sch := chSchemaFor(t, cfg)
+	conn := chSchemaConn(t, cfg)
+	chCreateVersion1(t, conn, sch)
+	if got, want := chTables(t, db), []string{"history View", "history_by_name AggregatingMergeTree",
+		"history_by_name_mv MaterializedView", "responses MergeTree", "schema_version Log"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("version 1 tables:\n got  %q\n want %q", got, want)
+	}
+
+	// A sink that knows only this schema: ready, so write does not upgrade it.
+	v1 := &clickhouseSink{cfg: cfg, conn: chSchemaConn(t, cfg), schema: sch, ready: true}
+	f := sch.f
+	t1 := time.Date(2024, 2, 1, 8, 0, 0, 100_000_000, time.UTC)
+	t2 := t1.Add(time.Hour)
+	t3 := t1.Add(24 * time.Hour)
+	resp := func(m *dns.Msg, at time.Time) capture { return chCapture(t, m, at, "192.0.2.100", "udp") }
+	chWrite(t, v1, chBatch(t,
+		resp(chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1", "www.example.org. 60 IN A 192.0.2.2"), t1),
+		resp(chMsg(t, "v6.example.org.", dns.TypeAAAA, 0, false, "v6.example.org. 60 IN AAAA 2001:db8::1"), t1),
+		resp(chMsg(t, "alias.example.org.", dns.TypeA, 0, false,
+			"alias.example.org. 60 IN CNAME Target.example.org.", "target.example.org. 60 IN A 192.0.2.9"), t2),
+	))
+	chWrite(t, v1, chBatch(t,
+		resp(chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1"), t2),
+		resp(chMsg(t, "example.org.", dns.TypeMX, 0, false, "example.org. 60 IN MX 10 mail.example.org.", "example.org. 60 IN MX 20 Mail2.example.org."), t3),
+		resp(chMsg(t, "_sip._tcp.example.org.", dns.TypeSRV, 0, false, "_sip._tcp.example.org. 60 IN SRV 10 5 5060 sip.example.org."), t3),
+		resp(chMsg(t, "example.org.", dns.TypeNS, 0, false, "example.org. 60 IN NS ns1.example.org."), t3),
+		resp(chMsg(t, "example.org.", dns.TypeTXT, 0, false, `example.org. 60 IN TXT "v=spf1 -all"`), t3),
+	))
+	historyBefore := chHistory(t, db)
+	if len(historyBefore) != 10 {
+		t.Fatalf("history before the upgrade has %d rows, want 10: %v", len(historyBefore), historyBefore)
+	}
+
+	upgraded := chSink(t, cfg)
+	if err := upgraded.prepare(chCtx(t)); err != nil {
+		t.Fatalf("upgrading: %v", err)
+	}
+	if got := chTables(t, db); !reflect.DeepEqual(got, chAllTables) {
+		t.Errorf("tables after the upgrade:\n got  %q\n want %q", got, chAllTables)
+	}
+	if got, want := chVersions(t, db), []string{"1 test", "2 passivedns"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("schema_version rows %q, want %q", got, want)
+	}
+	h := func(key, name, typ, data string, first, last time.Time, n uint64) chHistoryRow {
+		return chHistoryRow{key, name, typ, data, chHistTime(f, first), chHistTime(f, last), n}
+	}
+	wantIP := []chHistoryRow{
+		h("::ffff:192.0.2.9", "target.example.org.", "A", "", t2, t2, 1),
+		h("2001:db8::1", "v6.example.org.", "AAAA", "", t1, t1, 1),
+		h("::ffff:192.0.2.1", "www.example.org.", "A", "", t1, t2, 2),
+		h("::ffff:192.0.2.2", "www.example.org.", "A", "", t1, t1, 1),
+	}
+	chCompareHistory(t, "history_by_ip after the backfill", chHistoryByIP(t, db, f), wantIP)
+	wantRdata := []chHistoryRow{
+		h("mail.example.org.", "example.org.", "MX", "10 mail.example.org.", t3, t3, 1),
+		h("mail2.example.org.", "example.org.", "MX", "20 mail2.example.org.", t3, t3, 1),
+		h("ns1.example.org.", "example.org.", "NS", "ns1.example.org.", t3, t3, 1),
+		h("sip.example.org.", "_sip._tcp.example.org.", "SRV", "10 5 5060 sip.example.org.", t3, t3, 1),
+		h("target.example.org.", "alias.example.org.", "CNAME", "target.example.org.", t2, t2, 1),
+	}
+	chCompareHistory(t, "history_by_rdata after the backfill", chHistoryByRdata(t, db), wantRdata)
+	chCompareHistory(t, "history after the upgrade", chHistory(t, db), historyBefore)
+
+	// After the upgrade the views feed the new tables; the backfill does not run again.
+	t4 := t3.Add(time.Hour)
+	chWrite(t, upgraded, chBatch(t,
+		resp(chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1"), t4),
+		resp(chMsg(t, "alias.example.org.", dns.TypeCNAME, 0, false, "alias.example.org. 60 IN CNAME target.example.org."), t4),
+	))
+	if err := chSink(t, cfg).prepare(chCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	wantIP[2] = h("::ffff:192.0.2.1", "www.example.org.", "A", "", t1, t4, 3)
+	chCompareHistory(t, "history_by_ip after a write", chHistoryByIP(t, db, f), wantIP)
+	wantRdata[4] = h("target.example.org.", "alias.example.org.", "CNAME", "target.example.org.", t2, t4, 2)
+	chCompareHistory(t, "history_by_rdata after a write", chHistoryByRdata(t, db), wantRdata)
+}
+
+// TestSchemaNewer refuses a database whose schema is newer than this build, with errFatal
+// (CoreDNS does not start), whatever the schema setting.
+func TestSchemaNewer(t *testing.T) {
+	for _, auto := range []bool{true, false} {
+		t.Run(map[bool]string{true: "auto", false: "off"}[auto], func(t *testing.T) {
+			_, db := chPreparedSink(t)
+			chExec(t, "INSERT INTO `"+db+"`.schema_version (version, applied, by) VALUES (99, now(), 'future')")
+			cfg := chConfig(t, db)
+			cfg.schema = auto
+			err := chSink(t, cfg).prepare(chCtx(t))
+			if !errors.Is(err, errFatal) || !strings.Contains(err.Error(), "newer") || !strings.Contains(err.Error(), "99") {
+				t.Errorf("prepare: %v; want errFatal saying version 99 is newer", err)
+			}
+			w := newWriter(cfg, chSink(t, cfg))
+			if err := w.start(); !errors.Is(err, errFatal) {
+				w.stop()
+				t.Errorf("writer.start: %v; want errFatal so that CoreDNS does not start", err)
+			}
+			if got, want := chVersions(t, db), []string{"1 passivedns", "2 passivedns", "99 future"}; !reflect.DeepEqual(got, want) {
+				t.Errorf("schema_version rows %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestSchemaOff checks 'schema off': it only checks, creates nothing, and says what to do.
+func TestSchemaOff(t *testing.T) {
+	tests := []struct {
+		name   string
+		create func(t *testing.T, cfg config)
+		want   string // in the error; empty for success
+	}{
+		{"no database", func(*testing.T, config) {}, "no passivedns schema in database"},
+		{"empty database", func(t *testing.T, cfg config) { chExec(t, "CREATE DATABASE `"+cfg.database+"`") }, "no passivedns schema in database"},
+		{"version 1", func(t *testing.T, cfg config) {
+			chCreateVersion1(t, chSchemaConn(t, cfg), chSchemaFor(t, cfg))
+		}, "has schema version 1, this passivedns needs 2; use 'schema auto'"},
+		{"current", func(t *testing.T, cfg config) {
+			if err := chSink(t, cfg).prepare(chCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+		}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db := chTestDB(t)
+			cfg := chConfig(t, db)
+			tc.create(t, cfg)
+			var before []string
+			if chCount(t, "SELECT count() FROM system.databases WHERE name = ?", db) == 1 {
+				before = chTables(t, db)
+			}
+
+			cfg.schema = false
+			err := chSink(t, cfg).prepare(chCtx(t))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("prepare: %v", err)
+			case tc.want != "" && (!errors.Is(err, errFatal) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), db)):
+				t.Errorf("prepare: %v; want errFatal naming %s and saying %q", err, db, tc.want)
+			}
+			if tc.want != "" && err != nil && !strings.Contains(err.Error(), "schema auto") {
+				t.Errorf("error %q does not say how to fix it ('schema auto')", err)
+			}
+			var after []string
+			if chCount(t, "SELECT count() FROM system.databases WHERE name = ?", db) == 1 {
+				after = chTables(t, db)
+			}
+			if !reflect.DeepEqual(after, before) {
+				t.Errorf("schema off changed the tables from %q to %q", before, after)
+			}
+		})
+	}
+}
+
+// TestSchemaRetention: on a server without TTL (18.16) retention is accepted and not
+// enforced; on a modern one the TTL is set, and changed on the next start.
+func TestSchemaRetention(t *testing.T) {
+	db := chTestDB(t)
+	cfg := chConfig(t, db)
+	cfg.retention = 48 * time.Hour
+	if err := chSink(t, cfg).prepare(chCtx(t)); err != nil {
+		t.Fatalf("prepare with retention: %v", err)
+	}
+	cfg.retention = 72 * time.Hour
+	if err := chSink(t, cfg).prepare(chCtx(t)); err != nil {
+		t.Fatalf("prepare with another retention: %v", err)
+	}
+	out, err := testCH.Query("SHOW CREATE TABLE `" + db + "`.responses")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasTTL := strings.Contains(out, "TTL")
+	if f := chFlavor(t); f.modern {
+		if !strings.Contains(out, "toIntervalHour(72)") {
+			t.Errorf("modern server: responses has no 72 hour TTL:\n%s", out)
+		}
+	} else if hasTTL {
+		t.Errorf("legacy server: responses has a TTL:\n%s", out)
+	}
+}
