@@ -22,6 +22,8 @@ type sink interface {
 	// write inserts the batch. A batch whose earlier attempt may have landed has
 	// uncertain set; write must then make sure no row is inserted twice.
 	write(ctx context.Context, b *batch) error
+	// ping checks that ClickHouse answers.
+	ping(ctx context.Context) error
 	close() error
 }
 
@@ -284,6 +286,13 @@ func reverseString(s string) string {
 		r[len(s)-1-i] = s[i]
 	}
 	return string(r)
+}
+
+func (s *clickhouseSink) ping(ctx context.Context) error {
+	if err := s.prepare(ctx); err != nil {
+		return err
+	}
+	return s.conn.Ping(ctx)
 }
 
 func (s *clickhouseSink) close() error {

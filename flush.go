@@ -43,6 +43,15 @@ type writer struct {
 
 	dropsSinceLog atomic.Int64
 	lastDrop      atomic.Value // string
+	lastError     atomic.Value // string: the last ClickHouse error, for the status
+	lastWrite     atomic.Int64 // unix ns of the last acknowledged insert
+
+	// With a spool: the batch handed to the inserter, the spool, and what stops the
+	// inserter and the replayer.
+	spool   *spoolDir
+	inserts chan *batch
+	cancel  context.CancelFunc
+	workers sync.WaitGroup
 }
 
 func newWriter(cfg config, s sink) *writer {
@@ -116,6 +125,17 @@ func (w *writer) start() error {
 	} else {
 		clickhouseUp.Set(1)
 	}
+	if w.cfg.spoolDir != "" {
+		if w.spool, err = openSpool(w.cfg.spoolDir, w.cfg.spoolSize); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		w.cancel = cancel
+		w.inserts = make(chan *batch)
+		w.workers.Add(2)
+		go w.inserter(ctx)
+		go w.replayer(ctx)
+	}
 	w.quit, w.done = make(chan struct{}), make(chan struct{})
 	w.stopped.Store(false)
 	go w.run(w.quit, w.done)
@@ -132,6 +152,12 @@ func (w *writer) stop() error {
 	w.stopped.Store(true)
 	close(w.quit)
 	<-w.done
+	if w.spool != nil {
+		w.cancel() // an insert in flight fails at once and is spooled
+		w.workers.Wait()
+		w.spool.close()
+		w.spool = nil
+	}
 	w.quit, w.done = nil, nil
 	return w.sink.close()
 }
@@ -165,7 +191,11 @@ func (w *writer) run(quit, done chan struct{}) {
 			w.drain(cur, scratch)
 			return
 		}
-		if full {
+		if full && w.spool != nil {
+			timer.Stop()
+			w.dispatch(cur)
+			cur = &batch{id: newBatchID()}
+		} else if full {
 			timer.Stop()
 			// Interrupted by quit: the drain takes over this batch and the queue.
 			if cur.len() > 0 && !w.flushUntil(cur, time.Time{}, quit) {
@@ -202,6 +232,11 @@ func (w *writer) drain(cur *batch, scratch *decoder) {
 		if cur.len() == 0 {
 			break
 		}
+		if w.spool != nil {
+			w.writeOrSpool(cur, deadline)
+			cur = &batch{id: newBatchID()}
+			continue
+		}
 		if !w.flushUntil(cur, deadline, nil) {
 			lost := cur.len()
 			for len(w.queue) > 0 {
@@ -227,24 +262,11 @@ func (w *writer) flushUntil(b *batch, deadline time.Time, quit chan struct{}) bo
 		if !deadline.IsZero() {
 			ctx, cancel = context.WithDeadline(context.Background(), deadline)
 		}
-		start := time.Now()
-		n := b.len()
-		err := w.sink.write(ctx, b)
+		err := w.insert(ctx, b)
 		cancel()
-		switch {
-		case err == nil:
-			flushDuration.Observe(time.Since(start).Seconds())
-			batchSize.Observe(float64(n))
-			writtenCount.Add(float64(n))
-			w.setHealthy(true, nil)
-			return true
-		case errors.Is(err, errRejected):
-			errorCount.WithLabelValues("insert").Inc()
-			w.drop(dropRejected, n, err)
+		if err == nil {
 			return true
 		}
-		errorCount.WithLabelValues("insert").Inc()
-		w.setHealthy(false, err)
 		if !deadline.IsZero() && time.Now().Add(backoff).After(deadline) {
 			return false
 		}
@@ -257,12 +279,39 @@ func (w *writer) flushUntil(b *batch, deadline time.Time, quit chan struct{}) bo
 	}
 }
 
+// insert makes one attempt at writing b and does the bookkeeping. Rows ClickHouse
+// rejects as invalid are dropped and counted: that is a success for the caller (nil),
+// since retrying them cannot help.
+func (w *writer) insert(ctx context.Context, b *batch) error {
+	start := time.Now()
+	n := b.len()
+	err := w.sink.write(ctx, b)
+	switch {
+	case err == nil:
+		flushDuration.Observe(time.Since(start).Seconds())
+		batchSize.Observe(float64(n))
+		writtenCount.Add(float64(n))
+		w.lastWrite.Store(time.Now().UnixNano())
+		w.setHealthy(true, nil)
+		return nil
+	case errors.Is(err, errRejected):
+		errorCount.WithLabelValues("insert").Inc()
+		w.lastError.Store(err.Error())
+		w.drop(dropRejected, n, err)
+		return nil
+	}
+	errorCount.WithLabelValues("insert").Inc()
+	w.setHealthy(false, err)
+	return err
+}
+
 // setHealthy logs only changes of state, so an outage is one line, not one per retry.
 func (w *writer) setHealthy(ok bool, err error) {
 	if ok {
 		clickhouseUp.Set(1)
 	} else {
 		clickhouseUp.Set(0)
+		w.lastError.Store(err.Error())
 	}
 	if w.healthy.Swap(ok) == ok {
 		return
@@ -270,7 +319,11 @@ func (w *writer) setHealthy(ok bool, err error) {
 	if ok {
 		log.Infof("ClickHouse is reachable again; writing resumes")
 	} else {
-		log.Errorf("Cannot write to ClickHouse, holding up to %d responses in memory and retrying: %v", w.cfg.queue, err)
+		if w.cfg.spoolDir != "" {
+			log.Errorf("Cannot write to ClickHouse, spooling to %s and retrying: %v", w.cfg.spoolDir, err)
+		} else {
+			log.Errorf("Cannot write to ClickHouse, holding up to %d responses in memory and retrying: %v", w.cfg.queue, err)
+		}
 	}
 }
 

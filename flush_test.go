@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,12 +18,30 @@ type fakeSink struct {
 	batches []*batch
 	fail    func(attempt int) error // nil: always succeed
 	calls   int
+	down    atomic.Bool   // fail every write and ping, as an unreachable server
+	hang    chan struct{} // when set, writes block until it is closed or ctx ends
 }
 
 func (f *fakeSink) prepare(context.Context) error { return nil }
 func (f *fakeSink) close() error                  { return nil }
+func (f *fakeSink) ping(context.Context) error {
+	if f.down.Load() {
+		return errors.New("connection refused")
+	}
+	return nil
+}
 
 func (f *fakeSink) write(ctx context.Context, b *batch) error {
+	if f.down.Load() {
+		return errors.New("connection refused")
+	}
+	if f.hang != nil {
+		select {
+		case <-f.hang:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++

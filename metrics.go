@@ -47,6 +47,20 @@ var (
 		Help:      "Histogram of the number of responses in each insert.",
 	})
 
+	spooledCount = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "passivedns",
+		Name:      "spooled_total",
+		Help:      "Counter of responses written to the spool because ClickHouse could not take them.",
+	})
+
+	replayedCount = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "passivedns",
+		Name:      "replayed_total",
+		Help:      "Counter of responses from the spool acknowledged by ClickHouse (also in written_total).",
+	})
+
 	queueLength = promauto.NewGauge(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "passivedns",
@@ -75,4 +89,7 @@ const (
 	dropRejected  = "rejected"   // ClickHouse refused the rows as invalid data; retrying cannot help
 	dropShutdown  = "shutdown"   // CoreDNS stopped while ClickHouse was unreachable
 	dropEncode    = "encode"     // the captured message could not be decoded again
+	dropSpoolFull = "spool_full" // the spool reached its size limit: the newest records are left out
+	dropSpoolErr  = "spool_error"
+	dropCorrupt   = "corrupt" // a damaged spool record (torn write, flipped bytes), found at replay
 )

@@ -16,6 +16,8 @@ type batch struct {
 	id        uint64 // random; lets a retry find out whether an earlier attempt landed
 	uncertain bool   // an earlier insert attempt may have been written
 
+	caps []capture // the captures of the rows, kept to spool the batch if ClickHouse fails
+
 	time       []time.Time
 	timeMs     []uint16
 	sensor     []string
@@ -72,6 +74,7 @@ func (b *batch) add(c *capture, d *decoder, sensor string) error {
 		size = uint32(len(wire))
 	}
 	t := c.time.UTC()
+	b.caps = append(b.caps, *c)
 	b.time = append(b.time, t)
 	b.timeMs = append(b.timeMs, uint16(t.Nanosecond()/int(time.Millisecond)))
 	b.sensor = append(b.sensor, sensor)
@@ -126,6 +129,9 @@ func (b *batch) subset(keep func(i int) bool) *batch {
 	for i := range b.time {
 		if !keep(i) {
 			continue
+		}
+		if i < len(b.caps) {
+			n.caps = append(n.caps, b.caps[i])
 		}
 		n.time = append(n.time, b.time[i])
 		n.timeMs = append(n.timeMs, b.timeMs[i])

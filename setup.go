@@ -37,6 +37,8 @@ const (
 	minFlush = 10 * time.Millisecond
 	maxFlush = 10 * time.Minute // beyond this a crash loses too much unspooled history
 
+	minSpoolSize = 64 << 10 // room for at least a few records
+
 	// TTL arithmetic is done on DateTime, which ends in 2106: a longer retention would wrap
 	// around and expire everything at once.
 	maxRetention = 10 * 365 * 24 * time.Hour
@@ -81,6 +83,8 @@ type config struct {
 	clients   clientsMode
 	schema    bool // auto: create and upgrade tables at startup
 	retention time.Duration
+	spoolDir  string // empty: no spool
+	spoolSize int64
 }
 
 func setup(c *caddy.Controller) error {
@@ -154,6 +158,9 @@ func parse(c *caddy.Controller) (config, error) {
 func parseProperty(c *caddy.Controller, cfg *config) error {
 	prop := c.Val()
 	args := c.RemainingArgs()
+	if prop == "spool" {
+		return parseSpool(c, cfg, args)
+	}
 	if len(args) != 1 {
 		return c.Errf("property '%s' takes exactly one value, got %d", prop, len(args))
 	}
@@ -209,6 +216,48 @@ func parseProperty(c *caddy.Controller, cfg *config) error {
 		return c.Errf("invalid %s '%s': %v", prop, v, err)
 	}
 	return nil
+}
+
+// parseSpool reads "spool DIRECTORY [MAXSIZE]".
+func parseSpool(c *caddy.Controller, cfg *config, args []string) error {
+	if len(args) < 1 || len(args) > 2 {
+		return c.Errf("property 'spool' takes a directory and an optional size, got %d values", len(args))
+	}
+	cfg.spoolDir, cfg.spoolSize = args[0], defaultSpoolSize
+	if len(args) == 2 {
+		n, err := parseSize(args[1])
+		if err != nil {
+			return c.Errf("invalid spool size '%s': %v", args[1], err)
+		}
+		cfg.spoolSize = n
+	}
+	return nil
+}
+
+// parseSize reads a byte count with an optional unit: 500MiB, 2GiB, 1G (powers of 1024).
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, errors.New("not a positive size such as 1GiB or 500MiB")
+	}
+	if n > (1<<62)/mult {
+		return 0, errors.New("too large")
+	}
+	if n*mult < minSpoolSize {
+		return 0, fmt.Errorf("must be at least %d bytes", minSpoolSize)
+	}
+	return n * mult, nil
 }
 
 // setDSN validates the DSN where it is given, so the error names that line.

@@ -28,6 +28,10 @@ func TestParse(t *testing.T) {
 		}},
 		{"passivedns {\n clients full\n retention off\n schema auto\n}", "", func(c config) bool { return c.clients == clientsFull && c.schema }},
 		{"passivedns {\n clients off\n}", "", func(c config) bool { return c.clients == clientsOff }},
+		{"passivedns {\n spool /var/spool/pdns\n}", "", func(c config) bool { return c.spoolDir == "/var/spool/pdns" && c.spoolSize == 1<<30 }},
+		{"passivedns {\n spool /s 512MiB\n}", "", func(c config) bool { return c.spoolSize == 512<<20 }},
+		{"passivedns {\n spool /s 2G\n}", "", func(c config) bool { return c.spoolSize == 2<<30 }},
+		{"passivedns {\n spool /s 100000\n}", "", func(c config) bool { return c.spoolSize == 100000 }},
 
 		// Errors: each names the problem; the dispenser adds the line.
 		{`passivedns a b`, "Wrong argument count", nil},
@@ -56,6 +60,12 @@ func TestParse(t *testing.T) {
 		{"passivedns {\n retention 876001h\n}", "must be between 1h0m0s and 87600h0m0s", nil},
 		{"passivedns {\n retention forever\n}", "not a duration", nil},
 		{"passivedns {\n colour blue\n}", "unknown property 'colour'", nil},
+		{"passivedns {\n spool\n}", "takes a directory and an optional size, got 0", nil},
+		{"passivedns {\n spool /s 1G x\n}", "takes a directory and an optional size, got 3", nil},
+		{"passivedns {\n spool /s lots\n}", "invalid spool size 'lots'", nil},
+		{"passivedns {\n spool /s -1G\n}", "invalid spool size", nil},
+		{"passivedns {\n spool /s 1KiB\n}", "must be at least 65536 bytes", nil},
+		{"passivedns {\n spool /s 99999999999T\n}", "too large", nil},
 	}
 	for i, tc := range tests {
 		c := caddy.NewTestController("dns", tc.input)

@@ -1,0 +1,446 @@
+package passivedns
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// A spool file holds one batch: a header, then records. Each record is framed by a magic
+// number, its length and a CRC-32C, so a torn or damaged record is detected, counted and
+// skipped, and reading resumes at the next magic number instead of giving up the file.
+//
+//	header: "PDNSSPL1" | batch id uint64 | flags uint8 (1: an insert may have landed)
+//	record: magic uint32 | length uint32 | crc32c(payload) uint32 | payload
+//	payload: time int64 ns | elapsed int64 ns | size uint32 | compress uint8 |
+//	         client (0 or 16 bytes, after a length byte) | server, transport (uint16 length + bytes) | wire
+const (
+	spoolHeaderMagic = "PDNSSPL1"
+	spoolRecordMagic = 0x50444e53 // "PDNS"
+	spoolHeaderLen   = len(spoolHeaderMagic) + 8 + 1
+	spoolFrameLen    = 12
+	spoolSuffix      = ".spool"
+	spoolPartSuffix  = ".part" // being written; renamed to .spool when complete
+
+	defaultSpoolSize = 1 << 30
+	maxRecordLen     = 1 << 17 // a DNS message is at most 64 KiB; anything longer is damage
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// spoolDir is one spool directory, shared by every writer that names it in this process
+// (the old and the new instance during a reload), so that a file is replayed once.
+type spoolDir struct {
+	path    string
+	maxSize int64
+	lock    *os.File // flock held: one process per directory
+	writeMu sync.Mutex
+
+	mu      sync.Mutex
+	files   []spoolFile // complete files, oldest first
+	claimed map[string]bool
+	bytes   int64 // complete and partial files
+	records int64 // records in complete files, as written (damage is found only on replay)
+	seq     uint64
+	refs    int
+}
+
+type spoolFile struct {
+	name    string
+	size    int64
+	records int64
+	oldest  time.Time
+}
+
+var (
+	spoolDirsMu sync.Mutex
+	spoolDirs   = map[string]*spoolDir{}
+)
+
+// openSpool returns the process-wide spoolDir for path, opening it on first use.
+func openSpool(path string, maxSize int64) (*spoolDir, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	spoolDirsMu.Lock()
+	defer spoolDirsMu.Unlock()
+	if d, ok := spoolDirs[abs]; ok {
+		d.refs++
+		d.maxSize = maxSize
+		return d, nil
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, err
+	}
+	lock, err := os.OpenFile(filepath.Join(abs, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("spool directory %s is in use by another process: %v", abs, err)
+	}
+	d := &spoolDir{path: abs, maxSize: maxSize, lock: lock, claimed: map[string]bool{}, refs: 1}
+	if err := d.scan(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	spoolDirs[abs] = d
+	return d, nil
+}
+
+func (d *spoolDir) close() {
+	spoolDirsMu.Lock()
+	defer spoolDirsMu.Unlock()
+	d.refs--
+	if d.refs > 0 {
+		return
+	}
+	delete(spoolDirs, d.path)
+	d.lock.Close()
+}
+
+// scan finds the files a previous run left. A .part file was being written when that
+// run died: its complete records are good, a torn last one is found by its checksum.
+func (d *spoolDir) scan() error {
+	entries, err := os.ReadDir(d.path)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasSuffix(name, spoolPartSuffix) {
+			// Count what it holds so the status is right; damage is counted at replay.
+			_, caps, _, err := readSpoolFile(filepath.Join(d.path, name))
+			if err != nil {
+				return err
+			}
+			final := spoolName(seqInName(strings.TrimSuffix(name, spoolPartSuffix)), len(caps))
+			if err := os.Rename(filepath.Join(d.path, name), filepath.Join(d.path, final)); err != nil {
+				return err
+			}
+			name = final
+		}
+		if !strings.HasSuffix(name, spoolSuffix) {
+			continue
+		}
+		info, err := os.Stat(filepath.Join(d.path, name))
+		if err != nil {
+			return err
+		}
+		// The record count is an estimate until the file is read; the name holds it.
+		d.files = append(d.files, spoolFile{name: name, size: info.Size(), records: recordsInName(name), oldest: info.ModTime()})
+		d.bytes += info.Size()
+		d.records += recordsInName(name)
+	}
+	slices.SortFunc(d.files, func(a, b spoolFile) int { return strings.Compare(a.name, b.name) })
+	if n := len(d.files); n > 0 {
+		d.seq = seqInName(d.files[n-1].name)
+		log.Infof("Spool %s holds %d files (%d bytes) from an earlier run; replaying them", d.path, n, d.bytes)
+	}
+	return nil
+}
+
+// Names sort by sequence; they carry the record count so status is right before replay.
+func spoolName(seq uint64, records int) string {
+	return fmt.Sprintf("%020d-%d%s", seq, records, spoolSuffix)
+}
+
+func seqInName(name string) uint64 {
+	seq, _, _ := strings.Cut(name, "-")
+	n, _ := strconv.ParseUint(seq, 10, 64)
+	return n
+}
+
+func recordsInName(name string) int64 {
+	_, rest, _ := strings.Cut(name, "-")
+	n, _ := strconv.ParseInt(strings.TrimSuffix(rest, spoolSuffix), 10, 64)
+	return n
+}
+
+// errSpoolFull and friends say why records were not spooled.
+var errSpoolFull = errors.New("spool full")
+
+// write spools the captures of b. It returns how many records were written; the rest
+// were not (spool full: the newest are the ones left out; or a write error, such as a full
+// disk) and err says why.
+func (d *spoolDir) write(b *batch) (written int, err error) {
+	// One write at a time, so that the room each one sees is real.
+	d.writeMu.Lock()
+	defer d.writeMu.Unlock()
+	d.mu.Lock()
+	d.seq++
+	seq := d.seq
+	room := d.maxSize - d.bytes
+	d.mu.Unlock()
+
+	var (
+		header = make([]byte, 0, spoolHeaderLen)
+		flags  byte
+	)
+	if b.uncertain {
+		flags = 1
+	}
+	header = append(header, spoolHeaderMagic...)
+	header = binary.BigEndian.AppendUint64(header, b.id)
+	header = append(header, flags)
+	if int64(len(header)) > room {
+		return 0, errSpoolFull
+	}
+
+	part := filepath.Join(d.path, fmt.Sprintf("%020d%s", seq, spoolPartSuffix))
+	f, err := os.OpenFile(part, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	size := int64(0)
+	buf := append(make([]byte, 0, 64<<10), header...)
+	pending := 0 // records in buf
+	flush := func() error {
+		n, werr := f.Write(buf)
+		if werr != nil {
+			// Keep only whole records: cut the file back to what was written before.
+			f.Truncate(size)
+			return werr
+		}
+		size += int64(n)
+		written += pending
+		buf, pending = buf[:0], 0
+		return nil
+	}
+	for i := range b.caps {
+		rec := appendRecord(nil, &b.caps[i])
+		if size+int64(len(buf)+len(rec)) > room {
+			err = errSpoolFull
+			break
+		}
+		buf = append(buf, rec...)
+		pending++
+		if len(buf) >= 64<<10 {
+			if err = flush(); err != nil {
+				break
+			}
+		}
+	}
+	if err == nil || errors.Is(err, errSpoolFull) {
+		if ferr := flush(); ferr != nil {
+			err = ferr
+		}
+	}
+	if serr := f.Sync(); serr != nil && err == nil {
+		err = serr
+	}
+	f.Close()
+	if written == 0 {
+		os.Remove(part)
+		return 0, err
+	}
+	name := spoolName(seq, written)
+	if rerr := os.Rename(part, filepath.Join(d.path, name)); rerr != nil {
+		os.Remove(part)
+		return 0, rerr
+	}
+	d.mu.Lock()
+	oldest := time.Now()
+	if len(b.caps) > 0 {
+		oldest = b.caps[0].time
+	}
+	d.files = append(d.files, spoolFile{name: name, size: size, records: int64(written), oldest: oldest})
+	d.bytes += size
+	d.records += int64(written)
+	d.mu.Unlock()
+	return written, err
+}
+
+func appendRecord(dst []byte, c *capture) []byte {
+	start := len(dst)
+	dst = binary.BigEndian.AppendUint32(dst, spoolRecordMagic)
+	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0) // length and crc, filled below
+	p := len(dst)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(c.time.UnixNano()))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(c.elapsed))
+	dst = binary.BigEndian.AppendUint32(dst, c.size)
+	if c.compress {
+		dst = append(dst, 1)
+	} else {
+		dst = append(dst, 0)
+	}
+	if c.client.IsValid() {
+		a := c.client.As16()
+		dst = append(dst, 16)
+		dst = append(dst, a[:]...)
+	} else {
+		dst = append(dst, 0)
+	}
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(c.server)))
+	dst = append(dst, c.server...)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(c.transport)))
+	dst = append(dst, c.transport...)
+	dst = append(dst, c.wire...)
+	payload := dst[p:]
+	binary.BigEndian.PutUint32(dst[start+4:], uint32(len(payload)))
+	binary.BigEndian.PutUint32(dst[start+8:], crc32.Checksum(payload, crcTable))
+	return dst
+}
+
+func parseRecord(p []byte) (capture, error) {
+	var c capture
+	if len(p) < 8+8+4+1+1 {
+		return c, errors.New("short record")
+	}
+	c.time = time.Unix(0, int64(binary.BigEndian.Uint64(p)))
+	c.elapsed = time.Duration(binary.BigEndian.Uint64(p[8:]))
+	c.size = binary.BigEndian.Uint32(p[16:])
+	c.compress = p[20] == 1
+	p = p[21:]
+	switch n := int(p[0]); {
+	case n == 16 && len(p) >= 17:
+		c.client = netip.AddrFrom16([16]byte(p[1:17])).Unmap()
+		p = p[17:]
+	case n == 0:
+		p = p[1:]
+	default:
+		return c, errors.New("bad client field")
+	}
+	var err error
+	if c.server, p, err = readString(p); err != nil {
+		return c, err
+	}
+	if c.transport, p, err = readString(p); err != nil {
+		return c, err
+	}
+	c.wire = p
+	return c, nil
+}
+
+func readString(p []byte) (string, []byte, error) {
+	if len(p) < 2 {
+		return "", nil, errors.New("short string")
+	}
+	n := int(binary.BigEndian.Uint16(p))
+	if len(p) < 2+n {
+		return "", nil, errors.New("short string")
+	}
+	return string(p[2 : 2+n]), p[2+n:], nil
+}
+
+// readSpoolFile reads a spool file back into a batch, counting damaged records. A file
+// whose header is damaged gets a fresh id and is treated as possibly landed.
+func readSpoolFile(path string) (b *batch, caps []capture, damaged int, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	b = &batch{id: newBatchID(), uncertain: true}
+	rest := data
+	if len(data) >= spoolHeaderLen && string(data[:len(spoolHeaderMagic)]) == spoolHeaderMagic {
+		b.id = binary.BigEndian.Uint64(data[len(spoolHeaderMagic):])
+		rest = data[spoolHeaderLen:]
+	} else {
+		damaged++
+		rest = resync(data)
+		if len(data) >= 4 && binary.BigEndian.Uint32(data) == spoolRecordMagic {
+			rest = data
+		}
+	}
+	for len(rest) > 0 {
+		if len(rest) < spoolFrameLen || binary.BigEndian.Uint32(rest) != spoolRecordMagic {
+			damaged++
+			rest = resync(rest)
+			continue
+		}
+		n := int(binary.BigEndian.Uint32(rest[4:]))
+		sum := binary.BigEndian.Uint32(rest[8:])
+		if n > maxRecordLen || len(rest) < spoolFrameLen+n || crc32.Checksum(rest[spoolFrameLen:spoolFrameLen+n], crcTable) != sum {
+			damaged++
+			rest = resync(rest)
+			continue
+		}
+		c, perr := parseRecord(rest[spoolFrameLen : spoolFrameLen+n])
+		if perr != nil {
+			damaged++
+		} else {
+			caps = append(caps, c)
+		}
+		rest = rest[spoolFrameLen+n:]
+	}
+	return b, caps, damaged, nil
+}
+
+// resync skips to the next record magic number after the start of p.
+func resync(p []byte) []byte {
+	var magic [4]byte
+	binary.BigEndian.PutUint32(magic[:], spoolRecordMagic)
+	if len(p) <= 1 {
+		return nil
+	}
+	i := strings.Index(string(p[1:]), string(magic[:]))
+	if i < 0 {
+		return nil
+	}
+	return p[1+i:]
+}
+
+// claimOldest hands out the oldest file nobody is replaying.
+func (d *spoolDir) claimOldest() (spoolFile, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, f := range d.files {
+		if !d.claimed[f.name] {
+			d.claimed[f.name] = true
+			return f, true
+		}
+	}
+	return spoolFile{}, false
+}
+
+func (d *spoolDir) release(f spoolFile) {
+	d.mu.Lock()
+	delete(d.claimed, f.name)
+	d.mu.Unlock()
+}
+
+// remove deletes a file whose rows ClickHouse acknowledged.
+func (d *spoolDir) remove(f spoolFile) error {
+	err := os.Remove(filepath.Join(d.path, f.name))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		d.release(f)
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.claimed, f.name)
+	d.files = slices.DeleteFunc(d.files, func(x spoolFile) bool { return x.name == f.name })
+	d.bytes -= f.size
+	d.records -= f.records
+	return nil
+}
+
+type spoolStats struct {
+	Files   int       `json:"files"`
+	Bytes   int64     `json:"bytes"`
+	Records int64     `json:"records"`
+	Oldest  time.Time `json:"oldest,omitzero"`
+	MaxSize int64     `json:"max_bytes"`
+}
+
+func (d *spoolDir) stats() spoolStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := spoolStats{Files: len(d.files), Bytes: d.bytes, Records: d.records, MaxSize: d.maxSize}
+	if len(d.files) > 0 {
+		s.Oldest = d.files[0].oldest
+	}
+	return s
+}

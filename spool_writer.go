@@ -1,0 +1,136 @@
+package passivedns
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"time"
+)
+
+// With a spool the writer goroutine never waits on ClickHouse: a full batch goes to the
+// inserter goroutine if ClickHouse is healthy and the inserter is idle, and to the spool
+// otherwise. A failed insert is spooled too. The replayer goroutine writes spooled files
+// back, oldest first, deleting each only once ClickHouse acknowledged its rows; its
+// success is also what marks ClickHouse healthy again after an outage.
+
+const replayIdle = time.Second // how often an idle replayer looks for work
+
+// dispatch hands b to the inserter or spools it; it never blocks on ClickHouse.
+func (w *writer) dispatch(b *batch) {
+	if b.len() == 0 {
+		return
+	}
+	if w.healthy.Load() {
+		select {
+		case w.inserts <- b:
+			return
+		default: // an insert is still running: ClickHouse is slow, do not queue behind it
+		}
+	}
+	w.spoolBatch(b)
+}
+
+// writeOrSpool is the shutdown path: one try within the deadline, else the spool.
+func (w *writer) writeOrSpool(b *batch, deadline time.Time) {
+	if w.healthy.Load() {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		err := w.insert(ctx, b)
+		cancel()
+		if err == nil {
+			return
+		}
+	}
+	w.spoolBatch(b)
+}
+
+func (w *writer) inserter(ctx context.Context) {
+	defer w.workers.Done()
+	for {
+		select {
+		case b := <-w.inserts:
+			ictx, cancel := context.WithTimeout(ctx, insertTimeout)
+			err := w.insert(ictx, b)
+			cancel()
+			if err != nil {
+				w.spoolBatch(b)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// spoolBatch writes b to the spool; what does not fit (spool full) or cannot be written
+// (disk error) is dropped and counted.
+func (w *writer) spoolBatch(b *batch) {
+	n, err := w.spool.write(b)
+	spooledCount.Add(float64(n))
+	if rest := b.len() - n; rest > 0 {
+		reason := dropSpoolErr
+		if errors.Is(err, errSpoolFull) {
+			reason = dropSpoolFull
+		}
+		w.drop(reason, rest, err)
+	}
+}
+
+func (w *writer) replayer(ctx context.Context) {
+	defer w.workers.Done()
+	backoff := minBackoff
+	scratch := new(decoder)
+	for {
+		wait := replayIdle
+		if f, ok := w.spool.claimOldest(); ok {
+			if err := w.replay(ctx, f, scratch); err != nil {
+				w.spool.release(f)
+				wait, backoff = backoff, min(backoff*2, maxBackoff)
+			} else {
+				backoff, wait = minBackoff, 0
+			}
+		} else if !w.healthy.Load() {
+			// Nothing spooled (the spool itself failed): find out another way.
+			pctx, cancel := context.WithTimeout(ctx, insertTimeout)
+			if err := w.sink.ping(pctx); err == nil {
+				w.setHealthy(true, nil)
+			}
+			cancel()
+		}
+		if wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return
+			}
+		} else if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// replay writes one spool file back to ClickHouse and deletes it once acknowledged.
+// Every replayed batch is treated as possibly landed already (CoreDNS may have died
+// between the insert and the delete), so the sink checks before inserting.
+func (w *writer) replay(ctx context.Context, f spoolFile, scratch *decoder) error {
+	b, caps, damaged, err := readSpoolFile(filepath.Join(w.spool.path, f.name))
+	if err != nil {
+		return err
+	}
+	if damaged > 0 {
+		w.drop(dropCorrupt, damaged, errors.New("damaged records in spool file "+f.name))
+	}
+	for i := range caps {
+		if err := b.add(&caps[i], scratch, w.cfg.sensor); err != nil {
+			w.drop(dropEncode, 1, err)
+		}
+	}
+	if b.len() > 0 {
+		ictx, cancel := context.WithTimeout(ctx, insertTimeout)
+		err := w.insert(ictx, b)
+		cancel()
+		if err != nil {
+			return err
+		}
+		replayedCount.Add(float64(b.len()))
+	}
+	return w.spool.remove(f)
+}
