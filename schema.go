@@ -64,9 +64,11 @@ func (f flavor) codec(c string) string {
 }
 
 // ipExpr turns the text of an A or AAAA record into the ip column's type; A records
-// become IPv4-mapped IPv6 addresses so one ordered column serves both families.
+// become IPv4-mapped IPv6 addresses so one ordered column serves both families. One parse
+// of the text as IPv6 (an A record as "::ffff:a.b.c.d"): current ClickHouse evaluates both
+// branches of an if here, and its IPv4StringToNum throws on AAAA data (error 675).
 func (f flavor) ipExpr(rrtype, rdata string) string {
-	e := fmt.Sprintf("if(%s = 'A', IPv4ToIPv6(IPv4StringToNum(%s)), IPv6StringToNum(%s))", rrtype, rdata, rdata)
+	e := fmt.Sprintf("IPv6StringToNum(if(%s = 'A', concat('::ffff:', %s), %s))", rrtype, rdata, rdata)
 	if f.modern {
 		return "toIPv6(" + e + ")"
 	}

@@ -1,0 +1,470 @@
+package passivedns
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/passivedns/passivedns/internal/chdbtest"
+)
+
+// Compatibility tests: every statement the plugin issues, run on current ClickHouse (26.x)
+// through chDB. chDB is an engine, not a server: the SQL is the sink's own (the schema methods
+// ensureSchema, write and unlanded use), with the clickhouse-go parameters and the native
+// insert blocks replaced by literals.
+
+// chdbSession opens the process's chDB session in a folder of the test's own.
+func chdbSession(t *testing.T) *chdbtest.Session {
+	t.Helper()
+	s, err := chdbtest.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func chdbExec(t *testing.T, s *chdbtest.Session, sql string) string {
+	t.Helper()
+	out, err := s.Exec(sql)
+	if err != nil {
+		t.Fatalf("on ClickHouse 26.x: %v\nstatement:\n%s", err, sql)
+	}
+	return out
+}
+
+// chdbLiteral is v as a ClickHouse SQL literal.
+func chdbLiteral(v any) string {
+	switch v := v.(type) {
+	case string:
+		return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+	case uint16:
+		return strconv.FormatUint(uint64(v), 10)
+	case uint32:
+		return strconv.FormatUint(uint64(v), 10)
+	case uint64:
+		return strconv.FormatUint(v, 10)
+	case int:
+		return strconv.Itoa(v)
+	case []string:
+		q := make([]string, len(v))
+		for i, s := range v {
+			q[i] = chdbLiteral(s)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	case []uint32:
+		q := make([]string, len(v))
+		for i, n := range v {
+			q[i] = chdbLiteral(n)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	}
+	panic(fmt.Sprintf("no literal for %T", v))
+}
+
+// chdbBind replaces the clickhouse-go placeholders (?) of sql with literals, as clickhouse-go
+// binds them on the client side.
+func chdbBind(t *testing.T, sql string, args ...any) string {
+	t.Helper()
+	parts := strings.Split(sql, "?")
+	if len(parts) != len(args)+1 {
+		t.Fatalf("%d placeholders for %d arguments in %s", len(parts)-1, len(args), sql)
+	}
+	var b strings.Builder
+	for i, a := range args {
+		b.WriteString(parts[i])
+		b.WriteString(chdbLiteral(a))
+	}
+	b.WriteString(parts[len(args)])
+	return b.String()
+}
+
+// chdbEnsureSchema issues, in order, the statements ensureSchema issues with schema auto on
+// an empty database, or from version from on.
+func chdbEnsureSchema(t *testing.T, sess *chdbtest.Session, s schema, from int, now time.Time) {
+	t.Helper()
+	chdbExec(t, sess, s.createDatabase())
+	chdbExec(t, sess, s.createVersionTable())
+	if got := chdbExec(t, sess, s.selectVersion()); got != strconv.Itoa(from)+"\n" {
+		t.Fatalf("%s: %q, want %d", s.selectVersion(), got, from)
+	}
+	for _, m := range s.migrations(now) {
+		if m.version <= from {
+			continue
+		}
+		for _, q := range m.statements {
+			chdbExec(t, sess, q)
+		}
+		chdbExec(t, sess, chdbBind(t, s.insertVersion(), uint32(m.version), "passivedns"))
+	}
+	if got := chdbExec(t, sess, s.selectVersion()); got != strconv.Itoa(schemaVersion)+"\n" {
+		t.Fatalf("%s after the migrations: %q, want %d", s.selectVersion(), got, schemaVersion)
+	}
+	if s.f.modern && s.retention > 0 {
+		chdbExec(t, sess, s.alterRetention())
+	}
+}
+
+// chdbMigrateTo1 is what a passivedns that knew only version 1 issued.
+func chdbMigrateTo1(t *testing.T, sess *chdbtest.Session, s schema) {
+	t.Helper()
+	chdbExec(t, sess, s.createDatabase())
+	chdbExec(t, sess, s.createVersionTable())
+	m := s.migrations(time.Now())[0]
+	for _, q := range m.statements {
+		chdbExec(t, sess, q)
+	}
+	chdbExec(t, sess, chdbBind(t, s.insertVersion(), uint32(m.version), "passivedns"))
+}
+
+// chdbInsert is the sink's insert of b (s.insertResponses(), the columns appendColumns
+// sends) with the rows as literals, and on the modern flavor the settings write adds.
+func chdbInsert(t *testing.T, sess *chdbtest.Session, s schema, b *batch) {
+	t.Helper()
+	settings := ""
+	if s.f.modern {
+		settings = fmt.Sprintf(" SETTINGS insert_deduplication_token = '%d', deduplicate_blocks_in_dependent_materialized_views = 1", b.id)
+	}
+	chdbExec(t, sess, s.insertResponses()+settings+" VALUES "+chdbValues(t, s, b))
+}
+
+// chdbValues is b as the rows of an INSERT ... VALUES in the columns of s.insertResponses().
+func chdbValues(t *testing.T, s schema, b *batch) string {
+	t.Helper()
+	var rows []string
+	for i := range b.len() {
+		var v []string
+		for _, col := range s.responseColumns() {
+			var lit string
+			switch col {
+			case "time":
+				ts := b.time[i].Format("2006-01-02 15:04:05")
+				if s.f.modern {
+					ts = b.time[i].Format("2006-01-02 15:04:05.000")
+				}
+				lit = chdbLiteral(ts)
+			case "time_ms":
+				lit = chdbLiteral(b.timeMs[i])
+			case "client":
+				a := b.client[i]
+				text := "::"
+				if a.IsValid() {
+					text = chdbIPv6Text(a.As16())
+				}
+				lit = chdbLiteral(text)
+				if !s.f.modern {
+					lit = "IPv6StringToNum(" + lit + ")" // FixedString(16)
+				}
+			case "sensor":
+				lit = chdbLiteral(b.sensor[i])
+			case "server":
+				lit = chdbLiteral(b.server[i])
+			case "transport":
+				lit = chdbLiteral(b.transport[i])
+			case "qname":
+				lit = chdbLiteral(b.qname[i])
+			case "qtype":
+				lit = chdbLiteral(b.qtype[i])
+			case "qclass":
+				lit = chdbLiteral(b.qclass[i])
+			case "rcode":
+				lit = chdbLiteral(b.rcode[i])
+			case "flags":
+				lit = chdbLiteral(b.flags[i])
+			case "answer.name":
+				lit = chdbLiteral(b.answer.name[i])
+			case "answer.type":
+				lit = chdbLiteral(b.answer.typ[i])
+			case "answer.class":
+				lit = chdbLiteral(b.answer.class[i])
+			case "answer.ttl":
+				lit = chdbLiteral(b.answer.ttl[i])
+			case "answer.data":
+				lit = chdbLiteral(b.answer.data[i])
+			case "authority.name":
+				lit = chdbLiteral(b.authority.name[i])
+			case "authority.type":
+				lit = chdbLiteral(b.authority.typ[i])
+			case "authority.class":
+				lit = chdbLiteral(b.authority.class[i])
+			case "authority.ttl":
+				lit = chdbLiteral(b.authority.ttl[i])
+			case "authority.data":
+				lit = chdbLiteral(b.authority.data[i])
+			case "size":
+				lit = chdbLiteral(b.size[i])
+			case "duration_us":
+				lit = chdbLiteral(b.durationUs[i])
+			case "batch_id":
+				lit = chdbLiteral(b.id)
+			default:
+				t.Fatalf("insert column %q has no literal in this test", col)
+			}
+			v = append(v, lit)
+		}
+		rows = append(rows, "("+strings.Join(v, ", ")+")")
+	}
+	return strings.Join(rows, ", ")
+}
+
+// chdbIPv6Text prints a 16-byte address as ClickHouse does (IPv4-mapped as ::ffff:a.b.c.d).
+func chdbIPv6Text(a [16]byte) string {
+	return netip.AddrFrom16(a).String()
+}
+
+// chdbProbe runs the unlanded probe for the first row of b's day d as the sink does.
+func chdbProbe(t *testing.T, sess *chdbtest.Session, s schema, b *batch, i int) string {
+	t.Helper()
+	return chdbExec(t, sess, chdbBind(t, s.unlandedQuery(), reverseString(b.qname[i]), b.time[i].Format(time.DateOnly), b.id))
+}
+
+// chdbBatches are the responses the compatibility tests write: before is recorded first,
+// after later (past the upgrade, where there is one).
+func chdbBatches(t *testing.T, base time.Time) (before, after *batch) {
+	t.Helper()
+	at := func(d time.Duration) time.Time { return base.Add(d) }
+	resp := func(m *dns.Msg, when time.Time, client string) capture { return chCapture(t, m, when, client, "udp") }
+	before = chBatch(t,
+		resp(chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1", "www.example.org. 60 IN A 192.0.2.2"), at(123*time.Millisecond), "10.240.0.1"),
+		resp(chMsg(t, "v6.example.org.", dns.TypeAAAA, 0, false, "v6.example.org. 60 IN AAAA 2001:db8::1"), at(time.Second+456*time.Millisecond), "2001:db8:ffff::53"),
+		resp(chMsg(t, "alias.example.org.", dns.TypeA, 0, false,
+			"alias.example.org. 60 IN CNAME target.example.org.", "target.example.org. 60 IN A 192.0.2.9"), at(24*time.Hour+7*time.Millisecond), "2001:db8::1:0:0:1"),
+		resp(chMsg(t, "example.org.", dns.TypeMX, 0, false, "example.org. 60 IN MX 10 mail.example.org."), at(24*time.Hour+8*time.Millisecond), ""),
+		resp(chMsg(t, `q\"uote\\.example.org.`, dns.TypeTXT, 0, false, `q\"uote\\.example.org. 60 IN TXT "it's \"quoted\" \\ caf\195\169"`), at(24*time.Hour+9*time.Millisecond), ""),
+	)
+	after = chBatch(t,
+		resp(chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1"), at(48*time.Hour+999*time.Millisecond), "10.240.0.1"),
+		resp(chMsg(t, "example.org.", dns.TypeMX, 0, false, "example.org. 60 IN MX 10 mail.example.org."), at(48*time.Hour), ""),
+	)
+	return before, after
+}
+
+// chdbTime formats t as the flavor's history columns print it.
+func chdbTime(f flavor, t time.Time) string {
+	if f.modern {
+		return t.UTC().Format("2006-01-02 15:04:05.000")
+	}
+	return t.UTC().Format(time.DateTime)
+}
+
+// chdbCheckData checks responses, the unlanded probe and the three history tables after
+// before and after were written.
+func chdbCheckData(t *testing.T, sess *chdbtest.Session, s schema, base time.Time, before, after *batch) {
+	t.Helper()
+	f := s.f
+	tm := func(d time.Duration) string { return chdbTime(f, base.Add(d)) }
+	ip := func(col string) string {
+		if f.modern {
+			return "toString(" + col + ")"
+		}
+		return "IPv6NumToString(" + col + ")"
+	}
+	ms := "time_ms"
+	if f.modern {
+		ms = "toUnixTimestamp64Milli(time) % 1000"
+	}
+
+	got := chdbExec(t, sess, "SELECT toString(time), "+ms+", "+ip("client")+", qname, answer.data, batch_id FROM "+s.table("responses")+" ORDER BY time, qname")
+	var want strings.Builder
+	for _, b := range []*batch{before, after} {
+		for i := range b.len() {
+			client := "::"
+			if b.client[i].IsValid() {
+				client = chdbIPv6Text(b.client[i].As16())
+			}
+			fmt.Fprintf(&want, "%s\t%d\t%s\t%s\t%s\t%d\n", chdbTime(f, b.time[i]), b.timeMs[i], client,
+				chdbTSV(b.qname[i]), chdbArrayText(b.answer.data[i]), b.id)
+		}
+	}
+	if w := chdbSortLines(want.String()); chdbSortLines(got) != w {
+		t.Errorf("responses:\n got\n%s want\n%s", got, w)
+	}
+
+	// The unlanded probe finds the rows of a batch per day, and nothing for another id.
+	for i, want := range map[int]string{0: "1\n", 2: "1\n"} { // the first rows of either day
+		if got := chdbProbe(t, sess, s, before, i); got != want {
+			t.Errorf("unlanded probe for row %d (%s): %q, want %q", i, before.time[i].Format(time.DateOnly), got, want)
+		}
+	}
+	other := *before
+	other.id++
+	if got := chdbProbe(t, sess, s, &other, 0); got != "0\n" {
+		t.Errorf("unlanded probe for another batch id: %q, want 0", got)
+	}
+
+	got = chdbExec(t, sess, "SELECT * FROM "+s.table("history")+" ORDER BY rrname, rrtype, rdata")
+	wantHistory := strings.Join([]string{
+		"alias.example.org.\tCNAME\ttarget.example.org.\t" + tm(24*time.Hour+7*time.Millisecond) + "\t" + tm(24*time.Hour+7*time.Millisecond) + "\t1",
+		"example.org.\tMX\t10 mail.example.org.\t" + tm(24*time.Hour+8*time.Millisecond) + "\t" + tm(48*time.Hour) + "\t2",
+		`q\\"uote\\\\.example.org.` + "\tTXT\t" + `"it\'s \\"quoted\\" \\\\ caf\\195\\169"` + "\t" + tm(24*time.Hour+9*time.Millisecond) + "\t" + tm(24*time.Hour+9*time.Millisecond) + "\t1",
+		"target.example.org.\tA\t192.0.2.9\t" + tm(24*time.Hour+7*time.Millisecond) + "\t" + tm(24*time.Hour+7*time.Millisecond) + "\t1",
+		"v6.example.org.\tAAAA\t2001:db8::1\t" + tm(time.Second+456*time.Millisecond) + "\t" + tm(time.Second+456*time.Millisecond) + "\t1",
+		"www.example.org.\tA\t192.0.2.1\t" + tm(123*time.Millisecond) + "\t" + tm(48*time.Hour+999*time.Millisecond) + "\t2",
+		"www.example.org.\tA\t192.0.2.2\t" + tm(123*time.Millisecond) + "\t" + tm(123*time.Millisecond) + "\t1",
+	}, "\n") + "\n"
+	if got != wantHistory {
+		t.Errorf("SELECT * FROM history:\n got\n%s want\n%s", got, wantHistory)
+	}
+
+	got = chdbExec(t, sess, "SELECT "+ip("ip")+" AS k, rrname, rrtype, minMerge(time_first), maxMerge(time_last), countMerge(count) FROM "+
+		s.table("history_by_ip")+" GROUP BY ip, rrname, rrtype ORDER BY rrname, k")
+	wantIP := strings.Join([]string{
+		"::ffff:192.0.2.9\ttarget.example.org.\tA\t" + tm(24*time.Hour+7*time.Millisecond) + "\t" + tm(24*time.Hour+7*time.Millisecond) + "\t1",
+		"2001:db8::1\tv6.example.org.\tAAAA\t" + tm(time.Second+456*time.Millisecond) + "\t" + tm(time.Second+456*time.Millisecond) + "\t1",
+		"::ffff:192.0.2.1\twww.example.org.\tA\t" + tm(123*time.Millisecond) + "\t" + tm(48*time.Hour+999*time.Millisecond) + "\t2",
+		"::ffff:192.0.2.2\twww.example.org.\tA\t" + tm(123*time.Millisecond) + "\t" + tm(123*time.Millisecond) + "\t1",
+	}, "\n") + "\n"
+	if got != wantIP {
+		t.Errorf("history_by_ip:\n got\n%s want\n%s", got, wantIP)
+	}
+
+	got = chdbExec(t, sess, "SELECT target, rrname, rrtype, rdata, minMerge(time_first), maxMerge(time_last), countMerge(count) FROM "+
+		s.table("history_by_rdata")+" GROUP BY target, rrname, rrtype, rdata ORDER BY target, rrname, rdata")
+	wantRdata := strings.Join([]string{
+		"mail.example.org.\texample.org.\tMX\t10 mail.example.org.\t" + tm(24*time.Hour+8*time.Millisecond) + "\t" + tm(48*time.Hour) + "\t2",
+		"target.example.org.\talias.example.org.\tCNAME\ttarget.example.org.\t" + tm(24*time.Hour+7*time.Millisecond) + "\t" + tm(24*time.Hour+7*time.Millisecond) + "\t1",
+	}, "\n") + "\n"
+	if got != wantRdata {
+		t.Errorf("history_by_rdata:\n got\n%s want\n%s", got, wantRdata)
+	}
+}
+
+// chdbArrayText is an Array(String) value as ClickHouse prints it in TSV: its elements quoted
+// and escaped once, the whole not escaped again.
+func chdbArrayText(v []string) string {
+	q := make([]string, len(v))
+	for i, s := range v {
+		q[i] = chdbLiteral(s)
+	}
+	return "[" + strings.Join(q, ",") + "]"
+}
+
+// chdbTSV escapes s as TabSeparated output does.
+func chdbTSV(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`, "'", `\'`).Replace(s)
+}
+
+func chdbSortLines(s string) string {
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	for i := 1; i < len(lines); i++ {
+		for j := i; j > 0 && lines[j] < lines[j-1]; j-- {
+			lines[j], lines[j-1] = lines[j-1], lines[j]
+		}
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// TestCompatModern runs the modern flavor's statements on ClickHouse 26.x: a new database,
+// then writes, probes and history reads.
+func TestCompatModern(t *testing.T) {
+	sess := chdbSession(t)
+	version := strings.TrimSpace(chdbExec(t, sess, "SELECT version()"))
+	if !strings.HasPrefix(version, "26.") {
+		t.Fatalf("chDB runs ClickHouse %s, want 26.x", version)
+	}
+	f := detectFlavor("26.5.1")
+	if !f.modern || !detectFlavor(version).modern {
+		t.Fatalf("detectFlavor: 26.5.1 → %+v, %s → %+v; want modern", f, version, detectFlavor(version))
+	}
+	s := schema{f: f, db: "pdns_modern", retention: 30 * 24 * time.Hour}
+	chdbEnsureSchema(t, sess, s, 0, time.Now())
+	// A restart runs it again: nothing changes.
+	chdbEnsureSchema(t, sess, s, schemaVersion, time.Now())
+	if got := chdbExec(t, sess, "SELECT version, by FROM "+s.table("schema_version")+" ORDER BY version"); got != "1\tpassivedns\n2\tpassivedns\n" {
+		t.Errorf("schema_version rows: %q", got)
+	}
+
+	// The modern types are really used.
+	got := chdbExec(t, sess, "SELECT name, type FROM system.columns WHERE database = 'pdns_modern' AND table = 'responses' AND name IN "+
+		"('time', 'client', 'qtype', 'sensor', 'answer.type', 'answer.data', 'qname') ORDER BY name")
+	want := strings.Join([]string{
+		"answer.data\tArray(String)",
+		"answer.type\tArray(LowCardinality(String))",
+		"client\tIPv6",
+		"qname\tString",
+		"qtype\tLowCardinality(String)",
+		"sensor\tLowCardinality(String)",
+		`time	DateTime64(3, \'UTC\')`,
+	}, "\n") + "\n"
+	if got != want {
+		t.Errorf("responses column types:\n got\n%s want\n%s", got, want)
+	}
+	got = chdbExec(t, sess, "SELECT name, type FROM system.columns WHERE database = 'pdns_modern' AND table IN ('history_by_ip', 'history_by_name') "+
+		"AND name IN ('ip', 'time_first') ORDER BY table, name")
+	want = "ip\tIPv6\n" + `time_first	AggregateFunction(min, DateTime64(3, \'UTC\'))` + "\n" + `time_first	AggregateFunction(min, DateTime64(3, \'UTC\'))` + "\n"
+	if got != want {
+		t.Errorf("history column types:\n got\n%s want\n%s", got, want)
+	}
+	ttl := chdbExec(t, sess, "SELECT engine_full FROM system.tables WHERE database = 'pdns_modern' AND name = 'responses'")
+	if !strings.Contains(ttl, "TTL toDateTime(time) + toIntervalHour(720)") || !strings.Contains(ttl, "non_replicated_deduplication_window = 1000") {
+		t.Errorf("responses engine: %s; want the 720 hour TTL and the deduplication window", ttl)
+	}
+
+	// Within the retention: on 26.x rows already past the TTL are not stored at all.
+	base := time.Now().UTC().Truncate(24 * time.Hour).Add(-3*24*time.Hour + 23*time.Hour)
+	before, after := chdbBatches(t, base)
+	chdbInsert(t, sess, s, before)
+	chdbInsert(t, sess, s, after)
+	chdbCheckData(t, sess, s, base, before, after)
+
+	// The insert settings the sink adds on modern servers: a second insert with the same
+	// deduplication token adds nothing to responses. (The aggregating tables behind the
+	// views have no deduplication window, so there it would count again; the sink never
+	// reuses a token, see the report of the compatibility tests.)
+	n := chdbExec(t, sess, "SELECT count() FROM "+s.table("responses"))
+	chdbInsert(t, sess, s, before)
+	if got := chdbExec(t, sess, "SELECT count() FROM "+s.table("responses")); got != n || n != "7\n" {
+		t.Errorf("responses after a retry with the same token: %q, before it %q; want 7 both times", got, n)
+	}
+}
+
+// TestCompatModernUpgrade upgrades a version 1 database with data to version 2 on
+// ClickHouse 26.x: the backfills must fill the new tables.
+func TestCompatModernUpgrade(t *testing.T) {
+	sess := chdbSession(t)
+	s := schema{f: detectFlavor("26.5.1"), db: "pdns_upgrade"}
+	chdbMigrateTo1(t, sess, s)
+	base := time.Date(2024, 5, 1, 23, 0, 0, 0, time.UTC)
+	before, after := chdbBatches(t, base)
+	chdbInsert(t, sess, s, before)
+	chdbEnsureSchema(t, sess, s, 1, time.Now())
+	chdbInsert(t, sess, s, after)
+	chdbCheckData(t, sess, s, base, before, after)
+}
+
+// TestCompatLegacyOnModern runs the legacy flavor's statements on ClickHouse 26.x: a database
+// created under 18.16 keeps working after ClickHouse is upgraded, and the same statements
+// still run there if the flavor were detected wrongly.
+func TestCompatLegacyOnModern(t *testing.T) {
+	for _, upgrade := range []bool{false, true} {
+		t.Run(map[bool]string{false: "new", true: "upgrade"}[upgrade], func(t *testing.T) {
+			sess := chdbSession(t)
+			s := schema{f: detectFlavor("18.16.1"), db: "pdns_legacy", retention: 24 * time.Hour}
+			if s.f.modern {
+				t.Fatalf("18.16.1 detected as modern")
+			}
+			base := time.Date(2024, 5, 1, 23, 0, 0, 0, time.UTC)
+			before, after := chdbBatches(t, base)
+			if upgrade {
+				chdbMigrateTo1(t, sess, s)
+				chdbInsert(t, sess, s, before)
+				chdbEnsureSchema(t, sess, s, 1, time.Now())
+			} else {
+				chdbEnsureSchema(t, sess, s, 0, time.Now())
+				chdbInsert(t, sess, s, before)
+			}
+			chdbInsert(t, sess, s, after)
+			got := chdbExec(t, sess, "SELECT name, type FROM system.columns WHERE database = 'pdns_legacy' AND table = 'responses' AND name IN "+
+				"('time', 'time_ms', 'client', 'qtype') ORDER BY name")
+			want := "client\tFixedString(16)\nqtype\tString\n" + `time	DateTime(\'UTC\')` + "\ntime_ms\tUInt16\n"
+			if got != want {
+				t.Errorf("legacy column types on 26.x:\n got\n%s want\n%s", got, want)
+			}
+			chdbCheckData(t, sess, s, base, before, after)
+		})
+	}
+}
