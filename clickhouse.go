@@ -269,6 +269,13 @@ func (s *clickhouseSink) unlanded(ctx context.Context, b *batch) (*batch, error)
 			missing[d] = true
 		}
 	}
+	if len(missing) == len(firstOfDay) {
+		// Nothing landed: resend as it was. Keeping the id keeps the deduplication token,
+		// so on servers that have tokens an attempt the server still finishes after this
+		// check is not counted twice.
+		b.uncertain = false
+		return b, nil
+	}
 	rest := b.subset(func(i int) bool { return missing[b.time[i].Format(time.DateOnly)] })
 	rest.uncertain = false
 	// A fresh id: the rows that did land used the old one as their deduplication token

@@ -159,10 +159,18 @@ func (s schema) createResponses() string {
 		if s.retention > 0 {
 			fmt.Fprintf(&b, "\nTTL toDateTime(time) + toIntervalHour(%d)", int64(s.retention/time.Hour))
 		}
-		// Lets a retried insert with the same insert_deduplication_token be ignored.
-		b.WriteString("\nSETTINGS non_replicated_deduplication_window = 1000")
+		b.WriteString(s.dedupWindow())
 	}
 	return b.String()
+}
+
+// dedupWindow lets a retried insert with the same insert_deduplication_token be ignored,
+// by the raw table and, through the views, by the history tables alike.
+func (s schema) dedupWindow() string {
+	if !s.f.modern {
+		return ""
+	}
+	return "\nSETTINGS non_replicated_deduplication_window = 1000"
 }
 
 // aggregates are the history columns every aggregating table shares.
@@ -178,7 +186,7 @@ const answerJoin = "ARRAY JOIN answer.name AS rrname, answer.type AS rrtype, ans
 func (s schema) createHistoryByName() string {
 	lc := s.f.lowCardinality()
 	return "CREATE TABLE IF NOT EXISTS " + s.table("history_by_name") + " (\n    rrname String,\n    rrtype " + lc +
-		",\n    rdata String,\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (reverse(rrname), rrtype, rdata)"
+		",\n    rdata String,\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (reverse(rrname), rrtype, rdata)" + s.dedupWindow()
 }
 
 func (s schema) historyByNameSelect() string {
@@ -201,7 +209,7 @@ func (s schema) historyView() string {
 func (s schema) createHistoryByIP() string {
 	lc := s.f.lowCardinality()
 	return "CREATE TABLE IF NOT EXISTS " + s.table("history_by_ip") + " (\n    ip " + s.f.ipType() +
-		",\n    rrname String,\n    rrtype " + lc + ",\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (ip, rrname, rrtype)"
+		",\n    rrname String,\n    rrtype " + lc + ",\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (ip, rrname, rrtype)" + s.dedupWindow()
 }
 
 func (s schema) historyByIPSelect() string {
@@ -217,7 +225,7 @@ func (s schema) historyByIPView() string {
 func (s schema) createHistoryByRdata() string {
 	lc := s.f.lowCardinality()
 	return "CREATE TABLE IF NOT EXISTS " + s.table("history_by_rdata") + " (\n    target String,\n    rrname String,\n    rrtype " + lc +
-		",\n    rdata String,\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (reverse(target), rrtype, rrname, rdata)"
+		",\n    rdata String,\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (reverse(target), rrtype, rrname, rdata)" + s.dedupWindow()
 }
 
 func (s schema) historyByRdataSelect() string {
