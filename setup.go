@@ -85,6 +85,7 @@ type config struct {
 	retention time.Duration
 	spoolDir  string // empty: no spool
 	spoolSize int64
+	api       httpConfig // history API (http.go); no address: no listener
 }
 
 func setup(c *caddy.Controller) error {
@@ -97,6 +98,15 @@ func setup(c *caddy.Controller) error {
 
 	c.OnStartup(p.writer.start)
 	c.OnShutdown(p.writer.stop)
+
+	if cfg.api.addr != "" {
+		api := newHTTPAPI(cfg, cfg.api)
+		api.Handle("GET /api/v1/status", p.writer, true)
+		c.OnStartup(api.OnStartup)
+		c.OnRestart(api.OnShutdown) // before the new instance binds the address
+		c.OnRestartFailed(api.OnStartup)
+		c.OnFinalShutdown(api.OnShutdown)
+	}
 
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
 		p.Next = next
@@ -152,6 +162,9 @@ func parse(c *caddy.Controller) (config, error) {
 		}
 		cfg.sensor = h
 	}
+	if err := cfg.api.check(); err != nil {
+		return cfg, c.Err(err.Error())
+	}
 	return cfg, nil
 }
 
@@ -160,6 +173,9 @@ func parseProperty(c *caddy.Controller, cfg *config) error {
 	args := c.RemainingArgs()
 	if prop == "spool" {
 		return parseSpool(c, cfg, args)
+	}
+	if prop == "http" || prop == "api_key" || prop == "http_tls" {
+		return parseHTTPProperty(c, &cfg.api, prop, args)
 	}
 	if len(args) != 1 {
 		return c.Errf("property '%s' takes exactly one value, got %d", prop, len(args))

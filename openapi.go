@@ -1,0 +1,16 @@
+package passivedns
+
+import (
+	_ "embed"
+	"net/http"
+)
+
+// openapiJSON describes the native API; served at /api/v1/openapi.json.
+//
+//go:embed openapi.json
+var openapiJSON []byte
+
+func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(openapiJSON)
+}

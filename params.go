@@ -1,0 +1,397 @@
+package passivedns
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Parsing of the history API's parameters. Every parser returns a *paramError naming
+// the parameter, so a bad request becomes a 400 that says what to fix. Nothing parsed
+// here is ever pasted into SQL: query.go binds the values through the driver.
+
+// paramError is a client error about one parameter.
+type paramError struct {
+	param string
+	msg   string
+}
+
+func (e *paramError) Error() string { return e.param + ": " + e.msg }
+
+func badParam(param, format string, args ...any) error {
+	return &paramError{param: param, msg: fmt.Sprintf(format, args...)}
+}
+
+// Bounds of the parameters.
+const (
+	maxNameText   = 1024 // presentation text of a name: 255 wire bytes, \DDD escapes included
+	maxRRTypes    = 16   // rrtype filters in one request
+	maxIPText     = 100  // an address, prefix or range
+	maxCursorText = 2048
+)
+
+// nameKind is how a name parameter matches stored names.
+type nameKind int
+
+const (
+	nameExact  nameKind = iota
+	nameSuffix          // *.example.org: names under example.org, not example.org itself
+	namePrefix          // www.example.*: names that start with the labels www.example
+)
+
+// nameSpec is a parsed name parameter. name is canonical (canonicalName): the name
+// itself, the domain under which names match (suffix), or the leading labels with
+// their dot (prefix, "www.example.").
+type nameSpec struct {
+	kind nameKind
+	name string
+}
+
+func (n nameSpec) String() string {
+	switch n.kind {
+	case nameSuffix:
+		return "*." + n.name
+	case namePrefix:
+		return n.name + "*"
+	}
+	return n.name
+}
+
+// parseName parses a domain name in presentation format, optionally with a leading
+// "*." or (if wildcards) a trailing ".*". Letters are lowered and bytes outside
+// printable ASCII (UTF-8 names) become \DDD escapes, as names are stored.
+func parseName(param, s string, wildcards bool) (nameSpec, error) {
+	if s == "" {
+		return nameSpec{}, badParam(param, "empty name")
+	}
+	if len(s) > maxNameText {
+		return nameSpec{}, badParam(param, "longer than %d characters", maxNameText)
+	}
+	kind := nameExact
+	switch {
+	case strings.HasPrefix(s, "*."):
+		kind, s = nameSuffix, s[2:]
+	case strings.HasSuffix(s, ".*") && !strings.HasSuffix(s, `\.*`):
+		kind, s = namePrefix, s[:len(s)-2]
+	}
+	if kind != nameExact && !wildcards {
+		return nameSpec{}, badParam(param, "wildcards are not allowed here")
+	}
+	for _, l := range dns.SplitDomainName(s) {
+		if l == "*" {
+			return nameSpec{}, badParam(param, "a wildcard is only allowed as the first label (*.example.org) or the last one (www.example.*)")
+		}
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c < 0x20 || c == 0x7f:
+			return nameSpec{}, badParam(param, "control character at offset %d", i)
+		case c == ' ' || c == '"' || c == '(' || c == ')' || c == ';':
+			if i == 0 || s[i-1] != '\\' {
+				return nameSpec{}, badParam(param, "character %q must be escaped as in a zone file", c)
+			}
+			b.WriteByte(c)
+		case c >= 0x80:
+			fmt.Fprintf(&b, `\%03d`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	s = b.String()
+	if s == "" || s == "." {
+		if kind != nameExact {
+			return nameSpec{}, badParam(param, "a wildcard needs a domain: everything is not a query")
+		}
+		if s == "" {
+			return nameSpec{}, badParam(param, "empty name")
+		}
+	}
+	if kind == namePrefix && strings.HasSuffix(s, ".") && !strings.HasSuffix(s, `\.`) {
+		return nameSpec{}, badParam(param, "empty label before the trailing wildcard")
+	}
+	if _, ok := dns.IsDomainName(s); !ok || strings.HasPrefix(s, ".") && s != "." {
+		return nameSpec{}, badParam(param, "not a domain name in presentation format")
+	}
+	var wire [512]byte
+	if _, err := dns.PackDomainName(dns.Fqdn(s), wire[:], 0, nil, false); err != nil {
+		return nameSpec{}, badParam(param, "not a domain name: %v", err)
+	}
+	name := canonicalName(s)
+	if kind == namePrefix {
+		name = lowerASCII(s) + "."
+	}
+	return nameSpec{kind: kind, name: name}, nil
+}
+
+// ipSpec is an address range: one address, a prefix, or an explicit range; both ends
+// in the 16-byte form history_by_ip stores (IPv4 mapped into IPv6).
+type ipSpec struct {
+	lo, hi netip.Addr
+	text   string // as given, for results that say which input they answer
+}
+
+func (r ipSpec) single() bool { return r.lo == r.hi }
+
+// parseIP accepts ADDR, ADDR/LEN, ADDR,LEN (DNSDB) and A-B (a range within one family).
+func parseIP(param, s string) (ipSpec, error) {
+	if s == "" {
+		return ipSpec{}, badParam(param, "empty address")
+	}
+	if len(s) > maxIPText {
+		return ipSpec{}, badParam(param, "longer than %d characters", maxIPText)
+	}
+	spec := ipSpec{text: s}
+	if a, b, ok := strings.Cut(s, "-"); ok {
+		lo, err1 := netip.ParseAddr(a)
+		hi, err2 := netip.ParseAddr(b)
+		if err1 != nil || err2 != nil || lo.Zone() != "" || hi.Zone() != "" {
+			return ipSpec{}, badParam(param, "a range is two addresses of one family, FIRST-LAST")
+		}
+		if lo.Is4() != hi.Is4() {
+			return ipSpec{}, badParam(param, "a range cannot mix IPv4 and IPv6")
+		}
+		if hi.Less(lo) {
+			return ipSpec{}, badParam(param, "the range ends before it starts")
+		}
+		spec.lo, spec.hi = to16(lo), to16(hi)
+		return spec, nil
+	}
+	addr, bits, hasLen := s, "", false
+	if i := strings.IndexAny(s, "/,"); i >= 0 {
+		addr, bits, hasLen = s[:i], s[i+1:], true
+	}
+	a, err := netip.ParseAddr(addr)
+	if err != nil || a.Zone() != "" {
+		return ipSpec{}, badParam(param, "not an IPv4 or IPv6 address")
+	}
+	if a.Is4In6() {
+		a = a.Unmap()
+	}
+	if !hasLen {
+		spec.lo, spec.hi = to16(a), to16(a)
+		return spec, nil
+	}
+	n, err := strconv.Atoi(bits)
+	if err != nil || n < 0 || n > a.BitLen() || bits == "" || bits[0] == '+' || bits[0] == '-' {
+		return ipSpec{}, badParam(param, "prefix length must be 0 to %d", a.BitLen())
+	}
+	p, err := a.Prefix(n)
+	if err != nil {
+		return ipSpec{}, badParam(param, "%v", err)
+	}
+	spec.lo, spec.hi = to16(p.Addr()), to16(lastAddr(p))
+	return spec, nil
+}
+
+func to16(a netip.Addr) netip.Addr { return netip.AddrFrom16(a.As16()) }
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// looksLikeIP tells apart the two kinds of value /pdns/query and bulk accept.
+func looksLikeIP(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	if i := strings.IndexAny(s, "/,-"); i > 0 {
+		if _, err := netip.ParseAddr(s[:i]); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// parseRRTypes parses rrtype filters: repeated parameters and/or comma-separated lists
+// of mnemonics or TYPEnnn. ANY (or nothing) means no filter.
+func parseRRTypes(param string, values []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			t = strings.TrimSpace(t)
+			if t == "" {
+				return nil, badParam(param, "empty record type")
+			}
+			name, err := parseRRType(t)
+			if err != nil {
+				return nil, badParam(param, "%v", err)
+			}
+			if name == "ANY" {
+				return nil, nil
+			}
+			if !seen[name] {
+				seen[name] = true
+				out = append(out, name)
+			}
+			if len(out) > maxRRTypes {
+				return nil, badParam(param, "more than %d record types", maxRRTypes)
+			}
+		}
+	}
+	return out, nil
+}
+
+func parseRRType(s string) (string, error) {
+	if len(s) > 16 {
+		return "", errors.New("not a record type")
+	}
+	u := strings.ToUpper(s)
+	if u == "ANY" {
+		return u, nil
+	}
+	if t, ok := dns.StringToType[u]; ok {
+		return typeString(t), nil
+	}
+	if rest, ok := strings.CutPrefix(u, "TYPE"); ok {
+		n, err := strconv.ParseUint(rest, 10, 16)
+		if err == nil && rest != "" && rest[0] != '+' {
+			return typeString(uint16(n)), nil
+		}
+	}
+	return "", fmt.Errorf("unknown record type %q", s)
+}
+
+// Limits of time values: DateTime covers 1970 to 2106.
+var (
+	minTime = time.Unix(0, 0).UTC()
+	maxTime = time.Unix(1<<32-1, 0).UTC()
+)
+
+// parseTime parses a point in time: epoch seconds, negative seconds relative to now
+// (DNSDB), RFC 3339, or (native only) a negative Go duration such as -24h.
+func parseTime(param, s string, now time.Time, native bool) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, badParam(param, "empty time")
+	}
+	if len(s) > 40 {
+		return time.Time{}, badParam(param, "not a time")
+	}
+	var t time.Time
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < 0 {
+			if n < -int64(maxTime.Unix()) {
+				return time.Time{}, badParam(param, "relative time too far back")
+			}
+			t = now.Add(time.Duration(n) * time.Second)
+		} else {
+			if n > maxTime.Unix() {
+				return time.Time{}, badParam(param, "after %d", maxTime.Unix())
+			}
+			t = time.Unix(n, 0)
+		}
+	} else if rt, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		t = rt
+	} else if d, err := time.ParseDuration(s); native && err == nil && d <= 0 {
+		t = now.Add(d)
+	} else {
+		if native {
+			return time.Time{}, badParam(param, "not a time: use RFC 3339 (2026-11-03T10:00:00Z), epoch seconds, or negative seconds or a duration (-24h) before now")
+		}
+		return time.Time{}, badParam(param, "not a time: use epoch seconds, or negative seconds relative to now")
+	}
+	t = t.UTC()
+	if t.Before(minTime) || t.After(maxTime) {
+		return time.Time{}, badParam(param, "outside 1970 to 2106")
+	}
+	return t, nil
+}
+
+// parseLimit parses a count between lo and hi; empty gives def.
+func parseLimit(param, s string, def, lo, hi int) (int, error) {
+	if s == "" {
+		return def, nil
+	}
+	if len(s) > 12 || s[0] == '+' {
+		return 0, badParam(param, "not a whole number between %d and %d", lo, hi)
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, badParam(param, "not a whole number between %d and %d", lo, hi)
+	}
+	if n < lo || n > hi {
+		return 0, badParam(param, "must be between %d and %d", lo, hi)
+	}
+	return n, nil
+}
+
+func parseBool(param, s string, def bool) (bool, error) {
+	switch strings.ToLower(s) {
+	case "":
+		return def, nil
+	case "true", "1", "yes":
+		return true, nil
+	case "false", "0", "no":
+		return false, nil
+	}
+	return false, badParam(param, "must be true or false")
+}
+
+// cursor is the position after the last result of a page: the sort key of that result,
+// tied to the query it belongs to so it cannot be replayed against another one.
+type cursor struct {
+	Query uint64   `json:"q"`
+	Key   []string `json:"k"`
+}
+
+// queryID fingerprints the parts of a request that decide its results.
+func queryID(parts ...string) uint64 {
+	h := sha256.New()
+	for _, p := range parts {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
+		h.Write(n[:])
+		h.Write([]byte(p))
+	}
+	return binary.BigEndian.Uint64(h.Sum(nil))
+}
+
+func (c cursor) encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// parseCursor decodes a cursor and checks it belongs to query id and has keyLen keys.
+func parseCursor(param, s string, id uint64, keyLen int) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if len(s) > maxCursorText {
+		return nil, badParam(param, "too long")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, badParam(param, "not a cursor returned by this server")
+	}
+	var c cursor
+	if err := json.Unmarshal(b, &c); err != nil || len(c.Key) != keyLen {
+		return nil, badParam(param, "not a cursor returned by this server")
+	}
+	if c.Query != id {
+		return nil, badParam(param, "belongs to another query; repeat the parameters of the request that returned it")
+	}
+	for _, k := range c.Key {
+		for i := 0; i < len(k); i++ {
+			if k[i] == 0 {
+				return nil, badParam(param, "not a cursor returned by this server")
+			}
+		}
+	}
+	return c.Key, nil
+}
