@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,9 +11,34 @@ import (
 )
 
 const (
-	pollTimeout = 10 * time.Second       // for rows to reach ClickHouse
+	pollTimeout = 15 * time.Second       // for rows to reach ClickHouse
 	settle      = 500 * time.Millisecond // after the count is reached: no extra rows may follow
 )
+
+// database returns the name of a new, empty database for the test, dropped again when the
+// test passes (kept for a look when it fails). The process id keeps runs that share an
+// external server (PASSIVEDNS_TEST_CLICKHOUSE) apart.
+func database(t *testing.T, name string) string {
+	t.Helper()
+	db := fmt.Sprintf("e2e_%s_%d", name, os.Getpid())
+	drop := func() error {
+		_, err := ch.Query("DROP DATABASE IF EXISTS " + db)
+		return err
+	}
+	if err := drop(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("database %s kept", db)
+			return
+		}
+		if err := drop(); err != nil {
+			t.Errorf("dropping %s: %v", db, err)
+		}
+	})
+	return db
+}
 
 // selectJSON runs a SELECT and decodes its JSONEachRow lines into T.
 func selectJSON[T any](t *testing.T, sql string) []T {

@@ -11,7 +11,9 @@ import (
 	"github.com/miekg/dns"
 )
 
-const queryTimeout = 2 * time.Second
+// queryTimeout is long enough for a loaded machine: a query cannot be retried, since a
+// retry could make the server answer (and record) twice.
+const queryTimeout = 5 * time.Second
 
 // zone is the test zone example.org. moved.example.org has a TTL of one second so that
 // a caching resolver asks again soon after the zone moves it to movedTo.

@@ -38,7 +38,7 @@ func TestRecordsAnswers(t *testing.T) {
 	dir := t.TempDir()
 	writeFileAtomic(t, filepath.Join(dir, "db.example.org"), zone(2024010101, "192.0.2.10"))
 	auth := startCoreDNS(t, "auth", dir, authCorefile)
-	const db = "e2e_records"
+	db := database(t, "records")
 	res := startCoreDNS(t, "resolver", dir, resolverCorefile(db, auth.addr, "cache", "100ms"))
 
 	ns := []string{"example.org. NS ns1.example.org."}
@@ -154,7 +154,7 @@ func TestAddressMove(t *testing.T) {
 	zonePath := filepath.Join(dir, "db.example.org")
 	writeFileAtomic(t, zonePath, zone(1, "192.0.2.10"))
 	auth := startCoreDNS(t, "auth", dir, authCorefile)
-	const db = "e2e_move"
+	db := database(t, "move")
 	// cache 1: answers stay cached for one second (the default would keep even the
 	// one-second TTL of moved.example.org for the 5 s minimum).
 	res := startCoreDNS(t, "resolver", dir, resolverCorefile(db, auth.addr, "cache 1", "100ms"))
@@ -252,7 +252,7 @@ func TestReload(t *testing.T) {
 	dir := t.TempDir()
 	writeFileAtomic(t, filepath.Join(dir, "db.example.org"), zone(1, "192.0.2.10"))
 	auth := startCoreDNS(t, "auth", dir, authCorefile)
-	const db = "e2e_reload"
+	db := database(t, "reload")
 	res := startCoreDNS(t, "resolver", dir, resolverCorefile(db, auth.addr, "cache", "100ms"))
 
 	var (
@@ -296,11 +296,11 @@ func TestReload(t *testing.T) {
 	writeFileAtomic(t, res.corefile, resolverCorefile(db, auth.addr, "cache", "150ms")(res.port))
 	n0 := answers()
 	res.signal(t, syscall.SIGUSR1)
-	res.waitOutput(t, "Reloading complete", 1, 10*time.Second)
+	res.waitOutput(t, "Reloading complete", 1, 20*time.Second)
 	time.Sleep(700 * time.Millisecond)
 	n1 := answers()
 	res.signal(t, syscall.SIGUSR1) // the same Corefile again
-	res.waitOutput(t, "Reloading complete", 2, 10*time.Second)
+	res.waitOutput(t, "Reloading complete", 2, 20*time.Second)
 	time.Sleep(700 * time.Millisecond)
 	close(stop)
 	wg.Wait()
