@@ -52,8 +52,8 @@ func authCorefile(port int) string {
 `, port)
 }
 
-// resolverCorefile records into database db and forwards to the authoritative server.
-// extra goes into the server block (cache options, for example).
+// resolverCorefile records into database db with the given flush interval, caches with the
+// cache line given ("cache" or "cache 1") and forwards to upstream, the authoritative server.
 func resolverCorefile(db, upstream, cache, flush string) func(port int) string {
 	return func(port int) string {
 		return fmt.Sprintf(`.:%d {
