@@ -354,6 +354,9 @@ func parseHTTPProperty(c *caddy.Controller, hc *httpConfig, prop string, args []
 				// Never echo keys: say which one.
 				return c.Errf("api_key %d is empty (is its environment variable set?)", i+1)
 			}
+			if strings.HasPrefix(k, "{$") && strings.HasSuffix(k, "}") {
+				return c.Errf("api_key %d is an environment placeholder that was not replaced (is the variable set?)", i+1)
+			}
 			if len(k) < 8 {
 				return c.Errf("api_key %d is shorter than 8 characters", i+1)
 			}

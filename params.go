@@ -86,36 +86,18 @@ func parseName(param, s string, wildcards bool) (nameSpec, error) {
 	if kind != nameExact && !wildcards {
 		return nameSpec{}, badParam(param, "wildcards are not allowed here")
 	}
-	for _, l := range dns.SplitDomainName(s) {
+	for _, l := range dns.SplitDomainName(s) { // a literal * label is \*
 		if l == "*" {
 			return nameSpec{}, badParam(param, "a wildcard is only allowed as the first label (*.example.org) or the last one (www.example.*)")
 		}
 	}
-	var b strings.Builder
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c < 0x20 || c == 0x7f:
-			return nameSpec{}, badParam(param, "control character at offset %d", i)
-		case c == ' ' || c == '"' || c == '(' || c == ')' || c == ';':
-			if i == 0 || s[i-1] != '\\' {
-				return nameSpec{}, badParam(param, "character %q must be escaped as in a zone file", c)
-			}
-			b.WriteByte(c)
-		case c >= 0x80:
-			fmt.Fprintf(&b, `\%03d`, c)
-		default:
-			b.WriteByte(c)
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return nameSpec{}, badParam(param, "control character at offset %d (escape it as \\DDD)", i)
 		}
 	}
-	s = b.String()
-	if s == "" || s == "." {
-		if kind != nameExact {
-			return nameSpec{}, badParam(param, "a wildcard needs a domain: everything is not a query")
-		}
-		if s == "" {
-			return nameSpec{}, badParam(param, "empty name")
-		}
+	if s == "" || s == "." && kind != nameExact {
+		return nameSpec{}, badParam(param, "a wildcard needs a domain: everything is not a query")
 	}
 	if kind == namePrefix && strings.HasSuffix(s, ".") && !strings.HasSuffix(s, `\.`) {
 		return nameSpec{}, badParam(param, "empty label before the trailing wildcard")
@@ -123,14 +105,18 @@ func parseName(param, s string, wildcards bool) (nameSpec, error) {
 	if _, ok := dns.IsDomainName(s); !ok || strings.HasPrefix(s, ".") && s != "." {
 		return nameSpec{}, badParam(param, "not a domain name in presentation format")
 	}
+	// Through wire format and back: the escapes come out exactly as miekg/dns prints
+	// stored names (\' \@ \; \( \) \" \  and \DDD for other bytes).
 	var wire [512]byte
-	if _, err := dns.PackDomainName(dns.Fqdn(s), wire[:], 0, nil, false); err != nil {
+	off, err := dns.PackDomainName(dns.Fqdn(s), wire[:], 0, nil, false)
+	if err != nil {
 		return nameSpec{}, badParam(param, "not a domain name: %v", err)
 	}
-	name := canonicalName(s)
-	if kind == namePrefix {
-		name = lowerASCII(s) + "."
+	printed, _, err := dns.UnpackDomainName(wire[:off], 0)
+	if err != nil {
+		return nameSpec{}, badParam(param, "not a domain name: %v", err)
 	}
+	name := canonicalName(printed)
 	return nameSpec{kind: kind, name: name}, nil
 }
 

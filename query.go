@@ -422,7 +422,8 @@ func classifyQueryError(err error) error {
 	var ex *clickhouse.Exception
 	if errors.As(err, &ex) {
 		switch ex.Code {
-		case 159, 160, 209, 210, 202: // TIMEOUT_EXCEEDED, TOO_SLOW, SOCKET_TIMEOUT, NETWORK_ERROR, TOO_MANY_SIMULTANEOUS_QUERIES
+		case 159, 160, 209, 210, 202, // TIMEOUT_EXCEEDED, TOO_SLOW, SOCKET_TIMEOUT, NETWORK_ERROR, TOO_MANY_SIMULTANEOUS_QUERIES
+			codeUnknownTable, codeUnknownDatabase: // no schema yet: the writer creates it
 			return fmt.Errorf("%w: %v", errUnavailable, err)
 		}
 		return err
