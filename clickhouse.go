@@ -95,7 +95,18 @@ func ensureSchema(ctx context.Context, conn driver.Conn, s schema, auto bool) er
 		return nil
 	}
 	initial := current
-	for _, m := range s.migrations(time.Now()) {
+	if current < schemaVersion {
+		// An upgrade may backfill a large table: it must not be cut short by the deadline
+		// of whatever insert needed the schema, which would leave it half done.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), migrationTimeout)
+		defer cancel()
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": 0}))
+		if initial > 0 {
+			log.Infof("Upgrading the schema of database %s from version %d to %d", s.db, initial, schemaVersion)
+		}
+	}
+	for _, m := range s.migrations() {
 		if m.version <= current {
 			continue
 		}
@@ -134,6 +145,9 @@ func currentVersion(ctx context.Context, conn driver.Conn, s schema) (int, error
 	}
 	return int(v), nil
 }
+
+// migrationTimeout bounds a schema upgrade, backfills included.
+const migrationTimeout = time.Hour
 
 // ClickHouse error codes the sink acts on.
 const (

@@ -92,7 +92,7 @@ func chdbEnsureSchema(t *testing.T, sess *chdbtest.Session, s schema, from int, 
 	if got := chdbExec(t, sess, s.selectVersion()); got != strconv.Itoa(from)+"\n" {
 		t.Fatalf("%s: %q, want %d", s.selectVersion(), got, from)
 	}
-	for _, m := range s.migrations(now) {
+	for _, m := range s.migrations() {
 		if m.version <= from {
 			continue
 		}
@@ -114,7 +114,7 @@ func chdbMigrateTo1(t *testing.T, sess *chdbtest.Session, s schema) {
 	t.Helper()
 	chdbExec(t, sess, s.createDatabase())
 	chdbExec(t, sess, s.createVersionTable())
-	m := s.migrations(time.Now())[0]
+	m := s.migrations()[0]
 	for _, q := range m.statements {
 		chdbExec(t, sess, q)
 	}

@@ -19,6 +19,7 @@ const (
 	minBackoff      = 100 * time.Millisecond
 	maxBackoff      = 30 * time.Second
 	shutdownTimeout = 10 * time.Second // final flush on reload or exit
+	startupWait     = 2 * time.Second  // longest startup waits for ClickHouse
 )
 
 // writer owns the queue between ServeDNS and ClickHouse and the one goroutine that
@@ -113,17 +114,28 @@ func (w *writer) start() error {
 		return nil
 	}
 	// A reachable server with a schema this build cannot use fails startup now, with
-	// the reason; an unreachable one must not keep DNS from starting.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	err := w.sink.prepare(ctx)
-	cancel()
-	if errors.Is(err, errFatal) {
-		return err
-	}
-	if err != nil {
-		w.setHealthy(false, err)
-	} else {
-		clickhouseUp.Set(1)
+	// the reason. An unreachable or slow one (a schema upgrade backfilling a large table)
+	// must not keep DNS from starting: preparing goes on in the background, and inserts
+	// wait for it.
+	prepared := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), insertTimeout)
+		defer cancel()
+		prepared <- w.sink.prepare(ctx)
+	}()
+	var err error
+	select {
+	case err = <-prepared:
+		if errors.Is(err, errFatal) {
+			return err
+		}
+		if err != nil {
+			w.setHealthy(false, err)
+		} else {
+			clickhouseUp.Set(1)
+		}
+	case <-time.After(startupWait):
+		log.Infof("ClickHouse is not ready after %s; DNS starts and recording catches up when it is", startupWait)
 	}
 	if w.cfg.spoolDir != "" {
 		if w.spool, err = openSpool(w.cfg.spoolDir, w.cfg.spoolSize); err != nil {

@@ -102,12 +102,12 @@ type migration struct {
 	statements []string
 }
 
-func (s schema) migrations(now time.Time) []migration {
+func (s schema) migrations() []migration {
 	return []migration{
 		{1, []string{s.createResponses(), s.createHistoryByName(), s.historyByNameView(), s.historyView()}},
 		{2, []string{
-			s.createHistoryByIP(), s.historyByIPView(), s.backfill("history_by_ip", s.historyByIPSelect(), now),
-			s.createHistoryByRdata(), s.historyByRdataView(), s.backfill("history_by_rdata", s.historyByRdataSelect(), now),
+			s.createHistoryByIP(), s.historyByIPView(), s.backfill("history_by_ip", "history_by_ip_mv", s.historyByIPSelect()),
+			s.createHistoryByRdata(), s.historyByRdataView(), s.backfill("history_by_rdata", "history_by_rdata_mv", s.historyByRdataSelect()),
 		}},
 	}
 }
@@ -239,10 +239,11 @@ func (s schema) historyByRdataView() string {
 }
 
 // backfill fills a table added by an upgrade from the responses recorded before its
-// materialized view existed. now is when the view was created: rows after it reach the
-// table through the view.
-func (s schema) backfill(table, sel string, now time.Time) string {
-	cut := fmt.Sprintf("time < toDateTime(%d)", now.Unix())
+// materialized view existed; rows after that reach the table through the view. The cut
+// is the view's creation time as the server recorded it, so a migration that runs again
+// after an interruption cuts at the same instant.
+func (s schema) backfill(table, view, sel string) string {
+	cut := fmt.Sprintf("time < (SELECT metadata_modification_time FROM system.tables WHERE database = '%s' AND name = '%s')", s.db, view)
 	if i := strings.Index(sel, "\nWHERE "); i >= 0 {
 		sel = sel[:i] + "\nWHERE " + cut + " AND " + sel[i+len("\nWHERE "):]
 	} else {

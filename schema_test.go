@@ -68,7 +68,7 @@ func chSchemaFor(t *testing.T, cfg config) schema {
 func chCreateVersion1(t *testing.T, conn driver.Conn, s schema) {
 	t.Helper()
 	ctx := chCtx(t)
-	m := s.migrations(time.Now())[0]
+	m := s.migrations()[0]
 	if m.version != 1 {
 		t.Fatalf("first migration is version %d", m.version)
 	}
