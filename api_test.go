@@ -26,9 +26,10 @@ import (
 // then writes them with the real sink.
 type clockSink struct {
 	sink
-	mu    sync.Mutex
-	times []time.Time
-	done  map[uint64]bool
+	mu      sync.Mutex
+	times   []time.Time
+	done    map[uint64]bool
+	batches []*batch // as written, for replaying them elsewhere (chDB)
 }
 
 func (s *clockSink) push(t time.Time) {
@@ -50,6 +51,7 @@ func (s *clockSink) write(ctx context.Context, b *batch) error {
 			s.times = s.times[1:]
 			b.time[i], b.timeMs[i] = t, uint16(t.Nanosecond()/int(time.Millisecond))
 		}
+		s.batches = append(s.batches, b)
 	}
 	s.mu.Unlock()
 	return s.sink.write(ctx, b)
