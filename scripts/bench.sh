@@ -28,6 +28,9 @@
 # All traffic is on 127.0.0.1; every load loop is bounded by a time limit.
 set -euo pipefail
 
+# The whole script is one compound command, read before it runs: editing this file while a
+# benchmark runs cannot change what the running one does.
+{
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$ROOT"
 if ! command -v go >/dev/null; then export PATH=/usr/local/go/bin:$PATH; fi
@@ -76,6 +79,12 @@ for tool in dnsperf clickhouse-server clickhouse-client curl dig taskset; do
 		break
 	fi
 done
+
+# Priority: on a machine shared with other work, the resolver under test, the load generator
+# and the authoritative server run at nice -10 (when root), so that other processes disturb
+# the comparison less; the sinks (ClickHouse, the dnstap receiver) keep the normal priority.
+PRIO=()
+[[ $(id -u) -eq 0 ]] && PRIO=(nice -n -10)
 
 # CPUs: the resolver under test gets one, the rest of the machine the other.
 NCPU=$(nproc)
@@ -150,10 +159,10 @@ for p in overhead latency profile ingest; do want "$p" && need_ch=1; done
 if ((need_ch)); then
 	log "starting ClickHouse on 127.0.0.1:$CH_TCP (CPU $LOAD_CPU)"
 	CH_STARTED=1
-	# nice 19: on this one machine ClickHouse stands for a server elsewhere; it gets what
-	# dnsperf and the authoritative server leave of CPU $LOAD_CPU, so that its inserts do not
-	# slow the load generator down in the passivedns runs only.
-	taskset -c "$LOAD_CPU" nice -n 19 bash "$ROOT/scripts/clickhouse.sh" start "$DIR/ch" "$CH_TCP" "$CH_HTTP" >&2
+	# ClickHouse stands for a server elsewhere: it runs on the load generator's CPU at a lower
+	# priority, so that its inserts do not slow the load generator down in the passivedns
+	# runs only.
+	taskset -c "$LOAD_CPU" bash "$ROOT/scripts/clickhouse.sh" start "$DIR/ch" "$CH_TCP" "$CH_HTTP" >&2
 	CH_VERSION=$(chq "SELECT version()")
 	((tiny)) || sleep 2 # let its start-up work settle before the first run
 fi
@@ -165,7 +174,7 @@ bench.test.:$AUTH_PORT {
     file $DATA/zone.db
 }
 EOF
-taskset -c "$LOAD_CPU" "$BIN/coredns" -conf "$DATA/Corefile.auth" >"$DATA/auth.log" 2>&1 &
+"${PRIO[@]}" taskset -c "$LOAD_CPU" "$BIN/coredns" -conf "$DATA/Corefile.auth" >"$DATA/auth.log" 2>&1 &
 PIDS+=($!)
 AUTH_PID=$!
 
@@ -232,13 +241,13 @@ run_one() {
 
 	local tap_pid=
 	if [[ $config == dnstap ]]; then
-		taskset -c "$LOAD_CPU" nice -n 19 "$BIN/benchtool" tapsink -socket "$tap" -out "$rd/tap.txt" -max 10m 2>"$rd/tapsink.log" &
+		taskset -c "$LOAD_CPU" "$BIN/benchtool" tapsink -socket "$tap" -out "$rd/tap.txt" -max 10m 2>"$rd/tapsink.log" &
 		tap_pid=$!
 		PIDS+=("$tap_pid")
 		local i
 		for ((i = 0; i < 50; i++)); do [[ -S $tap ]] && break; sleep 0.1; done
 	fi
-	taskset -c "$RES_CPU" "$BIN/coredns" -conf "$rd/Corefile" >"$rd/stdout.log" 2>"$rd/stderr.log" &
+	"${PRIO[@]}" taskset -c "$RES_CPU" "$BIN/coredns" -conf "$rd/Corefile" >"$rd/stdout.log" 2>"$rd/stderr.log" &
 	local pid=$!
 	PIDS+=("$pid")
 	if ! wait_dns "$port" "ns.bench.test."; then
@@ -249,7 +258,7 @@ run_one() {
 	local resp0
 	resp0=$(metric "http://127.0.0.1:$mport/metrics" coredns_dns_responses_total)
 
-	local perf=(taskset -c "$LOAD_CPU" dnsperf -s 127.0.0.1 -p "$port" -d "$DATA/queries.txt" -q 100 -t 2)
+	local perf=("${PRIO[@]}" taskset -c "$LOAD_CPU" dnsperf -s 127.0.0.1 -p "$port" -d "$DATA/queries.txt" -q 100 -t 2)
 	local secs=$SECS
 	case $mode in
 	lat)
@@ -272,7 +281,10 @@ run_one() {
 		exit 1
 	}
 	t1=$(cpu_ticks "$pid")
-	[[ -n $prof_pid ]] && wait "$prof_pid"
+	if [[ -n $prof_pid ]]; then
+		wait "$prof_pid"
+		curl -s --max-time 10 -o "$rd/heap.pprof" "http://127.0.0.1:$pport/debug/pprof/heap"
+	fi
 	local hwm
 	hwm=$(hwm_kb "$pid")
 
@@ -346,6 +358,8 @@ run_one() {
 	if [[ $mode == prof ]]; then
 		go tool pprof -top -nodecount=35 "$BIN/coredns" "$rd/cpu.pprof" >"$rd/cpu.top" 2>/dev/null ||
 			{ log "$id: go tool pprof could not read the profile"; FAILED=1; }
+		go tool pprof -top -cum -nodecount=60 "$BIN/coredns" "$rd/cpu.pprof" >"$rd/cpu.cum" 2>/dev/null || true
+		go tool pprof -sample_index=inuse_space -top -nodecount=25 "$BIN/coredns" "$rd/heap.pprof" >"$rd/heap.top" 2>/dev/null || true
 	fi
 	# The per-query lines of dnsperf -v are large; keep only the summary.
 	if [[ $mode == lat ]]; then grep -v '^> ' "$rd/dnsperf.txt" >"$rd/dnsperf.sum" || true; rm -f "$rd/dnsperf.txt"; fi
@@ -411,7 +425,7 @@ if want ingest; then
 	for b in $BATCHES; do
 		sensor=ingest-$b
 		log "ingest: $INGEST_N records, batch $b, CoreDNS on CPU $RES_CPU"
-		read -r rows secs push cpu < <(taskset -c "$RES_CPU" "$BIN/benchtool" ingest -dsn "$CH_DSN" -n "$INGEST_N" -batch "$b" \
+		read -r rows secs push cpu < <("${PRIO[@]}" taskset -c "$RES_CPU" "$BIN/benchtool" ingest -dsn "$CH_DSN" -n "$INGEST_N" -batch "$b" \
 			-sensor "$sensor" -port "$("$BIN/benchtool" ports 1)" -zone "$DATA/zone.db" -queries "$DATA/queries.txt")
 		got=$(chq "SELECT count() FROM passivedns.responses WHERE sensor = '$sensor'")
 		if ((got != INGEST_N)); then
@@ -427,7 +441,7 @@ if want ingest; then
 	chq "SELECT * FROM passivedns.responses WHERE sensor = '$native_src' FORMAT Native" >"$DATA/rows.native"
 	nrows=$(chq "SELECT count() FROM passivedns.responses WHERE sensor = '$native_src'")
 	start=$(date +%s.%N)
-	taskset -c "$RES_CPU" clickhouse-client --host 127.0.0.1 --port "$CH_TCP" \
+	"${PRIO[@]}" taskset -c "$RES_CPU" clickhouse-client --host 127.0.0.1 --port "$CH_TCP" \
 		-q "INSERT INTO native.responses FORMAT Native" <"$DATA/rows.native"
 	end=$(date +%s.%N)
 	got=$(chq "SELECT count() FROM native.responses")
@@ -462,3 +476,5 @@ cat "$DIR/results.md"
 if ((FAILED)); then
 	die "some checks failed (see above); these figures are not a result"
 fi
+exit 0
+}
