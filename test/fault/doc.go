@@ -1,0 +1,20 @@
+// Package fault holds the fault tests of passivedns (issue 4): with a steady query load
+// against a recording resolver, ClickHouse is killed, frozen, or the resolver itself is
+// killed, reloaded, given a tiny spool filesystem or damaged spool files, or saturated
+// without a spool; each test then checks, exactly, that every answer the clients received
+// is in ClickHouse once, or is counted as dropped with its reason.
+//
+// The CoreDNS binary of cmd/coredns is built once (without -race) and runs as an
+// authoritative server for example.org (the file plugin, with a wildcard *.load.example.org
+// so that every query has its own name and every answer its own row) and as a resolver
+// with passivedns, a spool, prometheus and the status endpoint (http), forwarding to it.
+// ClickHouse is a private server of internal/chtest, shared by the tests, which run one
+// after another because they kill, freeze and restart it.
+//
+// Run them with (as root: one test mounts a tmpfs):
+//
+//	go test -race -count=1 -v ./test/fault/
+//
+// They need clickhouse-server (scripts/deps.sh); an external server
+// (PASSIVEDNS_TEST_CLICKHOUSE) cannot be killed, so they fail with it.
+package fault
