@@ -11,6 +11,12 @@
 // ClickHouse is a private server of internal/chtest, shared by the tests, which run one
 // after another because they kill, freeze and restart it.
 //
+// The tests, in the order of the issue: TestClickHouseKilled (1), TestClickHouseFrozen (2),
+// TestCoreDNSKilled (3, plus spool files put back after their replay), TestReloadUnderLoad
+// (4), TestSpoolFilesystemFull (5) and TestSpoolSizeLimit (5b: the spool's own MAXSIZE),
+// TestCorruptSpool (6), TestMemoryBound (7). Each logs a FIGURES line. Together they take
+// about four minutes; the 30 s outage of 1 and the 60 s saturation of 7 are most of it.
+//
 // Run them with (as root: one test mounts a tmpfs):
 //
 //	go test -race -count=1 -v ./test/fault/
