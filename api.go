@@ -772,7 +772,7 @@ type bulkDone struct {
 // readBulk reads the body: one input per line, either plain text or a JSON object
 // {"input": "..."} (also "name" or "ip").
 func readBulk(body io.Reader) ([]bulkInput, error) {
-	sc := bufio.NewScanner(io.LimitReader(body, apiMaxBody))
+	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 4096), 64<<10)
 	var in []bulkInput
 	for sc.Scan() {
@@ -801,6 +801,10 @@ func readBulk(body io.Reader) ([]bulkInput, error) {
 		in = append(in, b)
 	}
 	if err := sc.Err(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, badParam("body", "larger than %d bytes", apiMaxBody)
+		}
 		return nil, badParam("body", "%v", err)
 	}
 	if len(in) == 0 {
@@ -824,13 +828,8 @@ func (a *httpAPI) nativeBulk(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	inputs, err := readBulk(r.Body)
+	inputs, err := readBulk(http.MaxBytesReader(w, r.Body, apiMaxBody))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			fail(w, badParam("body", "larger than %d bytes", apiMaxBody))
-			return
-		}
 		fail(w, err)
 		return
 	}

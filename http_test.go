@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/coredns/caddy"
+	"github.com/miekg/dns"
 )
 
 func TestParseHTTP(t *testing.T) {
@@ -323,8 +324,19 @@ func TestAPIBadInput(t *testing.T) {
 		!strings.HasSuffix(resp.body, `{"done":true,"count":10000}`+"\n") {
 		t.Errorf("bulk of %d: %d %.200s", bulkMaxInputs, resp.status, resp.body)
 	}
+	// A name full of metacharacters, recorded and found again in every protocol.
+	odd := `o'brien\;--\ x.example.net.`
+	r.set(odd, dns.TypeA, dns.RcodeSuccess, odd+" 300 IN A 192.0.2.99")
+	r.ask(scT0, odd, dns.TypeA)
+	r.flush()
+	oddURL := url.PathEscape(`o'brien;-- x.example.net`)
+	for _, p := range []string{"/api/v1/name/" + oddURL, "/pdns/query/" + oddURL, "/dnsdb/v2/lookup/rrset/name/" + oddURL, "/api/v1/ip/192.0.2.99"} {
+		if resp := c.get(p); resp.status != 200 || !strings.Contains(resp.body, `"rrname":"o\\'brien\\;--\\ x.example.net."`) {
+			t.Errorf("GET %s: %d %s", p, resp.status, resp.body)
+		}
+	}
 	// The tables are still there.
-	if n := chCount(t, "SELECT count() FROM `"+r.db+"`.responses"); n != 0 {
+	if n := chCount(t, "SELECT count() FROM `"+r.db+"`.responses"); n != 1 {
 		t.Errorf("responses has %d rows", n)
 	}
 }

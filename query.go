@@ -268,6 +268,8 @@ func (q histQuery) build(s schema) (string, []any) {
 				b.cond("rrname = ?", q.name.name)
 			case nameSuffix:
 				b.cond("endsWith(rrname, ?)", "."+q.name.name)
+			case namePrefix:
+				b.cond("rrname >= ? AND rrname < ?", q.name.name, successor(q.name.name))
 			}
 		}
 		b.rrtypes("rrtype", q.rrtypes)
@@ -360,10 +362,15 @@ func asofQuery(s schema, qtypes []string) string {
 type historyDB struct {
 	cfg config
 
-	mu     sync.Mutex
-	conn   driver.Conn
-	schema *schema
+	mu       sync.Mutex
+	conn     driver.Conn
+	schema   *schema
+	lastFail time.Time // when the version check last failed: fail fast for a while
 }
+
+// retryAfterFail is how long after a failed connection the API answers 503 at once
+// instead of trying again, so that queued requests do not each wait a dial timeout.
+const retryAfterFail = time.Second
 
 // errUnavailable means ClickHouse could not answer: a 503.
 var errUnavailable = errors.New("ClickHouse is unavailable")
@@ -385,10 +392,14 @@ func (d *historyDB) get(ctx context.Context) (driver.Conn, schema, error) {
 		d.conn = conn
 	}
 	if d.schema == nil {
+		if time.Since(d.lastFail) < retryAfterFail {
+			return nil, schema{}, fmt.Errorf("%w: last attempt failed %v ago", errUnavailable, time.Since(d.lastFail).Round(time.Millisecond))
+		}
 		var version string
 		ctx, cancel := context.WithTimeout(ctx, 2*apiDialTimeout)
 		defer cancel()
 		if err := d.conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
+			d.lastFail = time.Now()
 			return nil, schema{}, classifyQueryError(err)
 		}
 		d.schema = &schema{f: detectFlavor(version), db: d.cfg.database}
