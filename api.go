@@ -627,11 +627,16 @@ type pivotResult struct {
 
 func (a *httpAPI) nativePivot(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	if err := checkParams(v, map[string]bool{"from": true, "to": true, "limit": true}); err != nil {
+	if err := checkParams(v, map[string]bool{"from": true, "to": true, "limit": true, "aliases": true}); err != nil {
 		fail(w, err)
 		return
 	}
 	n, err := parseName("name", r.PathValue("name"), false)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	withAliases, err := parseBool("aliases", v.Get("aliases"), true)
 	if err != nil {
 		fail(w, err)
 		return
@@ -699,6 +704,8 @@ func (a *httpAPI) nativePivot(w http.ResponseWriter, r *http.Request) {
 	if len(addrs) > pivotMaxAddrs {
 		addrs, res.Truncated = addrs[:pivotMaxAddrs], true
 	}
+	var owners []histRow
+	ownerSeen := map[string]bool{}
 	for _, h := range addrs {
 		ip, err := parseIP("ip", h.rdata)
 		if err != nil {
@@ -712,11 +719,29 @@ func (a *httpAPI) nativePivot(w http.ResponseWriter, r *http.Request) {
 				return false
 			}
 			addEdge(addNode("name", o.rrname), addNode("ip", o.rdata), o)
+			if !ownerSeen[o.rrname] {
+				ownerSeen[o.rrname] = true
+				owners = append(owners, o)
+			}
 			return true
 		})
 		if err != nil {
 			fail(w, err)
 			return
+		}
+	}
+	if withAliases && len(owners) > 0 {
+		// The query names whose CNAME chains ended at those names resolved there too.
+		aliases, err := a.aliasesOf(r, owners, window)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		for _, al := range aliases {
+			for _, x := range al {
+				from, to := addNode("name", x.Chain[0]), addNode("name", x.Chain[1])
+				edges[from+"\x00"+to+"\x00CNAME"] = pivotEdge{From: from, To: to, RRType: "CNAME", TimeFirst: x.TimeFirst, TimeLast: x.TimeLast, Count: x.Count}
+			}
 		}
 	}
 	for _, nd := range nodes {

@@ -388,6 +388,16 @@ func TestAPIScenario(t *testing.T) {
 			`{"from":"name:cdn.example.net.","to":"ip:198.51.100.7","rrtype":"A","time_first":"2026-11-03T10:00:30Z","time_last":"2026-11-03T10:00:30Z","count":1},`+
 			`{"from":"name:www.example.net.","to":"name:cdn.example.net.","rrtype":"CNAME","time_first":"2026-11-03T10:00:30Z","time_last":"2026-11-03T10:00:30Z","count":1}],"truncated":false}`+"\n")
 
+	// From the CDN name: the query name whose chain ended there is in the graph.
+	c.expect("/api/v1/pivot/cdn.example.net", 200,
+		`{"name":"cdn.example.net.","nodes":[{"id":"ip:198.51.100.7","kind":"ip","value":"198.51.100.7"},`+
+			`{"id":"name:cdn.example.net.","kind":"name","value":"cdn.example.net."},{"id":"name:www.example.net.","kind":"name","value":"www.example.net."}],"edges":[`+
+			`{"from":"name:cdn.example.net.","to":"ip:198.51.100.7","rrtype":"A","time_first":"2026-11-03T10:00:30Z","time_last":"2026-11-03T10:00:30Z","count":1},`+
+			`{"from":"name:www.example.net.","to":"name:cdn.example.net.","rrtype":"CNAME","time_first":"2026-11-03T10:00:30Z","time_last":"2026-11-03T10:00:30Z","count":1}],"truncated":false}`+"\n")
+	c.expect("/api/v1/pivot/cdn.example.net?aliases=false", 200,
+		`{"name":"cdn.example.net.","nodes":[{"id":"ip:198.51.100.7","kind":"ip","value":"198.51.100.7"},{"id":"name:cdn.example.net.","kind":"name","value":"cdn.example.net."}],"edges":[`+
+			`{"from":"name:cdn.example.net.","to":"ip:198.51.100.7","rrtype":"A","time_first":"2026-11-03T10:00:30Z","time_last":"2026-11-03T10:00:30Z","count":1}],"truncated":false}`+"\n")
+
 	// Bulk.
 	bulk := c.do("POST", "/api/v1/bulk?limit=1", nil, strings.NewReader("evil.example.net\n{\"input\":\"192.0.2.2\"}\nnot..a..name\n*.wild.example.net\nnothing.example.net\n"))
 	wantBulk := lines(
