@@ -22,6 +22,8 @@ const (
 	nativeMaxLimit     = 10000
 	bulkMaxInputs      = 10000
 	bulkDefaultLimit   = 100
+	bulkWindow         = 500   // inputs answered together
+	bulkBuffered       = 50000 // most result rows held for one window
 	pivotMaxDepth      = 8
 	pivotMaxAddrs      = 256
 	aliasMaxDepth      = 4
@@ -858,83 +860,96 @@ func (a *httpAPI) nativeBulk(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	// Exact names go in chunks, one query each; the rest one query each.
-	results := make([][]histRow, len(inputs))
-	limited := make([]bool, len(inputs))
-	byName := map[string][]int{}
-	var exact []string
-	for i, in := range inputs {
-		if in.err == nil && !in.isIP && in.name.kind == nameExact {
-			if _, ok := byName[in.name.name]; !ok {
-				exact = append(exact, in.name.name)
-			}
-			byName[in.name.name] = append(byName[in.name.name], i)
-		}
-	}
+	// Inputs are answered in windows: the exact names of a window in one query (at most
+	// limit+1 rows per name), then each input of the window in order, the others with a
+	// query each. Memory holds one window's results: at most bulkBuffered rows.
+	window := max(1, min(bulkWindow, bulkBuffered/p.limit))
 	out := newNDJSON(w)
-	const chunk = 500
-	for start := 0; start < len(exact); start += chunk {
-		names := exact[start:min(start+chunk, len(exact))]
-		q := histQuery{table: tableByName, names: names}
-		p.apply(&q)
-		q.limit = apiMaxRows
-		counts := map[string]int{}
-		err := a.db.run(r.Context(), q, func(h histRow) bool {
-			counts[h.rrname]++
-			for _, i := range byName[h.rrname] {
-				if counts[h.rrname] > p.limit {
-					limited[i] = true
-					continue
-				}
-				results[i] = append(results[i], h)
-			}
-			return true
-		})
-		if err != nil {
+	failed := func(err error) {
+		status, _, msg := errorStatus(err)
+		if out.lines == 0 && status >= 500 {
 			fail(w, err)
 			return
 		}
+		out.write(apiError{Error: msg})
+		out.flush()
 	}
 	total := 0
-	for i, in := range inputs {
-		done := bulkDone{Input: in.text, Index: i, Done: true}
-		switch {
-		case in.err != nil:
-			_, done.Parameter, done.Error = errorStatus(in.err)
-			done.Done = false
-		case in.isIP || in.name.kind != nameExact:
-			q := histQuery{table: tableByName, name: in.name}
-			if in.isIP {
-				q = histQuery{table: tableByIP, ip: in.ip}
-			}
-			p.apply(&q)
-			err := a.db.run(r.Context(), q, func(h histRow) bool {
-				if len(results[i]) == p.limit {
-					limited[i] = true
-					return false
+	for start := 0; start < len(inputs); start += window {
+		end := min(start+window, len(inputs))
+		results := make([][]histRow, end-start)
+		limited := make([]bool, end-start)
+		byName := map[string][]int{}
+		var names []string
+		for i := start; i < end; i++ {
+			if in := inputs[i]; in.err == nil && !in.isIP && in.name.kind == nameExact {
+				if _, ok := byName[in.name.name]; !ok {
+					names = append(names, in.name.name)
 				}
-				results[i] = append(results[i], h)
+				byName[in.name.name] = append(byName[in.name.name], i-start)
+			}
+		}
+		if len(names) > 0 {
+			q := histQuery{table: tableByName, names: names}
+			p.apply(&q)
+			q.limitBy, q.limit = p.limit+1, len(names)*(p.limit+1)
+			counts := map[string]int{}
+			err := a.db.run(r.Context(), q, func(h histRow) bool {
+				counts[h.rrname]++
+				for _, j := range byName[h.rrname] {
+					if counts[h.rrname] > p.limit {
+						limited[j] = true
+						continue
+					}
+					results[j] = append(results[j], h)
+				}
 				return true
 			})
 			if err != nil {
-				status, param, msg := errorStatus(err)
-				if status >= 500 {
-					out.write(apiError{Error: msg})
-					out.flush()
-					return
-				}
-				done.Parameter, done.Error, done.Done = param, msg, false
-			}
-		}
-		for _, h := range results[i] {
-			if out.write(bulkLine{Input: in.text, Index: i, nativeRecord: toNative(h)}) != nil {
+				failed(err)
 				return
 			}
 		}
-		done.Count, done.Limited = len(results[i]), limited[i]
-		results[i] = nil
-		total++
-		out.write(done)
+		for i := start; i < end; i++ {
+			in, j := inputs[i], i-start
+			done := bulkDone{Input: in.text, Index: i, Done: true}
+			switch {
+			case in.err != nil:
+				_, done.Parameter, done.Error = errorStatus(in.err)
+				done.Done = false
+			case in.isIP || in.name.kind != nameExact:
+				q := histQuery{table: tableByName, name: in.name}
+				if in.isIP {
+					q = histQuery{table: tableByIP, ip: in.ip}
+				}
+				p.apply(&q)
+				err := a.db.run(r.Context(), q, func(h histRow) bool {
+					if len(results[j]) == p.limit {
+						limited[j] = true
+						return false
+					}
+					results[j] = append(results[j], h)
+					return true
+				})
+				if err != nil {
+					if status, _, _ := errorStatus(err); status >= 500 {
+						failed(err)
+						return
+					}
+					_, done.Parameter, done.Error = errorStatus(err)
+					done.Done = false
+				}
+			}
+			for _, h := range results[j] {
+				if out.write(bulkLine{Input: in.text, Index: i, nativeRecord: toNative(h)}) != nil {
+					return
+				}
+			}
+			done.Count, done.Limited = len(results[j]), limited[j]
+			results[j] = nil
+			total++
+			out.write(done)
+		}
 	}
 	out.write(nativeTrailer{Done: true, Count: total})
 	out.flush()

@@ -62,6 +62,7 @@ func TestAPIQueriesModern(t *testing.T) {
 		{"name offset", histQuery{table: tableByName, name: name("evil.example.net"), offset: 1, limit: 10}, 1, true},
 		{"names (bulk, pivot)", histQuery{table: tableByName, names: []string{"evil.example.net.", "shared.example.net.", "www.example.net."},
 			rrtypes: []string{"A", "AAAA", "CNAME"}, limit: 10}, 4, true},
+		{"names limited by name (bulk)", histQuery{table: tableByName, names: []string{"evil.example.net.", "shared.example.net."}, limitBy: 1, limit: 10}, 2, true},
 		{"name bailiwick", histQuery{table: tableByName, name: name("evil.example.net"), under: "example.net.", limit: 10}, 2, true},
 		{"ip single", histQuery{table: tableByIP, ip: ip("192.0.2.2"), limit: 10}, 2, true},
 		{"ip prefix", histQuery{table: tableByIP, ip: ip("192.0.2.0/24"), limit: 10}, 3, true},

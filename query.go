@@ -54,6 +54,7 @@ type histQuery struct {
 	firstAfter, firstBefore, lastAfter, lastBefore int64
 	after                                          []string // cursor: sort key of the last row returned
 	offset, limit                                  int
+	limitBy                                        int // most rows per rrname (tableByName), 0: no bound
 }
 
 // histRow is one result: a (rrname, rrtype, rdata) tuple with its history. For
@@ -301,11 +302,15 @@ func (q histQuery) build(s schema) (string, []any) {
 		sql.WriteString("\nHAVING " + strings.Join(b.having, " AND "))
 	}
 	sql.WriteString("\nORDER BY " + order)
+	args := append(b.args, b.hargs...)
+	if q.limitBy > 0 && q.table == tableByName {
+		sql.WriteString("\nLIMIT ? BY rrname")
+		args = append(args, q.limitBy)
+	}
 	limit := q.limit
 	if limit <= 0 || limit > apiMaxRows {
 		limit = apiMaxRows
 	}
-	args := append(b.args, b.hargs...)
 	if q.offset > 0 {
 		sql.WriteString("\nLIMIT ?, ?")
 		args = append(args, q.offset, limit)
