@@ -20,10 +20,11 @@ deps:
 build:
 	$(GO) build -o coredns ./cmd/coredns
 
-## test: vet and all tests with the race detector; ClickHouse tests start their own servers
+## test: vet and all tests with the race detector, one package at a time (the fault tests
+## measure latency and must not share the two cores with the benchmark smoke run)
 test: deps
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 40m ./...
+	$(GO) test -race -count=1 -p 1 -timeout 40m ./...
 
 ## cover: like test, with a coverage profile in cover.out
 cover: deps

@@ -13,7 +13,13 @@ import (
 // back, oldest first, deleting each only once ClickHouse acknowledged its rows; its
 // success is also what marks ClickHouse healthy again after an outage.
 
-const replayIdle = time.Second // how often an idle replayer looks for work
+const (
+	replayIdle = time.Second // how often an idle replayer looks for work
+	// maxReplayBackoff caps the wait between failed replays: the first replay that
+	// succeeds is what ends an outage for live batches too, so it must come soon after
+	// ClickHouse is back. A failed try costs ClickHouse little.
+	maxReplayBackoff = 2 * time.Second
+)
 
 // dispatch hands b to the inserter or spools it; it never blocks on ClickHouse.
 func (w *writer) dispatch(b *batch) {
@@ -83,7 +89,7 @@ func (w *writer) replayer(ctx context.Context) {
 		if f, ok := w.spool.claimOldest(); ok {
 			if err := w.replay(ctx, f, scratch); err != nil {
 				w.spool.release(f)
-				wait, backoff = backoff, min(backoff*2, maxBackoff)
+				wait, backoff = backoff, min(backoff*2, maxReplayBackoff)
 			} else {
 				backoff, wait = minBackoff, 0
 			}
