@@ -80,6 +80,8 @@ func TestAPIQueriesModern(t *testing.T) {
 		{"negative after cursor", histQuery{table: tableNegative, name: name("*.example.net"),
 			after: []string{reverseString("nodata.example.net."), "AAAA", "NOERROR"}, limit: 10}, 1, true},
 		{"daily exact", histQuery{table: tableDaily, name: name("evil.example.net"), limit: 10}, 3, true},
+		{"daily names and rdata (rdata lookups)", histQuery{table: tableDaily, names: []string{"evil.example.net.", "shared.example.net."},
+			rdatas: []string{"192.0.2.2"}, rrtypes: []string{"A", "AAAA"}, limit: 10}, 3, true},
 		{"daily suffix fenced", histQuery{table: tableDaily, name: name("*.wild.example.net"), rrtypes: []string{"A"}, lastAfter: 1, firstBefore: 1893456000, limit: 10}, 3, true},
 	}
 	for _, tc := range cases {

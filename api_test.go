@@ -453,6 +453,13 @@ func TestAPIScenario(t *testing.T) {
 	c.expect("/dnsdb/v2/lookup/rdata/ip/192.0.2.1-192.0.2.2?limit=2", 200, lines(begin, ip1, ip2, limited))
 	c.expect("/dnsdb/v2/lookup/rdata/ip/2001:db8::,32", 200, lines(begin,
 		`{"obj":{"count":1,"time_first":1793700050,"time_last":1793700050,"rrname":"v6.example.net.","rrtype":"AAAA","rdata":"2001:db8::1"}}`, ok))
+	c.expect("/dnsdb/v2/lookup/rdata/ip/192.0.2.2?aggr=false", 200, lines(begin, // by reversed name: shared < evil
+		`{"obj":{"count":1,"time_first":1793786520,"time_last":1793786520,"rrname":"shared.example.net.","rrtype":"A","rdata":"192.0.2.2"}}`,
+		`{"obj":{"count":1,"time_first":1793786400,"time_last":1793786400,"rrname":"evil.example.net.","rrtype":"A","rdata":"192.0.2.2"}}`,
+		`{"obj":{"count":1,"time_first":1793872800,"time_last":1793872800,"rrname":"evil.example.net.","rrtype":"A","rdata":"192.0.2.2"}}`, ok))
+	c.expect("/dnsdb/v2/lookup/rdata/name/cdn.example.net?aggr=false", 200, lines(begin,
+		`{"obj":{"count":1,"time_first":1793700030,"time_last":1793700030,"rrname":"www.example.net.","rrtype":"CNAME","rdata":"cdn.example.net."}}`, ok))
+	c.expect("/dnsdb/v2/lookup/rdata/name/nothing.example.net?aggr=false", 200, lines(begin, ok))
 	c.expect("/dnsdb/v2/summarize/rdata/ip/192.0.2.2", 200, lines(begin, `{"obj":{"count":3,"num_results":2,"time_first":1793786400,"time_last":1793872800}}`, ok))
 	rdWWW := `{"obj":{"count":1,"time_first":1793700030,"time_last":1793700030,"rrname":"www.example.net.","rrtype":"CNAME","rdata":"cdn.example.net."}}`
 	rdMX := `{"obj":{"count":1,"time_first":1793700080,"time_last":1793700080,"rrname":"example.net.","rrtype":"MX","rdata":"10 mail.example.net."}}`

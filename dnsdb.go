@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -194,10 +195,7 @@ func parseDNSDB(segs []string, v url.Values, now time.Time) (dnsdbRequest, error
 	if d.aggr, err = parseBool("aggr", v.Get("aggr"), true); err != nil {
 		return d, err
 	}
-	if !d.aggr {
-		if !d.rrset {
-			return d, badParam("aggr", "aggr=false (per-day results) is available for rrset lookups only")
-		}
+	if !d.aggr && d.rrset {
 		d.q.table = tableDaily
 	}
 	if s := v.Get("max_count"); s != "" {
@@ -300,6 +298,14 @@ func (a *httpAPI) dnsdbLookup(w http.ResponseWriter, r *http.Request) {
 		dnsdbError(w, err)
 		return
 	}
+	if !d.aggr && !d.rrset {
+		// Per-day results of an rdata lookup: the matching records from history, then
+		// their days from the raw log.
+		if d.q, err = a.dailyOfRdata(r, d.q); err != nil {
+			dnsdbError(w, err)
+			return
+		}
+	}
 	var out *ndjson
 	start := func() {
 		if out == nil {
@@ -358,4 +364,38 @@ func (a *httpAPI) dnsdbLookup(w http.ResponseWriter, r *http.Request) {
 		out.bw.Write(safSucceeded)
 	}
 	out.flush()
+}
+
+// dnsdbDailyMax bounds the records an rdata lookup with aggr=false splits into days.
+const dnsdbDailyMax = 10000
+
+// dailyOfRdata turns an rdata lookup into the per-day query of the records it finds
+// (at most dnsdbDailyMax of them). The days come from the responses to queries for
+// those records' owner names.
+func (a *httpAPI) dailyOfRdata(r *http.Request, q histQuery) (histQuery, error) {
+	find := q
+	find.offset, find.limit, find.after = 0, dnsdbDailyMax, nil
+	names, rdatas := map[string]bool{}, map[string]bool{}
+	err := a.db.run(r.Context(), find, func(h histRow) bool {
+		names[h.rrname], rdatas[h.rdata] = true, true
+		return true
+	})
+	if err != nil {
+		return q, err
+	}
+	daily := histQuery{table: tableDaily, rrtypes: q.rrtypes, offset: q.offset, limit: q.limit,
+		firstAfter: q.firstAfter, firstBefore: q.firstBefore, lastAfter: q.lastAfter, lastBefore: q.lastBefore}
+	if len(names) == 0 {
+		daily.names, daily.rdatas = []string{"."}, []string{""} // matches nothing
+		return daily, nil
+	}
+	for n := range names {
+		daily.names = append(daily.names, n)
+	}
+	for d := range rdatas {
+		daily.rdatas = append(daily.rdatas, d)
+	}
+	sort.Strings(daily.names)
+	sort.Strings(daily.rdatas)
+	return daily, nil
 }

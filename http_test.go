@@ -278,7 +278,6 @@ func TestAPIBadInput(t *testing.T) {
 		{"/dnsdb/v2/lookup/rrset/name/example.net?time_last_after=%27", "time_last_after: "},
 		{"/dnsdb/v2/lookup/rrset/name/example.net?humantime=2", "humantime: "},
 		{"/dnsdb/v2/lookup/rrset/name/example.net?aggr=no-way", "aggr: "},
-		{"/dnsdb/v2/lookup/rdata/ip/192.0.2.1?aggr=false", "aggr: "},
 		{"/dnsdb/v2/lookup/rrset/name/example.net?max_count=5", "max_count: "},
 		{"/dnsdb/v2/summarize/rrset/name/example.net?max_count=0", "max_count: "},
 	}

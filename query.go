@@ -54,7 +54,8 @@ type histQuery struct {
 	firstAfter, firstBefore, lastAfter, lastBefore int64
 	after                                          []string // cursor: sort key of the last row returned
 	offset, limit                                  int
-	limitBy                                        int // most rows per rrname (tableByName), 0: no bound
+	limitBy                                        int      // most rows per rrname (tableByName), 0: no bound
+	rdatas                                         []string // tableDaily: only these record data
 }
 
 // histRow is one result: a (rrname, rrtype, rdata) tuple with its history. For
@@ -262,6 +263,9 @@ func (q histQuery) build(s schema) (string, []any) {
 		if len(q.names) > 0 {
 			b.cond("reverse(qname) IN ?", groupSet(reverseAll(q.names)))
 			b.cond("rrname IN ?", groupSet(q.names))
+			if len(q.rdatas) > 0 {
+				b.cond("rdata IN ?", groupSet(q.rdatas))
+			}
 		} else {
 			b.nameRange("qname", q.name)
 			switch q.name.kind {
