@@ -167,8 +167,8 @@ func (w *writer) stop() error {
 	if w.spool != nil {
 		w.cancel() // an insert in flight fails at once and is spooled
 		w.workers.Wait()
+		// The pointer stays: the status may still read the (closed) spool's counts.
 		w.spool.close()
-		w.spool = nil
 	}
 	w.quit, w.done = nil, nil
 	return w.sink.close()
