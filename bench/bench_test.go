@@ -43,6 +43,8 @@ func TestBenchTiny(t *testing.T) {
 		"Ingest: records per second",
 		"clickhouse-client, Native",
 		"Bytes on disk",
+		"History lookups over",
+		"| name |",
 		"BenchmarkCapture ",
 		"BenchmarkDecode ",
 		"| passivedns |",

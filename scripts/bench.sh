@@ -9,7 +9,8 @@
 #   --rounds N  alternating rounds of the resolver comparison (default 3)
 #   --seconds S length of each saturation run (default 10)
 #   --dir DIR   working folder (default ./tmp-bench); results in DIR/results.md
-#   --only LIST comma-separated pieces: overhead,latency,memory,profile,ingest,capture
+#   --only LIST comma-separated pieces: overhead,latency,memory,profile,ingest,queries,
+#               capture
 #               (default all)
 #
 # It builds ./cmd/coredns and bench/cmd/benchtool, generates a zone of 100k names and a
@@ -24,6 +25,8 @@
 #   profile   a CPU profile (pprof) of CoreDNS during a saturation run, per config
 #   ingest    the writer's ingest rate on one core per batch size, against clickhouse-client
 #             inserting the same rows in Native format
+#   queries   10 million answers recorded through the writer, then p50/p99 of each kind of
+#             history lookup through the HTTP API and as SQL; bytes on disk per row
 #   capture   go test -bench 'Capture|Decode' -count 6 (medians)
 # All traffic is on 127.0.0.1; every load loop is bounded by a time limit.
 set -euo pipefail
@@ -39,7 +42,7 @@ tiny=0
 ROUNDS=3
 SECS=10
 DIR=$ROOT/tmp-bench
-ONLY=overhead,latency,memory,profile,ingest,capture
+ONLY=overhead,latency,memory,profile,ingest,queries,capture
 while (($#)); do
 	case $1 in
 	--tiny) tiny=1 ;;
@@ -47,7 +50,7 @@ while (($#)); do
 	--seconds) SECS=$2; shift ;;
 	--dir) DIR=$2; shift ;;
 	--only) ONLY=$2; shift ;;
-	-h | --help) sed -n '2,31s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,34s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -58,12 +61,14 @@ NAMES=100000
 QUERIES=1000000
 LAT_SECS=5
 INGEST_N=1000000
+QUERY_N=10000000
+QUERY_LOOKUPS=200
 BATCHES="1000 10000 50000 100000"
 GOBENCH=(-count 6)
 WORKLOADS="whoami forward"
 CONFIGS="base log dnstap passivedns"
 if ((tiny)); then
-	ROUNDS=1 SECS=1 LAT_SECS=1 NAMES=1000 QUERIES=5000 INGEST_N=5000 BATCHES=1000
+	ROUNDS=1 SECS=1 LAT_SECS=1 NAMES=1000 QUERIES=5000 INGEST_N=5000 BATCHES=1000 QUERY_N=20000 QUERY_LOOKUPS=10
 	GOBENCH=(-count 1 -benchtime 2000x)
 fi
 want() { [[ ,$ONLY, == *,$1,* ]]; }
@@ -155,7 +160,7 @@ CH_DSN=clickhouse://127.0.0.1:$CH_TCP/passivedns
 chq() { clickhouse-client --host 127.0.0.1 --port "$CH_TCP" -q "$@"; }
 
 need_ch=0
-for p in overhead latency profile ingest; do want "$p" && need_ch=1; done
+for p in overhead latency profile ingest queries; do want "$p" && need_ch=1; done
 if ((need_ch)); then
 	log "starting ClickHouse on 127.0.0.1:$CH_TCP (CPU $LOAD_CPU)"
 	CH_STARTED=1
@@ -174,7 +179,9 @@ bench.test.:$AUTH_PORT {
     file $DATA/zone.db
 }
 EOF
-"${PRIO[@]}" taskset -c "$LOAD_CPU" "$BIN/coredns" -conf "$DATA/Corefile.auth" >"$DATA/auth.log" 2>&1 &
+# GOGC=1000: its zone is 100k names of live heap; fewer collections of it mean fewer
+# pauses of the one CPU it shares with dnsperf, which otherwise show up as forward latency.
+GOGC=1000 "${PRIO[@]}" taskset -c "$LOAD_CPU" "$BIN/coredns" -conf "$DATA/Corefile.auth" >"$DATA/auth.log" 2>&1 &
 PIDS+=($!)
 AUTH_PID=$!
 
@@ -447,8 +454,40 @@ if want ingest; then
 	got=$(chq "SELECT count() FROM native.responses")
 	((got == nrows)) || { log "native insert: $got rows of $nrows"; FAILED=1; }
 	record "native rows=$nrows seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }') bytes=$(stat -c %s "$DATA/rows.native")"
+fi
+
+if want queries; then
+	# 10 million answers recorded through the real path (capture, queue, writer, insert) into
+	# a database of their own, then every kind of history lookup through the HTTP API and as
+	# the equivalent SQL.
+	QDB=history
+	log "queries: recording $QUERY_N answers into database $QDB (both CPUs)"
+	read -r rows secs push cpu < <("${PRIO[@]}" "$BIN/benchtool" ingest -dsn "clickhouse://127.0.0.1:$CH_TCP/$QDB" -n "$QUERY_N" \
+		-batch 100000 -chunk 500000 -sensor history -port "$("$BIN/benchtool" ports 1)" -timeout 20m \
+		-zone "$DATA/zone.db" -queries "$DATA/queries.txt")
+	got=$(chq "SELECT count() FROM $QDB.responses")
+	((got == QUERY_N)) || { log "queries: $got rows in $QDB.responses for $QUERY_N answers"; FAILED=1; }
+	record "load rows=$rows seconds=$secs landed=$got"
+	log "queries: $rows answers in ${secs}s; merging parts"
+	chq "OPTIMIZE TABLE $QDB.responses FINAL" || true
+	for t in history_by_name history_by_ip history_by_rdata; do chq "OPTIMIZE TABLE $QDB.$t FINAL" || true; done
+	read -r port api_port < <("$BIN/benchtool" ports 2)
+	mkdir -p "$RUNS/api"
+	printf '%s\n' ".:$port {" "    bind 127.0.0.1" "    passivedns clickhouse://127.0.0.1:$CH_TCP/$QDB {" "        sensor api" \
+		"        http 127.0.0.1:$api_port" "    }" "    whoami" "}" >"$RUNS/api/Corefile"
+	"$BIN/coredns" -conf "$RUNS/api/Corefile" >"$RUNS/api/stdout.log" 2>&1 &
+	api_pid=$!
+	PIDS+=("$api_pid")
+	for ((i = 0; i < 100; i++)); do
+		curl -sf --max-time 1 -o /dev/null "http://127.0.0.1:$api_port/api/v1/openapi.json" && break
+		sleep 0.1
+	done
+	"$BIN/benchtool" querybench -ch "http://127.0.0.1:$CH_HTTP" -api "http://127.0.0.1:$api_port" -db "$QDB" -n "$QUERY_LOOKUPS" >"$RUNS/api/querybench.txt" ||
+		{ cat "$RUNS/api/querybench.txt" >&2; log "querybench failed; see $RUNS/api"; FAILED=1; }
+	stop_pid "$api_pid"
+	while read -r line; do record "$line"; done <"$RUNS/api/querybench.txt"
 	# Bytes on disk per raw and per history row.
-	chq "SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts WHERE database = 'passivedns' AND active GROUP BY table ORDER BY table FORMAT TSV" |
+	chq "SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts WHERE database = '$QDB' AND active GROUP BY table ORDER BY table FORMAT TSV" |
 		while read -r table prow pbytes; do record "disk table=$table rows=$prow bytes=$pbytes"; done
 fi
 

@@ -95,6 +95,7 @@ func ingest(args []string) error {
 	origin := fs.String("origin", "bench.test.", "its origin")
 	queries := fs.String("queries", "queries.txt", "dnsperf query file")
 	n := fs.Int("n", 1000000, "records to write; 0 only creates the schema")
+	chunk := fs.Int("chunk", 0, "push at most this many records ahead of the writer (0: all at once)")
 	distinct := fs.Int("distinct", 100000, "distinct queries, the first of the query file, replayed in turn")
 	batch := fs.Int("batch", 50000, "passivedns batch")
 	sensor := fs.String("sensor", "ingest", "passivedns sensor, to count the rows afterwards")
@@ -106,6 +107,9 @@ func ingest(args []string) error {
 		return fmt.Errorf("-dsn and -port are required")
 	}
 	queue := max(*n, *batch, 1)
+	if *chunk > 0 {
+		queue = min(queue, 2*(*chunk)+*batch)
+	}
 	corefile := fmt.Sprintf(`.:%d {
 	bind 127.0.0.1
 	benchhook
@@ -159,23 +163,34 @@ func ingest(args []string) error {
 	}
 	cpu0 := cpuSeconds()
 	start := time.Now()
+	deadline := start.Add(*timeout)
+	// waitWritten waits until the writer has acknowledged at least want records.
+	waitWritten := func(want int) error {
+		for {
+			written := counter("coredns_passivedns_written_total") - base
+			if written >= float64(want) {
+				return nil
+			}
+			if d := counter("coredns_passivedns_dropped_total"); d > 0 {
+				return fmt.Errorf("passivedns dropped %.0f records", d)
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("only %.0f of %d records written after %s", written, *n, *timeout)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	for i := range *n {
+		if *chunk > 0 && i > 0 && i%*chunk == 0 {
+			if err := waitWritten(i - *chunk); err != nil {
+				return err
+			}
+		}
 		chain.ServeDNS(ctx, w, msgs[i%len(msgs)])
 	}
 	push := time.Since(start)
-	deadline := start.Add(*timeout)
-	for {
-		written := counter("coredns_passivedns_written_total") - base
-		if written >= float64(*n) {
-			break
-		}
-		if d := counter("coredns_passivedns_dropped_total"); d > 0 {
-			return fmt.Errorf("passivedns dropped %.0f records", d)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("only %.0f of %d records written after %s", written, *n, *timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := waitWritten(*n); err != nil {
+		return err
 	}
 	total := time.Since(start)
 	fmt.Printf("%d %.3f %.3f %.3f\n", *n, total.Seconds(), push.Seconds(), cpuSeconds()-cpu0)

@@ -5,6 +5,7 @@
 //	benchtool latency FILE                            p50/p99/mean from dnsperf -v output
 //	benchtool ports N                                 N free loopback ports (TCP and UDP)
 //	benchtool ingest -dsn DSN ...                     the writer's ingest rate, in-process
+//	benchtool querybench -ch URL -api URL ...         p50/p99 of history API lookups and their SQL
 //	benchtool summarize FILE                          the results table from bench.sh's TSV
 //
 // Every subcommand is bounded in time and count; all traffic stays on loopback.
@@ -20,12 +21,13 @@ func main() {
 		usage()
 	}
 	cmds := map[string]func([]string) error{
-		"gen":       gen,
-		"tapsink":   tapsink,
-		"latency":   latency,
-		"ports":     ports,
-		"ingest":    ingest,
-		"summarize": summarize,
+		"gen":        gen,
+		"tapsink":    tapsink,
+		"latency":    latency,
+		"ports":      ports,
+		"ingest":     ingest,
+		"summarize":  summarize,
+		"querybench": querybench,
 	}
 	f, ok := cmds[os.Args[1]]
 	if !ok {

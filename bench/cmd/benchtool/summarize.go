@@ -126,8 +126,8 @@ func summarize(args []string) error {
 			continue
 		}
 		fmt.Printf("## Resolver overhead at saturation: %s\n\n", workloadTitle[w])
-		fmt.Println("| config | QPS (median) | QPS vs base | mean latency ms | CPU s / 1000 queries | CPU vs base | CoreDNS CPU use | peak RSS MiB | records |")
-		fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+		fmt.Println("| config | QPS (median) | QPS vs base | mean latency ms | CPU s / 1000 queries | CPU vs base | QPS vs base at equal CPU | CoreDNS CPU use | peak RSS MiB | records |")
+		fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 		for _, c := range configOrder {
 			rr := pick("sat", w, c)
 			if len(rr) == 0 {
@@ -139,17 +139,23 @@ func summarize(args []string) error {
 				}
 				return r.f("cpu_s") / r.f("runtime")
 			}
-			fmt.Printf("| %s | %.0f | %s | %.3f | %.4f | %s | %.0f%% | %.0f | %s |\n", c,
+			cpuRatio := ratio("sat", w, c, cpuPer1k)
+			implied := "-"
+			if v, err := strconv.ParseFloat(cpuRatio, 64); err == nil && v > 0 {
+				implied = fmt.Sprintf("%.3f", 1/v)
+			}
+			fmt.Printf("| %s | %.0f | %s | %.3f | %.4f | %s | %s | %.0f%% | %.0f | %s |\n", c,
 				median(vals(rr, func(r result) float64 { return r.f("qps") })),
 				ratio("sat", w, c, func(r result) float64 { return r.f("qps") }),
 				median(vals(rr, func(r result) float64 { return r.f("mean_ms") })),
 				median(vals(rr, cpuPer1k)),
-				ratio("sat", w, c, cpuPer1k),
+				cpuRatio, implied,
 				100*median(vals(rr, util)),
 				median(vals(rr, func(r result) float64 { return r.f("hwm_kb") }))/1024,
 				records(c, rr))
 		}
-		fmt.Printf("\n%d rounds; CPU use is CoreDNS's CPU time over the run's length (100%% = the one core it has).\n\n", len(pick("sat", w, "base")))
+		fmt.Printf("\n%d rounds. CPU use is CoreDNS's CPU time over the run's length (100%% = the one core it has); below 100%% the core\n"+
+			"was shared or the load generator was the limit, and \"QPS vs base at equal CPU\" (1 / CPU vs base) is the ratio a saturated core would give.\n\n", len(pick("sat", w, "base")))
 	}
 
 	for _, w := range workloads {
@@ -242,13 +248,45 @@ func summarize(args []string) error {
 		fmt.Println()
 	}
 
+	var kinds []string
+	lookups := map[string]map[string]result{}
+	for _, r := range rs {
+		if r.kind != "query" {
+			continue
+		}
+		k := r.s("kind")
+		if lookups[k] == nil {
+			kinds = append(kinds, k)
+			lookups[k] = map[string]result{}
+		}
+		lookups[k][r.s("via")] = r
+	}
+	if len(kinds) > 0 {
+		for _, r := range rs {
+			if r.kind == "load" {
+				fmt.Printf("## History lookups over %s recorded answers\n\n", r.s("rows"))
+				fmt.Printf("Recorded through the writer in %.0f s (%.0f rows/s, both CPUs); one lookup at a time, values sampled from the tables.\n\n",
+					r.f("seconds"), r.f("rows")/r.f("seconds"))
+			}
+		}
+		fmt.Println("| lookup | API p50 ms | API p99 ms | SQL p50 ms | SQL p99 ms | lookups | mean result lines (API / SQL) |")
+		fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+		for _, k := range kinds {
+			a, s := lookups[k]["api"], lookups[k]["sql"]
+			fmt.Printf("| %s | %s | %s | %s | %s | %s | %s / %s |\n", strings.ReplaceAll(k, "_", " "),
+				orDash(a.s("p50_ms")), orDash(a.s("p99_ms")), orDash(s.s("p50_ms")), orDash(s.s("p99_ms")),
+				s.s("n"), orDash(a.s("lines")), orDash(s.s("lines")))
+		}
+		fmt.Println()
+	}
+
 	first = true
 	for _, r := range rs {
 		if r.kind != "disk" {
 			continue
 		}
 		if first {
-			fmt.Println("## Bytes on disk (system.parts, active parts, after the ingest runs)")
+			fmt.Println("## Bytes on disk of the recorded answers (system.parts, active parts)")
 			fmt.Println()
 			fmt.Println("| table | rows | bytes | bytes per row |")
 			fmt.Println("| --- | ---: | ---: | ---: |")
@@ -318,4 +356,11 @@ func records(config string, rr []result) string {
 		return fmt.Sprintf("receiver got %.1f%% of responses", 100*got/want)
 	}
 	return ""
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
