@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/passivedns/passivedns/internal/corednstest"
 )
 
 // captureSlack is how much later than the client's receipt of an answer passivedns may
@@ -124,10 +126,10 @@ func checkHistory(t *testing.T, hist []historyRow, xs []*exchange, rowOf map[*ex
 
 // authQueries counts the questions an authoritative server with the log plugin
 // answered, by "name TYPE" with the name lowered.
-func authQueries(c *coreDNS) map[string]int {
+func authQueries(c *corednstest.Process) map[string]int {
 	re := regexp.MustCompile(`"(\S+) IN (\S+) (?:udp|tcp) `)
 	n := map[string]int{}
-	for _, m := range re.FindAllStringSubmatch(c.out.String(), -1) {
+	for _, m := range re.FindAllStringSubmatch(c.Output(), -1) {
 		n[strings.ToLower(m[2])+" "+m[1]]++
 	}
 	return n

@@ -3,42 +3,17 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/passivedns/passivedns/internal/corednstest"
 )
 
 const (
 	pollTimeout = 15 * time.Second       // for rows to reach ClickHouse
 	settle      = 500 * time.Millisecond // after the count is reached: no extra rows may follow
 )
-
-// database returns the name of a new, empty database for the test, dropped again when the
-// test passes (kept for a look when it fails). The process id keeps runs that share an
-// external server (PASSIVEDNS_TEST_CLICKHOUSE) apart.
-func database(t *testing.T, name string) string {
-	t.Helper()
-	db := fmt.Sprintf("e2e_%s_%d", name, os.Getpid())
-	drop := func() error {
-		_, err := ch.Query("DROP DATABASE IF EXISTS " + db)
-		return err
-	}
-	if err := drop(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("database %s kept", db)
-			return
-		}
-		if err := drop(); err != nil {
-			t.Errorf("dropping %s: %v", db, err)
-		}
-	})
-	return db
-}
 
 // selectJSON runs a SELECT and decodes its JSONEachRow lines into T.
 func selectJSON[T any](t *testing.T, sql string) []T {
@@ -61,13 +36,10 @@ func selectJSON[T any](t *testing.T, sql string) []T {
 	return rows
 }
 
-// count returns the number of rows of db.table, or an error while the table is missing.
-func count(db, table string) (int, error) {
-	out, err := ch.Query("SELECT count() FROM `" + db + "`.`" + table + "`")
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.TrimSpace(out))
+// count returns the number of rows of db.responses, or an error while the table is missing.
+func count(db string) (int, error) {
+	n, err := corednstest.Count(ch, db, "responses", 2*time.Minute) // the timeout of ch.Query
+	return int(n), err
 }
 
 // waitResponses waits until db.responses holds at least least rows, then checks, after
@@ -78,7 +50,7 @@ func waitResponses(t *testing.T, db string, least, most int) {
 	var n int
 	var err error
 	for {
-		n, err = count(db, "responses")
+		n, err = count(db)
 		if err == nil && n >= least {
 			break
 		}
@@ -88,7 +60,7 @@ func waitResponses(t *testing.T, db string, least, most int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(settle)
-	if n, err = count(db, "responses"); err != nil || n < least || n > most {
+	if n, err = count(db); err != nil || n < least || n > most {
 		t.Fatalf("%s.responses: %d rows (error %v), want %d to %d", db, n, err, least, most)
 	}
 }
@@ -210,18 +182,4 @@ func historyMap(rows []historyRow) map[historyKey]historyRow {
 		m[historyKey{h.RRName, h.RRType, h.RData}] = h
 	}
 	return m
-}
-
-// lines runs a SELECT and returns its TabSeparated lines.
-func lines(t *testing.T, sql string) []string {
-	t.Helper()
-	out, err := ch.Query(sql)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out = strings.TrimSpace(out)
-	if out == "" {
-		return nil
-	}
-	return strings.Split(out, "\n")
 }

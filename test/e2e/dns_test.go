@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/passivedns/passivedns/internal/corednstest"
 )
 
 // queryTimeout is long enough for a loaded machine: a query cannot be retried, since a
@@ -40,7 +42,7 @@ moved 1 IN A     %s
 const soaData = "ns1.example.org. hostmaster.example.org. 2024010101 3600 600 86400 60"
 
 // authCorefile serves the zone file in the test's folder, re-reading it every second.
-func authCorefile(port int) string {
+func authCorefile(p corednstest.Ports) string {
 	return fmt.Sprintf(`example.org:%d {
     bind 127.0.0.1
     file db.example.org {
@@ -49,13 +51,13 @@ func authCorefile(port int) string {
     log
     errors
 }
-`, port)
+`, p.DNS)
 }
 
 // resolverCorefile records into database db with the given flush interval, caches with the
 // cache line given ("cache" or "cache 1") and forwards to upstream, the authoritative server.
-func resolverCorefile(db, upstream, cache, flush string) func(port int) string {
-	return func(port int) string {
+func resolverCorefile(db, upstream, cache, flush string) func(corednstest.Ports) string {
+	return func(p corednstest.Ports) string {
 		return fmt.Sprintf(`.:%d {
     bind 127.0.0.1
     errors
@@ -66,7 +68,7 @@ func resolverCorefile(db, upstream, cache, flush string) func(port int) string {
     %s
     forward . %s
 }
-`, port, ch.DSN(db), flush, cache, upstream)
+`, p.DNS, ch.DSN(db), flush, cache, upstream)
 	}
 }
 

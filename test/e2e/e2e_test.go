@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/passivedns/passivedns/internal/corednstest"
 )
 
 // TestPluginListed checks that the binary has passivedns and the plugins these tests use.
 func TestPluginListed(t *testing.T) {
 	t.Parallel()
-	out, err := exec.Command(corednsBin, "-plugins").CombinedOutput()
+	out, err := exec.Command(coredns.Path, "-plugins").CombinedOutput()
 	if err != nil {
 		t.Fatalf("coredns -plugins: %v\n%s", err, out)
 	}
@@ -36,10 +38,10 @@ func TestPluginListed(t *testing.T) {
 func TestRecordsAnswers(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	writeFileAtomic(t, filepath.Join(dir, "db.example.org"), zone(2024010101, "192.0.2.10"))
-	auth := startCoreDNS(t, "auth", dir, authCorefile)
-	db := database(t, "records")
-	res := startCoreDNS(t, "resolver", dir, resolverCorefile(db, auth.addr, "cache", "100ms"))
+	corednstest.WriteFileAtomic(t, filepath.Join(dir, "db.example.org"), zone(2024010101, "192.0.2.10"))
+	auth := coredns.Start(t, "auth", dir, authCorefile)
+	db := corednstest.Database(t, ch, "e2e_records")
+	res := coredns.Start(t, "resolver", dir, resolverCorefile(db, auth.Addr, "cache", "100ms"))
 
 	ns := []string{"example.org. NS ns1.example.org."}
 	soa := []string{"example.org. SOA " + soaData}
@@ -73,7 +75,7 @@ func TestRecordsAnswers(t *testing.T) {
 	var xs []*exchange
 	questions := map[string]int{}
 	for _, s := range steps {
-		x := mustQuery(t, res.addr, s.transport, s.qname, s.qtype)
+		x := mustQuery(t, res.Addr, s.transport, s.qname, s.qtype)
 		e := x.expected()
 		if e.Rcode != dns.RcodeToString[s.rcode] || !slices.Equal(shorts(e.Answer), s.answer) || !slices.Equal(shorts(e.Authority), s.authority) {
 			t.Errorf("%v: got %s answer %q authority %q; want %s answer %q authority %q", x,
@@ -92,7 +94,7 @@ func TestRecordsAnswers(t *testing.T) {
 	}
 
 	waitResponses(t, db, len(xs), len(xs))
-	rowOf := checkRows(t, responses(t, db), xs, res.addr)
+	rowOf := checkRows(t, responses(t, db), xs, res.Addr)
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -122,7 +124,7 @@ func TestRecordsAnswers(t *testing.T) {
 	}
 
 	// The two names that share 192.0.2.1 are both found by address.
-	byIP := lines(t, "SELECT IPv6NumToString(ip), rrname, rrtype, countMerge(count) FROM "+db+
+	byIP := corednstest.Lines(t, ch, "SELECT IPv6NumToString(ip), rrname, rrtype, countMerge(count) FROM "+db+
 		".history_by_ip GROUP BY ip, rrname, rrtype ORDER BY rrname, rrtype")
 	wantByIP := []string{
 		"::ffff:192.0.2.1\tweb.example.org.\tA\t1",
@@ -133,7 +135,7 @@ func TestRecordsAnswers(t *testing.T) {
 		t.Errorf("history_by_ip:\n%s\nwant:\n%s", strings.Join(byIP, "\n"), strings.Join(wantByIP, "\n"))
 	}
 	// Records are found by the name in their data: both hops of the chain, MX and NS.
-	byRdata := lines(t, "SELECT target, rrname, rrtype, rdata, countMerge(count) FROM "+db+
+	byRdata := corednstest.Lines(t, ch, "SELECT target, rrname, rrtype, rdata, countMerge(count) FROM "+db+
 		".history_by_rdata GROUP BY target, rrname, rrtype, rdata ORDER BY target, rrname")
 	wantByRdata := []string{
 		"alias2.example.org.\talias.example.org.\tCNAME\talias2.example.org.\t2",
@@ -152,12 +154,12 @@ func TestAddressMove(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	zonePath := filepath.Join(dir, "db.example.org")
-	writeFileAtomic(t, zonePath, zone(1, "192.0.2.10"))
-	auth := startCoreDNS(t, "auth", dir, authCorefile)
-	db := database(t, "move")
+	corednstest.WriteFileAtomic(t, zonePath, zone(1, "192.0.2.10"))
+	auth := coredns.Start(t, "auth", dir, authCorefile)
+	db := corednstest.Database(t, ch, "e2e_move")
 	// cache 1: answers stay cached for one second (the default would keep even the
 	// one-second TTL of moved.example.org for the 5 s minimum).
-	res := startCoreDNS(t, "resolver", dir, resolverCorefile(db, auth.addr, "cache 1", "100ms"))
+	res := coredns.Start(t, "resolver", dir, resolverCorefile(db, auth.Addr, "cache 1", "100ms"))
 
 	const name = "moved.example.org."
 	oldKey := historyKey{name, "A", "192.0.2.10"}
@@ -169,8 +171,8 @@ func TestAddressMove(t *testing.T) {
 		}
 	}
 
-	old1 := mustQuery(t, res.addr, "udp", name, dns.TypeA)
-	old2 := mustQuery(t, res.addr, "tcp", name, dns.TypeA) // cache hit
+	old1 := mustQuery(t, res.Addr, "udp", name, dns.TypeA)
+	old2 := mustQuery(t, res.Addr, "tcp", name, dns.TypeA) // cache hit
 	expect(old1, "192.0.2.10")
 	expect(old2, "192.0.2.10")
 	waitResponses(t, db, 2, 2)
@@ -180,10 +182,10 @@ func TestAddressMove(t *testing.T) {
 	}
 
 	// Move the name; the file plugin re-reads the zone within a second of the new serial.
-	writeFileAtomic(t, zonePath, zone(2, "192.0.2.20"))
+	corednstest.WriteFileAtomic(t, zonePath, zone(2, "192.0.2.20"))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		x, err := query(auth.addr, "udp", name, dns.TypeA)
+		x, err := query(auth.Addr, "udp", name, dns.TypeA)
 		if err == nil && addrOf(x) == "192.0.2.20" {
 			break
 		}
@@ -199,14 +201,14 @@ func TestAddressMove(t *testing.T) {
 	if d := time.Until(old2.recv.Add(captureSlack + 1100*time.Millisecond)); d > 0 {
 		time.Sleep(d)
 	}
-	new1 := mustQuery(t, res.addr, "udp", name, dns.TypeA)
-	new2 := mustQuery(t, res.addr, "udp", name, dns.TypeA) // cache hit
+	new1 := mustQuery(t, res.Addr, "udp", name, dns.TypeA)
+	new2 := mustQuery(t, res.Addr, "udp", name, dns.TypeA) // cache hit
 	expect(new1, "192.0.2.20")
 	expect(new2, "192.0.2.20")
 
 	xs := []*exchange{old1, old2, new1, new2}
 	waitResponses(t, db, len(xs), len(xs))
-	rowOf := checkRows(t, responses(t, db), xs, res.addr)
+	rowOf := checkRows(t, responses(t, db), xs, res.Addr)
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -233,7 +235,7 @@ func TestAddressMove(t *testing.T) {
 			oldH, newH, old2.recv.Unix(), new1.sent.Unix())
 	}
 
-	byIP := lines(t, "SELECT IPv6NumToString(ip), rrname, toUnixTimestamp(maxMerge(time_last)), countMerge(count) FROM "+db+
+	byIP := corednstest.Lines(t, ch, "SELECT IPv6NumToString(ip), rrname, toUnixTimestamp(maxMerge(time_last)), countMerge(count) FROM "+db+
 		".history_by_ip GROUP BY ip, rrname ORDER BY ip")
 	wantByIP := []string{
 		fmt.Sprintf("::ffff:192.0.2.10\t%s\t%d\t2", name, oldH.Last),
@@ -250,10 +252,10 @@ func TestAddressMove(t *testing.T) {
 func TestReload(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	writeFileAtomic(t, filepath.Join(dir, "db.example.org"), zone(1, "192.0.2.10"))
-	auth := startCoreDNS(t, "auth", dir, authCorefile)
-	db := database(t, "reload")
-	res := startCoreDNS(t, "resolver", dir, resolverCorefile(db, auth.addr, "cache", "100ms"))
+	corednstest.WriteFileAtomic(t, filepath.Join(dir, "db.example.org"), zone(1, "192.0.2.10"))
+	auth := coredns.Start(t, "auth", dir, authCorefile)
+	db := corednstest.Database(t, ch, "e2e_reload")
+	res := coredns.Start(t, "resolver", dir, resolverCorefile(db, auth.Addr, "cache", "100ms"))
 
 	var (
 		mu     sync.Mutex
@@ -274,7 +276,7 @@ func TestReload(t *testing.T) {
 				}
 				// A new name each time: every answer is a cache miss and has its own row.
 				qname := fmt.Sprintf("c%d-%d.wild.example.org.", c, i)
-				x, err := query(res.addr, transport, qname, dns.TypeA)
+				x, err := query(res.Addr, transport, qname, dns.TypeA)
 				mu.Lock()
 				if err != nil {
 					failed[qname] = err
@@ -293,14 +295,14 @@ func TestReload(t *testing.T) {
 
 	time.Sleep(700 * time.Millisecond)
 	// A slightly changed Corefile: another flush interval.
-	writeFileAtomic(t, res.corefile, resolverCorefile(db, auth.addr, "cache", "150ms")(res.port))
+	corednstest.WriteFileAtomic(t, res.Corefile, resolverCorefile(db, auth.Addr, "cache", "150ms")(res.Ports))
 	n0 := answers()
-	res.signal(t, syscall.SIGUSR1)
-	res.waitOutput(t, "Reloading complete", 1, 20*time.Second)
+	res.Signal(t, syscall.SIGUSR1)
+	res.WaitOutput(t, "Reloading complete", 1, 20*time.Second)
 	time.Sleep(700 * time.Millisecond)
 	n1 := answers()
-	res.signal(t, syscall.SIGUSR1) // the same Corefile again
-	res.waitOutput(t, "Reloading complete", 2, 20*time.Second)
+	res.Signal(t, syscall.SIGUSR1) // the same Corefile again
+	res.WaitOutput(t, "Reloading complete", 2, 20*time.Second)
 	time.Sleep(700 * time.Millisecond)
 	close(stop)
 	wg.Wait()
@@ -330,5 +332,5 @@ func TestReload(t *testing.T) {
 		}
 		recorded = append(recorded, r)
 	}
-	checkRows(t, recorded, xs, res.addr)
+	checkRows(t, recorded, xs, res.Addr)
 }

@@ -2,7 +2,6 @@ package fault
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/passivedns/passivedns/internal/corednstest"
 )
 
 // status is the part of the writer's JSON status (GET /api/v1/status on the http
@@ -79,7 +80,7 @@ func get(url string) (string, error) {
 // status reads the writer status of a resolver.
 func (c *coreDNS) status() (status, error) {
 	var s status
-	body, err := get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/status", c.http))
+	body, err := get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/status", c.Ports.HTTP))
 	if err != nil {
 		return s, err
 	}
@@ -91,7 +92,7 @@ func (c *coreDNS) mustStatus(t *testing.T) status {
 	t.Helper()
 	s, err := c.status()
 	if err != nil {
-		t.Fatalf("status of %s: %v", c.name, err)
+		t.Fatalf("status of %s: %v", c.Name, err)
 	}
 	return s
 }
@@ -102,7 +103,7 @@ var metricLine = regexp.MustCompile(`^coredns_passivedns_([a-z_]+)(?:\{reason="(
 // in the status: captured, written, spooled, replayed, queue_length, clickhouse_up, and
 // dropped/REASON.
 func (c *coreDNS) metricValues() (map[string]float64, error) {
-	body, err := get(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.metrics))
+	body, err := get(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.Ports.Metrics))
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +132,7 @@ func checkMetrics(t *testing.T, c *coreDNS, s status) {
 	t.Helper()
 	m, err := c.metricValues()
 	if err != nil {
-		t.Fatalf("metrics of %s: %v", c.name, err)
+		t.Fatalf("metrics of %s: %v", c.Name, err)
 	}
 	want := map[string]int64{
 		"captured": s.Records.Captured, "written": s.Records.Written,
@@ -165,18 +166,6 @@ func spoolFiles(t *testing.T, dir string) (names []string, bytes int64) {
 	return names, bytes
 }
 
-// count returns the number of rows of db.table, or an error while the table is missing
-// or ClickHouse is away.
-func count(db, table string) (int64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, err := ch.QueryContext(ctx, "SELECT count() FROM `"+db+"`.`"+table+"`")
-	if err != nil {
-		return 0, err
-	}
-	return strconv.ParseInt(strings.TrimSpace(out), 10, 64)
-}
-
 // settle waits until the resolver has written everything it holds: the spool directory
 // (if any) is empty, so is the queue, responses holds as many rows as the writer says it
 // wrote (plus offset, for rows written by an earlier process), and none of that changed
@@ -199,7 +188,7 @@ func settle(t *testing.T, c *coreDNS, db, spoolDir string, offset int64, timeout
 		}
 		s, err = c.status()
 		if err == nil {
-			rows, err = count(db, "responses")
+			rows, err = corednstest.Count(ch, db, "responses", 5*time.Second) // ClickHouse may be away
 		}
 		if err == nil && len(files) == 0 && s.Queue.Length == 0 && rows == s.Records.Written+offset &&
 			(s.Spool == nil || s.Spool.Files == 0) {
@@ -215,8 +204,8 @@ func settle(t *testing.T, c *coreDNS, db, spoolDir string, offset int64, timeout
 		if time.Now().After(deadline) {
 			t.Fatalf("not settled after %v: %d spool files, %d rows, status %v (error %v)", timeout, len(files), rows, s, err)
 		}
-		if c.exited() {
-			t.Fatalf("%s exited (%v)", c.name, c.err)
+		if c.Exited() {
+			t.Fatalf("%s exited (%v)", c.Name, c.Err())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -242,23 +231,10 @@ func rowsByName(t *testing.T, db string) map[string]int {
 		}
 		n[name] = v
 	}
-	if other := lines(t, "SELECT count() FROM "+db+".responses WHERE sensor != 'fault'"); len(other) != 1 || other[0] != "0" {
+	if other := corednstest.Lines(t, ch, "SELECT count() FROM "+db+".responses WHERE sensor != 'fault'"); len(other) != 1 || other[0] != "0" {
 		t.Errorf("rows with another sensor than fault: %v", other)
 	}
 	return n
-}
-
-func lines(t *testing.T, sql string) []string {
-	t.Helper()
-	out, err := ch.Query(sql)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out = strings.TrimSpace(out)
-	if out == "" {
-		return nil
-	}
-	return strings.Split(out, "\n")
 }
 
 // checkExactlyOnce asserts that responses holds one row for each name in want and no
@@ -314,14 +290,14 @@ func checkRows(t *testing.T, db string, want map[string]bool, maybe map[string]e
 // were deduplicated.
 func checkHistory(t *testing.T, db string, recorded int) {
 	t.Helper()
-	got := lines(t, "SELECT count(), sum(n), max(n), uniqExact(rrname) FROM (SELECT rrname, toUInt64(count) AS n FROM "+
+	got := corednstest.Lines(t, ch, "SELECT count(), sum(n), max(n), uniqExact(rrname) FROM (SELECT rrname, toUInt64(count) AS n FROM "+
 		db+".history WHERE rrname LIKE '%.load.example.org.' AND rrtype = 'A' AND rdata = '"+loadAddr+"')")
 	want := fmt.Sprintf("%d\t%d\t1\t%d", recorded, recorded, recorded)
 	if len(got) != 1 || got[0] != want {
 		t.Errorf("history of the load names: count, sum(count), max(count), names = %q, want %q", got, want)
 	}
 	// The names in history are the names in responses.
-	diff := lines(t, "SELECT count() FROM (SELECT DISTINCT rrname FROM "+db+".history WHERE rrname LIKE '%.load.example.org.') "+
+	diff := corednstest.Lines(t, ch, "SELECT count() FROM (SELECT DISTINCT rrname FROM "+db+".history WHERE rrname LIKE '%.load.example.org.') "+
 		"WHERE rrname NOT IN (SELECT qname FROM "+db+".responses)")
 	if len(diff) != 1 || diff[0] != "0" {
 		t.Errorf("history names not in responses: %v", diff)

@@ -2,11 +2,12 @@ package fault
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/passivedns/passivedns/internal/corednstest"
 )
 
 // loadAddr is the address of every *.load.example.org answer.
@@ -25,14 +26,14 @@ ns1     IN A     192.0.2.53
 // queries: at a few hundred per second that would only fill memory.
 func startAuth(t *testing.T, dir string) *coreDNS {
 	t.Helper()
-	writeFileAtomic(t, filepath.Join(dir, "db.example.org"), zone)
-	return startCoreDNS(t, "auth", dir, func(port, _, _ int) string {
+	corednstest.WriteFileAtomic(t, filepath.Join(dir, "db.example.org"), zone)
+	return startCoreDNS(t, "auth", dir, func(p corednstest.Ports) string {
 		return fmt.Sprintf(`example.org:%d {
     bind 127.0.0.1
     file db.example.org
     errors
 }
-`, port)
+`, p.DNS)
 	})
 }
 
@@ -49,10 +50,10 @@ type resolverConfig struct {
 // corefile records into cfg.db with sensor "fault", serves the writer status on the
 // http listener and the metrics on prometheus, and forwards to the authoritative server
 // without a cache, so that every answer the client gets is one the resolver captured.
-func (cfg resolverConfig) corefile() corefileFunc {
-	return func(port, http, metrics int) string {
+func (cfg resolverConfig) corefile() func(corednstest.Ports) string {
+	return func(p corednstest.Ports) string {
 		var props []string
-		props = append(props, "flush "+cfg.flush, "sensor fault", fmt.Sprintf("http 127.0.0.1:%d", http))
+		props = append(props, "flush "+cfg.flush, "sensor fault", fmt.Sprintf("http 127.0.0.1:%d", p.HTTP))
 		if cfg.spool != "" {
 			props = append(props, strings.TrimSpace("spool "+cfg.spool+" "+cfg.spoolMax))
 		}
@@ -66,7 +67,7 @@ func (cfg resolverConfig) corefile() corefileFunc {
     }
     forward . %s
 }
-`, port, metrics, ch.DSN(cfg.db), strings.Join(props, "\n        "), cfg.upstream)
+`, p.DNS, p.Metrics, ch.DSN(cfg.db), strings.Join(props, "\n        "), cfg.upstream)
 	}
 }
 
@@ -79,34 +80,7 @@ func startResolver(t *testing.T, dir string, cfg resolverConfig) *coreDNS {
 // rewriteCorefile writes the Corefile of cfg for c's ports, for a reload or a restart.
 func (c *coreDNS) rewriteCorefile(t *testing.T, cfg resolverConfig) {
 	t.Helper()
-	writeFileAtomic(t, c.corefile, cfg.corefile()(c.port, c.http, c.metrics))
-}
-
-// database returns the name of a new, empty database for the test, dropped again when the
-// test passes (kept for a look when it fails).
-func database(t *testing.T, name string) string {
-	t.Helper()
-	db := fmt.Sprintf("fault_%s_%d", name, os.Getpid())
-	drop := func() error {
-		_, err := ch.Query("DROP DATABASE IF EXISTS " + db)
-		return err
-	}
-	if err := drop(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("database %s kept", db)
-			return
-		}
-		if ch.Pid() == 0 {
-			return
-		}
-		if err := drop(); err != nil {
-			t.Errorf("dropping %s: %v", db, err)
-		}
-	})
-	return db
+	corednstest.WriteFileAtomic(t, c.Corefile, cfg.corefile()(c.Ports))
 }
 
 // clickhouseUp makes sure the shared ClickHouse runs (a failed test may have left it

@@ -1,15 +1,19 @@
 package fault
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/passivedns/passivedns/internal/corednstest"
 )
 
 // The load of tests 1 to 6: 500 queries a second from 4 sockets, each query a new name,
@@ -38,8 +42,8 @@ func newFixture(t *testing.T, name string) *fixture {
 	dir := t.TempDir()
 	f := &fixture{dir: dir, spool: filepath.Join(dir, "spool")}
 	f.auth = startAuth(t, dir)
-	f.db = database(t, name)
-	f.cfg = resolverConfig{db: f.db, upstream: f.auth.addr, flush: "200ms", spool: f.spool}
+	f.db = corednstest.Database(t, ch, "fault_"+name)
+	f.cfg = resolverConfig{db: f.db, upstream: f.auth.Addr, flush: "200ms", spool: f.spool}
 	return f
 }
 
@@ -85,7 +89,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 func TestClickHouseKilled(t *testing.T) {
 	f := newFixture(t, "killed")
 	res := startResolver(t, f.dir, f.cfg)
-	l := startLoad(t, res.addr, "k", loadWorkers, loadQPS, loadTimeout, true)
+	l := startLoad(t, res.Addr, "k", loadWorkers, loadQPS, loadTimeout, true)
 
 	time.Sleep(5 * time.Second)
 	n0 := l.count()
@@ -147,7 +151,7 @@ func watchHealthy(res *coreDNS, timeout time.Duration) func() time.Duration {
 func TestClickHouseFrozen(t *testing.T) {
 	f := newFixture(t, "frozen")
 	res := startResolver(t, f.dir, f.cfg)
-	l := startLoad(t, res.addr, "f", loadWorkers, loadQPS, loadTimeout, true)
+	l := startLoad(t, res.Addr, "f", loadWorkers, loadQPS, loadTimeout, true)
 
 	time.Sleep(2 * time.Second) // warm-up, not measured
 	t0 := time.Now()
@@ -204,7 +208,7 @@ func TestCoreDNSKilled(t *testing.T) {
 	const queue, batch = 2000, 1000
 	f.cfg.extra = []string{fmt.Sprintf("queue %d", queue), fmt.Sprintf("batch %d", batch)}
 	res := startResolver(t, f.dir, f.cfg)
-	l := startLoad(t, res.addr, "c", loadWorkers, loadQPS, loadTimeout, true)
+	l := startLoad(t, res.Addr, "c", loadWorkers, loadQPS, loadTimeout, true)
 
 	waitFor(t, "10 spool files", 20*time.Second, func() bool {
 		files, _ := spoolFiles(t, f.spool)
@@ -212,7 +216,7 @@ func TestCoreDNSKilled(t *testing.T) {
 	})
 	time.Sleep(time.Second)
 	before := res.mustStatus(t)
-	res.kill()
+	res.Kill()
 	l.finish(t)
 
 	// What the spool holds after the kill.
@@ -265,7 +269,7 @@ func TestCoreDNSKilled(t *testing.T) {
 	}
 
 	restartClickHouse(t)
-	res.restart(t)
+	res.Restart(t)
 	s, took := settle(t, res, f.db, f.spool, 0, settleTimeout)
 	rows, _ := checkExactlyOnce(t, f.db, spooled, nil)
 	checkHistory(t, f.db, rows)
@@ -281,13 +285,13 @@ func TestCoreDNSKilled(t *testing.T) {
 	// leaves the file behind: put three replayed files back and start again. The replay
 	// must find their rows in ClickHouse and not insert them twice (responses, and
 	// history, which has no deduplication on this server, stay exactly as they were).
-	res.stop()
+	res.Stop()
 	for path, data := range kept {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	res.restart(t)
+	res.Restart(t)
 	s2, took2 := settle(t, res, f.db, f.spool, int64(len(spooled)-keptRecords), settleTimeout)
 	rows2, _ := checkExactlyOnce(t, f.db, spooled, nil)
 	checkHistory(t, f.db, rows2)
@@ -308,7 +312,7 @@ func TestCoreDNSKilled(t *testing.T) {
 func TestReloadUnderLoad(t *testing.T) {
 	f := newFixture(t, "reload")
 	res := startResolver(t, f.dir, f.cfg)
-	l := startLoad(t, res.addr, "r", loadWorkers, loadQPS, loadTimeout, true)
+	l := startLoad(t, res.Addr, "r", loadWorkers, loadQPS, loadTimeout, true)
 
 	var took []time.Duration
 	for i, flush := range []string{"300ms", "200ms"} {
@@ -316,8 +320,8 @@ func TestReloadUnderLoad(t *testing.T) {
 		f.cfg.flush = flush
 		res.rewriteCorefile(t, f.cfg)
 		start := time.Now()
-		res.signal(t, syscall.SIGUSR1)
-		res.waitOutput(t, "Reloading complete", i+1, 15*time.Second)
+		res.Signal(t, syscall.SIGUSR1)
+		res.WaitOutput(t, "Reloading complete", i+1, 15*time.Second)
 		took = append(took, time.Since(start).Round(time.Millisecond))
 	}
 	time.Sleep(3 * time.Second)
@@ -366,7 +370,7 @@ func TestSpoolFilesystemFull(t *testing.T) {
 	ch.Kill()
 	f.cfg.spoolMax = "64MiB"
 	res := startResolver(t, f.dir, f.cfg)
-	l := startLoad(t, res.addr, "s", loadWorkers, loadQPS, loadTimeout, true)
+	l := startLoad(t, res.Addr, "s", loadWorkers, loadQPS, loadTimeout, true)
 
 	spoolDrops := func(s status) int64 { return s.Records.Dropped["spool_error"] + s.Records.Dropped["spool_full"] }
 	fullAfter := waitFor(t, "drops for a full spool filesystem", 30*time.Second, func() bool {
@@ -385,8 +389,8 @@ func TestSpoolFilesystemFull(t *testing.T) {
 	resumed := res.mustStatus(t)
 	l.finish(t)
 
-	if res.exited() {
-		t.Fatalf("the resolver exited: %v", res.err)
+	if res.Exited() {
+		t.Fatalf("the resolver exited: %v", res.Err())
 	}
 	if n := l.unansweredCount(); n != 0 {
 		t.Errorf("%d queries unanswered; want every query answered while the spool is full", n)
@@ -425,7 +429,7 @@ func TestSpoolSizeLimit(t *testing.T) {
 	const maxSize = 64 << 10
 	f.cfg.spoolMax = "64KiB"
 	res := startResolver(t, f.dir, f.cfg)
-	l := startLoad(t, res.addr, "z", loadWorkers, loadQPS, loadTimeout, true)
+	l := startLoad(t, res.Addr, "z", loadWorkers, loadQPS, loadTimeout, true)
 	time.Sleep(4 * time.Second)
 	l.finish(t)
 	full := res.mustStatus(t)
@@ -461,12 +465,12 @@ func TestCorruptSpool(t *testing.T) {
 	f := newFixture(t, "corrupt")
 	ch.Kill()
 	res := startResolver(t, f.dir, f.cfg)
-	l := startLoad(t, res.addr, "x", 2, 500, loadTimeout, true)
+	l := startLoad(t, res.Addr, "x", 2, 500, loadTimeout, true)
 	time.Sleep(4 * time.Second)
 	l.finish(t)
-	res.stop() // SIGTERM: what the writer holds goes to the spool
-	if res.err != nil {
-		t.Fatalf("resolver exited with %v", res.err)
+	res.Stop() // SIGTERM: what the writer holds goes to the spool
+	if res.Err() != nil {
+		t.Fatalf("resolver exited with %v", res.Err())
 	}
 
 	files, _ := spoolFiles(t, f.spool)
@@ -549,10 +553,10 @@ func TestCorruptSpool(t *testing.T) {
 	}
 
 	restartClickHouse(t)
-	res.restart(t)
-	res.waitOutput(t, "from an earlier run", 1, 5*time.Second)
+	res.Restart(t)
+	res.WaitOutput(t, "from an earlier run", 1, 5*time.Second)
 	// CoreDNS starts normally: it answers, and records, new queries.
-	fresh := startLoad(t, res.addr, "y", 1, 50, loadTimeout, true)
+	fresh := startLoad(t, res.Addr, "y", 1, 50, loadTimeout, true)
 	time.Sleep(time.Second)
 	fresh.finish(t)
 	if len(fresh.answered) == 0 || len(fresh.unanswered) != 0 {
@@ -607,25 +611,25 @@ func TestMemoryBound(t *testing.T) {
 	f.cfg.extra = []string{fmt.Sprintf("queue %d", queue), fmt.Sprintf("batch %d", batch)}
 	res := startResolver(t, f.dir, f.cfg)
 
-	warm := startLoad(t, res.addr, "w", 2, 200, loadTimeout, false)
+	warm := startLoad(t, res.Addr, "w", 2, 200, loadTimeout, false)
 	time.Sleep(time.Second)
 	warm.finish(t)
-	baseline, err := rssKiB(res.pid())
+	baseline, err := rssKiB(res.Pid())
 	if err != nil {
 		t.Fatal(err)
 	}
 	bound := baseline + (queue+batch)*perRecord/1024 + 64<<10
 
 	const saturation = 60 * time.Second
-	l := startLoad(t, res.addr, "m", 16, 0, 500*time.Millisecond, false)
+	l := startLoad(t, res.Addr, "m", 16, 0, 500*time.Millisecond, false)
 	start := time.Now()
 	var samples []int64
 	maxRSS := baseline
 	for time.Since(start) < saturation {
 		time.Sleep(time.Second)
-		rss, err := rssKiB(res.pid())
+		rss, err := rssKiB(res.Pid())
 		if err != nil {
-			t.Fatalf("the resolver is gone: %v (exited: %v)", err, res.exited())
+			t.Fatalf("the resolver is gone: %v (exited: %v)", err, res.Exited())
 		}
 		samples = append(samples, rss)
 		maxRSS = max(maxRSS, rss)
@@ -645,11 +649,27 @@ func TestMemoryBound(t *testing.T) {
 	}
 	checkDrops(t, s, "queue_full")
 	checkMetrics(t, res, s)
-	res.kill() // SIGTERM would spend shutdownTimeout retrying the dead ClickHouse
+	res.Kill() // SIGTERM would spend shutdownTimeout retrying the dead ClickHouse
 	t.Logf("FIGURES test 7 (memory, no spool, queue %d, batch %d): %d queries in %v (%.0f/s), %d answers; captured %d, dropped queue_full %d, held %d; "+
 		"VmRSS baseline %.1f MiB, max %.1f MiB, bound %.1f MiB; samples (MiB) %v; load average %s",
 		queue, batch, l.sent.Load(), saturation, float64(l.sent.Load())/saturation.Seconds(), l.count(), s.Records.Captured,
 		s.Records.Dropped["queue_full"], held, float64(baseline)/1024, float64(maxRSS)/1024, float64(bound)/1024, mib(samples), loadavg())
+}
+
+// rssKiB returns the resident set size of the process from /proc/PID/status.
+func rssKiB(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
 // loadavg returns the machine's load averages, to tell a noisy machine from a slow
