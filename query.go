@@ -312,8 +312,8 @@ func (q histQuery) build(s schema) (string, []any) {
 		args = append(args, q.limitBy)
 	}
 	limit := q.limit
-	if limit <= 0 || limit > apiMaxRows {
-		limit = apiMaxRows
+	if limit <= 0 || limit > apiMaxRows+1 {
+		limit = apiMaxRows + 1 // one more than any answer returns tells that it was cut
 	}
 	if q.offset > 0 {
 		sql.WriteString("\nLIMIT ?, ?")
@@ -430,7 +430,7 @@ func queryContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(ctx, apiQueryTimeout+2*time.Second)
 	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
 		"max_execution_time": int(apiQueryTimeout / time.Second),
-		"max_result_rows":    apiMaxRows + 1,
+		"max_result_rows":    apiMaxRows + 2,
 	})), cancel
 }
 
