@@ -120,6 +120,7 @@ type listParams struct {
 	from, to time.Time // window: seen at any time in it (time_last >= from, time_first <= to)
 	limit    int
 	cursor   []string
+	id       uint64 // the query's fingerprint, in its cursors
 }
 
 var nativeListParams = map[string]bool{"rrtype": true, "from": true, "to": true, "limit": true, "cursor": true}
@@ -161,20 +162,28 @@ func (a *httpAPI) parseList(v url.Values, table histTable, what string) (listPar
 	if p.limit, err = parseLimit("limit", v.Get("limit"), nativeDefaultLimit, 1, nativeMaxLimit); err != nil {
 		return p, err
 	}
-	id := p.queryID(table, what)
-	p.cursor, err = parseCursor("cursor", v.Get("cursor"), id, keyLen(table))
-	return p, err
-}
-
-func (p listParams) queryID(table histTable, what string) uint64 {
-	return queryID(strconv.Itoa(int(table)), what, strings.Join(p.rrtypes, ","), fmtUnix(p.from), fmtUnix(p.to))
-}
-
-func fmtUnix(t time.Time) string {
-	if t.IsZero() {
-		return ""
+	// The parameters as given identify the query; a relative window keeps the times it
+	// had on the first page, carried in the cursor.
+	p.id = queryID(strconv.Itoa(int(table)), what, strings.Join(p.rrtypes, ","), v.Get("from"), v.Get("to"))
+	c, err := decodeCursor("cursor", v.Get("cursor"), p.id, keyLen(table))
+	if err != nil {
+		return p, err
 	}
-	return strconv.FormatInt(t.Unix(), 10)
+	p.cursor = c.Key
+	if c.From > 0 {
+		p.from = time.Unix(c.From, 0).UTC()
+	}
+	if c.To > 0 {
+		p.to = time.Unix(c.To, 0).UTC()
+	}
+	return p, nil
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
 }
 
 func (p listParams) apply(q *histQuery) {
@@ -190,22 +199,23 @@ func (p listParams) apply(q *histQuery) {
 }
 
 // nativeList runs q and streams its page with the trailer.
-func (a *httpAPI) nativeList(w http.ResponseWriter, r *http.Request, q histQuery, p listParams, id uint64, conv func(histRow) any) {
+func (a *httpAPI) nativeList(w http.ResponseWriter, r *http.Request, q histQuery, p listParams, conv func(histRow) any) {
 	var rows []histRow
 	err := a.db.run(r.Context(), q, func(h histRow) bool { rows = append(rows, h); return true })
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	a.streamPage(w, rows, q.table, p.limit, id, conv)
+	a.streamPage(w, rows, q.table, p, conv)
 }
 
-func (a *httpAPI) streamPage(w http.ResponseWriter, rows []histRow, table histTable, limit int, id uint64, conv func(histRow) any) {
+func (a *httpAPI) streamPage(w http.ResponseWriter, rows []histRow, table histTable, p listParams, conv func(histRow) any) {
+	limit := p.limit
 	out := newNDJSON(w)
 	t := nativeTrailer{Done: true}
 	for i, h := range rows {
 		if i == limit {
-			t.Cursor = cursor{Query: id, Key: rows[i-1].key(table)}.encode()
+			t.Cursor = cursor{Query: p.id, Key: rows[i-1].key(table), From: unixOrZero(p.from), To: unixOrZero(p.to)}.encode()
 			break
 		}
 		if out.write(conv(h)) != nil {
@@ -235,7 +245,7 @@ func (a *httpAPI) nativeName(w http.ResponseWriter, r *http.Request) {
 	}
 	q := histQuery{table: tableByName, name: n}
 	p.apply(&q)
-	a.nativeList(w, r, q, p, p.queryID(tableByName, n.String()), func(h histRow) any { return toNative(h) })
+	a.nativeList(w, r, q, p, func(h histRow) any { return toNative(h) })
 }
 
 func (a *httpAPI) nativeRdata(w http.ResponseWriter, r *http.Request) {
@@ -256,7 +266,7 @@ func (a *httpAPI) nativeRdata(w http.ResponseWriter, r *http.Request) {
 	}
 	q := histQuery{table: tableByRdata, name: n}
 	p.apply(&q)
-	a.nativeList(w, r, q, p, p.queryID(tableByRdata, n.String()), func(h histRow) any { return toNative(h) })
+	a.nativeList(w, r, q, p, func(h histRow) any { return toNative(h) })
 }
 
 func (a *httpAPI) nativeNegative(w http.ResponseWriter, r *http.Request) {
@@ -277,7 +287,7 @@ func (a *httpAPI) nativeNegative(w http.ResponseWriter, r *http.Request) {
 	}
 	q := histQuery{table: tableNegative, name: n}
 	p.apply(&q)
-	a.nativeList(w, r, q, p, p.queryID(tableNegative, n.String()), func(h histRow) any {
+	a.nativeList(w, r, q, p, func(h histRow) any {
 		return nativeNegative{QName: h.rrname, QType: h.rrtype, RCode: h.rdata,
 			TimeFirst: nativeTime(h.first), TimeLast: nativeTime(h.last), Count: h.count}
 	})
@@ -319,7 +329,7 @@ func (a *httpAPI) nativeIP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	a.streamPage(w, rows, tableByIP, p.limit, p.queryID(tableByIP, what), func(h histRow) any {
+	a.streamPage(w, rows, tableByIP, p, func(h histRow) any {
 		rec := toNative(h)
 		if withAliases {
 			al := aliases[h.rrname]

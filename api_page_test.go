@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -73,6 +74,28 @@ func TestAPIPagination(t *testing.T) {
 			t.Errorf("%s: %d pages", base, pages)
 		}
 	}
+
+	// A relative window keeps its times across pages while the clock moves on.
+	tick := scNow
+	c.api.now = func() time.Time { tick = tick.Add(time.Minute); return tick }
+	relSeen := map[string]int{}
+	for cur := ""; ; {
+		resp := c.get("/api/v1/name/*.pages.example.net?limit=1000&from=-8760h&cursor=" + cur)
+		ls := strings.Split(strings.TrimSuffix(resp.body, "\n"), "\n")
+		var tr nativeTrailer
+		if resp.status != 200 || json.Unmarshal([]byte(ls[len(ls)-1]), &tr) != nil {
+			t.Fatalf("relative window: %d %s", resp.status, ls[len(ls)-1])
+		}
+		for _, l := range ls[:len(ls)-1] {
+			var rec nativeRecord
+			json.Unmarshal([]byte(l), &rec)
+			relSeen[rec.RRName+" "+rec.RData]++
+		}
+		if cur = tr.Cursor; cur == "" {
+			break
+		}
+	}
+	check("relative window", relSeen)
 
 	// COF: x-dribble-cursor.
 	seen := map[string]int{}

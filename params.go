@@ -334,6 +334,10 @@ func parseBool(param, s string, def bool) (bool, error) {
 type cursor struct {
 	Query uint64   `json:"q"`
 	Key   []string `json:"k"`
+	// The window of the first page, resolved (relative times move with the clock):
+	// later pages keep it. Epoch seconds, 0 for none.
+	From int64 `json:"f,omitempty"`
+	To   int64 `json:"t,omitempty"`
 }
 
 // queryID fingerprints the parts of a request that decide its results.
@@ -355,29 +359,38 @@ func (c cursor) encode() string {
 
 // parseCursor decodes a cursor and checks it belongs to query id and has keyLen keys.
 func parseCursor(param, s string, id uint64, keyLen int) ([]string, error) {
+	c, err := decodeCursor(param, s, id, keyLen)
+	return c.Key, err
+}
+
+// decodeCursor is parseCursor returning the whole cursor.
+func decodeCursor(param, s string, id uint64, keyLen int) (cursor, error) {
 	if s == "" {
-		return nil, nil
+		return cursor{}, nil
 	}
 	if len(s) > maxCursorText {
-		return nil, badParam(param, "too long")
+		return cursor{}, badParam(param, "too long")
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return nil, badParam(param, "not a cursor returned by this server")
+		return cursor{}, badParam(param, "not a cursor returned by this server")
 	}
 	var c cursor
 	if err := json.Unmarshal(b, &c); err != nil || len(c.Key) != keyLen {
-		return nil, badParam(param, "not a cursor returned by this server")
+		return cursor{}, badParam(param, "not a cursor returned by this server")
 	}
 	if c.Query != id {
-		return nil, badParam(param, "belongs to another query; repeat the parameters of the request that returned it")
+		return cursor{}, badParam(param, "belongs to another query; repeat the parameters of the request that returned it")
 	}
 	for _, k := range c.Key {
 		for i := 0; i < len(k); i++ {
 			if k[i] == 0 {
-				return nil, badParam(param, "not a cursor returned by this server")
+				return cursor{}, badParam(param, "not a cursor returned by this server")
 			}
 		}
 	}
-	return c.Key, nil
+	if c.From < 0 || c.To < 0 || c.From > maxTime.Unix() || c.To > maxTime.Unix() {
+		return cursor{}, badParam(param, "not a cursor returned by this server")
+	}
+	return c, nil
 }
