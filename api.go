@@ -121,9 +121,10 @@ type listParams struct {
 	limit    int
 	cursor   []string
 	id       uint64 // the query's fingerprint, in its cursors
+	strict   bool   // window=strict: seen only inside the window (time_first >= from, time_last <= to)
 }
 
-var nativeListParams = map[string]bool{"rrtype": true, "from": true, "to": true, "limit": true, "cursor": true}
+var nativeListParams = map[string]bool{"rrtype": true, "from": true, "to": true, "window": true, "limit": true, "cursor": true}
 
 // checkParams rejects unknown parameters, so that a typo is not silently ignored.
 func checkParams(v url.Values, allowed ...map[string]bool) error {
@@ -156,6 +157,13 @@ func (a *httpAPI) parseList(v url.Values, table histTable, what string) (listPar
 			return p, err
 		}
 	}
+	switch v.Get("window") {
+	case "", "loose":
+	case "strict":
+		p.strict = true
+	default:
+		return p, badParam("window", "must be loose (seen at any time in it, the default) or strict (seen only inside it)")
+	}
 	if !p.from.IsZero() && !p.to.IsZero() && p.to.Before(p.from) {
 		return p, badParam("to", "before from")
 	}
@@ -164,7 +172,7 @@ func (a *httpAPI) parseList(v url.Values, table histTable, what string) (listPar
 	}
 	// The parameters as given identify the query; a relative window keeps the times it
 	// had on the first page, carried in the cursor.
-	p.id = queryID(strconv.Itoa(int(table)), what, strings.Join(p.rrtypes, ","), v.Get("from"), v.Get("to"))
+	p.id = queryID(strconv.Itoa(int(table)), what, strings.Join(p.rrtypes, ","), v.Get("from"), v.Get("to"), strconv.FormatBool(p.strict))
 	c, err := decodeCursor("cursor", v.Get("cursor"), p.id, keyLen(table))
 	if err != nil {
 		return p, err
@@ -188,11 +196,15 @@ func unixOrZero(t time.Time) int64 {
 
 func (p listParams) apply(q *histQuery) {
 	q.rrtypes = p.rrtypes
+	from, to := &q.lastAfter, &q.firstBefore
+	if p.strict {
+		from, to = &q.firstAfter, &q.lastBefore
+	}
 	if !p.from.IsZero() {
-		q.lastAfter = max(p.from.Unix(), 1)
+		*from = max(p.from.Unix(), 1)
 	}
 	if !p.to.IsZero() {
-		q.firstBefore = max(p.to.Unix(), 1)
+		*to = max(p.to.Unix(), 1)
 	}
 	q.after = p.cursor
 	q.limit = p.limit + 1 // one more tells whether there is a next page
@@ -366,7 +378,8 @@ func (a *httpAPI) aliasesOf(r *http.Request, rows []histRow, base histQuery) (ma
 		}
 		sort.Strings(names)
 		q := histQuery{table: tableByRdata, names: names, rrtypes: []string{"CNAME"},
-			lastAfter: base.lastAfter, firstBefore: base.firstBefore, limit: nativeMaxLimit}
+			limit: nativeMaxLimit}
+		base.fence(&q)
 		next := map[string][]node{}
 		err := a.db.run(r.Context(), q, func(h histRow) bool {
 			for _, nd := range frontier[h.target] {
@@ -639,7 +652,7 @@ type pivotResult struct {
 
 func (a *httpAPI) nativePivot(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	if err := checkParams(v, map[string]bool{"from": true, "to": true, "limit": true, "aliases": true}); err != nil {
+	if err := checkParams(v, map[string]bool{"from": true, "to": true, "window": true, "limit": true, "aliases": true}); err != nil {
 		fail(w, err)
 		return
 	}
@@ -653,7 +666,7 @@ func (a *httpAPI) nativePivot(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	p, err := a.parseList(url.Values{"from": v["from"], "to": v["to"]}, tableByName, "")
+	p, err := a.parseList(url.Values{"from": v["from"], "to": v["to"], "window": v["window"]}, tableByName, "")
 	if err != nil {
 		fail(w, err)
 		return
@@ -689,7 +702,8 @@ func (a *httpAPI) nativePivot(w http.ResponseWriter, r *http.Request) {
 	seen := map[string]bool{n.name: true}
 	for depth := 0; depth < pivotMaxDepth && len(frontier) > 0; depth++ {
 		q := histQuery{table: tableByName, names: frontier, rrtypes: []string{"A", "AAAA", "CNAME"},
-			lastAfter: window.lastAfter, firstBefore: window.firstBefore, limit: nativeMaxLimit + 1}
+			limit: nativeMaxLimit + 1}
+		window.fence(&q)
 		var next []string
 		err := a.db.run(r.Context(), q, func(h histRow) bool {
 			from := addNode("name", h.rrname)
@@ -723,7 +737,8 @@ func (a *httpAPI) nativePivot(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			continue
 		}
-		q := histQuery{table: tableByIP, ip: ip, lastAfter: window.lastAfter, firstBefore: window.firstBefore, limit: limit + 1}
+		q := histQuery{table: tableByIP, ip: ip, limit: limit + 1}
+		window.fence(&q)
 		got := 0
 		err = a.db.run(r.Context(), q, func(o histRow) bool {
 			if got++; got > limit {
@@ -852,11 +867,11 @@ func readBulk(body io.Reader) ([]bulkInput, error) {
 
 func (a *httpAPI) nativeBulk(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	if err := checkParams(v, map[string]bool{"rrtype": true, "from": true, "to": true, "limit": true}); err != nil {
+	if err := checkParams(v, map[string]bool{"rrtype": true, "from": true, "to": true, "window": true, "limit": true}); err != nil {
 		fail(w, err)
 		return
 	}
-	p, err := a.parseList(url.Values{"rrtype": v["rrtype"], "from": v["from"], "to": v["to"]}, tableByName, "")
+	p, err := a.parseList(url.Values{"rrtype": v["rrtype"], "from": v["from"], "to": v["to"], "window": v["window"]}, tableByName, "")
 	if err != nil {
 		fail(w, err)
 		return

@@ -284,6 +284,10 @@ func TestAPIScenario(t *testing.T) {
 	c.expect("/api/v1/name/evil.example.net?from=2026-11-04T00:00:00Z", 200, lines(evil2, n(1)))
 	c.expect("/api/v1/name/evil.example.net?to=2026-11-03T23:00:00Z", 200, lines(evil1, n(1)))
 	c.expect("/api/v1/name/evil.example.net?from=-90000", 200, lines(evil2, n(1))) // 25 h before scNow
+	// Strict: seen only inside the window.
+	c.expect("/api/v1/name/evil.example.net?from=2026-11-03T00:00:00Z&to=2026-11-04T12:00:00Z&window=strict", 200, lines(evil1, n(1)))
+	c.expect("/api/v1/name/evil.example.net?from=2026-11-03T00:00:00Z&to=2026-11-04T12:00:00Z", 200, lines(evil1, evil2, n(2)))
+	c.expect("/api/v1/name/evil.example.net?from=2026-11-03T10:00:30Z&window=strict", 200, lines(evil2, n(1)))
 	c.expect("/api/v1/name/evil.example.net?from=-25h", 200, lines(evil2, n(1)))
 	wildA := `{"rrname":"a.wild.example.net.","rrtype":"A","rdata":"203.0.113.1","time_first":"2026-11-03T10:01:10Z","time_last":"2026-11-03T10:01:10Z","count":1}`
 	wildB := `{"rrname":"b.wild.example.net.","rrtype":"A","rdata":"203.0.113.2","time_first":"2026-11-03T10:01:11Z","time_last":"2026-11-03T10:01:11Z","count":1}`

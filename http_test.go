@@ -194,6 +194,8 @@ func TestAPIBadInput(t *testing.T) {
 		{"/api/v1/name/example.net?from=1h", "from"},
 		{"/api/v1/name/example.net?to=2026-13-01T00:00:00Z", "to"},
 		{"/api/v1/name/example.net?from=2026-11-05T00:00:00Z&to=2026-11-04T00:00:00Z", "to"},
+		{"/api/v1/name/example.net?window=tight", "window"},
+		{"/api/v1/pivot/example.net?window=x", "window"},
 		{"/api/v1/name/example.net?limit=0", "limit"},
 		{"/api/v1/name/example.net?limit=-1", "limit"},
 		{"/api/v1/name/example.net?limit=10001", "limit"},

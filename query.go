@@ -58,6 +58,11 @@ type histQuery struct {
 	rdatas                                         []string // tableDaily: only these record data
 }
 
+// fence copies q's time fences into o.
+func (q histQuery) fence(o *histQuery) {
+	o.firstAfter, o.firstBefore, o.lastAfter, o.lastBefore = q.firstAfter, q.firstBefore, q.lastAfter, q.lastBefore
+}
+
 // histRow is one result: a (rrname, rrtype, rdata) tuple with its history. For
 // tableNegative rrname, rrtype and rdata hold the qname, qtype and rcode; for
 // tableDaily day is the UTC day (epoch seconds) the counts are for.
