@@ -518,7 +518,7 @@ func (a *httpAPI) asofRows(r *http.Request, name string, at time.Time, types []s
 		args = append(args, groupSet(types))
 	}
 	args = append(args, asofRows)
-	ctx, cancel := queryContext(r.Context())
+	ctx, cancel := a.db.queryContext(r.Context())
 	defer cancel()
 	rows, err := conn.Query(ctx, asofQuery(s, types), args...)
 	if err != nil {

@@ -23,6 +23,8 @@ import (
 
 	"github.com/coredns/caddy"
 	"github.com/miekg/dns"
+
+	"github.com/passivedns/passivedns/internal/chtest"
 )
 
 func TestParseHTTP(t *testing.T) {
@@ -371,6 +373,41 @@ func TestAPIClickHouseDown(t *testing.T) {
 		if resp.body != want {
 			t.Errorf("%s: body %q, want %q", p, resp.body, want)
 		}
+	}
+}
+
+// TestAPIClickHouseStalled: a ClickHouse that stops answering (SIGSTOP) is a 503 once
+// the query time limit is over, not a hang.
+func TestAPIClickHouseStalled(t *testing.T) {
+	if testCH.External() {
+		t.Fatal("this test pauses ClickHouse: it needs the server TestMain starts, not " + chtest.EnvDSN)
+	}
+	r := newRecording(t)
+	c := startAPI(t, r.cfg, httpConfig{}, scNow)
+	c.api.db.timeout = time.Second
+	if resp := c.get("/api/v1/name/example.net"); resp.status != 200 {
+		t.Fatalf("before: %d %s", resp.status, resp.body)
+	}
+	testCH.Pause()
+	defer testCH.Resume()
+	for _, p := range []string{"/api/v1/name/example.net", "/dnsdb/v2/lookup/rrset/name/example.net"} {
+		start := time.Now()
+		resp := c.get(p)
+		if d := time.Since(start); resp.status != http.StatusServiceUnavailable || d > 4*time.Second {
+			t.Errorf("%s while ClickHouse is stalled: %d after %v: %s", p, resp.status, d, resp.body)
+		}
+	}
+	testCH.Resume()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp := c.get("/api/v1/name/example.net")
+		if resp.status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after resuming: %d %s", resp.status, resp.body)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

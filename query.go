@@ -379,7 +379,8 @@ type historyDB struct {
 	mu       sync.Mutex
 	conn     driver.Conn
 	schema   *schema
-	lastFail time.Time // when the version check last failed: fail fast for a while
+	lastFail time.Time     // when the version check last failed: fail fast for a while
+	timeout  time.Duration // of each query; 0: apiQueryTimeout
 }
 
 // retryAfterFail is how long after a failed connection the API answers 503 at once
@@ -430,11 +431,16 @@ func (d *historyDB) close() {
 	}
 }
 
-// queryContext bounds a query on the server and on the client.
-func queryContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(ctx, apiQueryTimeout+2*time.Second)
+// queryContext bounds a query on the server (max_execution_time) and, a little later, on
+// the client, which also covers a server that does not answer at all.
+func (d *historyDB) queryContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	timeout := d.timeout
+	if timeout <= 0 {
+		timeout = apiQueryTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout+timeout/5)
 	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
-		"max_execution_time": int(apiQueryTimeout / time.Second),
+		"max_execution_time": max(int(timeout/time.Second), 1),
 		"max_result_rows":    apiMaxRows + 2,
 	})), cancel
 }
@@ -469,7 +475,7 @@ func (d *historyDB) run(ctx context.Context, q histQuery, emit func(histRow) boo
 		return err
 	}
 	sql, args := q.build(s)
-	ctx, cancel := queryContext(ctx)
+	ctx, cancel := d.queryContext(ctx)
 	defer cancel()
 	rows, err := conn.Query(ctx, sql, args...)
 	if err != nil {
