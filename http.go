@@ -194,6 +194,9 @@ func (a *httpAPI) handler() http.Handler {
 	route("GET /dnsdb/v2/rate_limit", protoDNSDB, true, a.dnsdbRateLimit)
 	route("GET /dnsdb/v2/{mode}/{rest...}", protoDNSDB, true, a.dnsdbLookup)
 	route("GET /pdns/query/{value...}", protoCOF, true, a.cofQuery)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "", "no such endpoint: see /api/v1/openapi.json, /dnsdb/v2/ and /pdns/query/")
+	})
 	a.extraMu.Lock()
 	for _, e := range a.extra {
 		if e.auth {

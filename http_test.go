@@ -294,6 +294,11 @@ func TestAPIBadInput(t *testing.T) {
 			t.Errorf("GET %s: %d %q, want 400 with a failed terminator starting %q", tc.path, resp.status, resp.body, tc.msg)
 		}
 	}
+	for _, p := range []string{"/", "/api/v1/name/", "/api/v2/name/x"} {
+		if resp := c.get(p); resp.status != 404 || !strings.HasPrefix(resp.body, `{"error":"no such endpoint`) {
+			t.Errorf("GET %s: %d %s", p, resp.status, resp.body)
+		}
+	}
 	// DNSDB clients send parameters of their own (dnsdbq: swclient, version).
 	if resp := c.get("/dnsdb/v2/lookup/rrset/name/example.net?swclient=dnsdbq&version=2.6"); resp.status != 200 {
 		t.Errorf("swclient: %d %s", resp.status, resp.body)
