@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,11 +77,13 @@ func TestAPIPagination(t *testing.T) {
 	}
 
 	// A relative window keeps its times across pages while the clock moves on.
-	tick := scNow
-	c.api.now = func() time.Time { tick = tick.Add(time.Minute); return tick }
+	var tick atomic.Int64
+	moving := startAPI(t, r.cfg, httpConfig{}, scNow, func(a *httpAPI) {
+		a.now = func() time.Time { return scNow.Add(time.Duration(tick.Add(1)) * time.Minute) }
+	})
 	relSeen := map[string]int{}
 	for cur := ""; ; {
-		resp := c.get("/api/v1/name/*.pages.example.net?limit=1000&from=-8760h&cursor=" + cur)
+		resp := moving.get("/api/v1/name/*.pages.example.net?limit=1000&from=-8760h&cursor=" + cur)
 		ls := strings.Split(strings.TrimSuffix(resp.body, "\n"), "\n")
 		var tr nativeTrailer
 		if resp.status != 200 || json.Unmarshal([]byte(ls[len(ls)-1]), &tr) != nil {

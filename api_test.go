@@ -152,13 +152,16 @@ type apiClient struct {
 	hdr  http.Header
 }
 
-func startAPI(t *testing.T, cfg config, hc httpConfig, now time.Time) *apiClient {
+func startAPI(t *testing.T, cfg config, hc httpConfig, now time.Time, opts ...func(*httpAPI)) *apiClient {
 	t.Helper()
 	if hc.addr == "" {
 		hc.addr = "127.0.0.1:0"
 	}
 	a := newHTTPAPI(cfg, hc)
 	a.now = func() time.Time { return now }
+	for _, o := range opts { // before the listener starts: handlers read these fields
+		o(a)
+	}
 	if err := a.OnStartup(); err != nil {
 		t.Fatalf("OnStartup: %v", err)
 	}

@@ -388,8 +388,7 @@ func TestAPIClickHouseStalled(t *testing.T) {
 		t.Fatal("this test pauses ClickHouse: it needs the server TestMain starts, not " + chtest.EnvDSN)
 	}
 	r := newRecording(t)
-	c := startAPI(t, r.cfg, httpConfig{}, scNow)
-	c.api.db.timeout = time.Second
+	c := startAPI(t, r.cfg, httpConfig{}, scNow, func(a *httpAPI) { a.db.timeout = time.Second })
 	if resp := c.get("/api/v1/name/example.net"); resp.status != 200 {
 		t.Fatalf("before: %d %s", resp.status, resp.body)
 	}
