@@ -23,6 +23,7 @@ import (
 
 	"github.com/coredns/caddy"
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/passivedns/passivedns/internal/chtest"
 )
@@ -433,6 +434,9 @@ func TestAPIConcurrency(t *testing.T) {
 	}
 	for range apiMaxConcurrent {
 		<-c.api.limit
+	}
+	if n := testutil.ToFloat64(apiRequests.WithLabelValues("dnsdb", "503")); n < 1 {
+		t.Errorf("api_requests_total{protocol=dnsdb,code=503} = %v", n)
 	}
 	if resp := c.get("/api/v1/name/example.net"); resp.status != 200 {
 		t.Errorf("after: %d %s", resp.status, resp.body)
