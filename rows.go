@@ -42,6 +42,9 @@ type section struct {
 	class [][]string
 	ttl   [][]uint32
 	data  [][]string
+
+	strs []string // backing store of the rows above
+	nums []uint32
 }
 
 func (b *batch) len() int { return len(b.time) }
@@ -103,24 +106,32 @@ func (b *batch) add(c *capture, d *decoder, sensor string) error {
 }
 
 func (s *section) add(rrs []dns.RR) {
-	names := make([]string, 0, len(rrs))
-	types := make([]string, 0, len(rrs))
-	classes := make([]string, 0, len(rrs))
-	ttls := make([]uint32, 0, len(rrs))
-	data := make([]string, 0, len(rrs))
+	// The row's slices are cut from section-wide arenas: one allocation now and then
+	// instead of five per section per response.
+	n := len(rrs)
+	start := len(s.strs)
 	for _, rr := range rrs {
-		h := rr.Header()
-		names = append(names, canonicalName(h.Name))
-		types = append(types, typeString(h.Rrtype))
-		classes = append(classes, classString(h.Class))
-		ttls = append(ttls, h.Ttl)
-		data = append(data, rdata(rr))
+		s.strs = append(s.strs, canonicalName(rr.Header().Name))
 	}
-	s.name = append(s.name, names)
-	s.typ = append(s.typ, types)
-	s.class = append(s.class, classes)
-	s.ttl = append(s.ttl, ttls)
-	s.data = append(s.data, data)
+	for _, rr := range rrs {
+		s.strs = append(s.strs, typeString(rr.Header().Rrtype))
+	}
+	for _, rr := range rrs {
+		s.strs = append(s.strs, classString(rr.Header().Class))
+	}
+	for _, rr := range rrs {
+		s.strs = append(s.strs, rdata(rr))
+	}
+	tstart := len(s.nums)
+	for _, rr := range rrs {
+		s.nums = append(s.nums, rr.Header().Ttl)
+	}
+	cut := func(i int) []string { return s.strs[start+i*n : start+(i+1)*n : start+(i+1)*n] }
+	s.name = append(s.name, cut(0))
+	s.typ = append(s.typ, cut(1))
+	s.class = append(s.class, cut(2))
+	s.data = append(s.data, cut(3))
+	s.ttl = append(s.ttl, s.nums[tstart:tstart+n:tstart+n])
 }
 
 // subset returns the rows for which keep is true, as a new batch with the same id.
@@ -210,6 +221,29 @@ func rcodeString(rc int) string {
 // rdata is the record data in presentation format, with the domain names inside it
 // lowered so that history lookups by target name are case-insensitive like DNS.
 func rdata(rr dns.RR) string {
+	// The most common types directly, as miekg/dns prints them, without printing the
+	// header only to cut it off again.
+	switch v := rr.(type) {
+	case *dns.A:
+		if v.A == nil {
+			return ""
+		}
+		return v.A.String()
+	case *dns.AAAA:
+		if v.AAAA == nil {
+			return ""
+		}
+		if v.AAAA.To4() != nil {
+			return "::ffff:" + v.AAAA.String()
+		}
+		return v.AAAA.String()
+	case *dns.CNAME:
+		return canonicalName(v.Target)
+	case *dns.NS:
+		return canonicalName(v.Ns)
+	case *dns.PTR:
+		return canonicalName(v.Ptr)
+	}
 	switch v := rr.(type) {
 	case *dns.CNAME:
 		c := *v
