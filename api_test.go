@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -503,5 +502,4 @@ func TestAPIScenario(t *testing.T) {
 			t.Errorf("COF Content-Type %q", got)
 		}
 	}
-	_ = url.QueryEscape
 }

@@ -121,7 +121,6 @@ func (a *httpAPI) OnStartup() error {
 		ReadTimeout:       30 * time.Second, // a bulk body of 10,000 lines on a slow link
 		WriteTimeout:      apiQueryTimeout + 30*time.Second,
 		IdleTimeout:       30 * time.Second,
-		ErrorLog:          nil,
 	}
 	a.ln, a.srv = ln, srv
 	if !anyPort(a.http.addr) {
