@@ -126,6 +126,11 @@ func (a *httpAPI) OnStartup() error {
 	if !anyPort(a.http.addr) {
 		apiListeners.m[a.http.addr] = a
 	}
+	scheme := "http"
+	if a.http.certFile != "" {
+		scheme = "https"
+	}
+	log.Infof("History API listening on %s://%s (%d API keys)", scheme, ln.Addr(), len(a.http.keys))
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Errorf("History API on %s stopped: %v", a.http.addr, err)
