@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"sort"
 	"strconv"
@@ -732,18 +733,25 @@ func (a *httpAPI) nativePivot(w http.ResponseWriter, r *http.Request) {
 	}
 	var owners []histRow
 	ownerSeen := map[string]bool{}
+	// The other names of all the addresses in one query, at most limit per address.
+	var ips []netip.Addr
+	ipSeen := map[netip.Addr]bool{}
 	for _, h := range addrs {
 		ip, err := parseIP("ip", h.rdata)
-		if err != nil {
+		if err != nil || ipSeen[ip.lo] {
 			continue
 		}
-		q := histQuery{table: tableByIP, ip: ip, limit: limit + 1}
+		ipSeen[ip.lo] = true
+		ips = append(ips, ip.lo)
+	}
+	if len(ips) > 0 {
+		q := histQuery{table: tableByIP, ips: ips, limitBy: limit + 1, limit: len(ips) * (limit + 1)}
 		window.fence(&q)
-		got := 0
-		err = a.db.run(r.Context(), q, func(o histRow) bool {
-			if got++; got > limit {
+		got := map[string]int{}
+		err := a.db.run(r.Context(), q, func(o histRow) bool {
+			if got[o.ipText]++; got[o.ipText] > limit {
 				res.Truncated = true
-				return false
+				return true
 			}
 			addEdge(addNode("name", o.rrname), addNode("ip", o.rdata), o)
 			if !ownerSeen[o.rrname] {

@@ -3,6 +3,7 @@ package passivedns
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,6 +70,9 @@ func TestAPIQueriesModern(t *testing.T) {
 		{"ip prefix after cursor", histQuery{table: tableByIP, ip: ip("192.0.2.0/24"), after: []string{"::ffff:192.0.2.1", "evil.example.net.", "A"}, limit: 10}, 2, true},
 		{"ip range", histQuery{table: tableByIP, ip: ip("203.0.113.1-203.0.113.2"), limit: 10}, 2, true},
 		{"ipv6 prefix", histQuery{table: tableByIP, ip: ip("2001:db8::,32"), rrtypes: []string{"AAAA"}, limit: 10}, 1, true},
+		{"ips limited by address (pivot)", histQuery{table: tableByIP, ips: []netip.Addr{ip("192.0.2.2").lo, ip("198.51.100.7").lo, ip("2001:db8::1").lo},
+			limitBy: 1, limit: 10}, 3, true},
+		{"ips (pivot)", histQuery{table: tableByIP, ips: []netip.Addr{ip("192.0.2.2").lo, ip("192.0.2.1").lo}, lastAfter: 1, limit: 10}, 3, true},
 		{"ip window", histQuery{table: tableByIP, ip: ip("192.0.2.0/24"), lastAfter: 1793786400, firstBefore: 1793786400, limit: 10}, 1, true},
 		{"rdata exact", histQuery{table: tableByRdata, name: name("cdn.example.net"), limit: 10}, 1, true},
 		{"rdata suffix", histQuery{table: tableByRdata, name: name("*.example.net"), limit: 10}, 2, true},

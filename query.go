@@ -54,8 +54,9 @@ type histQuery struct {
 	firstAfter, firstBefore, lastAfter, lastBefore int64
 	after                                          []string // cursor: sort key of the last row returned
 	offset, limit                                  int
-	limitBy                                        int      // most rows per rrname (tableByName), 0: no bound
-	rdatas                                         []string // tableDaily: only these record data
+	limitBy                                        int          // most rows per rrname (tableByName), 0: no bound
+	rdatas                                         []string     // tableDaily: only these record data
+	ips                                            []netip.Addr // tableByIP: these addresses (16-byte form) instead of ip
 }
 
 // fence copies q's time fences into o.
@@ -229,7 +230,14 @@ func (q histQuery) build(s schema) (string, []any) {
 		from, group = s.table("history_by_ip"), "ip, rrname, rrtype"
 		order = "ip, rrname, rrtype"
 		keyExprs = []string{"ip", "rrname", "rrtype"}
-		if q.ip.single() {
+		if len(q.ips) > 0 {
+			ph := make([]string, len(q.ips))
+			args := make([]any, len(q.ips))
+			for i, a := range q.ips {
+				ph[i], args[i] = ipParam, a.String()
+			}
+			b.cond("ip IN ("+strings.Join(ph, ", ")+")", args...)
+		} else if q.ip.single() {
 			b.cond("ip = "+ipParam, q.ip.lo.String())
 		} else {
 			b.cond("ip >= "+ipParam+" AND ip <= "+ipParam, q.ip.lo.String(), q.ip.hi.String())
@@ -312,8 +320,8 @@ func (q histQuery) build(s schema) (string, []any) {
 	}
 	sql.WriteString("\nORDER BY " + order)
 	args := append(b.args, b.hargs...)
-	if q.limitBy > 0 && q.table == tableByName {
-		sql.WriteString("\nLIMIT ? BY rrname")
+	if q.limitBy > 0 && (q.table == tableByName || q.table == tableByIP) {
+		sql.WriteString("\nLIMIT ? BY " + map[histTable]string{tableByName: "rrname", tableByIP: "ip"}[q.table])
 		args = append(args, q.limitBy)
 	}
 	limit := q.limit
