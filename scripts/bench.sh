@@ -9,6 +9,8 @@
 #   --rounds N  alternating rounds of the resolver comparison (default 3)
 #   --seconds S length of each saturation run (default 10)
 #   --dir DIR   working folder (default ./tmp-bench); results in DIR/results.md
+#   --configs LIST, --workloads LIST  a subset of base,log,dnstap,passivedns and whoami,forward
+#   --rate N    the fixed rate of the latency runs (default: half the baseline's QPS)
 #   --only LIST comma-separated pieces: overhead,latency,memory,profile,ingest,queries,
 #               capture
 #               (default all)
@@ -39,6 +41,7 @@ cd "$ROOT"
 if ! command -v go >/dev/null; then export PATH=/usr/local/go/bin:$PATH; fi
 
 tiny=0
+CONFIGS_ARG= WORKLOADS_ARG= RATE_ARG=
 ROUNDS=3
 SECS=10
 DIR=$ROOT/tmp-bench
@@ -50,7 +53,10 @@ while (($#)); do
 	--seconds) SECS=$2; shift ;;
 	--dir) DIR=$2; shift ;;
 	--only) ONLY=$2; shift ;;
-	-h | --help) sed -n '2,34s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	--configs) CONFIGS_ARG=$2; shift ;;
+	--workloads) WORKLOADS_ARG=$2; shift ;;
+	--rate) RATE_ARG=$2; shift ;;
+	-h | --help) sed -n '2,36s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -65,8 +71,9 @@ QUERY_N=10000000
 QUERY_LOOKUPS=200
 BATCHES="1000 10000 50000 100000"
 GOBENCH=(-count 6)
-WORKLOADS="whoami forward"
-CONFIGS="base log dnstap passivedns"
+WORKLOADS=${WORKLOADS_ARG:-whoami forward}
+CONFIGS=${CONFIGS_ARG:-base log dnstap passivedns}
+WORKLOADS=${WORKLOADS//,/ } CONFIGS=${CONFIGS//,/ }
 if ((tiny)); then
 	ROUNDS=1 SECS=1 LAT_SECS=1 NAMES=1000 QUERIES=5000 INGEST_N=5000 BATCHES=1000 QUERY_N=20000 QUERY_LOOKUPS=10
 	GOBENCH=(-count 1 -benchtime 2000x)
@@ -219,6 +226,10 @@ corefile() {
 	passivedns)
 		echo "    passivedns $dsn {"
 		echo "        sensor $sensor"
+		# Experiments: BENCH_PASSIVEDNS_EXTRA="batch 5000;flush 100ms" adds properties.
+		local prop props
+		IFS=';' read -ra props <<<"${BENCH_PASSIVEDNS_EXTRA:-}"
+		for prop in "${props[@]}"; do [[ -n $prop ]] && echo "        $prop"; done
 		echo "    }"
 		;;
 	esac
@@ -254,7 +265,8 @@ run_one() {
 		local i
 		for ((i = 0; i < 50; i++)); do [[ -S $tap ]] && break; sleep 0.1; done
 	fi
-	"${PRIO[@]}" taskset -c "$RES_CPU" "$BIN/coredns" -conf "$rd/Corefile" >"$rd/stdout.log" 2>"$rd/stderr.log" &
+	# Experiments: BENCH_RESOLVER_ENV="GOMAXPROCS=2" sets the environment of the resolver.
+	env ${BENCH_RESOLVER_ENV:-} "${PRIO[@]}" taskset -c "$RES_CPU" "$BIN/coredns" -conf "$rd/Corefile" >"$rd/stdout.log" 2>"$rd/stderr.log" &
 	local pid=$!
 	PIDS+=("$pid")
 	if ! wait_dns "$port" "ns.bench.test."; then
@@ -397,8 +409,9 @@ LAT_WORKLOADS=$WORKLOADS LAT_CONFIGS=$CONFIGS
 if want latency; then
 	for w in $LAT_WORKLOADS; do
 		# Half of the baseline's saturation QPS (median), or a fixed rate without it.
-		rate=$(grep "^sat workload=$w config=base " "$TSV" | tr ' ' '\n' | sed -n 's/^qps=//p' | sort -n |
+		rate=$({ grep "^sat workload=$w config=base " "$TSV" || true; } | tr ' ' '\n' | sed -n 's/^qps=//p' | sort -n |
 			awk '{ q[NR] = $1 } END { printf "%d\n", NR ? q[int((NR + 1) / 2)] / 2 : 0 }')
+		[[ -n $RATE_ARG ]] && rate=$RATE_ARG
 		((rate > 0)) || rate=$(((tiny) ? 2000 : 20000))
 		for ((r = 1; r <= ROUNDS; r++)); do
 			for c in $(CONFIGS=$LAT_CONFIGS rotated "$r"); do
