@@ -4,7 +4,9 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
+	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/test"
 
@@ -117,4 +119,41 @@ func BenchmarkDecode(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkInsertRows is the writer's cost of handing decoded rows to the driver
+// (appendColumns) for a batch of 10,000 typical answers, per row, without sending.
+func BenchmarkInsertRows(b *testing.B) {
+	_, reply := typicalAnswer(b)
+	wire, _ := reply.Pack()
+	rows := &batch{id: 1}
+	d := new(decoder)
+	for range 10000 {
+		if err := rows.add(&capture{wire: wire, time: time.Now()}, d, "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cfg, err := parse(caddy.NewTestController("dns", "passivedns "+testCH.DSN("bench_insert_rows")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newClickHouseSink(cfg)
+	defer s.close()
+	ctx := context.Background()
+	if err := s.prepare(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		ins, err := s.conn.PrepareBatch(ctx, s.schema.insertResponses())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.appendColumns(ins, rows); err != nil {
+			b.Fatal(err)
+		}
+		ins.Abort()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10000, "ns/row")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -252,12 +253,55 @@ func (s *clickhouseSink) appendColumns(ins driver.Batch, b *batch) error {
 		b.answer.name, b.answer.typ, b.answer.class, b.answer.ttl, b.answer.data,
 		b.authority.name, b.authority.typ, b.authority.class, b.authority.ttl, b.authority.data,
 		b.size, b.durationUs, ids)
-	for i, c := range cols {
-		if err := ins.Column(i).Append(c); err != nil {
-			return fmt.Errorf("column %s: %w", s.schema.responseColumns()[i], err)
+	// In chunks, yielding between them: on a resolver with one core the Go scheduler
+	// would otherwise let DNS goroutines wait behind a whole batch (tens of ms).
+	for lo := 0; lo < b.len(); lo += appendChunk {
+		hi := min(lo+appendChunk, b.len())
+		for i, c := range cols {
+			if err := appendRows(ins.Column(i), c, lo, hi); err != nil {
+				return fmt.Errorf("column %s: %w", s.schema.responseColumns()[i], err)
+			}
 		}
+		runtime.Gosched()
 	}
 	return nil
+}
+
+const appendChunk = 512
+
+// appendRows appends rows lo to hi of a column. Array columns go row by row through
+// AppendRow, which clickhouse-go serves without reflection; its Append of a whole
+// [][]string reflects on every row.
+func appendRows(col driver.BatchColumn, c any, lo, hi int) error {
+	switch v := c.(type) {
+	case [][]string:
+		for _, row := range v[lo:hi] {
+			if err := col.AppendRow(row); err != nil {
+				return err
+			}
+		}
+		return nil
+	case [][]uint32:
+		for _, row := range v[lo:hi] {
+			if err := col.AppendRow(row); err != nil {
+				return err
+			}
+		}
+		return nil
+	case []time.Time:
+		return col.Append(v[lo:hi])
+	case []string:
+		return col.Append(v[lo:hi])
+	case []uint16:
+		return col.Append(v[lo:hi])
+	case []uint32:
+		return col.Append(v[lo:hi])
+	case []uint64:
+		return col.Append(v[lo:hi])
+	case []netip.Addr:
+		return col.Append(v[lo:hi])
+	}
+	return fmt.Errorf("no appender for %T", c)
 }
 
 // unlanded finds out which rows of a batch whose insert had an unknown outcome are not in
