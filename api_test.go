@@ -473,9 +473,9 @@ func TestAPIScenario(t *testing.T) {
 	c.expect("/dnsdb/v2/lookup/rdata/name/cdn.example.net/CNAME", 200, lines(begin, rdWWW, ok))
 	c.expect("/dnsdb/v2/lookup/rdata/name/cdn.example.net/MX", 200, lines(begin, ok))
 	c.expect("/dnsdb/v2/lookup/rdata/name/*.example.net", 200, lines(begin, rdMX, rdWWW, ok))
-	c.expect("/dnsdb/v2/lookup/rrset/name/evil.example.net?offset=2000000", 416, lines(begin, `{"cond":"failed","msg":"offset: larger than the offset_max of rate_limit"}`))
+	c.expect("/dnsdb/v2/lookup/rrset/name/evil.example.net?offset=2000000", 416, lines(`{"cond":"failed","msg":"offset: larger than the offset_max of rate_limit"}`))
 	c.expect("/dnsdb/v2/ping", 200, `{"ping":"ok"}`+"\n")
-	c.expect("/dnsdb/v2/rate_limit", 200, `{"rate":{"burst_size":"n/a","burst_window":"n/a","expires":"n/a","limit":"unlimited","offset_max":1000000,"remaining":"n/a","reset":"n/a","results_max":1000000}}`+"\n")
+	c.expect("/dnsdb/v2/rate_limit", 200, `{"rate":{"expires":"n/a","limit":"unlimited","offset_max":1000000,"remaining":"n/a","reset":"n/a","results_max":1000000}}`+"\n")
 
 	// COF.
 	cof1 := `{"rrname":"evil.example.net.","rrtype":"A","rdata":["192.0.2.1"],"time_first":1793700000,"time_last":1793700060,"count":2,"sensor_id":"sensor-1"}`

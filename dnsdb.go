@@ -34,12 +34,12 @@ type safFailed struct {
 	Msg  string `json:"msg"`
 }
 
-// dnsdbFail answers a request that failed before any result: the status, then a
-// complete SAF stream whose terminator says why.
+// dnsdbFail answers a request that failed before any result: the status, then one SAF
+// failed line saying why. No begin line: DNSDB frames only 200 answers in SAF, and
+// clients report the first line of any other answer as the error (dnsdbq does).
 func dnsdbFail(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(status)
-	w.Write(safBegin)
 	b, _ := json.Marshal(safFailed{Cond: "failed", Msg: msg})
 	w.Write(append(b, '\n'))
 }
@@ -56,10 +56,11 @@ func dnsdbPing(w http.ResponseWriter, r *http.Request) {
 
 func (a *httpAPI) dnsdbRateLimit(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	// No burst_size and burst_window: there is no burst quota, and clients take those
+	// two as integers when present (dnsdbq -I aborts on "n/a").
 	json.NewEncoder(w).Encode(map[string]any{"rate": map[string]any{
 		"reset": "n/a", "expires": "n/a", "limit": "unlimited", "remaining": "n/a",
 		"results_max": dnsdbResultsMax, "offset_max": dnsdbOffsetMax,
-		"burst_size": "n/a", "burst_window": "n/a",
 	}})
 }
 

@@ -60,7 +60,7 @@ func TestAPIGolden(t *testing.T) {
 			t.Errorf("%s differs from %s:\n got\n%s\n want\n%s", tc.path, file, resp.body, want)
 		}
 		if strings.HasPrefix(tc.file, "saf_") {
-			checkSAF(t, tc.path, resp.body)
+			checkSAF(t, tc.path, resp.status, resp.body)
 		} else if strings.HasSuffix(tc.file, ".ndjson") {
 			checkCOF(t, tc.path, resp.body)
 		}
@@ -92,10 +92,18 @@ func ndjsonLines(t *testing.T, what, body string) []map[string]json.RawMessage {
 	return out
 }
 
-// checkSAF: begin first, exactly one terminator, last; obj lines in between.
-func checkSAF(t *testing.T, what, body string) {
+// checkSAF: begin first, exactly one terminator, last; obj lines in between. An answer
+// other than 200 is not framed (DNSDB frames only 200 answers, and clients report the
+// first line of any other): it is one failed line with its msg.
+func checkSAF(t *testing.T, what string, status int, body string) {
 	t.Helper()
 	ls := ndjsonLines(t, what, body)
+	if status != http.StatusOK {
+		if len(ls) != 1 || string(ls[0]["cond"]) != `"failed"` || len(ls[0]["msg"]) == 0 || len(ls[0]) != 2 {
+			t.Errorf("%s: a %d answer must be one failed line with a msg: %q", what, status, body)
+		}
+		return
+	}
 	if len(ls) < 2 || string(ls[0]["cond"]) != `"begin"` || len(ls[0]) != 1 {
 		t.Errorf("%s: SAF must start with begin: %q", what, body)
 		return

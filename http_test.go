@@ -289,8 +289,8 @@ func TestAPIBadInput(t *testing.T) {
 		resp := c.get(tc.path)
 		ls := strings.Split(strings.TrimSuffix(resp.body, "\n"), "\n")
 		var f safFailed
-		if resp.status != http.StatusBadRequest || len(ls) != 2 || ls[0] != `{"cond":"begin"}` ||
-			json.Unmarshal([]byte(ls[1]), &f) != nil || f.Cond != "failed" || !strings.HasPrefix(f.Msg, tc.msg) {
+		if resp.status != http.StatusBadRequest || len(ls) != 1 ||
+			json.Unmarshal([]byte(ls[0]), &f) != nil || f.Cond != "failed" || !strings.HasPrefix(f.Msg, tc.msg) {
 			t.Errorf("GET %s: %d %q, want 400 with a failed terminator starting %q", tc.path, resp.status, resp.body, tc.msg)
 		}
 	}
@@ -373,7 +373,7 @@ func TestAPIClickHouseDown(t *testing.T) {
 		}
 		want := `{"error":"history database unavailable, retry later"}` + "\n"
 		if strings.HasPrefix(p, "/dnsdb/") {
-			want = `{"cond":"begin"}` + "\n" + `{"cond":"failed","msg":"history database unavailable, retry later"}` + "\n"
+			want = `{"cond":"failed","msg":"history database unavailable, retry later"}` + "\n"
 		}
 		if resp.body != want {
 			t.Errorf("%s: body %q, want %q", p, resp.body, want)

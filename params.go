@@ -321,9 +321,9 @@ func parseBool(param, s string, def bool) (bool, error) {
 	switch strings.ToLower(s) {
 	case "":
 		return def, nil
-	case "true", "1", "yes":
+	case "true", "t", "1", "yes": // t and f: dnsdbq -g sends aggr=f
 		return true, nil
-	case "false", "0", "no":
+	case "false", "f", "0", "no":
 		return false, nil
 	}
 	return false, badParam(param, "must be true or false")

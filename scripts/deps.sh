@@ -3,7 +3,7 @@
 #
 #   scripts/deps.sh [--no-chdb]
 #
-# Debian packages: clickhouse-server clickhouse-client dnsutils knot-dnsutils dnsperf curl.
+# Debian packages: clickhouse-server clickhouse-client dnsutils knot-dnsutils dnsperf curl dnsdbq.
 # `apt-get update` runs once, and only when one of them is missing. Installing never starts a
 # system service (a temporary policy-rc.d forbids it); the tests start their own servers.
 #
@@ -16,7 +16,7 @@
 # Safe to run again: when everything is present it only checks, in well under a second.
 set -euo pipefail
 
-readonly APT_PACKAGES=(clickhouse-server clickhouse-client dnsutils knot-dnsutils dnsperf curl)
+readonly APT_PACKAGES=(clickhouse-server clickhouse-client dnsutils knot-dnsutils dnsperf curl dnsdbq)
 readonly CHDB_PACKAGE=@chdb/lib-linux-x64-gnu
 readonly CHDB_VERSION=${CHDB_LIB_VERSION:-26.5.3}
 readonly CHDB_LIB=/usr/local/lib/libchdb.so
