@@ -14,6 +14,8 @@
 #   --only LIST comma-separated pieces: overhead,latency,memory,profile,ingest,queries,
 #               capture
 #               (default all)
+#   Experiments: BENCH_PASSIVEDNS_EXTRA="batch 5000;flush 100ms" adds passivedns properties,
+#   BENCH_RESOLVER_ENV="GOMAXPROCS=2" sets the resolver's environment.
 #
 # It builds ./cmd/coredns and bench/cmd/benchtool, generates a zone of 100k names and a
 # Zipf-distributed query file, starts a private ClickHouse (scripts/clickhouse.sh) on free
@@ -56,7 +58,7 @@ while (($#)); do
 	--configs) CONFIGS_ARG=$2; shift ;;
 	--workloads) WORKLOADS_ARG=$2; shift ;;
 	--rate) RATE_ARG=$2; shift ;;
-	-h | --help) sed -n '2,36s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,37s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 	shift
