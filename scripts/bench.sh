@@ -8,7 +8,7 @@
 #               works (bench/bench_test.go runs it in `go test ./...`); its figures mean nothing
 #   --rounds N  alternating rounds of the resolver comparison (default 3)
 #   --seconds S length of each saturation run (default 10)
-#   --dir DIR   working folder (default ./tmp-bench); results in DIR/results.md
+#   --dir DIR   working folder (default ./.bench); results in DIR/results.md
 #   --configs LIST, --workloads LIST  a subset of base,log,dnstap,passivedns and whoami,forward
 #   --rate N    the fixed rate of the latency runs (default: half the baseline's QPS)
 #   --only LIST comma-separated pieces: overhead,latency,memory,profile,ingest,queries,
@@ -46,7 +46,7 @@ tiny=0
 CONFIGS_ARG= WORKLOADS_ARG= RATE_ARG=
 ROUNDS=3
 SECS=10
-DIR=$ROOT/tmp-bench
+DIR=$ROOT/.bench
 ONLY=overhead,latency,memory,profile,ingest,queries,capture
 while (($#)); do
 	case $1 in
