@@ -27,7 +27,7 @@ func init() { plugin.Register("passivedns", setup) }
 // insert per second per table with 10k-100k rows each.
 const (
 	defaultDSN   = "clickhouse://127.0.0.1:9000/passivedns"
-	defaultBatch = 20000
+	defaultBatch = 10000
 	defaultFlush = time.Second
 	defaultQueue = 100000
 	defaultDB    = "passivedns"
