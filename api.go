@@ -240,70 +240,36 @@ func (a *httpAPI) streamPage(w http.ResponseWriter, rows []histRow, table histTa
 	out.flush()
 }
 
-func (a *httpAPI) nativeName(w http.ResponseWriter, r *http.Request) {
-	v := r.URL.Query()
-	if err := checkParams(v, nativeListParams); err != nil {
-		fail(w, err)
-		return
+// nativeByName serves the lookups keyed by one name (or name wildcard) in the path:
+// history of a name, names whose data is a name, negative answers for a name.
+func (a *httpAPI) nativeByName(table histTable, toJSON func(histRow) any) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v := r.URL.Query()
+		if err := checkParams(v, nativeListParams); err != nil {
+			fail(w, err)
+			return
+		}
+		n, err := parseName("name", r.PathValue("name"), true)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		p, err := a.parseList(v, table, n.String())
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		q := histQuery{table: table, name: n}
+		p.apply(&q)
+		a.nativeList(w, r, q, p, toJSON)
 	}
-	n, err := parseName("name", r.PathValue("name"), true)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	p, err := a.parseList(v, tableByName, n.String())
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	q := histQuery{table: tableByName, name: n}
-	p.apply(&q)
-	a.nativeList(w, r, q, p, func(h histRow) any { return toNative(h) })
 }
 
-func (a *httpAPI) nativeRdata(w http.ResponseWriter, r *http.Request) {
-	v := r.URL.Query()
-	if err := checkParams(v, nativeListParams); err != nil {
-		fail(w, err)
-		return
-	}
-	n, err := parseName("name", r.PathValue("name"), true)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	p, err := a.parseList(v, tableByRdata, n.String())
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	q := histQuery{table: tableByRdata, name: n}
-	p.apply(&q)
-	a.nativeList(w, r, q, p, func(h histRow) any { return toNative(h) })
-}
+func nativeHistoryJSON(h histRow) any { return toNative(h) }
 
-func (a *httpAPI) nativeNegative(w http.ResponseWriter, r *http.Request) {
-	v := r.URL.Query()
-	if err := checkParams(v, nativeListParams); err != nil {
-		fail(w, err)
-		return
-	}
-	n, err := parseName("name", r.PathValue("name"), true)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	p, err := a.parseList(v, tableNegative, n.String())
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	q := histQuery{table: tableNegative, name: n}
-	p.apply(&q)
-	a.nativeList(w, r, q, p, func(h histRow) any {
-		return nativeNegative{QName: h.rrname, QType: h.rrtype, RCode: h.rdata,
-			TimeFirst: nativeTime(h.first), TimeLast: nativeTime(h.last), Count: h.count}
-	})
+func nativeNegativeJSON(h histRow) any {
+	return nativeNegative{QName: h.rrname, QType: h.rrtype, RCode: h.rdata,
+		TimeFirst: nativeTime(h.first), TimeLast: nativeTime(h.last), Count: h.count}
 }
 
 func (a *httpAPI) nativeIP(w http.ResponseWriter, r *http.Request) {

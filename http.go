@@ -191,10 +191,10 @@ func (a *httpAPI) handler() http.Handler {
 		mux.Handle(pattern, instrument(p, hh))
 	}
 	route("GET /api/v1/openapi.json", protoNative, false, serveOpenAPI)
-	route("GET /api/v1/name/{name}", protoNative, true, a.nativeName)
+	route("GET /api/v1/name/{name}", protoNative, true, a.nativeByName(tableByName, nativeHistoryJSON))
 	route("GET /api/v1/ip/{ip...}", protoNative, true, a.nativeIP)
-	route("GET /api/v1/rdata/{name}", protoNative, true, a.nativeRdata)
-	route("GET /api/v1/negative/{name}", protoNative, true, a.nativeNegative)
+	route("GET /api/v1/rdata/{name}", protoNative, true, a.nativeByName(tableByRdata, nativeHistoryJSON))
+	route("GET /api/v1/negative/{name}", protoNative, true, a.nativeByName(tableNegative, nativeNegativeJSON))
 	route("GET /api/v1/asof/{name}", protoNative, true, a.nativeAsOf)
 	route("GET /api/v1/pivot/{name}", protoNative, true, a.nativePivot)
 	route("POST /api/v1/bulk", protoNative, true, a.nativeBulk)
