@@ -245,21 +245,9 @@ func rdata(rr dns.RR) string {
 		return canonicalName(v.Ptr)
 	}
 	switch v := rr.(type) {
-	case *dns.CNAME:
-		c := *v
-		c.Target = canonicalName(c.Target)
-		rr = &c
 	case *dns.DNAME:
 		c := *v
 		c.Target = canonicalName(c.Target)
-		rr = &c
-	case *dns.NS:
-		c := *v
-		c.Ns = canonicalName(c.Ns)
-		rr = &c
-	case *dns.PTR:
-		c := *v
-		c.Ptr = canonicalName(c.Ptr)
 		rr = &c
 	case *dns.MX:
 		c := *v
