@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 // TestAPIQueriesModern proves every kind of API query on ClickHouse 26.x (chDB) against
@@ -99,7 +97,7 @@ func TestAPIQueriesModern(t *testing.T) {
 			t.Errorf("%s on 18.16: %d rows, want %d:\n%s", tc.what, len(want), tc.rows, strings.Join(want, "\n"))
 		}
 		sql, args := tc.q.build(modern)
-		bound := apiBind(t, sql, args...)
+		bound := chdbBind(t, sql, args...)
 		got := chdbExec(t, sess, bound)
 		if got != strings.Join(want, "") {
 			t.Errorf("%s: 26.x and 18.16 differ:\n26.x:\n%s18.16:\n%s\nSQL:\n%s", tc.what, got, strings.Join(want, ""), bound)
@@ -137,7 +135,7 @@ func TestAPIQueriesModern(t *testing.T) {
 			want = append(want, fmt.Sprintf("%d\t%d\t%s\t%s\t%s\n", x.t, x.ms, x.qtype, x.rcode, strings.Join(x.data, ",")))
 		}
 		rows.Close()
-		bound := apiBind(t, asofQuery(modern, types), args...)
+		bound := chdbBind(t, asofQuery(modern, types), args...)
 		got := chdbExec(t, sess, "SELECT t, ms, qtype, rcode, arrayStringConcat(`answer.data`, ',') FROM ("+bound+")")
 		if got != strings.Join(want, "") || len(want) != 4 {
 			t.Errorf("as-of %v: 26.x\n%s18.16\n%s", types, got, strings.Join(want, ""))
@@ -172,36 +170,4 @@ func primaryKeyUsed(plan string) bool {
 	}
 	rest := plan[i:]
 	return strings.Contains(rest, "Keys:") && !strings.Contains(strings.SplitN(rest, "Granules", 2)[0], "Condition: true")
-}
-
-// apiBind substitutes the API's arguments as clickhouse-go binds them on the client side.
-func apiBind(t *testing.T, sql string, args ...any) string {
-	t.Helper()
-	parts := strings.Split(sql, "?")
-	if len(parts) != len(args)+1 {
-		t.Fatalf("%d placeholders for %d arguments in %s", len(parts)-1, len(args), sql)
-	}
-	var b strings.Builder
-	for i, a := range args {
-		b.WriteString(parts[i])
-		b.WriteString(apiLiteral(a))
-	}
-	b.WriteString(parts[len(args)])
-	return b.String()
-}
-
-func apiLiteral(v any) string {
-	switch v := v.(type) {
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case clickhouse.GroupSet:
-		q := make([]string, len(v.Value))
-		for i, x := range v.Value {
-			q[i] = apiLiteral(x)
-		}
-		return "(" + strings.Join(q, ", ") + ")"
-	case string:
-		return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\x00", `\0`).Replace(v) + "'"
-	}
-	return chdbLiteral(v)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/miekg/dns"
 	"github.com/passivedns/passivedns/internal/chdbtest"
 )
@@ -37,11 +38,19 @@ func chdbExec(t *testing.T, s *chdbtest.Session, sql string) string {
 	return out
 }
 
-// chdbLiteral is v as a ClickHouse SQL literal.
+// chdbLiteral is v as a ClickHouse SQL literal, for every type the plugin binds.
 func chdbLiteral(v any) string {
 	switch v := v.(type) {
 	case string:
-		return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+		return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\x00", `\0`).Replace(v) + "'"
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case clickhouse.GroupSet:
+		q := make([]string, len(v.Value))
+		for i, x := range v.Value {
+			q[i] = chdbLiteral(x)
+		}
+		return "(" + strings.Join(q, ", ") + ")"
 	case uint16:
 		return strconv.FormatUint(uint64(v), 10)
 	case uint32:
