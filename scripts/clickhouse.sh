@@ -10,7 +10,7 @@
 # it answers GET /ping on the HTTP port. It listens on 127.0.0.1 only; DIR/users.xml is Debian's
 # (user default, no password) for loopback clients with a short poll_interval, so that stop is
 # quick even while clients stay connected. It never touches the system service.
-# The Go test helper internal/chtest (config.go) writes the same configuration.
+# The configuration comes from internal/chtest/server/, the same files the Go tests use.
 set -euo pipefail
 
 readonly START_TIMEOUT=30 # seconds to wait for /ping
@@ -37,88 +37,23 @@ ping_ok() {
 	[[ $(curl -s --max-time 1 "http://127.0.0.1:$1/ping" 2>/dev/null) == "Ok." ]]
 }
 
+# The configuration is internal/chtest/server/*.xml, shared with the Go tests; only the
+# folder and the ports are filled in here.
+readonly TEMPLATES=$(cd "$(dirname "${BASH_SOURCE[0]}")/../internal/chtest/server" && pwd)
+
 write_config() {
 	local dir=$1 tcp=$2 http=$3
 	mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas" "$dir/log"
-	cat >"$dir/config.xml" <<EOF
-<?xml version="1.0"?>
-<!-- Written by scripts/clickhouse.sh; rewritten at every start. -->
-<yandex>
-    <logger>
-        <level>information</level>
-        <log>$dir/log/clickhouse-server.log</log>
-        <errorlog>$dir/log/clickhouse-server.err.log</errorlog>
-        <size>10M</size>
-        <count>2</count>
-    </logger>
-    <listen_host>127.0.0.1</listen_host>
-    <tcp_port>$tcp</tcp_port>
-    <http_port>$http</http_port>
-    <path>$dir/data/</path>
-    <tmp_path>$dir/tmp/</tmp_path>
-    <user_files_path>$dir/user_files/</user_files_path>
-    <format_schema_path>$dir/format_schemas/</format_schema_path>
-    <users_config>$dir/users.xml</users_config>
-    <default_profile>default</default_profile>
-    <default_database>default</default_database>
-    <timezone>UTC</timezone>
-    <mark_cache_size>67108864</mark_cache_size>
-    <uncompressed_cache_size>67108864</uncompressed_cache_size>
-    <max_concurrent_queries>100</max_concurrent_queries>
-    <keep_alive_timeout>3</keep_alive_timeout>
-</yandex>
-EOF
-	# poll_interval: native-protocol handlers notice a shutdown only once per poll_interval
-	# (10 s by default), so every idle client connection would delay stop by that much.
-	cat >"$dir/users.xml" <<'EOF'
-<?xml version="1.0"?>
-<!-- Written by scripts/clickhouse.sh; rewritten at every start. -->
-<yandex>
-    <profiles>
-        <default>
-            <max_memory_usage>10000000000</max_memory_usage>
-            <use_uncompressed_cache>0</use_uncompressed_cache>
-            <load_balancing>random</load_balancing>
-            <poll_interval>1</poll_interval>
-        </default>
-        <readonly>
-            <readonly>1</readonly>
-        </readonly>
-    </profiles>
-    <users>
-        <default>
-            <password></password>
-            <networks>
-                <ip>::1</ip>
-                <ip>127.0.0.1</ip>
-            </networks>
-            <profile>default</profile>
-            <quota>default</quota>
-        </default>
-        <readonly>
-            <password></password>
-            <networks>
-                <ip>::1</ip>
-                <ip>127.0.0.1</ip>
-            </networks>
-            <profile>readonly</profile>
-            <quota>default</quota>
-        </readonly>
-    </users>
-    <quotas>
-        <default>
-            <interval>
-                <duration>3600</duration>
-                <queries>0</queries>
-                <errors>0</errors>
-                <result_rows>0</result_rows>
-                <read_rows>0</read_rows>
-                <execution_time>0</execution_time>
-            </interval>
-        </default>
-    </quotas>
-</yandex>
-EOF
+	local esc=${dir//&/&amp;} conf
+	esc=${esc//</&lt;}
+	esc=${esc//>/&gt;}
+	conf=$(<"$TEMPLATES/config.xml")
+	# Quoted replacements are literal (bash 5.2 would otherwise expand & in them).
+	conf=${conf//@DIR@/"$esc"}
+	conf=${conf//@TCP_PORT@/"$tcp"}
+	conf=${conf//@HTTP_PORT@/"$http"}
+	printf '%s\n' "$conf" >"$dir/config.xml"
+	cp "$TEMPLATES/users.xml" "$dir/users.xml"
 }
 
 show_logs() {

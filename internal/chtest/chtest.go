@@ -27,7 +27,6 @@
 package chtest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -364,11 +363,7 @@ func (s *Server) writeConfig() error {
 			return fmt.Errorf("chtest: %w", err)
 		}
 	}
-	var b bytes.Buffer
-	if err := configTemplate.Execute(&b, map[string]any{"Dir": s.Dir, "TCP": tcpPort, "HTTP": httpPort}); err != nil {
-		return fmt.Errorf("chtest: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(s.Dir, "config.xml"), b.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(s.Dir, "config.xml"), []byte(renderConfig(s.Dir, tcpPort, httpPort)), 0o644); err != nil {
 		return fmt.Errorf("chtest: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(s.Dir, "users.xml"), []byte(usersXML), 0o644); err != nil {
