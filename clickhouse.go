@@ -28,10 +28,8 @@ type sink interface {
 	close() error
 }
 
-var (
-	errFatal    = errors.New("cannot continue")
-	errRejected = errors.New("rows rejected by ClickHouse")
-)
+// errRejected: the rows themselves are bad; retrying cannot help.
+var errRejected = errors.New("rows rejected by ClickHouse")
 
 type clickhouseSink struct {
 	cfg config
@@ -70,91 +68,6 @@ func (s *clickhouseSink) prepare(ctx context.Context) error {
 	s.ready = true
 	return nil
 }
-
-// ensureSchema brings the database to schemaVersion (auto) or checks that it is there.
-func ensureSchema(ctx context.Context, conn driver.Conn, s schema, auto bool) error {
-	if auto {
-		for _, q := range []string{s.createDatabase(), s.createVersionTable()} {
-			if err := conn.Exec(ctx, q); err != nil {
-				return fmt.Errorf("creating schema: %w", err)
-			}
-		}
-	}
-	current, err := currentVersion(ctx, conn, s)
-	if err != nil {
-		return err
-	}
-	if current > schemaVersion {
-		return fmt.Errorf("%w: database %s has schema version %d, newer than the %d this passivedns knows; upgrade passivedns or point it at another database",
-			errFatal, s.db, current, schemaVersion)
-	}
-	if !auto {
-		if current < schemaVersion {
-			return fmt.Errorf("%w: database %s has schema version %d, this passivedns needs %d; use 'schema auto' once to upgrade it",
-				errFatal, s.db, current, schemaVersion)
-		}
-		return nil
-	}
-	initial := current
-	if current < schemaVersion {
-		// An upgrade may backfill a large table: it must not be cut short by the deadline
-		// of whatever insert needed the schema, which would leave it half done.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), migrationTimeout)
-		defer cancel()
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": 0}))
-		if initial > 0 {
-			log.Infof("Upgrading the schema of database %s from version %d to %d", s.db, initial, schemaVersion)
-		}
-	}
-	for _, m := range s.migrations() {
-		if m.version <= current {
-			continue
-		}
-		for _, q := range m.statements {
-			if err := conn.Exec(ctx, q); err != nil {
-				return fmt.Errorf("upgrading schema to version %d: %w", m.version, err)
-			}
-		}
-		if err := conn.Exec(ctx, s.insertVersion(), uint32(m.version), "passivedns"); err != nil {
-			return fmt.Errorf("recording schema version %d: %w", m.version, err)
-		}
-		current = m.version
-	}
-	if initial > 0 && initial < current {
-		log.Infof("Upgraded the schema of database %s from version %d to %d", s.db, initial, current)
-	}
-	if s.f.modern && s.retention > 0 {
-		if err := conn.Exec(ctx, s.alterRetention()); err != nil {
-			return fmt.Errorf("setting retention: %w", err)
-		}
-	} else if s.retention > 0 {
-		log.Warningf("ClickHouse %s has no TTL: retention is not enforced, drop old partitions of %s yourself", s.f.version, s.table("responses"))
-	}
-	return nil
-}
-
-func currentVersion(ctx context.Context, conn driver.Conn, s schema) (int, error) {
-	var v uint32
-	err := conn.QueryRow(ctx, s.selectVersion()).Scan(&v)
-	if err != nil {
-		var ex *clickhouse.Exception
-		if errors.As(err, &ex) && (ex.Code == codeUnknownTable || ex.Code == codeUnknownDatabase) {
-			return 0, fmt.Errorf("%w: no passivedns schema in database %s; create it with 'schema auto'", errFatal, s.db)
-		}
-		return 0, err
-	}
-	return int(v), nil
-}
-
-// migrationTimeout bounds a schema upgrade, backfills included.
-const migrationTimeout = time.Hour
-
-// ClickHouse error codes the sink acts on.
-const (
-	codeUnknownTable    = 60
-	codeUnknownDatabase = 81
-)
 
 // rejectedCodes are server errors that mean the rows themselves are bad: retrying the
 // same rows can never succeed.
@@ -343,14 +256,6 @@ func (s *clickhouseSink) unlanded(ctx context.Context, b *batch) (*batch, error)
 		log.Infof("Batch %x: %d rows had landed before the connection failed; not inserting them again", b.id, landed)
 	}
 	return rest, nil
-}
-
-func reverseString(s string) string {
-	r := make([]byte, len(s))
-	for i := 0; i < len(s); i++ {
-		r[len(s)-1-i] = s[i]
-	}
-	return string(r)
 }
 
 func (s *clickhouseSink) ping(ctx context.Context) error {

@@ -3,7 +3,6 @@ package passivedns
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -338,5 +337,3 @@ func (w *writer) setHealthy(ok bool, err error) {
 		}
 	}
 }
-
-func newBatchID() uint64 { return rand.Uint64() }

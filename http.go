@@ -345,7 +345,6 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// parseHTTPProperty parses http ADDRESS, api_key KEY... and http_tls CERT KEY.
 func parseHTTPProperty(c *caddy.Controller, hc *httpConfig, prop string, args []string) error {
 	switch prop {
 	case "http":

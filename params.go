@@ -39,31 +39,13 @@ const (
 	maxCursorText = 2048
 )
 
-// nameKind is how a name parameter matches stored names.
 type nameKind int
 
-const (
-	nameExact  nameKind = iota
-	nameSuffix          // *.example.org: names under example.org, not example.org itself
-	namePrefix          // www.example.*: names that start with the labels www.example
-)
-
-// nameSpec is a parsed name parameter. name is canonical (canonicalName): the name
 // itself, the domain under which names match (suffix), or the leading labels with
 // their dot (prefix, "www.example.").
 type nameSpec struct {
 	kind nameKind
 	name string
-}
-
-func (n nameSpec) String() string {
-	switch n.kind {
-	case nameSuffix:
-		return "*." + n.name
-	case namePrefix:
-		return n.name + "*"
-	}
-	return n.name
 }
 
 // parseName parses a domain name in presentation format, optionally with a leading
@@ -120,14 +102,11 @@ func parseName(param, s string, wildcards bool) (nameSpec, error) {
 	return nameSpec{kind: kind, name: name}, nil
 }
 
-// ipSpec is an address range: one address, a prefix, or an explicit range; both ends
 // in the 16-byte form history_by_ip stores (IPv4 mapped into IPv6).
 type ipSpec struct {
 	lo, hi netip.Addr
 	text   string // as given, for results that say which input they answer
 }
-
-func (r ipSpec) single() bool { return r.lo == r.hi }
 
 // parseIP accepts ADDR, ADDR/LEN, ADDR,LEN (DNSDB) and A-B (a range within one family).
 func parseIP(param, s string) (ipSpec, error) {

@@ -338,19 +338,11 @@ func (q histQuery) build(s schema) (string, []any) {
 	return strings.ReplaceAll(sql.String(), ipParam, s.f.ipParam()), args
 }
 
-// ipText prints an ip column as text; ipParam converts bound text to the column type.
 func (f flavor) ipText(col string) string {
 	if f.modern {
 		return "toString(" + col + ")"
 	}
 	return "IPv6NumToString(" + col + ")"
-}
-
-func (f flavor) ipParam() string {
-	if f.modern {
-		return "toIPv6(?)"
-	}
-	return "IPv6StringToNum(?)"
 }
 
 func reverseAll(ss []string) []string {

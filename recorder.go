@@ -41,20 +41,6 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// capture is everything the writer needs to turn one response into a row. It holds a
-// private copy of the message in wire format because the *dns.Msg may be reused by the
-// plugin that wrote it; decoding to text happens off the hot path.
-type capture struct {
-	wire      []byte
-	time      time.Time // when the response was written
-	elapsed   time.Duration
-	client    netip.Addr // already reduced per the clients option
-	server    string
-	transport string
-	size      uint32 // bytes sent to the client; 0 when the writer must compute it
-	compress  bool   // whether the client's copy was name-compressed (for size)
-}
-
 // packBuffers holds scratch buffers big enough for any DNS message, so packing the
 // copy allocates nothing.
 var packBuffers = sync.Pool{New: func() any { b := make([]byte, dns.MaxMsgSize); return &b }}

@@ -2,6 +2,7 @@ package passivedns
 
 import (
 	"encoding/binary"
+	"math/rand/v2"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -289,4 +290,15 @@ func rdata(rr dns.RR) string {
 		s = s[i+1:]
 	}
 	return s
+}
+
+// newBatchID is a random batch id: it lets a retry find out whether an earlier attempt landed.
+func newBatchID() uint64 { return rand.Uint64() }
+
+func reverseString(s string) string {
+	r := make([]byte, len(s))
+	for i := 0; i < len(s); i++ {
+		r[len(s)-1-i] = s[i]
+	}
+	return string(r)
 }

@@ -296,3 +296,12 @@ func (s schema) insertResponses() string {
 	}
 	return "INSERT INTO " + s.table("responses") + " (" + strings.Join(cols, ", ") + ")"
 }
+
+// ipText prints an ip column as text; ipParam converts bound text to the column type.
+
+func (f flavor) ipParam() string {
+	if f.modern {
+		return "toIPv6(?)"
+	}
+	return "IPv6StringToNum(?)"
+}

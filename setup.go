@@ -3,7 +3,6 @@ package passivedns
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -43,34 +42,6 @@ const (
 	// around and expire everything at once.
 	maxRetention = 10 * 365 * 24 * time.Hour
 )
-
-// clientsMode says how much of the client address is stored.
-type clientsMode int
-
-const (
-	clientsOff clientsMode = iota
-	clientsPrefix
-	clientsFull
-)
-
-// reduce applies the mode: nothing, the /24 (IPv4) or /48 (IPv6) network, or the address.
-func (m clientsMode) reduce(a netip.Addr) netip.Addr {
-	switch m {
-	case clientsFull:
-		return a
-	case clientsPrefix:
-		bits := 48
-		if a.Is4() {
-			bits = 24
-		}
-		p, err := a.Prefix(bits)
-		if err != nil {
-			return netip.Addr{}
-		}
-		return p.Addr()
-	}
-	return netip.Addr{}
-}
 
 type config struct {
 	dsn       string
@@ -371,3 +342,5 @@ func redactString(s string, u *url.URL) string {
 	}
 	return s
 }
+
+// parseHTTPProperty parses http ADDRESS, api_key KEY... and http_tls CERT KEY.
