@@ -14,20 +14,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// sink is where the writer sends batches; an interface so the writer's tests need no
-// ClickHouse.
-type sink interface {
-	// prepare connects and checks or creates the schema. An error wrapping errFatal
-	// means retrying cannot help (a schema newer than this build).
-	prepare(ctx context.Context) error
-	// write inserts the batch. A batch whose earlier attempt may have landed has
-	// uncertain set; write must then make sure no row is inserted twice.
-	write(ctx context.Context, b *batch) error
-	// ping checks that ClickHouse answers.
-	ping(ctx context.Context) error
-	close() error
-}
-
 // errRejected: the rows themselves are bad; retrying cannot help.
 var errRejected = errors.New("rows rejected by ClickHouse")
 

@@ -21,6 +21,20 @@ const (
 	startupWait     = 2 * time.Second  // longest startup waits for ClickHouse
 )
 
+// sink is where the writer sends batches; an interface so the writer's tests need no
+// ClickHouse.
+type sink interface {
+	// prepare connects and checks or creates the schema. An error wrapping errFatal
+	// means retrying cannot help (a schema newer than this build).
+	prepare(ctx context.Context) error
+	// write inserts the batch. A batch whose earlier attempt may have landed has
+	// uncertain set; write must then make sure no row is inserted twice.
+	write(ctx context.Context, b *batch) error
+	// ping checks that ClickHouse answers.
+	ping(ctx context.Context) error
+	close() error
+}
+
 // writer owns the queue between ServeDNS and ClickHouse and the one goroutine that
 // drains it: it decodes captures into batches and inserts a batch when it is full or
 // when its oldest record has waited cfg.flush.

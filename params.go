@@ -39,15 +39,6 @@ const (
 	maxCursorText = 2048
 )
 
-type nameKind int
-
-// itself, the domain under which names match (suffix), or the leading labels with
-// their dot (prefix, "www.example.").
-type nameSpec struct {
-	kind nameKind
-	name string
-}
-
 // parseName parses a domain name in presentation format, optionally with a leading
 // "*." or (if wildcards) a trailing ".*". Letters are lowered and bytes outside
 // printable ASCII (UTF-8 names) become \DDD escapes, as names are stored.
@@ -100,12 +91,6 @@ func parseName(param, s string, wildcards bool) (nameSpec, error) {
 	}
 	name := canonicalName(printed)
 	return nameSpec{kind: kind, name: name}, nil
-}
-
-// in the 16-byte form history_by_ip stores (IPv4 mapped into IPv6).
-type ipSpec struct {
-	lo, hi netip.Addr
-	text   string // as given, for results that say which input they answer
 }
 
 // parseIP accepts ADDR, ADDR/LEN, ADDR,LEN (DNSDB) and A-B (a range within one family).
