@@ -21,7 +21,7 @@ import (
 const (
 	nativeDefaultLimit = 1000
 	nativeMaxLimit     = 10000
-	bulkMaxInputs      = 10000
+	HTTPAPI__BulkMaxInputs      = 10000
 	bulkDefaultLimit   = 100
 	bulkWindow         = 500   // inputs answered together
 	bulkBuffered       = 50000 // most result rows held for one window
@@ -29,7 +29,7 @@ const (
 	pivotMaxAddrs      = 256
 	aliasMaxDepth      = 4
 	asofWindow         = 24 * time.Hour // answers older than this before T are only a fallback
-	asofRows           = 1000
+	HTTPAPI__AsOfRows           = 1000
 	writeGrace         = 30 * time.Second // per streamed chunk
 )
 
@@ -76,7 +76,7 @@ func (s *ndjson) flush() error {
 func nativeTime(sec uint32) string { return time.Unix(int64(sec), 0).UTC().Format(time.RFC3339) }
 
 // nativeRecord is one history result.
-type nativeRecord struct {
+type HTTPAPI__NativeRecord struct {
 	RRName    string         `json:"rrname"`
 	RRType    string         `json:"rrtype"`
 	RData     string         `json:"rdata"`
@@ -104,15 +104,15 @@ type nativeNegative struct {
 	Count     uint64 `json:"count"`
 }
 
-type nativeTrailer struct {
+type HTTPAPI__NativeTrailer struct {
 	Done   bool   `json:"done"`
 	Count  int    `json:"count"`
 	Cursor string `json:"cursor,omitempty"`
 }
 
-func toNative(r histRow) nativeRecord {
-	return nativeRecord{RRName: r.rrname, RRType: r.rrtype, RData: r.rdata,
-		TimeFirst: nativeTime(r.first), TimeLast: nativeTime(r.last), Count: r.count}
+func toNative(r HISTORY__Row) HTTPAPI__NativeRecord {
+	return HTTPAPI__NativeRecord{RRName: r.RRName, RRType: r.RRType, RData: r.RData,
+		TimeFirst: nativeTime(r.First), TimeLast: nativeTime(r.Last), Count: r.Count}
 }
 
 // listParams are the parameters every native list shares.
@@ -135,26 +135,26 @@ func checkParams(v url.Values, allowed ...map[string]bool) error {
 			ok = ok || a[k]
 		}
 		if !ok {
-			return badParam(k, "unknown parameter")
+			return PARAM__Bad(k, "unknown parameter")
 		}
 	}
 	return nil
 }
 
-func (a *httpAPI) parseList(v url.Values, table histTable, what string) (listParams, error) {
+func (a *HTTPAPI__Server) parseList(v url.Values, table HISTORY__Table, what string) (listParams, error) {
 	var p listParams
 	var err error
-	if p.rrtypes, err = parseRRTypes("rrtype", v["rrtype"]); err != nil {
+	if p.rrtypes, err = PARAM__ParseRRTypes("rrtype", v["rrtype"]); err != nil {
 		return p, err
 	}
-	now := a.now()
+	now := a.Now()
 	if s := v.Get("from"); s != "" {
-		if p.from, err = parseTime("from", s, now, true); err != nil {
+		if p.from, err = PARAM__ParseTime("from", s, now, true); err != nil {
 			return p, err
 		}
 	}
 	if s := v.Get("to"); s != "" {
-		if p.to, err = parseTime("to", s, now, true); err != nil {
+		if p.to, err = PARAM__ParseTime("to", s, now, true); err != nil {
 			return p, err
 		}
 	}
@@ -163,18 +163,18 @@ func (a *httpAPI) parseList(v url.Values, table histTable, what string) (listPar
 	case "strict":
 		p.strict = true
 	default:
-		return p, badParam("window", "must be loose (seen at any time in it, the default) or strict (seen only inside it)")
+		return p, PARAM__Bad("window", "must be loose (seen at any time in it, the default) or strict (seen only inside it)")
 	}
 	if !p.from.IsZero() && !p.to.IsZero() && p.to.Before(p.from) {
-		return p, badParam("to", "before from")
+		return p, PARAM__Bad("to", "before from")
 	}
-	if p.limit, err = parseLimit("limit", v.Get("limit"), nativeDefaultLimit, 1, nativeMaxLimit); err != nil {
+	if p.limit, err = PARAM__ParseLimit("limit", v.Get("limit"), nativeDefaultLimit, 1, nativeMaxLimit); err != nil {
 		return p, err
 	}
 	// The parameters as given identify the query; a relative window keeps the times it
 	// had on the first page, carried in the cursor.
-	p.id = queryID(strconv.Itoa(int(table)), what, strings.Join(p.rrtypes, ","), v.Get("from"), v.Get("to"), strconv.FormatBool(p.strict))
-	c, err := decodeCursor("cursor", v.Get("cursor"), p.id, keyLen(table))
+	p.id = PARAM__QueryID(strconv.Itoa(int(table)), what, strings.Join(p.rrtypes, ","), v.Get("from"), v.Get("to"), strconv.FormatBool(p.strict))
+	c, err := PARAM__DecodeCursor("cursor", v.Get("cursor"), p.id, HISTORY__KeyLen(table))
 	if err != nil {
 		return p, err
 	}
@@ -195,11 +195,11 @@ func unixOrZero(t time.Time) int64 {
 	return t.Unix()
 }
 
-func (p listParams) apply(q *histQuery) {
-	q.rrtypes = p.rrtypes
-	from, to := &q.lastAfter, &q.firstBefore
+func (p listParams) apply(q *HISTORY__Query) {
+	q.RRTypes = p.rrtypes
+	from, to := &q.LastAfter, &q.FirstBefore
 	if p.strict {
-		from, to = &q.firstAfter, &q.lastBefore
+		from, to = &q.FirstAfter, &q.LastBefore
 	}
 	if !p.from.IsZero() {
 		*from = max(p.from.Unix(), 1)
@@ -207,28 +207,28 @@ func (p listParams) apply(q *histQuery) {
 	if !p.to.IsZero() {
 		*to = max(p.to.Unix(), 1)
 	}
-	q.after = p.cursor
-	q.limit = p.limit + 1 // one more tells whether there is a next page
+	q.After = p.cursor
+	q.Limit = p.limit + 1 // one more tells whether there is a next page
 }
 
 // nativeList runs q and streams its page with the trailer.
-func (a *httpAPI) nativeList(w http.ResponseWriter, r *http.Request, q histQuery, p listParams, conv func(histRow) any) {
-	var rows []histRow
-	err := a.db.run(r.Context(), q, func(h histRow) bool { rows = append(rows, h); return true })
+func (a *HTTPAPI__Server) nativeList(w http.ResponseWriter, r *http.Request, q HISTORY__Query, p listParams, conv func(HISTORY__Row) any) {
+	var rows []HISTORY__Row
+	err := a.DB.Run(r.Context(), q, func(h HISTORY__Row) bool { rows = append(rows, h); return true })
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	a.streamPage(w, rows, q.table, p, conv)
+	a.streamPage(w, rows, q.Table, p, conv)
 }
 
-func (a *httpAPI) streamPage(w http.ResponseWriter, rows []histRow, table histTable, p listParams, conv func(histRow) any) {
+func (a *HTTPAPI__Server) streamPage(w http.ResponseWriter, rows []HISTORY__Row, table HISTORY__Table, p listParams, conv func(HISTORY__Row) any) {
 	limit := p.limit
 	out := newNDJSON(w)
-	t := nativeTrailer{Done: true}
+	t := HTTPAPI__NativeTrailer{Done: true}
 	for i, h := range rows {
 		if i == limit {
-			t.Cursor = cursor{Query: p.id, Key: rows[i-1].key(table), From: unixOrZero(p.from), To: unixOrZero(p.to)}.encode()
+			t.Cursor = PARAM__Cursor{Query: p.id, Key: rows[i-1].Key(table), From: unixOrZero(p.from), To: unixOrZero(p.to)}.Encode()
 			break
 		}
 		if out.write(conv(h)) != nil {
@@ -242,14 +242,14 @@ func (a *httpAPI) streamPage(w http.ResponseWriter, rows []histRow, table histTa
 
 // nativeByName serves the lookups keyed by one name (or name wildcard) in the path:
 // history of a name, names whose data is a name, negative answers for a name.
-func (a *httpAPI) nativeByName(table histTable, toJSON func(histRow) any) http.HandlerFunc {
+func (a *HTTPAPI__Server) nativeByName(table HISTORY__Table, toJSON func(HISTORY__Row) any) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v := r.URL.Query()
 		if err := checkParams(v, nativeListParams); err != nil {
 			fail(w, err)
 			return
 		}
-		n, err := parseName("name", r.PathValue("name"), true)
+		n, err := PARAM__ParseName("name", r.PathValue("name"), true)
 		if err != nil {
 			fail(w, err)
 			return
@@ -259,45 +259,45 @@ func (a *httpAPI) nativeByName(table histTable, toJSON func(histRow) any) http.H
 			fail(w, err)
 			return
 		}
-		q := histQuery{table: table, name: n}
+		q := HISTORY__Query{Table: table, Name: n}
 		p.apply(&q)
 		a.nativeList(w, r, q, p, toJSON)
 	}
 }
 
-func nativeHistoryJSON(h histRow) any { return toNative(h) }
+func nativeHistoryJSON(h HISTORY__Row) any { return toNative(h) }
 
-func nativeNegativeJSON(h histRow) any {
-	return nativeNegative{QName: h.rrname, QType: h.rrtype, RCode: h.rdata,
-		TimeFirst: nativeTime(h.first), TimeLast: nativeTime(h.last), Count: h.count}
+func nativeNegativeJSON(h HISTORY__Row) any {
+	return nativeNegative{QName: h.RRName, QType: h.RRType, RCode: h.RData,
+		TimeFirst: nativeTime(h.First), TimeLast: nativeTime(h.Last), Count: h.Count}
 }
 
-func (a *httpAPI) nativeIP(w http.ResponseWriter, r *http.Request) {
+func (a *HTTPAPI__Server) nativeIP(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	if err := checkParams(v, nativeListParams, map[string]bool{"aliases": true}); err != nil {
 		fail(w, err)
 		return
 	}
-	ip, err := parseIP("ip", r.PathValue("ip"))
+	ip, err := PARAM__ParseIP("ip", r.PathValue("ip"))
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	withAliases, err := parseBool("aliases", v.Get("aliases"), true)
+	withAliases, err := PARAM__ParseBool("aliases", v.Get("aliases"), true)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	what := ip.lo.String() + "-" + ip.hi.String()
-	p, err := a.parseList(v, tableByIP, what)
+	what := ip.Lo.String() + "-" + ip.Hi.String()
+	p, err := a.parseList(v, HISTORY__TableByIP, what)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	q := histQuery{table: tableByIP, ip: ip}
+	q := HISTORY__Query{Table: HISTORY__TableByIP, IP: ip}
 	p.apply(&q)
-	var rows []histRow
-	if err := a.db.run(r.Context(), q, func(h histRow) bool { rows = append(rows, h); return true }); err != nil {
+	var rows []HISTORY__Row
+	if err := a.DB.Run(r.Context(), q, func(h HISTORY__Row) bool { rows = append(rows, h); return true }); err != nil {
 		fail(w, err)
 		return
 	}
@@ -308,10 +308,10 @@ func (a *httpAPI) nativeIP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	a.streamPage(w, rows, tableByIP, p, func(h histRow) any {
+	a.streamPage(w, rows, HISTORY__TableByIP, p, func(h HISTORY__Row) any {
 		rec := toNative(h)
 		if withAliases {
-			al := aliases[h.rrname]
+			al := aliases[h.RRName]
 			if al == nil {
 				al = []nativeAlias{}
 			}
@@ -324,7 +324,7 @@ func (a *httpAPI) nativeIP(w http.ResponseWriter, r *http.Request) {
 // aliasesOf finds, for the rrnames of rows, the names whose CNAME chain led to them
 // (up to aliasMaxDepth CNAMEs), in the same time window: the query names that ended at
 // the addresses.
-func (a *httpAPI) aliasesOf(r *http.Request, rows []histRow, base histQuery) (map[string][]nativeAlias, error) {
+func (a *HTTPAPI__Server) aliasesOf(r *http.Request, rows []HISTORY__Row, base HISTORY__Query) (map[string][]nativeAlias, error) {
 	out := map[string][]nativeAlias{}
 	type node struct {
 		root  string
@@ -333,8 +333,8 @@ func (a *httpAPI) aliasesOf(r *http.Request, rows []histRow, base histQuery) (ma
 	// frontier maps a name to the roots (rrnames of rows) it leads to and the path.
 	frontier := map[string][]node{}
 	for _, h := range rows {
-		if _, ok := frontier[h.rrname]; !ok {
-			frontier[h.rrname] = []node{{root: h.rrname}}
+		if _, ok := frontier[h.RRName]; !ok {
+			frontier[h.RRName] = []node{{root: h.RRName}}
 		}
 	}
 	seen := map[string]bool{}
@@ -344,22 +344,22 @@ func (a *httpAPI) aliasesOf(r *http.Request, rows []histRow, base histQuery) (ma
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		q := histQuery{table: tableByRdata, names: names, rrtypes: []string{"CNAME"},
-			limit: nativeMaxLimit}
-		base.fence(&q)
+		q := HISTORY__Query{Table: HISTORY__TableByRdata, Names: names, RRTypes: []string{"CNAME"},
+			Limit: nativeMaxLimit}
+		base.Fence(&q)
 		next := map[string][]node{}
-		err := a.db.run(r.Context(), q, func(h histRow) bool {
-			for _, nd := range frontier[h.target] {
-				key := nd.root + "\x00" + h.rrname
-				if seen[key] || h.rrname == nd.root {
+		err := a.DB.Run(r.Context(), q, func(h HISTORY__Row) bool {
+			for _, nd := range frontier[h.Target] {
+				key := nd.root + "\x00" + h.RRName
+				if seen[key] || h.RRName == nd.root {
 					continue
 				}
 				seen[key] = true
-				chain := append([]string{h.rrname}, nd.chain...)
+				chain := append([]string{h.RRName}, nd.chain...)
 				full := append(append([]string(nil), chain...), nd.root)
-				out[nd.root] = append(out[nd.root], nativeAlias{RRName: h.rrname, Chain: full,
-					TimeFirst: nativeTime(h.first), TimeLast: nativeTime(h.last), Count: h.count})
-				next[h.rrname] = append(next[h.rrname], node{root: nd.root, chain: chain})
+				out[nd.root] = append(out[nd.root], nativeAlias{RRName: h.RRName, Chain: full,
+					TimeFirst: nativeTime(h.First), TimeLast: nativeTime(h.Last), Count: h.Count})
+				next[h.RRName] = append(next[h.RRName], node{root: nd.root, chain: chain})
 			}
 			return true
 		})
@@ -408,28 +408,28 @@ type asofResult struct {
 	Answers []asofAnswer `json:"answers"`
 }
 
-type asofRow struct {
-	t         uint32
-	ms        uint16
-	qtype     string
-	rcode     string
-	names     []string
-	types     []string
-	ttls      []uint32
-	data      []string
-	authTypes []string
-	authTTLs  []uint32
+type HTTPAPI__AsOfRow struct {
+	T         uint32
+	Ms        uint16
+	Qtype     string
+	Rcode     string
+	Names     []string
+	Types     []string
+	TTLs      []uint32
+	Data      []string
+	AuthTypes []string
+	AuthTTLs  []uint32
 }
 
-func (r asofRow) ttl() uint32 {
+func (r HTTPAPI__AsOfRow) ttl() uint32 {
 	var min uint32
 	first := true
-	ttls := r.ttls
+	ttls := r.TTLs
 	if len(ttls) == 0 {
 		// A negative answer lives as long as its SOA says (RFC 2308: the SOA's TTL).
-		for i, t := range r.authTypes {
+		for i, t := range r.AuthTypes {
 			if t == "SOA" {
-				ttls = r.authTTLs[i : i+1]
+				ttls = r.AuthTTLs[i : i+1]
 			}
 		}
 	}
@@ -441,30 +441,30 @@ func (r asofRow) ttl() uint32 {
 	return min
 }
 
-func (a *httpAPI) nativeAsOf(w http.ResponseWriter, r *http.Request) {
+func (a *HTTPAPI__Server) nativeAsOf(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	if err := checkParams(v, map[string]bool{"at": true, "rrtype": true}); err != nil {
 		fail(w, err)
 		return
 	}
-	n, err := parseName("name", r.PathValue("name"), false)
+	n, err := PARAM__ParseName("name", r.PathValue("name"), false)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	at := a.now().UTC()
+	at := a.Now().UTC()
 	if s := v.Get("at"); s != "" {
-		if at, err = parseTime("at", s, at, true); err != nil {
+		if at, err = PARAM__ParseTime("at", s, at, true); err != nil {
 			fail(w, err)
 			return
 		}
 	}
-	types, err := parseRRTypes("rrtype", v["rrtype"])
+	types, err := PARAM__ParseRRTypes("rrtype", v["rrtype"])
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	answers, err := a.asof(r, n.name, at, types, 0)
+	answers, err := a.asof(r, n.Name, at, types, 0)
 	if err != nil {
 		fail(w, err)
 		return
@@ -472,40 +472,40 @@ func (a *httpAPI) nativeAsOf(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	enc.Encode(asofResult{Name: n.name, At: at.Format(time.RFC3339), Answers: answers})
+	enc.Encode(asofResult{Name: n.Name, At: at.Format(time.RFC3339), Answers: answers})
 }
 
-func (a *httpAPI) asofRows(r *http.Request, name string, at time.Time, types []string, from int64) ([]asofRow, error) {
-	conn, s, err := a.db.get(r.Context())
+func (a *HTTPAPI__Server) asofRows(r *http.Request, name string, at time.Time, types []string, from int64) ([]HTTPAPI__AsOfRow, error) {
+	conn, s, err := a.DB.Get(r.Context())
 	if err != nil {
 		return nil, err
 	}
-	args := []any{reverseString(name), at.Unix(), from}
+	args := []any{RECORD__Reverse(name), at.Unix(), from}
 	if len(types) > 0 {
-		args = append(args, groupSet(types))
+		args = append(args, HISTORY__GroupSet(types))
 	}
-	args = append(args, asofRows)
-	ctx, cancel := a.db.queryContext(r.Context())
+	args = append(args, HTTPAPI__AsOfRows)
+	ctx, cancel := a.DB.QueryContext(r.Context())
 	defer cancel()
-	rows, err := conn.Query(ctx, asofQuery(s, types), args...)
+	rows, err := conn.Query(ctx, HISTORY__AsOfQuery(s, types), args...)
 	if err != nil {
-		return nil, classifyQueryError(err)
+		return nil, HISTORY__ClassifyError(err)
 	}
 	defer rows.Close()
-	var out []asofRow
+	var out []HTTPAPI__AsOfRow
 	for rows.Next() {
-		var x asofRow
-		if err := rows.Scan(&x.t, &x.ms, &x.qtype, &x.rcode, &x.names, &x.types, &x.ttls, &x.data, &x.authTypes, &x.authTTLs); err != nil {
+		var x HTTPAPI__AsOfRow
+		if err := rows.Scan(&x.T, &x.Ms, &x.Qtype, &x.Rcode, &x.Names, &x.Types, &x.TTLs, &x.Data, &x.AuthTypes, &x.AuthTTLs); err != nil {
 			return nil, err
 		}
 		out = append(out, x)
 	}
-	return out, classifyQueryError(rows.Err())
+	return out, HISTORY__ClassifyError(rows.Err())
 }
 
 // asof picks, per query type, the last answer at or before at whose TTL covers at, or
 // else the last answer before at (covers false), and completes its CNAME chain.
-func (a *httpAPI) asof(r *http.Request, name string, at time.Time, types []string, depth int) ([]asofAnswer, error) {
+func (a *HTTPAPI__Server) asof(r *http.Request, name string, at time.Time, types []string, depth int) ([]asofAnswer, error) {
 	rows, err := a.asofRows(r, name, at, types, max(at.Add(-asofWindow).Unix(), 0))
 	if err != nil {
 		return nil, err
@@ -515,12 +515,12 @@ func (a *httpAPI) asof(r *http.Request, name string, at time.Time, types []strin
 			return nil, err
 		}
 	}
-	best := map[string]asofRow{}
+	best := map[string]HTTPAPI__AsOfRow{}
 	covers := map[string]bool{}
 	for _, x := range rows { // newest first
-		c := int64(x.t)+int64(x.ttl()) >= at.Unix()
-		if _, ok := best[x.qtype]; !ok || c && !covers[x.qtype] {
-			best[x.qtype], covers[x.qtype] = x, c
+		c := int64(x.T)+int64(x.ttl()) >= at.Unix()
+		if _, ok := best[x.Qtype]; !ok || c && !covers[x.Qtype] {
+			best[x.Qtype], covers[x.Qtype] = x, c
 		}
 	}
 	qtypes := make([]string, 0, len(best))
@@ -531,12 +531,12 @@ func (a *httpAPI) asof(r *http.Request, name string, at time.Time, types []strin
 	answers := []asofAnswer{}
 	for _, t := range qtypes {
 		x := best[t]
-		ans := asofAnswer{QType: t, RCode: x.rcode, TTL: x.ttl(), Covers: covers[t],
-			AnsweredAt: time.UnixMilli(int64(x.t)*1000 + int64(x.ms)).UTC().Format("2006-01-02T15:04:05.000Z07:00"),
-			ValidUntil: time.Unix(int64(x.t)+int64(x.ttl()), 0).UTC().Format(time.RFC3339),
+		ans := asofAnswer{QType: t, RCode: x.Rcode, TTL: x.ttl(), Covers: covers[t],
+			AnsweredAt: time.UnixMilli(int64(x.T)*1000 + int64(x.Ms)).UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+			ValidUntil: time.Unix(int64(x.T)+int64(x.ttl()), 0).UTC().Format(time.RFC3339),
 			Records:    []asofRecord{}, Final: []asofRecord{}}
-		for i := range x.names {
-			ans.Records = append(ans.Records, asofRecord{RRName: x.names[i], RRType: x.types[i], TTL: x.ttls[i], RData: x.data[i]})
+		for i := range x.Names {
+			ans.Records = append(ans.Records, asofRecord{RRName: x.Names[i], RRType: x.Types[i], TTL: x.TTLs[i], RData: x.Data[i]})
 		}
 		ans.Chain = []string{name}
 		cur := name
@@ -559,7 +559,7 @@ func (a *httpAPI) asof(r *http.Request, name string, at time.Time, types []strin
 				ans.Final = append(ans.Final, rec)
 			}
 		}
-		if len(ans.Final) == 0 && len(ans.Chain) > 1 && x.rcode == "NOERROR" && depth < pivotMaxDepth {
+		if len(ans.Final) == 0 && len(ans.Chain) > 1 && x.Rcode == "NOERROR" && depth < pivotMaxDepth {
 			// The answer stopped at a CNAME: the target's own answers at T finish it.
 			sub, err := a.asof(r, cur, at, []string{t}, depth+1)
 			if err != nil {
@@ -617,35 +617,35 @@ type pivotResult struct {
 	Truncated bool        `json:"truncated"`
 }
 
-func (a *httpAPI) nativePivot(w http.ResponseWriter, r *http.Request) {
+func (a *HTTPAPI__Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	if err := checkParams(v, map[string]bool{"from": true, "to": true, "window": true, "limit": true, "aliases": true}); err != nil {
 		fail(w, err)
 		return
 	}
-	n, err := parseName("name", r.PathValue("name"), false)
+	n, err := PARAM__ParseName("name", r.PathValue("name"), false)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	withAliases, err := parseBool("aliases", v.Get("aliases"), true)
+	withAliases, err := PARAM__ParseBool("aliases", v.Get("aliases"), true)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	p, err := a.parseList(url.Values{"from": v["from"], "to": v["to"], "window": v["window"]}, tableByName, "")
+	p, err := a.parseList(url.Values{"from": v["from"], "to": v["to"], "window": v["window"]}, HISTORY__TableByName, "")
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	limit, err := parseLimit("limit", v.Get("limit"), 100, 1, nativeMaxLimit)
+	limit, err := PARAM__ParseLimit("limit", v.Get("limit"), 100, 1, nativeMaxLimit)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	var window histQuery
+	var window HISTORY__Query
 	p.apply(&window)
-	res := pivotResult{Name: n.name, Nodes: []pivotNode{}, Edges: []pivotEdge{}}
+	res := pivotResult{Name: n.Name, Nodes: []pivotNode{}, Edges: []pivotEdge{}}
 	if !p.from.IsZero() {
 		res.From = p.from.Format(time.RFC3339)
 	}
@@ -659,30 +659,30 @@ func (a *httpAPI) nativePivot(w http.ResponseWriter, r *http.Request) {
 		nodes[id] = pivotNode{ID: id, Kind: kind, Value: value}
 		return id
 	}
-	addEdge := func(from, to string, h histRow) {
-		k := from + "\x00" + to + "\x00" + h.rrtype
-		edges[k] = pivotEdge{From: from, To: to, RRType: h.rrtype, TimeFirst: nativeTime(h.first), TimeLast: nativeTime(h.last), Count: h.count}
+	addEdge := func(from, to string, h HISTORY__Row) {
+		k := from + "\x00" + to + "\x00" + h.RRType
+		edges[k] = pivotEdge{From: from, To: to, RRType: h.RRType, TimeFirst: nativeTime(h.First), TimeLast: nativeTime(h.Last), Count: h.Count}
 	}
-	addNode("name", n.name)
-	var addrs []histRow
-	frontier := []string{n.name}
-	seen := map[string]bool{n.name: true}
+	addNode("name", n.Name)
+	var addrs []HISTORY__Row
+	frontier := []string{n.Name}
+	seen := map[string]bool{n.Name: true}
 	for depth := 0; depth < pivotMaxDepth && len(frontier) > 0; depth++ {
-		q := histQuery{table: tableByName, names: frontier, rrtypes: []string{"A", "AAAA", "CNAME"},
-			limit: nativeMaxLimit + 1}
-		window.fence(&q)
+		q := HISTORY__Query{Table: HISTORY__TableByName, Names: frontier, RRTypes: []string{"A", "AAAA", "CNAME"},
+			Limit: nativeMaxLimit + 1}
+		window.Fence(&q)
 		var next []string
-		err := a.db.run(r.Context(), q, func(h histRow) bool {
-			from := addNode("name", h.rrname)
-			switch h.rrtype {
+		err := a.DB.Run(r.Context(), q, func(h HISTORY__Row) bool {
+			from := addNode("name", h.RRName)
+			switch h.RRType {
 			case "CNAME":
-				addEdge(from, addNode("name", h.rdata), h)
-				if !seen[h.rdata] {
-					seen[h.rdata] = true
-					next = append(next, h.rdata)
+				addEdge(from, addNode("name", h.RData), h)
+				if !seen[h.RData] {
+					seen[h.RData] = true
+					next = append(next, h.RData)
 				}
 			default:
-				addEdge(from, addNode("ip", h.rdata), h)
+				addEdge(from, addNode("ip", h.RData), h)
 				addrs = append(addrs, h)
 			}
 			return true
@@ -697,31 +697,31 @@ func (a *httpAPI) nativePivot(w http.ResponseWriter, r *http.Request) {
 	if len(addrs) > pivotMaxAddrs {
 		addrs, res.Truncated = addrs[:pivotMaxAddrs], true
 	}
-	var owners []histRow
+	var owners []HISTORY__Row
 	ownerSeen := map[string]bool{}
 	// The other names of all the addresses in one query, at most limit per address.
 	var ips []netip.Addr
 	ipSeen := map[netip.Addr]bool{}
 	for _, h := range addrs {
-		ip, err := parseIP("ip", h.rdata)
-		if err != nil || ipSeen[ip.lo] {
+		ip, err := PARAM__ParseIP("ip", h.RData)
+		if err != nil || ipSeen[ip.Lo] {
 			continue
 		}
-		ipSeen[ip.lo] = true
-		ips = append(ips, ip.lo)
+		ipSeen[ip.Lo] = true
+		ips = append(ips, ip.Lo)
 	}
 	if len(ips) > 0 {
-		q := histQuery{table: tableByIP, ips: ips, limitBy: limit + 1, limit: len(ips) * (limit + 1)}
-		window.fence(&q)
+		q := HISTORY__Query{Table: HISTORY__TableByIP, IPs: ips, LimitBy: limit + 1, Limit: len(ips) * (limit + 1)}
+		window.Fence(&q)
 		got := map[string]int{}
-		err := a.db.run(r.Context(), q, func(o histRow) bool {
-			if got[o.ipText]++; got[o.ipText] > limit {
+		err := a.DB.Run(r.Context(), q, func(o HISTORY__Row) bool {
+			if got[o.IPText]++; got[o.IPText] > limit {
 				res.Truncated = true
 				return true
 			}
-			addEdge(addNode("name", o.rrname), addNode("ip", o.rdata), o)
-			if !ownerSeen[o.rrname] {
-				ownerSeen[o.rrname] = true
+			addEdge(addNode("name", o.RRName), addNode("ip", o.RData), o)
+			if !ownerSeen[o.RRName] {
+				ownerSeen[o.RRName] = true
 				owners = append(owners, o)
 			}
 			return true
@@ -773,16 +773,16 @@ func (a *httpAPI) nativePivot(w http.ResponseWriter, r *http.Request) {
 type bulkInput struct {
 	index int
 	text  string
-	name  nameSpec
-	ip    ipSpec
+	name  HISTORY__NameSpec
+	ip    HISTORY__IPSpec
 	isIP  bool
 	err   error
 }
 
-type bulkLine struct {
+type HTTPAPI__BulkLine struct {
 	Input string `json:"input"`
 	Index int    `json:"index"`
-	nativeRecord
+	HTTPAPI__NativeRecord
 }
 
 type bulkDone struct {
@@ -806,51 +806,51 @@ func readBulk(body io.Reader) ([]bulkInput, error) {
 		if line == "" {
 			continue
 		}
-		if len(in) == bulkMaxInputs {
-			return nil, badParam("body", "more than %d inputs", bulkMaxInputs)
+		if len(in) == HTTPAPI__BulkMaxInputs {
+			return nil, PARAM__Bad("body", "more than %d inputs", HTTPAPI__BulkMaxInputs)
 		}
 		text := line
 		if strings.HasPrefix(line, "{") {
 			var o struct{ Input, Name, IP string }
 			if err := json.Unmarshal([]byte(line), &o); err != nil {
-				return nil, badParam("body", "line %d: not a JSON object: %v", len(in)+1, err)
+				return nil, PARAM__Bad("body", "line %d: not a JSON object: %v", len(in)+1, err)
 			}
 			text = o.Input + o.Name + o.IP
 		}
 		b := bulkInput{index: len(in), text: text}
-		if looksLikeIP(text) {
+		if PARAM__LooksLikeIP(text) {
 			b.isIP = true
-			b.ip, b.err = parseIP("input", text)
+			b.ip, b.err = PARAM__ParseIP("input", text)
 		} else {
-			b.name, b.err = parseName("input", text, true)
+			b.name, b.err = PARAM__ParseName("input", text, true)
 		}
 		in = append(in, b)
 	}
 	if err := sc.Err(); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, badParam("body", "larger than %d bytes", apiMaxBody)
+			return nil, PARAM__Bad("body", "larger than %d bytes", apiMaxBody)
 		}
-		return nil, badParam("body", "%v", err)
+		return nil, PARAM__Bad("body", "%v", err)
 	}
 	if len(in) == 0 {
-		return nil, badParam("body", "no inputs: send one name, address or prefix per line")
+		return nil, PARAM__Bad("body", "no inputs: send one name, address or prefix per line")
 	}
 	return in, nil
 }
 
-func (a *httpAPI) nativeBulk(w http.ResponseWriter, r *http.Request) {
+func (a *HTTPAPI__Server) nativeBulk(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	if err := checkParams(v, map[string]bool{"rrtype": true, "from": true, "to": true, "window": true, "limit": true}); err != nil {
 		fail(w, err)
 		return
 	}
-	p, err := a.parseList(url.Values{"rrtype": v["rrtype"], "from": v["from"], "to": v["to"], "window": v["window"]}, tableByName, "")
+	p, err := a.parseList(url.Values{"rrtype": v["rrtype"], "from": v["from"], "to": v["to"], "window": v["window"]}, HISTORY__TableByName, "")
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	if p.limit, err = parseLimit("limit", v.Get("limit"), bulkDefaultLimit, 1, nativeMaxLimit); err != nil {
+	if p.limit, err = PARAM__ParseLimit("limit", v.Get("limit"), bulkDefaultLimit, 1, nativeMaxLimit); err != nil {
 		fail(w, err)
 		return
 	}
@@ -870,33 +870,33 @@ func (a *httpAPI) nativeBulk(w http.ResponseWriter, r *http.Request) {
 			fail(w, err)
 			return
 		}
-		out.write(apiError{Error: msg})
+		out.write(HTTPAPI__APIError{Error: msg})
 		out.flush()
 	}
 	total := 0
 	for start := 0; start < len(inputs); start += window {
 		end := min(start+window, len(inputs))
-		results := make([][]histRow, end-start)
+		results := make([][]HISTORY__Row, end-start)
 		limited := make([]bool, end-start)
 		byName := map[string][]int{}
 		var names []string
 		for i := start; i < end; i++ {
-			if in := inputs[i]; in.err == nil && !in.isIP && in.name.kind == nameExact {
-				if _, ok := byName[in.name.name]; !ok {
-					names = append(names, in.name.name)
+			if in := inputs[i]; in.err == nil && !in.isIP && in.name.Kind == HISTORY__NameExact {
+				if _, ok := byName[in.name.Name]; !ok {
+					names = append(names, in.name.Name)
 				}
-				byName[in.name.name] = append(byName[in.name.name], i-start)
+				byName[in.name.Name] = append(byName[in.name.Name], i-start)
 			}
 		}
 		if len(names) > 0 {
-			q := histQuery{table: tableByName, names: names}
+			q := HISTORY__Query{Table: HISTORY__TableByName, Names: names}
 			p.apply(&q)
-			q.limitBy, q.limit = p.limit+1, len(names)*(p.limit+1)
+			q.LimitBy, q.Limit = p.limit+1, len(names)*(p.limit+1)
 			counts := map[string]int{}
-			err := a.db.run(r.Context(), q, func(h histRow) bool {
-				counts[h.rrname]++
-				for _, j := range byName[h.rrname] {
-					if counts[h.rrname] > p.limit {
+			err := a.DB.Run(r.Context(), q, func(h HISTORY__Row) bool {
+				counts[h.RRName]++
+				for _, j := range byName[h.RRName] {
+					if counts[h.RRName] > p.limit {
 						limited[j] = true
 						continue
 					}
@@ -916,13 +916,13 @@ func (a *httpAPI) nativeBulk(w http.ResponseWriter, r *http.Request) {
 			case in.err != nil:
 				_, done.Parameter, done.Error = errorStatus(in.err)
 				done.Done = false
-			case in.isIP || in.name.kind != nameExact:
-				q := histQuery{table: tableByName, name: in.name}
+			case in.isIP || in.name.Kind != HISTORY__NameExact:
+				q := HISTORY__Query{Table: HISTORY__TableByName, Name: in.name}
 				if in.isIP {
-					q = histQuery{table: tableByIP, ip: in.ip}
+					q = HISTORY__Query{Table: HISTORY__TableByIP, IP: in.ip}
 				}
 				p.apply(&q)
-				err := a.db.run(r.Context(), q, func(h histRow) bool {
+				err := a.DB.Run(r.Context(), q, func(h HISTORY__Row) bool {
 					if len(results[j]) == p.limit {
 						limited[j] = true
 						return false
@@ -940,7 +940,7 @@ func (a *httpAPI) nativeBulk(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			for _, h := range results[j] {
-				if out.write(bulkLine{Input: in.text, Index: i, nativeRecord: toNative(h)}) != nil {
+				if out.write(HTTPAPI__BulkLine{Input: in.text, Index: i, HTTPAPI__NativeRecord: toNative(h)}) != nil {
 					return
 				}
 			}
@@ -950,6 +950,6 @@ func (a *httpAPI) nativeBulk(w http.ResponseWriter, r *http.Request) {
 			out.write(done)
 		}
 	}
-	out.write(nativeTrailer{Done: true, Count: total})
+	out.write(HTTPAPI__NativeTrailer{Done: true, Count: total})
 	out.flush()
 }

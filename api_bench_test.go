@@ -149,40 +149,40 @@ func (w *benchWorld) response(at time.Time) *dns.Msg {
 // preparing the next batch while the previous one is written.
 func loadBench(tb testing.TB, cfg config, w *benchWorld, rows int) {
 	tb.Helper()
-	s := newClickHouseSink(cfg)
-	defer s.close()
+	s := CHSINK__New(cfg)
+	defer s.Close()
 	ctx := context.Background()
-	if err := s.prepare(ctx); err != nil {
+	if err := s.Prepare(ctx); err != nil {
 		tb.Fatal(err)
 	}
 	const batchRows = 100000
-	type job struct{ b *batch }
+	type job struct{ b *RECORD__Batch }
 	jobs := make(chan job, 1)
 	errc := make(chan error, 1)
 	go func() {
 		var err error
 		for j := range jobs {
 			if err == nil {
-				err = s.write(ctx, j.b)
+				err = s.Write(ctx, j.b)
 			}
 		}
 		errc <- err
 	}()
-	d := new(decoder)
+	d := new(RECORD__Decoder)
 	buf := make([]byte, dns.MaxMsgSize)
 	step := w.span / time.Duration(rows)
 	at := w.start
 	started := time.Now()
 	for done := 0; done < rows; {
-		b := &batch{id: newBatchID()}
-		for ; done < rows && b.len() < batchRows; done++ {
+		b := &RECORD__Batch{ID: RECORD__NewBatchID()}
+		for ; done < rows && b.Len() < batchRows; done++ {
 			m := w.response(at)
 			wire, err := m.PackBuffer(buf)
 			if err != nil {
 				tb.Fatal(err)
 			}
-			c := capture{wire: wire, time: at, elapsed: 300 * time.Microsecond, server: "dns://:53", transport: "udp", size: uint32(len(wire))}
-			if err := b.add(&c, d, cfg.sensor); err != nil {
+			c := RECORD__Capture{Wire: wire, Time: at, Elapsed: 300 * time.Microsecond, Server: "dns://:53", Transport: "udp", Size: uint32(len(wire))}
+			if err := b.Add(&c, d, cfg.sensor); err != nil {
 				tb.Fatal(err)
 			}
 			at = at.Add(step)
@@ -330,8 +330,8 @@ func BenchmarkAPILatency(b *testing.B) {
 		out, _ := testCH.Query(fmt.Sprintf("SELECT count(), sum(rows), formatReadableSize(sum(bytes)) FROM system.parts WHERE active AND database = '%s' AND table = '%s'", db, t))
 		b.Logf("%s: parts, rows, bytes: %s", t, strings.TrimSpace(out))
 	}
-	a := newHTTPAPI(cfg, httpConfig{addr: "127.0.0.1:0"})
-	a.now = func() time.Time { return w.start.Add(w.span) }
+	a := HTTPAPI__New(cfg, HTTPAPI__Config{Addr: "127.0.0.1:0"})
+	a.Now = func() time.Time { return w.start.Add(w.span) }
 	if err := a.OnStartup(); err != nil {
 		b.Fatal(err)
 	}
@@ -368,8 +368,8 @@ func TestAPILatencySmall(t *testing.T) {
 	if n := chCount(t, "SELECT count() FROM `"+db+"`.responses"); n != rows {
 		t.Fatalf("%d responses, want %d", n, rows)
 	}
-	a := newHTTPAPI(cfg, httpConfig{addr: "127.0.0.1:0"})
-	a.now = func() time.Time { return w.start.Add(w.span) }
+	a := HTTPAPI__New(cfg, HTTPAPI__Config{Addr: "127.0.0.1:0"})
+	a.Now = func() time.Time { return w.start.Add(w.span) }
 	if err := a.OnStartup(); err != nil {
 		t.Fatal(err)
 	}

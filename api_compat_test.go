@@ -18,27 +18,27 @@ import (
 func TestAPIQueriesModern(t *testing.T) {
 	r := recordScenario(t)
 	sess := chdbSession(t)
-	modern := schema{f: detectFlavor("26.5.1"), db: "pdns_api"}
+	modern := SCHEMA__Schema{Flavor: SCHEMA__DetectFlavor("26.5.1"), DB: "pdns_api"}
 	chdbEnsureSchema(t, sess, modern, 0, time.Now())
 	for _, b := range r.clock.batches {
 		chdbInsert(t, sess, modern, b)
 	}
-	db := &historyDB{cfg: r.cfg}
-	t.Cleanup(db.close)
+	db := &HISTORY__DB{Cfg: r.cfg}
+	t.Cleanup(db.Close)
 	ctx := context.Background()
-	_, legacy, err := db.get(ctx)
+	_, legacy, err := db.Get(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := func(s string) nameSpec {
-		n, err := parseName("name", s, true)
+	name := func(s string) HISTORY__NameSpec {
+		n, err := PARAM__ParseName("name", s, true)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return n
 	}
-	ip := func(s string) ipSpec {
-		v, err := parseIP("ip", s)
+	ip := func(s string) HISTORY__IPSpec {
+		v, err := PARAM__ParseIP("ip", s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,49 +46,49 @@ func TestAPIQueriesModern(t *testing.T) {
 	}
 	cases := []struct {
 		what string
-		q    histQuery
+		q    HISTORY__Query
 		rows int
 		pk   bool // must read by primary key
 	}{
-		{"name exact", histQuery{table: tableByName, name: name("evil.example.net"), limit: 10}, 2, true},
-		{"name exact rrtypes", histQuery{table: tableByName, name: name("evil.example.net"), rrtypes: []string{"A", "AAAA"}, limit: 10}, 2, true},
-		{"name suffix", histQuery{table: tableByName, name: name("*.wild.example.net"), limit: 10}, 3, true},
-		{"name suffix after cursor", histQuery{table: tableByName, name: name("*.wild.example.net"),
-			after: []string{reverseString("a.wild.example.net."), "A", "203.0.113.1"}, limit: 10}, 2, true},
-		{"name prefix (scan)", histQuery{table: tableByName, name: name("b.wild.*"), limit: 10}, 1, false},
-		{"name fences", histQuery{table: tableByName, name: name("evil.example.net"), firstAfter: 1793700001, lastBefore: 1793872800,
-			firstBefore: 1793872800, lastAfter: 1793700000, limit: 10}, 1, true},
-		{"name offset", histQuery{table: tableByName, name: name("evil.example.net"), offset: 1, limit: 10}, 1, true},
-		{"names (bulk, pivot)", histQuery{table: tableByName, names: []string{"evil.example.net.", "shared.example.net.", "www.example.net."},
-			rrtypes: []string{"A", "AAAA", "CNAME"}, limit: 10}, 4, true},
-		{"names limited by name (bulk)", histQuery{table: tableByName, names: []string{"evil.example.net.", "shared.example.net."}, limitBy: 1, limit: 10}, 2, true},
-		{"name bailiwick", histQuery{table: tableByName, name: name("evil.example.net"), under: "example.net.", limit: 10}, 2, true},
-		{"ip single", histQuery{table: tableByIP, ip: ip("192.0.2.2"), limit: 10}, 2, true},
-		{"ip prefix", histQuery{table: tableByIP, ip: ip("192.0.2.0/24"), limit: 10}, 3, true},
-		{"ip prefix after cursor", histQuery{table: tableByIP, ip: ip("192.0.2.0/24"), after: []string{"::ffff:192.0.2.1", "evil.example.net.", "A"}, limit: 10}, 2, true},
-		{"ip range", histQuery{table: tableByIP, ip: ip("203.0.113.1-203.0.113.2"), limit: 10}, 2, true},
-		{"ipv6 prefix", histQuery{table: tableByIP, ip: ip("2001:db8::,32"), rrtypes: []string{"AAAA"}, limit: 10}, 1, true},
-		{"ips limited by address (pivot)", histQuery{table: tableByIP, ips: []netip.Addr{ip("192.0.2.2").lo, ip("198.51.100.7").lo, ip("2001:db8::1").lo},
-			limitBy: 1, limit: 10}, 3, true},
-		{"ips (pivot)", histQuery{table: tableByIP, ips: []netip.Addr{ip("192.0.2.2").lo, ip("192.0.2.1").lo}, lastAfter: 1, limit: 10}, 3, true},
-		{"ip window", histQuery{table: tableByIP, ip: ip("192.0.2.0/24"), lastAfter: 1793786400, firstBefore: 1793786400, limit: 10}, 1, true},
-		{"rdata exact", histQuery{table: tableByRdata, name: name("cdn.example.net"), limit: 10}, 1, true},
-		{"rdata suffix", histQuery{table: tableByRdata, name: name("*.example.net"), limit: 10}, 2, true},
-		{"rdata names CNAME (aliases)", histQuery{table: tableByRdata, names: []string{"cdn.example.net."}, rrtypes: []string{"CNAME"}, limit: 10}, 1, true},
-		{"rdata after cursor", histQuery{table: tableByRdata, name: name("*.example.net"),
-			after: []string{reverseString("mail.example.net."), "MX", "example.net.", "10 mail.example.net."}, limit: 10}, 1, true},
-		{"negative exact", histQuery{table: tableNegative, name: name("nx.example.net"), limit: 10}, 1, true},
-		{"negative suffix window", histQuery{table: tableNegative, name: name("*.example.net"), lastAfter: 1793700000, firstBefore: 1793872800, limit: 10}, 2, true},
-		{"negative after cursor", histQuery{table: tableNegative, name: name("*.example.net"),
-			after: []string{reverseString("nodata.example.net."), "AAAA", "NOERROR"}, limit: 10}, 1, true},
-		{"daily exact", histQuery{table: tableDaily, name: name("evil.example.net"), limit: 10}, 3, true},
-		{"daily names and rdata (rdata lookups)", histQuery{table: tableDaily, names: []string{"evil.example.net.", "shared.example.net."},
-			rdatas: []string{"192.0.2.2"}, rrtypes: []string{"A", "AAAA"}, limit: 10}, 3, true},
-		{"daily suffix fenced", histQuery{table: tableDaily, name: name("*.wild.example.net"), rrtypes: []string{"A"}, lastAfter: 1, firstBefore: 1893456000, limit: 10}, 3, true},
+		{"name exact", HISTORY__Query{Table: HISTORY__TableByName, Name: name("evil.example.net"), Limit: 10}, 2, true},
+		{"name exact rrtypes", HISTORY__Query{Table: HISTORY__TableByName, Name: name("evil.example.net"), RRTypes: []string{"A", "AAAA"}, Limit: 10}, 2, true},
+		{"name suffix", HISTORY__Query{Table: HISTORY__TableByName, Name: name("*.wild.example.net"), Limit: 10}, 3, true},
+		{"name suffix after cursor", HISTORY__Query{Table: HISTORY__TableByName, Name: name("*.wild.example.net"),
+			After: []string{RECORD__Reverse("a.wild.example.net."), "A", "203.0.113.1"}, Limit: 10}, 2, true},
+		{"name prefix (scan)", HISTORY__Query{Table: HISTORY__TableByName, Name: name("b.wild.*"), Limit: 10}, 1, false},
+		{"name fences", HISTORY__Query{Table: HISTORY__TableByName, Name: name("evil.example.net"), FirstAfter: 1793700001, LastBefore: 1793872800,
+			FirstBefore: 1793872800, LastAfter: 1793700000, Limit: 10}, 1, true},
+		{"name offset", HISTORY__Query{Table: HISTORY__TableByName, Name: name("evil.example.net"), Offset: 1, Limit: 10}, 1, true},
+		{"names (bulk, pivot)", HISTORY__Query{Table: HISTORY__TableByName, Names: []string{"evil.example.net.", "shared.example.net.", "www.example.net."},
+			RRTypes: []string{"A", "AAAA", "CNAME"}, Limit: 10}, 4, true},
+		{"names limited by name (bulk)", HISTORY__Query{Table: HISTORY__TableByName, Names: []string{"evil.example.net.", "shared.example.net."}, LimitBy: 1, Limit: 10}, 2, true},
+		{"name bailiwick", HISTORY__Query{Table: HISTORY__TableByName, Name: name("evil.example.net"), Under: "example.net.", Limit: 10}, 2, true},
+		{"ip single", HISTORY__Query{Table: HISTORY__TableByIP, IP: ip("192.0.2.2"), Limit: 10}, 2, true},
+		{"ip prefix", HISTORY__Query{Table: HISTORY__TableByIP, IP: ip("192.0.2.0/24"), Limit: 10}, 3, true},
+		{"ip prefix after cursor", HISTORY__Query{Table: HISTORY__TableByIP, IP: ip("192.0.2.0/24"), After: []string{"::ffff:192.0.2.1", "evil.example.net.", "A"}, Limit: 10}, 2, true},
+		{"ip range", HISTORY__Query{Table: HISTORY__TableByIP, IP: ip("203.0.113.1-203.0.113.2"), Limit: 10}, 2, true},
+		{"ipv6 prefix", HISTORY__Query{Table: HISTORY__TableByIP, IP: ip("2001:db8::,32"), RRTypes: []string{"AAAA"}, Limit: 10}, 1, true},
+		{"ips limited by address (pivot)", HISTORY__Query{Table: HISTORY__TableByIP, IPs: []netip.Addr{ip("192.0.2.2").Lo, ip("198.51.100.7").Lo, ip("2001:db8::1").Lo},
+			LimitBy: 1, Limit: 10}, 3, true},
+		{"ips (pivot)", HISTORY__Query{Table: HISTORY__TableByIP, IPs: []netip.Addr{ip("192.0.2.2").Lo, ip("192.0.2.1").Lo}, LastAfter: 1, Limit: 10}, 3, true},
+		{"ip window", HISTORY__Query{Table: HISTORY__TableByIP, IP: ip("192.0.2.0/24"), LastAfter: 1793786400, FirstBefore: 1793786400, Limit: 10}, 1, true},
+		{"rdata exact", HISTORY__Query{Table: HISTORY__TableByRdata, Name: name("cdn.example.net"), Limit: 10}, 1, true},
+		{"rdata suffix", HISTORY__Query{Table: HISTORY__TableByRdata, Name: name("*.example.net"), Limit: 10}, 2, true},
+		{"rdata names CNAME (aliases)", HISTORY__Query{Table: HISTORY__TableByRdata, Names: []string{"cdn.example.net."}, RRTypes: []string{"CNAME"}, Limit: 10}, 1, true},
+		{"rdata after cursor", HISTORY__Query{Table: HISTORY__TableByRdata, Name: name("*.example.net"),
+			After: []string{RECORD__Reverse("mail.example.net."), "MX", "example.net.", "10 mail.example.net."}, Limit: 10}, 1, true},
+		{"negative exact", HISTORY__Query{Table: HISTORY__TableNegative, Name: name("nx.example.net"), Limit: 10}, 1, true},
+		{"negative suffix window", HISTORY__Query{Table: HISTORY__TableNegative, Name: name("*.example.net"), LastAfter: 1793700000, FirstBefore: 1793872800, Limit: 10}, 2, true},
+		{"negative after cursor", HISTORY__Query{Table: HISTORY__TableNegative, Name: name("*.example.net"),
+			After: []string{RECORD__Reverse("nodata.example.net."), "AAAA", "NOERROR"}, Limit: 10}, 1, true},
+		{"daily exact", HISTORY__Query{Table: HISTORY__TableDaily, Name: name("evil.example.net"), Limit: 10}, 3, true},
+		{"daily names and rdata (rdata lookups)", HISTORY__Query{Table: HISTORY__TableDaily, Names: []string{"evil.example.net.", "shared.example.net."},
+			RDatas: []string{"192.0.2.2"}, RRTypes: []string{"A", "AAAA"}, Limit: 10}, 3, true},
+		{"daily suffix fenced", HISTORY__Query{Table: HISTORY__TableDaily, Name: name("*.wild.example.net"), RRTypes: []string{"A"}, LastAfter: 1, FirstBefore: 1893456000, Limit: 10}, 3, true},
 	}
 	for _, tc := range cases {
 		var want []string
-		err := db.run(ctx, tc.q, func(h histRow) bool { want = append(want, histTSV(tc.q.table, h)); return true })
+		err := db.Run(ctx, tc.q, func(h HISTORY__Row) bool { want = append(want, histTSV(tc.q.Table, h)); return true })
 		if err != nil {
 			t.Errorf("%s on 18.16: %v", tc.what, err)
 			continue
@@ -96,7 +96,7 @@ func TestAPIQueriesModern(t *testing.T) {
 		if len(want) != tc.rows {
 			t.Errorf("%s on 18.16: %d rows, want %d:\n%s", tc.what, len(want), tc.rows, strings.Join(want, "\n"))
 		}
-		sql, args := tc.q.build(modern)
+		sql, args := tc.q.Build(modern)
 		bound := chdbBind(t, sql, args...)
 		got := chdbExec(t, sess, bound)
 		if got != strings.Join(want, "") {
@@ -108,7 +108,7 @@ func TestAPIQueriesModern(t *testing.T) {
 		}
 		// The legacy SQL runs as is on 18.16 (above); its text differs only in the
 		// address conversions.
-		lsql, _ := tc.q.build(legacy)
+		lsql, _ := tc.q.Build(legacy)
 		if strings.Count(lsql, "?") != len(args) {
 			t.Errorf("%s: legacy SQL has another number of placeholders", tc.what)
 		}
@@ -116,26 +116,26 @@ func TestAPIQueriesModern(t *testing.T) {
 
 	// As-of reads the raw log by (reverse(qname), time).
 	for _, types := range [][]string{nil, {"A"}} {
-		args := []any{reverseString("evil.example.net."), int64(1793872800), int64(1793700000)}
+		args := []any{RECORD__Reverse("evil.example.net."), int64(1793872800), int64(1793700000)}
 		if types != nil {
-			args = append(args, groupSet(types))
+			args = append(args, HISTORY__GroupSet(types))
 		}
-		args = append(args, asofRows)
-		conn, _, _ := db.get(ctx)
-		rows, err := conn.Query(ctx, asofQuery(legacy, types), args...)
+		args = append(args, HTTPAPI__AsOfRows)
+		conn, _, _ := db.Get(ctx)
+		rows, err := conn.Query(ctx, HISTORY__AsOfQuery(legacy, types), args...)
 		if err != nil {
 			t.Fatalf("as-of on 18.16: %v", err)
 		}
 		var want []string
 		for rows.Next() {
-			var x asofRow
-			if err := rows.Scan(&x.t, &x.ms, &x.qtype, &x.rcode, &x.names, &x.types, &x.ttls, &x.data, &x.authTypes, &x.authTTLs); err != nil {
+			var x HTTPAPI__AsOfRow
+			if err := rows.Scan(&x.T, &x.Ms, &x.Qtype, &x.Rcode, &x.Names, &x.Types, &x.TTLs, &x.Data, &x.AuthTypes, &x.AuthTTLs); err != nil {
 				t.Fatal(err)
 			}
-			want = append(want, fmt.Sprintf("%d\t%d\t%s\t%s\t%s\n", x.t, x.ms, x.qtype, x.rcode, strings.Join(x.data, ",")))
+			want = append(want, fmt.Sprintf("%d\t%d\t%s\t%s\t%s\n", x.T, x.Ms, x.Qtype, x.Rcode, strings.Join(x.Data, ",")))
 		}
 		rows.Close()
-		bound := chdbBind(t, asofQuery(modern, types), args...)
+		bound := chdbBind(t, HISTORY__AsOfQuery(modern, types), args...)
 		got := chdbExec(t, sess, "SELECT t, ms, qtype, rcode, arrayStringConcat(`answer.data`, ',') FROM ("+bound+")")
 		if got != strings.Join(want, "") || len(want) != 4 {
 			t.Errorf("as-of %v: 26.x\n%s18.16\n%s", types, got, strings.Join(want, ""))
@@ -147,17 +147,17 @@ func TestAPIQueriesModern(t *testing.T) {
 }
 
 // histTSV prints a row as ClickHouse prints the query's columns in TSV.
-func histTSV(t histTable, h histRow) string {
-	cols := []string{h.rrname, h.rrtype, h.rdata}
+func histTSV(t HISTORY__Table, h HISTORY__Row) string {
+	cols := []string{h.RRName, h.RRType, h.RData}
 	switch t {
-	case tableByIP:
-		cols[2] = h.ipText
-	case tableByRdata:
-		cols = append(cols, h.target)
+	case HISTORY__TableByIP:
+		cols[2] = h.IPText
+	case HISTORY__TableByRdata:
+		cols = append(cols, h.Target)
 	}
-	cols = append(cols, strconv.Itoa(int(h.first)), strconv.Itoa(int(h.last)), strconv.FormatUint(h.count, 10))
-	if t == tableDaily {
-		cols = append(cols, strconv.Itoa(int(h.day)))
+	cols = append(cols, strconv.Itoa(int(h.First)), strconv.Itoa(int(h.Last)), strconv.FormatUint(h.Count, 10))
+	if t == HISTORY__TableDaily {
+		cols = append(cols, strconv.Itoa(int(h.Day)))
 	}
 	return strings.Join(cols, "\t") + "\n"
 }

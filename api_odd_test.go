@@ -38,7 +38,7 @@ func TestAPIOddNamesByteExact(t *testing.T) {
 		r.ask(scT0, tc.owner, tc.rtype)
 	}
 	r.flush()
-	c := startAPI(t, r.cfg, httpConfig{}, scNow)
+	c := startAPI(t, r.cfg, HTTPAPI__Config{}, scNow)
 
 	for _, tc := range tests {
 		p := url.PathEscape(tc.owner)

@@ -30,7 +30,7 @@ func TestAPIPagination(t *testing.T) {
 		r.ask(at(scT0, i), n, dns.TypeA)
 	}
 	r.flush()
-	c := startAPI(t, r.cfg, httpConfig{}, scNow)
+	c := startAPI(t, r.cfg, HTTPAPI__Config{}, scNow)
 	total := len(want)
 
 	check := func(what string, seen map[string]int) {
@@ -56,12 +56,12 @@ func TestAPIPagination(t *testing.T) {
 			}
 			pages++
 			ls := strings.Split(strings.TrimSuffix(resp.body, "\n"), "\n")
-			var tr nativeTrailer
+			var tr HTTPAPI__NativeTrailer
 			if err := json.Unmarshal([]byte(ls[len(ls)-1]), &tr); err != nil || !tr.Done || tr.Count != len(ls)-1 {
 				t.Fatalf("%s: trailer %s", base, ls[len(ls)-1])
 			}
 			for _, l := range ls[:len(ls)-1] {
-				var rec nativeRecord
+				var rec HTTPAPI__NativeRecord
 				json.Unmarshal([]byte(l), &rec)
 				seen[rec.RRName+" "+rec.RData]++
 			}
@@ -78,19 +78,19 @@ func TestAPIPagination(t *testing.T) {
 
 	// A relative window keeps its times across pages while the clock moves on.
 	var tick atomic.Int64
-	moving := startAPI(t, r.cfg, httpConfig{}, scNow, func(a *httpAPI) {
-		a.now = func() time.Time { return scNow.Add(time.Duration(tick.Add(1)) * time.Minute) }
+	moving := startAPI(t, r.cfg, HTTPAPI__Config{}, scNow, func(a *HTTPAPI__Server) {
+		a.Now = func() time.Time { return scNow.Add(time.Duration(tick.Add(1)) * time.Minute) }
 	})
 	relSeen := map[string]int{}
 	for cur := ""; ; {
 		resp := moving.get("/api/v1/name/*.pages.example.net?limit=1000&from=-8760h&cursor=" + cur)
 		ls := strings.Split(strings.TrimSuffix(resp.body, "\n"), "\n")
-		var tr nativeTrailer
+		var tr HTTPAPI__NativeTrailer
 		if resp.status != 200 || json.Unmarshal([]byte(ls[len(ls)-1]), &tr) != nil {
 			t.Fatalf("relative window: %d %s", resp.status, ls[len(ls)-1])
 		}
 		for _, l := range ls[:len(ls)-1] {
-			var rec nativeRecord
+			var rec HTTPAPI__NativeRecord
 			json.Unmarshal([]byte(l), &rec)
 			relSeen[rec.RRName+" "+rec.RData]++
 		}
@@ -113,7 +113,7 @@ func TestAPIPagination(t *testing.T) {
 			t.Fatalf("COF: %d %s", resp.status, resp.body)
 		}
 		for _, l := range strings.Split(strings.TrimSuffix(resp.body, "\n"), "\n") {
-			var rec cofRecord
+			var rec HTTPAPI__CofRecord
 			json.Unmarshal([]byte(l), &rec)
 			seen[rec.RRName+" "+rec.RData[0]]++
 		}
@@ -129,7 +129,7 @@ func TestAPIPagination(t *testing.T) {
 		resp := c.get(fmt.Sprintf("/dnsdb/v2/lookup/rdata/ip/10.0.0.0,8?limit=1000&offset=%d", off))
 		ls := strings.Split(strings.TrimSuffix(resp.body, "\n"), "\n")
 		for _, l := range ls[1 : len(ls)-1] {
-			var o struct{ Obj dnsdbObj }
+			var o struct{ Obj HTTPAPI__DnsdbObj }
 			json.Unmarshal([]byte(l), &o)
 			seen[o.Obj.RRName+" "+o.Obj.RData.(string)]++
 		}
@@ -150,7 +150,7 @@ func TestAPIPagination(t *testing.T) {
 	resp := c.do("POST", "/api/v1/bulk", nil, strings.NewReader(body.String()))
 	seen = map[string]int{}
 	for _, l := range strings.Split(strings.TrimSuffix(resp.body, "\n"), "\n") {
-		var b bulkLine
+		var b HTTPAPI__BulkLine
 		json.Unmarshal([]byte(l), &b)
 		if b.RRName != "" {
 			if fmt.Sprintf("h%04d.pages.example.net", b.Index) != b.Input || b.Input+"." != b.RRName {

@@ -28,7 +28,7 @@ type clockSink struct {
 	mu      sync.Mutex
 	times   []time.Time
 	done    map[uint64]bool
-	batches []*batch // as written, for replaying them elsewhere (chDB)
+	batches []*RECORD__Batch // as written, for replaying them elsewhere (chDB)
 }
 
 func (s *clockSink) push(t time.Time) {
@@ -37,23 +37,23 @@ func (s *clockSink) push(t time.Time) {
 	s.mu.Unlock()
 }
 
-func (s *clockSink) write(ctx context.Context, b *batch) error {
+func (s *clockSink) Write(ctx context.Context, b *RECORD__Batch) error {
 	s.mu.Lock()
-	if !s.done[b.id] {
-		s.done[b.id] = true
-		for i := range b.time {
+	if !s.done[b.ID] {
+		s.done[b.ID] = true
+		for i := range b.Time {
 			if len(s.times) == 0 {
 				s.mu.Unlock()
 				return fmt.Errorf("clockSink: no time for row %d", i)
 			}
 			t := s.times[0].UTC()
 			s.times = s.times[1:]
-			b.time[i], b.timeMs[i] = t, uint16(t.Nanosecond()/int(time.Millisecond))
+			b.Time[i], b.TimeMs[i] = t, uint16(t.Nanosecond()/int(time.Millisecond))
 		}
 		s.batches = append(s.batches, b)
 	}
 	s.mu.Unlock()
-	return s.sink.write(ctx, b)
+	return s.sink.Write(ctx, b)
 }
 
 // recording is a PassiveDNS in front of an answering handler, writing into db on testCH.
@@ -72,7 +72,7 @@ func newRecording(t *testing.T) *recording {
 	cfg := chConfig(t, db)
 	cfg.batch, cfg.flush, cfg.queue = 5000, 20*time.Millisecond, 100000
 	rec := &recording{t: t, db: db, cfg: cfg, answer: map[string]*dns.Msg{}}
-	rec.clock = &clockSink{sink: newClickHouseSink(cfg), done: map[uint64]bool{}}
+	rec.clock = &clockSink{sink: CHSINK__New(cfg), done: map[uint64]bool{}}
 	rec.p = &PassiveDNS{cfg: cfg, writer: newWriter(cfg, rec.clock)}
 	rec.p.Next = test.HandlerFunc(func(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 		q := r.Question[0]
@@ -146,18 +146,18 @@ func (r *recording) flush() {
 // apiClient is an httpAPI listening on a free loopback port.
 type apiClient struct {
 	t    *testing.T
-	api  *httpAPI
+	api  *HTTPAPI__Server
 	base string
 	hdr  http.Header
 }
 
-func startAPI(t *testing.T, cfg config, hc httpConfig, now time.Time, opts ...func(*httpAPI)) *apiClient {
+func startAPI(t *testing.T, cfg config, hc HTTPAPI__Config, now time.Time, opts ...func(*HTTPAPI__Server)) *apiClient {
 	t.Helper()
-	if hc.addr == "" {
-		hc.addr = "127.0.0.1:0"
+	if hc.Addr == "" {
+		hc.Addr = "127.0.0.1:0"
 	}
-	a := newHTTPAPI(cfg, hc)
-	a.now = func() time.Time { return now }
+	a := HTTPAPI__New(cfg, hc)
+	a.Now = func() time.Time { return now }
 	for _, o := range opts { // before the listener starts: handlers read these fields
 		o(a)
 	}
@@ -166,7 +166,7 @@ func startAPI(t *testing.T, cfg config, hc httpConfig, now time.Time, opts ...fu
 	}
 	t.Cleanup(func() { a.OnShutdown() })
 	scheme := "http"
-	if hc.certFile != "" {
+	if hc.CertFile != "" {
 		scheme = "https"
 	}
 	return &apiClient{t: t, api: a, base: scheme + "://" + a.Addr(), hdr: http.Header{}}
@@ -273,7 +273,7 @@ func recordScenario(t *testing.T) *recording {
 // TestAPIScenario checks every endpoint's exact answer on the scenario.
 func TestAPIScenario(t *testing.T) {
 	r := recordScenario(t)
-	c := startAPI(t, r.cfg, httpConfig{}, scNow)
+	c := startAPI(t, r.cfg, HTTPAPI__Config{}, scNow)
 	done := `{"done":true,"count":%d}`
 	n := func(k int) string { return fmt.Sprintf(done, k) }
 
@@ -305,7 +305,7 @@ func TestAPIScenario(t *testing.T) {
 	if len(ls) != 3 || ls[0] != wildA || ls[1] != wildB {
 		t.Fatalf("first page: %s", p1.body)
 	}
-	var tr nativeTrailer
+	var tr HTTPAPI__NativeTrailer
 	if err := json.Unmarshal([]byte(ls[2]), &tr); err != nil || tr.Cursor == "" || tr.Count != 2 {
 		t.Fatalf("trailer %s: %v", ls[2], err)
 	}

@@ -53,7 +53,7 @@ func BenchmarkCapture(b *testing.B) {
 		for {
 			select {
 			case c := <-p.writer.queue:
-				p.writer.queuedBytes.Add(-int64(len(c.wire)))
+				p.writer.queuedBytes.Add(-int64(len(c.Wire)))
 			case <-done:
 				return
 			}
@@ -107,15 +107,15 @@ func BenchmarkCaptureBaseline(b *testing.B) {
 func BenchmarkDecode(b *testing.B) {
 	_, reply := typicalAnswer(b)
 	wire, _ := reply.Pack()
-	c := capture{wire: wire}
-	d := new(decoder)
-	bt := &batch{}
+	c := RECORD__Capture{Wire: wire}
+	d := new(RECORD__Decoder)
+	bt := &RECORD__Batch{}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		if i%10000 == 0 {
-			bt = &batch{}
+			bt = &RECORD__Batch{}
 		}
-		if err := bt.add(&c, d, "bench"); err != nil {
+		if err := bt.Add(&c, d, "bench"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -126,10 +126,10 @@ func BenchmarkDecode(b *testing.B) {
 func BenchmarkInsertRows(b *testing.B) {
 	_, reply := typicalAnswer(b)
 	wire, _ := reply.Pack()
-	rows := &batch{id: 1}
-	d := new(decoder)
+	rows := &RECORD__Batch{ID: 1}
+	d := new(RECORD__Decoder)
 	for range 10000 {
-		if err := rows.add(&capture{wire: wire, time: time.Now()}, d, "bench"); err != nil {
+		if err := rows.Add(&RECORD__Capture{Wire: wire, Time: time.Now()}, d, "bench"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -137,20 +137,20 @@ func BenchmarkInsertRows(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := newClickHouseSink(cfg)
-	defer s.close()
+	s := CHSINK__New(cfg)
+	defer s.Close()
 	ctx := context.Background()
-	if err := s.prepare(ctx); err != nil {
+	if err := s.Prepare(ctx); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		ins, err := s.conn.PrepareBatch(ctx, s.schema.insertResponses())
+		ins, err := s.Conn.PrepareBatch(ctx, s.Schema.InsertResponses())
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := s.appendColumns(ins, rows); err != nil {
+		if err := s.AppendColumns(ins, rows); err != nil {
 			b.Fatal(err)
 		}
 		ins.Abort()

@@ -8,32 +8,32 @@ import (
 // capture is everything the writer needs to turn one response into a row. It holds a
 // private copy of the message in wire format because the *dns.Msg may be reused by the
 // plugin that wrote it; decoding to text happens off the hot path.
-type capture struct {
-	wire      []byte
-	time      time.Time // when the response was written
-	elapsed   time.Duration
-	client    netip.Addr // already reduced per the clients option
-	server    string
-	transport string
-	size      uint32 // bytes sent to the client; 0 when the writer must compute it
-	compress  bool   // whether the client's copy was name-compressed (for size)
+type RECORD__Capture struct {
+	Wire      []byte
+	Time      time.Time // when the response was written
+	Elapsed   time.Duration
+	Client    netip.Addr // already reduced per the clients option
+	Server    string
+	Transport string
+	Size      uint32 // bytes sent to the client; 0 when the writer must compute it
+	Compress  bool   // whether the client's copy was name-compressed (for size)
 }
 
 // clientsMode says how much of the client address is stored.
-type clientsMode int
+type RECORD__ClientsMode int
 
 const (
-	clientsOff clientsMode = iota
-	clientsPrefix
-	clientsFull
+	RECORD__ClientsOff RECORD__ClientsMode = iota
+	RECORD__ClientsPrefix
+	RECORD__ClientsFull
 )
 
 // reduce applies the mode: nothing, the /24 (IPv4) or /48 (IPv6) network, or the address.
-func (m clientsMode) reduce(a netip.Addr) netip.Addr {
+func (m RECORD__ClientsMode) Reduce(a netip.Addr) netip.Addr {
 	switch m {
-	case clientsFull:
+	case RECORD__ClientsFull:
 		return a
-	case clientsPrefix:
+	case RECORD__ClientsPrefix:
 		bits := 48
 		if a.Is4() {
 			bits = 24

@@ -15,43 +15,43 @@ import (
 )
 
 // errRejected: the rows themselves are bad; retrying cannot help.
-var errRejected = errors.New("rows rejected by ClickHouse")
+var CHSINK__ErrRejected = errors.New("rows rejected by ClickHouse")
 
-type clickhouseSink struct {
-	cfg config
+type CHSINK__Sink struct {
+	Cfg config
 
 	mu     sync.Mutex
-	conn   driver.Conn
-	schema schema
-	ready  bool // connected and schema checked
+	Conn   driver.Conn
+	Schema SCHEMA__Schema
+	Ready  bool // connected and schema checked
 }
 
-func newClickHouseSink(cfg config) *clickhouseSink { return &clickhouseSink{cfg: cfg} }
+func CHSINK__New(cfg config) *CHSINK__Sink { return &CHSINK__Sink{Cfg: cfg} }
 
-func (s *clickhouseSink) prepare(ctx context.Context) error {
+func (s *CHSINK__Sink) Prepare(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ready {
+	if s.Ready {
 		return nil
 	}
-	if s.conn == nil {
-		opts := *s.cfg.options
+	if s.Conn == nil {
+		opts := *s.Cfg.options
 		opts.ClientInfo.Products = append(opts.ClientInfo.Products, struct{ Name, Version string }{"coredns-passivedns", "1"})
 		conn, err := clickhouse.Open(&opts)
 		if err != nil {
 			return err
 		}
-		s.conn = conn
+		s.Conn = conn
 	}
 	var version string
-	if err := s.conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
+	if err := s.Conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
 		return err
 	}
-	s.schema = schema{f: detectFlavor(version), db: s.cfg.database, retention: s.cfg.retention}
-	if err := ensureSchema(ctx, s.conn, s.schema, s.cfg.schema); err != nil {
+	s.Schema = SCHEMA__Schema{Flavor: SCHEMA__DetectFlavor(version), DB: s.Cfg.database, Retention: s.Cfg.retention}
+	if err := SCHEMA__Ensure(ctx, s.Conn, s.Schema, s.Cfg.schema); err != nil {
 		return err
 	}
-	s.ready = true
+	s.Ready = true
 	return nil
 }
 
@@ -66,70 +66,70 @@ var rejectedCodes = map[int32]bool{
 	117: true, // INCORRECT_DATA
 }
 
-func (s *clickhouseSink) write(ctx context.Context, b *batch) error {
-	if err := s.prepare(ctx); err != nil {
+func (s *CHSINK__Sink) Write(ctx context.Context, b *RECORD__Batch) error {
+	if err := s.Prepare(ctx); err != nil {
 		return err
 	}
-	if b.uncertain {
+	if b.Uncertain {
 		rest, err := s.unlanded(ctx, b)
 		if err != nil {
 			return err
 		}
-		if rest.len() == 0 {
+		if rest.Len() == 0 {
 			return nil
 		}
 		b = rest
 	}
-	if s.schema.f.modern {
+	if s.Schema.Flavor.Modern {
 		// A retry with the same token is dropped by the server if the first try landed.
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
-			"insert_deduplication_token":                         strconv.FormatUint(b.id, 10),
+			"insert_deduplication_token":                         strconv.FormatUint(b.ID, 10),
 			"deduplicate_blocks_in_dependent_materialized_views": 1,
 		}))
 	}
-	ins, err := s.conn.PrepareBatch(ctx, s.schema.insertResponses())
+	ins, err := s.Conn.PrepareBatch(ctx, s.Schema.InsertResponses())
 	if err != nil {
 		return s.classify(err) // nothing was sent yet
 	}
 	defer ins.Close()
-	if err := s.appendColumns(ins, b); err != nil {
-		return fmt.Errorf("%w: %v", errRejected, err)
+	if err := s.AppendColumns(ins, b); err != nil {
+		return fmt.Errorf("%w: %v", CHSINK__ErrRejected, err)
 	}
 	if err := ins.Send(); err != nil {
-		b.uncertain = true
+		b.Uncertain = true
 		return s.classify(err)
 	}
 	return nil
 }
 
-func (s *clickhouseSink) classify(err error) error {
+func (s *CHSINK__Sink) classify(err error) error {
 	var ex *clickhouse.Exception
 	if errors.As(err, &ex) {
 		if rejectedCodes[ex.Code] {
-			return fmt.Errorf("%w: %v", errRejected, err)
+			return fmt.Errorf("%w: %v", CHSINK__ErrRejected, err)
 		}
-		if ex.Code == codeUnknownTable || ex.Code == codeUnknownDatabase {
+		if ex.Code == SCHEMA__CodeUnknownTable || ex.Code == SCHEMA__CodeUnknownDatabase {
 			s.mu.Lock()
-			s.ready = false // someone dropped the schema: check it again before the next try
+			s.Ready = false // someone dropped the schema: check it again before the next try
 			s.mu.Unlock()
 		}
 	}
 	return err
 }
 
-func (s *clickhouseSink) appendColumns(ins driver.Batch, b *batch) error {
-	ids := make([]uint64, b.len())
+func (s *CHSINK__Sink) AppendColumns(ins driver.Batch, b *RECORD__Batch) error {
+	ids := make([]uint64, b.Len())
 	for i := range ids {
-		ids[i] = b.id
+		ids[i] = b.ID
 	}
-	cols := []any{b.time}
-	if !s.schema.f.modern {
-		cols = append(cols, b.timeMs)
+	cols := []any{b.Time}
+	if !s.Schema.Flavor.Modern {
+		cols = append(cols, b.TimeMs)
 	}
-	var client any = b.client
-	if !s.schema.f.modern {
-		fixed := make([]string, len(b.client))
-		for i, a := range b.client {
+	var client any = b.Client
+	if !s.Schema.Flavor.Modern {
+		fixed := make([]string, len(b.Client))
+		for i, a := range b.Client {
 			a16 := a.As16()
 			if !a.IsValid() {
 				a16 = [16]byte{}
@@ -138,8 +138,8 @@ func (s *clickhouseSink) appendColumns(ins driver.Batch, b *batch) error {
 		}
 		client = fixed
 	} else {
-		addrs := make([]netip.Addr, len(b.client))
-		for i, a := range b.client {
+		addrs := make([]netip.Addr, len(b.Client))
+		for i, a := range b.Client {
 			if a.IsValid() {
 				addrs[i] = netip.AddrFrom16(a.As16())
 			} else {
@@ -148,17 +148,17 @@ func (s *clickhouseSink) appendColumns(ins driver.Batch, b *batch) error {
 		}
 		client = addrs
 	}
-	cols = append(cols, b.sensor, b.server, b.transport, client, b.qname, b.qtype, b.qclass, b.rcode, b.flags,
-		b.answer.name, b.answer.typ, b.answer.class, b.answer.ttl, b.answer.data,
-		b.authority.name, b.authority.typ, b.authority.class, b.authority.ttl, b.authority.data,
-		b.size, b.durationUs, ids)
+	cols = append(cols, b.Sensor, b.Server, b.Transport, client, b.QName, b.QType, b.QClass, b.RCode, b.Flags,
+		b.Answer.Name, b.Answer.Type, b.Answer.Class, b.Answer.TTL, b.Answer.Data,
+		b.Authority.Name, b.Authority.Type, b.Authority.Class, b.Authority.TTL, b.Authority.Data,
+		b.Size, b.DurationUs, ids)
 	// In chunks, yielding between them: on a resolver with one core the Go scheduler
 	// would otherwise let DNS goroutines wait behind a whole batch (tens of ms).
-	for lo := 0; lo < b.len(); lo += appendChunk {
-		hi := min(lo+appendChunk, b.len())
+	for lo := 0; lo < b.Len(); lo += appendChunk {
+		hi := min(lo+appendChunk, b.Len())
 		for i, c := range cols {
 			if err := appendRows(ins.Column(i), c, lo, hi); err != nil {
-				return fmt.Errorf("column %s: %w", s.schema.responseColumns()[i], err)
+				return fmt.Errorf("column %s: %w", s.Schema.ResponseColumns()[i], err)
 			}
 		}
 		runtime.Gosched()
@@ -207,19 +207,19 @@ func appendRows(col driver.BatchColumn, c any, lo, hi int) error {
 // ClickHouse. An insert is written as one part per partition (day), each all or nothing,
 // so one row per day tells whether that day's rows landed. The lookup uses the primary
 // key (reverse(qname), time) and the partition, so it reads a few granules.
-func (s *clickhouseSink) unlanded(ctx context.Context, b *batch) (*batch, error) {
+func (s *CHSINK__Sink) unlanded(ctx context.Context, b *RECORD__Batch) (*RECORD__Batch, error) {
 	firstOfDay := map[string]int{}
-	for i, t := range b.time {
+	for i, t := range b.Time {
 		d := t.Format(time.DateOnly)
 		if _, ok := firstOfDay[d]; !ok {
 			firstOfDay[d] = i
 		}
 	}
 	missing := map[string]bool{}
-	q := s.schema.unlandedQuery()
+	q := s.Schema.UnlandedQuery()
 	for d, i := range firstOfDay {
 		var n uint64
-		if err := s.conn.QueryRow(ctx, q, reverseString(b.qname[i]), d, b.id).Scan(&n); err != nil {
+		if err := s.Conn.QueryRow(ctx, q, RECORD__Reverse(b.QName[i]), d, b.ID).Scan(&n); err != nil {
 			return nil, err
 		}
 		if n == 0 {
@@ -230,34 +230,34 @@ func (s *clickhouseSink) unlanded(ctx context.Context, b *batch) (*batch, error)
 		// Nothing landed: resend as it was. Keeping the id keeps the deduplication token,
 		// so on servers that have tokens an attempt the server still finishes after this
 		// check is not counted twice.
-		b.uncertain = false
+		b.Uncertain = false
 		return b, nil
 	}
-	rest := b.subset(func(i int) bool { return missing[b.time[i].Format(time.DateOnly)] })
-	rest.uncertain = false
+	rest := b.Subset(func(i int) bool { return missing[b.Time[i].Format(time.DateOnly)] })
+	rest.Uncertain = false
 	// A fresh id: the rows that did land used the old one as their deduplication token
 	// and batch_id, and the rest must not be mistaken for them.
-	rest.id = newBatchID()
-	if landed := b.len() - rest.len(); landed > 0 {
-		log.Infof("Batch %x: %d rows had landed before the connection failed; not inserting them again", b.id, landed)
+	rest.ID = RECORD__NewBatchID()
+	if landed := b.Len() - rest.Len(); landed > 0 {
+		log.Infof("Batch %x: %d rows had landed before the connection failed; not inserting them again", b.ID, landed)
 	}
 	return rest, nil
 }
 
-func (s *clickhouseSink) ping(ctx context.Context) error {
-	if err := s.prepare(ctx); err != nil {
+func (s *CHSINK__Sink) Ping(ctx context.Context) error {
+	if err := s.Prepare(ctx); err != nil {
 		return err
 	}
-	return s.conn.Ping(ctx)
+	return s.Conn.Ping(ctx)
 }
 
-func (s *clickhouseSink) close() error {
+func (s *CHSINK__Sink) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.conn == nil {
+	if s.Conn == nil {
 		return nil
 	}
-	err := s.conn.Close()
-	s.conn, s.ready = nil, false
+	err := s.Conn.Close()
+	s.Conn, s.Ready = nil, false
 	return err
 }

@@ -51,24 +51,24 @@ func chConfig(t *testing.T, db string) config {
 	return config{
 		dsn: dsn, options: opts, database: db,
 		batch: 1000, flush: 50 * time.Millisecond, queue: 10000,
-		sensor: "sensor-1", clients: clientsFull, schema: true,
+		sensor: "sensor-1", clients: RECORD__ClientsFull, schema: true,
 	}
 }
 
 // chSink returns a sink for cfg that is closed when the test ends.
-func chSink(t *testing.T, cfg config) *clickhouseSink {
+func chSink(t *testing.T, cfg config) *CHSINK__Sink {
 	t.Helper()
-	s := newClickHouseSink(cfg)
-	t.Cleanup(func() { s.close() })
+	s := CHSINK__New(cfg)
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
 // chPreparedSink returns a sink for a new database of the test's own, schema created.
-func chPreparedSink(t *testing.T) (*clickhouseSink, string) {
+func chPreparedSink(t *testing.T) (*CHSINK__Sink, string) {
 	t.Helper()
 	db := chTestDB(t)
 	s := chSink(t, chConfig(t, db))
-	if err := s.prepare(chCtx(t)); err != nil {
+	if err := s.Prepare(chCtx(t)); err != nil {
 		t.Fatalf("prepare: %v", err)
 	}
 	return s, db
@@ -96,13 +96,13 @@ func chConn(t *testing.T) driver.Conn {
 }
 
 // chFlavor is the flavor the sink picks for testCH.
-func chFlavor(t *testing.T) flavor {
+func chFlavor(t *testing.T) SCHEMA__Flavor {
 	t.Helper()
 	var v string
 	if err := chConn(t).QueryRow(chCtx(t), "SELECT version()").Scan(&v); err != nil {
 		t.Fatal(err)
 	}
-	return detectFlavor(v)
+	return SCHEMA__DetectFlavor(v)
 }
 
 func chExec(t *testing.T, sql string) {
@@ -122,8 +122,8 @@ func chCount(t *testing.T, sql string, args ...any) uint64 {
 }
 
 // chIPText is SQL that prints an ip/client column of flavor f as text.
-func chIPText(f flavor, col string) string {
-	if f.modern {
+func chIPText(f SCHEMA__Flavor, col string) string {
+	if f.Modern {
 		return "toString(" + col + ")"
 	}
 	return "IPv6NumToString(" + col + ")"
@@ -148,7 +148,7 @@ func chMsg(t *testing.T, qname string, qtype uint16, rcode int, aa bool, answers
 
 // chCapture is what the recorder would capture for m, packed the way recorder.capture packs
 // it (uncompressed, with the client's compression noted for the size).
-func chCapture(t *testing.T, m *dns.Msg, at time.Time, client string, transport string) capture {
+func chCapture(t *testing.T, m *dns.Msg, at time.Time, client string, transport string) RECORD__Capture {
 	t.Helper()
 	u := m.Copy()
 	u.Compress = false
@@ -156,33 +156,33 @@ func chCapture(t *testing.T, m *dns.Msg, at time.Time, client string, transport 
 	if err != nil {
 		t.Fatalf("packing %v: %v", m.Question, err)
 	}
-	c := capture{
-		wire: wire, time: at, elapsed: 1500 * time.Microsecond,
-		server: "dns://.:53", transport: transport, compress: true,
+	c := RECORD__Capture{
+		Wire: wire, Time: at, Elapsed: 1500 * time.Microsecond,
+		Server: "dns://.:53", Transport: transport, Compress: true,
 	}
 	if client != "" {
-		c.client = netip.MustParseAddr(client)
+		c.Client = netip.MustParseAddr(client)
 	}
 	return c
 }
 
 // chBatch decodes captures into a new batch as the writer does.
-func chBatch(t *testing.T, cs ...capture) *batch {
+func chBatch(t *testing.T, cs ...RECORD__Capture) *RECORD__Batch {
 	t.Helper()
-	b := &batch{id: newBatchID()}
-	d := new(decoder)
+	b := &RECORD__Batch{ID: RECORD__NewBatchID()}
+	d := new(RECORD__Decoder)
 	for i := range cs {
-		if err := b.add(&cs[i], d, "sensor-1"); err != nil {
+		if err := b.Add(&cs[i], d, "sensor-1"); err != nil {
 			t.Fatalf("batch.add(capture %d): %v", i, err)
 		}
 	}
 	return b
 }
 
-func chWrite(t *testing.T, s *clickhouseSink, b *batch) {
+func chWrite(t *testing.T, s *CHSINK__Sink, b *RECORD__Batch) {
 	t.Helper()
-	if err := s.write(chCtx(t), b); err != nil {
-		t.Fatalf("write (%d rows, uncertain %v): %v", b.len(), b.uncertain, err)
+	if err := s.Write(chCtx(t), b); err != nil {
+		t.Fatalf("write (%d rows, uncertain %v): %v", b.Len(), b.Uncertain, err)
 	}
 }
 
@@ -208,7 +208,7 @@ func chResponses(t *testing.T, db string) []chResponse {
 	t.Helper()
 	f := chFlavor(t)
 	ms := "time_ms"
-	if f.modern {
+	if f.Modern {
 		ms = "toUInt16(toUnixTimestamp64Milli(time) % 1000)"
 	}
 	q := fmt.Sprintf("SELECT toUnixTimestamp(time), %s, sensor, server, transport, %s, qname, qtype, qclass, rcode, flags,"+
@@ -283,7 +283,7 @@ func chHistory(t *testing.T, db string) []chHistoryRow {
 }
 
 // chHistoryByIP finalises history_by_ip.
-func chHistoryByIP(t *testing.T, db string, f flavor) []chHistoryRow {
+func chHistoryByIP(t *testing.T, db string, f SCHEMA__Flavor) []chHistoryRow {
 	t.Helper()
 	return chHistoryQuery(t, "SELECT "+chIPText(f, "ip")+" AS k, rrname, rrtype, '', minMerge(time_first), maxMerge(time_last), countMerge(count) FROM `"+
 		db+"`.history_by_ip GROUP BY ip, rrname, rrtype ORDER BY rrname, k")
@@ -297,8 +297,8 @@ func chHistoryByRdata(t *testing.T, db string) []chHistoryRow {
 }
 
 // chHistTime is t as the history tables of flavor f hold it: whole seconds on legacy.
-func chHistTime(f flavor, t time.Time) time.Time {
-	if f.modern {
+func chHistTime(f SCHEMA__Flavor, t time.Time) time.Time {
+	if f.Modern {
 		return t.Truncate(time.Millisecond)
 	}
 	return t.Truncate(time.Second)
@@ -340,13 +340,13 @@ func TestClickHouseWriteRows(t *testing.T) {
 	}
 	m2.Ns = []dns.RR{soa}
 	c2 := chCapture(t, m2, t2, "2001:db8::53", "tcp")
-	c2.elapsed = 2 * time.Hour // more microseconds than UInt32 holds: clamped
+	c2.Elapsed = 2 * time.Hour // more microseconds than UInt32 holds: clamped
 	// 3: CNAME chain and MX, client not recorded (clients off), written as raw bytes with a
 	// known size, over DoT.
 	m3 := chMsg(t, "alias.example.org.", dns.TypeMX, dns.RcodeSuccess, false,
 		"alias.example.org. 60 IN CNAME Target.Example.org.", "target.example.org. 120 IN MX 10 Mail.Example.org.")
 	c3 := chCapture(t, m3, t3, "", "tls")
-	c3.size, c3.elapsed = 4242, 0
+	c3.Size, c3.Elapsed = 4242, 0
 
 	b := chBatch(t, c1, c2, c3)
 	chWrite(t, s, b)
@@ -369,7 +369,7 @@ func TestClickHouseWriteRows(t *testing.T) {
 			AnName: []string{"www.example.org.", "www.example.org."}, AnType: []string{"A", "A"}, AnClass: []string{"IN", "IN"},
 			AnTTL: []uint32{300, 300}, AnData: []string{"192.0.2.1", "192.0.2.2"},
 			NsName: empty, NsType: empty, NsClass: empty, NsTTL: emptyTTL, NsData: empty,
-			Size: size(m1), DurationUs: 1500, BatchID: b.id,
+			Size: size(m1), DurationUs: 1500, BatchID: b.ID,
 		},
 		{
 			Time: time.Date(2024, 5, 1, 8, 30, 15, 7_000_000, time.UTC), Sensor: "sensor-1", Server: "dns://.:53", Transport: "tcp",
@@ -378,7 +378,7 @@ func TestClickHouseWriteRows(t *testing.T) {
 			AnName: empty, AnType: empty, AnClass: empty, AnTTL: emptyTTL, AnData: empty,
 			NsName: []string{"example.org."}, NsType: []string{"SOA"}, NsClass: []string{"IN"}, NsTTL: []uint32{3600},
 			NsData: []string{"ns1.example.org. hostmaster.example.org. 2024050101 7200 3600 1209600 300"},
-			Size:   size(m2), DurationUs: math.MaxUint32, BatchID: b.id,
+			Size:   size(m2), DurationUs: math.MaxUint32, BatchID: b.ID,
 		},
 		{
 			Time: time.Date(2024, 5, 1, 8, 30, 15, 999_000_000, time.UTC), Sensor: "sensor-1", Server: "dns://.:53", Transport: "tls",
@@ -387,7 +387,7 @@ func TestClickHouseWriteRows(t *testing.T) {
 			AnName: []string{"alias.example.org.", "target.example.org."}, AnType: []string{"CNAME", "MX"}, AnClass: []string{"IN", "IN"},
 			AnTTL: []uint32{60, 120}, AnData: []string{"target.example.org.", "10 mail.example.org."},
 			NsName: empty, NsType: empty, NsClass: empty, NsTTL: emptyTTL, NsData: empty,
-			Size: 4242, DurationUs: 0, BatchID: b.id,
+			Size: 4242, DurationUs: 0, BatchID: b.ID,
 		},
 	}
 	got := chResponses(t, db)
@@ -420,14 +420,14 @@ func TestClickHouseHistoryAcrossBatches(t *testing.T) {
 	f := chFlavor(t)
 	base := time.Date(2024, 6, 10, 12, 0, 0, 250_000_000, time.UTC)
 	at := func(d time.Duration) time.Time { return base.Add(d) }
-	www := func(when time.Time) capture {
+	www := func(when time.Time) RECORD__Capture {
 		return chCapture(t, chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 300 IN A 192.0.2.1"), when, "192.0.2.200", "udp")
 	}
-	mail := func(when time.Time) capture {
+	mail := func(when time.Time) RECORD__Capture {
 		return chCapture(t, chMsg(t, "example.org.", dns.TypeMX, 0, false, "example.org. 300 IN MX 10 mail.example.org."), when, "192.0.2.200", "udp")
 	}
 
-	batches := [][]capture{
+	batches := [][]RECORD__Capture{
 		{www(at(0)), www(at(1500 * time.Millisecond)), mail(at(time.Second))}, // the batch is not in time order
 		{www(at(time.Hour))},
 		{mail(at(2 * time.Hour)), www(at(24*time.Hour + 10*time.Millisecond))}, // the next day
@@ -450,39 +450,39 @@ func TestClickHouseHistoryAcrossBatches(t *testing.T) {
 func TestClickHouseUncertain(t *testing.T) {
 	day1 := time.Date(2024, 7, 1, 23, 59, 59, 900_000_000, time.UTC)
 	day2 := time.Date(2024, 7, 2, 0, 0, 0, 100_000_000, time.UTC)
-	resp := func(name string, when time.Time) capture {
+	resp := func(name string, when time.Time) RECORD__Capture {
 		return chCapture(t, chMsg(t, name, dns.TypeA, 0, false, name+" 60 IN A 192.0.2.3"), when, "192.0.2.1", "udp")
 	}
 	tests := []struct {
 		name string
 		// landed is the part of the batch already in ClickHouse when the uncertain retry
 		// runs; nil when nothing landed.
-		landed func(b *batch) *batch
-		rows   []capture
+		landed func(b *RECORD__Batch) *RECORD__Batch
+		rows   []RECORD__Capture
 	}{
 		{
 			name:   "landed",
-			landed: func(b *batch) *batch { return b },
-			rows:   []capture{resp("a.example.org.", day1), resp("b.example.org.", day1), resp("c.example.org.", day1)},
+			landed: func(b *RECORD__Batch) *RECORD__Batch { return b },
+			rows:   []RECORD__Capture{resp("a.example.org.", day1), resp("b.example.org.", day1), resp("c.example.org.", day1)},
 		},
 		{
 			name: "never landed",
-			rows: []capture{resp("a.example.org.", day1), resp("b.example.org.", day1.Add(-time.Hour))},
+			rows: []RECORD__Capture{resp("a.example.org.", day1), resp("b.example.org.", day1.Add(-time.Hour))},
 		},
 		{
 			// One part per partition: the day-1 part landed, the day-2 part did not.
 			name: "one of two days landed",
-			landed: func(b *batch) *batch {
-				return b.subset(func(i int) bool { return b.time[i].Day() == 1 })
+			landed: func(b *RECORD__Batch) *RECORD__Batch {
+				return b.Subset(func(i int) bool { return b.Time[i].Day() == 1 })
 			},
-			rows: []capture{resp("a.example.org.", day1), resp("b.example.org.", day2), resp("c.example.org.", day1), resp("d.example.org.", day2)},
+			rows: []RECORD__Capture{resp("a.example.org.", day1), resp("b.example.org.", day2), resp("c.example.org.", day1), resp("d.example.org.", day2)},
 		},
 		{
 			name: "the other of two days landed",
-			landed: func(b *batch) *batch {
-				return b.subset(func(i int) bool { return b.time[i].Day() == 2 })
+			landed: func(b *RECORD__Batch) *RECORD__Batch {
+				return b.Subset(func(i int) bool { return b.Time[i].Day() == 2 })
 			},
-			rows: []capture{resp("a.example.org.", day1), resp("b.example.org.", day2), resp("c.example.org.", day1), resp("d.example.org.", day2)},
+			rows: []RECORD__Capture{resp("a.example.org.", day1), resp("b.example.org.", day2), resp("c.example.org.", day1), resp("d.example.org.", day2)},
 		},
 	}
 	for _, tc := range tests {
@@ -491,15 +491,15 @@ func TestClickHouseUncertain(t *testing.T) {
 			b := chBatch(t, tc.rows...)
 			if tc.landed != nil {
 				part := tc.landed(b)
-				if part.id != b.id {
+				if part.ID != b.ID {
 					t.Fatalf("subset changed the batch id")
 				}
 				chWrite(t, s, part)
-				if part.uncertain {
+				if part.Uncertain {
 					t.Fatal("a successful write left the batch uncertain")
 				}
 			}
-			b.uncertain = true
+			b.Uncertain = true
 			chWrite(t, s, b)
 
 			got := chResponses(t, db)
@@ -509,31 +509,31 @@ func TestClickHouseUncertain(t *testing.T) {
 			}
 			var want []string
 			for _, i := range chSortedByTime(b) {
-				want = append(want, b.qname[i]+" "+b.time[i].Format(time.DateOnly))
+				want = append(want, b.QName[i]+" "+b.Time[i].Format(time.DateOnly))
 			}
 			if !reflect.DeepEqual(names, want) {
 				t.Errorf("responses after the uncertain retry:\n got  %q\n want %q (each row exactly once)", names, want)
 			}
 			// The view saw each row once too.
-			if n := chCount(t, "SELECT sum(count) FROM `"+db+"`.history"); n != uint64(b.len()) {
-				t.Errorf("history counts %d answers, want %d", n, b.len())
+			if n := chCount(t, "SELECT sum(count) FROM `"+db+"`.history"); n != uint64(b.Len()) {
+				t.Errorf("history counts %d answers, want %d", n, b.Len())
 			}
 		})
 	}
 }
 
 // chSortedByTime returns the row indexes of b in the order chResponses reads them.
-func chSortedByTime(b *batch) []int {
-	idx := make([]int, b.len())
+func chSortedByTime(b *RECORD__Batch) []int {
+	idx := make([]int, b.Len())
 	for i := range idx {
 		idx[i] = i
 	}
 	less := func(i, j int) bool {
-		ti, tj := b.time[i].Truncate(time.Millisecond), b.time[j].Truncate(time.Millisecond)
+		ti, tj := b.Time[i].Truncate(time.Millisecond), b.Time[j].Truncate(time.Millisecond)
 		if !ti.Equal(tj) {
 			return ti.Before(tj)
 		}
-		return b.qname[i] < b.qname[j]
+		return b.QName[i] < b.QName[j]
 	}
 	for i := 1; i < len(idx); i++ {
 		for j := i; j > 0 && less(idx[j], idx[j-1]); j-- {
@@ -572,7 +572,7 @@ func TestClickHouseOddNames(t *testing.T) {
 	// miekg/dns packs longer names but refuses to unpack them: one more label must fail to
 	// decode, or the test is not at the limit.
 	tooLong := chCapture(t, chMsg(t, "x."+long, dns.TypeA, 0, false), time.Now(), "", "udp")
-	if err := new(batch).add(&tooLong, new(decoder), "sensor-1"); !errors.Is(err, dns.ErrLongDomain) {
+	if err := new(RECORD__Batch).Add(&tooLong, new(RECORD__Decoder), "sensor-1"); !errors.Is(err, dns.ErrLongDomain) {
 		t.Fatalf("decoding a 257-octet name: %v, want %v", err, dns.ErrLongDomain)
 	}
 
@@ -605,14 +605,14 @@ func TestClickHouseOddNames(t *testing.T) {
 	txtMsg := chMsg(t, "txt.example.org.", dns.TypeTXT, 0, false)
 	txtMsg.Answer = []dns.RR{txt}
 
-	cs := []capture{
+	cs := []RECORD__Capture{
 		chCapture(t, escaped, at, "192.0.2.1", "udp"),
 		chCapture(t, binary, at.Add(time.Millisecond), "192.0.2.1", "udp"),
 		chCapture(t, longMsg, at.Add(2*time.Millisecond), "192.0.2.1", "udp"),
 		chCapture(t, txtMsg, at.Add(3*time.Millisecond), "192.0.2.1", "udp"),
 		chCapture(t, big, at.Add(4*time.Millisecond), "192.0.2.1", "tcp"),
 	}
-	if n := len(cs[4].wire); n < 55_000 || n > dns.MaxMsgSize {
+	if n := len(cs[4].Wire); n < 55_000 || n > dns.MaxMsgSize {
 		t.Fatalf("big TXT message is %d bytes, want about 60 KB", n)
 	}
 	b := chBatch(t, cs...)
@@ -626,29 +626,29 @@ func TestClickHouseOddNames(t *testing.T) {
 		{"txt.example.org.", "txt.example.org.", `"say \"hi\"" "back\\slash" "caf\195\169 \255" "\000\255" ""`},
 	}
 	for i, w := range wantGo {
-		if b.qname[i] != w.qname || b.answer.name[i][0] != w.name0 || b.answer.data[i][0] != w.data0 {
+		if b.QName[i] != w.qname || b.Answer.Name[i][0] != w.name0 || b.Answer.Data[i][0] != w.data0 {
 			t.Errorf("row %d decoded as qname %q, answer %q %q; want %q, %q %q",
-				i, b.qname[i], b.answer.name[i][0], b.answer.data[i][0], w.qname, w.name0, w.data0)
+				i, b.QName[i], b.Answer.Name[i][0], b.Answer.Data[i][0], w.qname, w.name0, w.data0)
 		}
 	}
-	if l := len(b.qname[2]); l <= 255 {
+	if l := len(b.QName[2]); l <= 255 {
 		t.Errorf("presentation form of the 255-octet name is only %d bytes; its escapes were lost", l)
 	}
 
 	chWrite(t, s, b)
 	got := chResponses(t, db)
-	if len(got) != b.len() {
-		t.Fatalf("%d rows, want %d", len(got), b.len())
+	if len(got) != b.Len() {
+		t.Fatalf("%d rows, want %d", len(got), b.Len())
 	}
 	for i, r := range got {
-		if r.Qname != b.qname[i] {
-			t.Errorf("row %d: qname %q, want %q", i, r.Qname, b.qname[i])
+		if r.Qname != b.QName[i] {
+			t.Errorf("row %d: qname %q, want %q", i, r.Qname, b.QName[i])
 		}
-		if !reflect.DeepEqual(r.AnName, b.answer.name[i]) {
-			t.Errorf("row %d: answer.name %q, want %q", i, r.AnName, b.answer.name[i])
+		if !reflect.DeepEqual(r.AnName, b.Answer.Name[i]) {
+			t.Errorf("row %d: answer.name %q, want %q", i, r.AnName, b.Answer.Name[i])
 		}
-		if !reflect.DeepEqual(r.AnData, b.answer.data[i]) {
-			t.Errorf("row %d (%s): answer.data differs from the Go side (%d vs %d records)", i, b.qname[i], len(r.AnData), len(b.answer.data[i]))
+		if !reflect.DeepEqual(r.AnData, b.Answer.Data[i]) {
+			t.Errorf("row %d (%s): answer.data differs from the Go side (%d vs %d records)", i, b.QName[i], len(r.AnData), len(b.Answer.Data[i]))
 		}
 	}
 	var total int
@@ -736,9 +736,9 @@ func (m chMetrics) minus(o chMetrics) chMetrics {
 }
 
 // chCaptures returns n responses for distinct names, a millisecond apart.
-func chCaptures(t *testing.T, prefix string, n int) ([]capture, []string) {
+func chCaptures(t *testing.T, prefix string, n int) ([]RECORD__Capture, []string) {
 	t.Helper()
-	var cs []capture
+	var cs []RECORD__Capture
 	var names []string
 	at := time.Now().UTC().Truncate(time.Millisecond).Add(-time.Minute)
 	for i := 0; i < n; i++ {
@@ -765,7 +765,7 @@ func TestWriterEndToEnd(t *testing.T) {
 	db := chTestDB(t)
 	cfg := chConfig(t, db)
 	cfg.batch, cfg.flush, cfg.queue = 4, 20*time.Millisecond, 100
-	w := newWriter(cfg, newClickHouseSink(cfg))
+	w := newWriter(cfg, CHSINK__New(cfg))
 
 	before := chSnapshot(t)
 	if err := w.start(); err != nil {
@@ -883,7 +883,7 @@ func TestWriterClickHouseDownAtStart(t *testing.T) {
 	cfg.dsn = dsn
 	cfg.options.DialTimeout = time.Second
 	cfg.batch, cfg.flush, cfg.queue = 5, 20*time.Millisecond, 100
-	w := newWriter(cfg, newClickHouseSink(cfg))
+	w := newWriter(cfg, CHSINK__New(cfg))
 	t.Cleanup(func() { w.stop() })
 
 	before := chSnapshot(t)
@@ -936,8 +936,8 @@ func TestClickHouseClosedPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := chSink(t, cfg)
-	err = s.prepare(chCtx(t))
-	if err == nil || errors.Is(err, errFatal) || errors.Is(err, errRejected) {
+	err = s.Prepare(chCtx(t))
+	if err == nil || errors.Is(err, SCHEMA__ErrFatal) || errors.Is(err, CHSINK__ErrRejected) {
 		t.Errorf("prepare against a closed port: %v; want a plain (retryable) error", err)
 	}
 }
@@ -962,19 +962,19 @@ func TestClickHouseSchemaDropped(t *testing.T) {
 	chWrite(t, s, chBatch(t, cs[0]))
 	chExec(t, "DROP DATABASE `"+db+"`")
 
-	err := s.write(chCtx(t), chBatch(t, cs[1]))
+	err := s.Write(chCtx(t), chBatch(t, cs[1]))
 	var ex *clickhouse.Exception
-	if !errors.As(err, &ex) || (ex.Code != codeUnknownDatabase && ex.Code != codeUnknownTable) {
-		t.Fatalf("write after DROP DATABASE: %v; want ClickHouse error %d or %d", err, codeUnknownDatabase, codeUnknownTable)
+	if !errors.As(err, &ex) || (ex.Code != SCHEMA__CodeUnknownDatabase && ex.Code != SCHEMA__CodeUnknownTable) {
+		t.Fatalf("write after DROP DATABASE: %v; want ClickHouse error %d or %d", err, SCHEMA__CodeUnknownDatabase, SCHEMA__CodeUnknownTable)
 	}
-	if errors.Is(err, errFatal) || errors.Is(err, errRejected) {
+	if errors.Is(err, SCHEMA__ErrFatal) || errors.Is(err, CHSINK__ErrRejected) {
 		t.Errorf("write after DROP DATABASE: %v must stay retryable", err)
 	}
 	chWrite(t, s, chBatch(t, cs[1]))
 	if got := chQnames(t, db); !reflect.DeepEqual(got, []string{"dropped001.example.org."}) {
 		t.Errorf("rows after the schema was recreated: %q", got)
 	}
-	if n := chCount(t, "SELECT toUInt64(max(version)) FROM `"+db+"`.schema_version"); n != schemaVersion {
-		t.Errorf("recreated schema is version %d, want %d", n, schemaVersion)
+	if n := chCount(t, "SELECT toUInt64(max(version)) FROM `"+db+"`.schema_version"); n != SCHEMA__Version {
+		t.Errorf("recreated schema is version %d, want %d", n, SCHEMA__Version)
 	}
 }

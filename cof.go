@@ -17,7 +17,7 @@ const (
 )
 
 // cofRecord is one COF object.
-type cofRecord struct {
+type HTTPAPI__CofRecord struct {
 	RRName    string   `json:"rrname"`
 	RRType    any      `json:"rrtype"` // mnemonic, or a number for types without one (RFC 3597)
 	RData     []string `json:"rdata"`
@@ -36,55 +36,55 @@ func cofType(t string) any {
 	return t
 }
 
-func (a *httpAPI) cofRecord(h histRow) cofRecord {
-	return cofRecord{RRName: h.rrname, RRType: cofType(h.rrtype), RData: []string{h.rdata},
-		TimeFirst: h.first, TimeLast: h.last, Count: h.count, SensorID: a.cfg.sensor}
+func (a *HTTPAPI__Server) cofRecord(h HISTORY__Row) HTTPAPI__CofRecord {
+	return HTTPAPI__CofRecord{RRName: h.RRName, RRType: cofType(h.RRType), RData: []string{h.RData},
+		TimeFirst: h.First, TimeLast: h.Last, Count: h.Count, SensorID: a.cfg.sensor}
 }
 
-func (a *httpAPI) cofQuery(w http.ResponseWriter, r *http.Request) {
+func (a *HTTPAPI__Server) cofQuery(w http.ResponseWriter, r *http.Request) {
 	value := r.PathValue("value")
-	types, err := parseRRTypes("dribble-filter-rrtype", r.Header.Values("dribble-filter-rrtype"))
+	types, err := PARAM__ParseRRTypes("dribble-filter-rrtype", r.Header.Values("dribble-filter-rrtype"))
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	page, err := parseLimit("dribble-paginate-count", r.Header.Get("dribble-paginate-count"), cofDefaultPage, 1, cofMaxPage)
+	page, err := PARAM__ParseLimit("dribble-paginate-count", r.Header.Get("dribble-paginate-count"), cofDefaultPage, 1, cofMaxPage)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	var q histQuery
+	var q HISTORY__Query
 	var what string
-	if looksLikeIP(value) {
-		ip, err := parseIP("value", value)
+	if PARAM__LooksLikeIP(value) {
+		ip, err := PARAM__ParseIP("value", value)
 		if err != nil {
 			fail(w, err)
 			return
 		}
-		q, what = histQuery{table: tableByIP, ip: ip}, ip.lo.String()+"-"+ip.hi.String()
+		q, what = HISTORY__Query{Table: HISTORY__TableByIP, IP: ip}, ip.Lo.String()+"-"+ip.Hi.String()
 	} else {
-		n, err := parseName("value", value, true)
+		n, err := PARAM__ParseName("value", value, true)
 		if err != nil {
 			fail(w, err)
 			return
 		}
-		q, what = histQuery{table: tableByName, name: n}, n.String()
+		q, what = HISTORY__Query{Table: HISTORY__TableByName, Name: n}, n.String()
 	}
-	q.rrtypes = types
-	id := queryID("cof", strconv.Itoa(int(q.table)), what, strings.Join(types, ","))
-	if q.after, err = parseCursor("dribble-paginate-cursor", r.Header.Get("dribble-paginate-cursor"), id, keyLen(q.table)); err != nil {
+	q.RRTypes = types
+	id := PARAM__QueryID("cof", strconv.Itoa(int(q.Table)), what, strings.Join(types, ","))
+	if q.After, err = PARAM__ParseCursor("dribble-paginate-cursor", r.Header.Get("dribble-paginate-cursor"), id, HISTORY__KeyLen(q.Table)); err != nil {
 		fail(w, err)
 		return
 	}
-	q.limit = page + 1
-	var rows []histRow
-	if err := a.db.run(r.Context(), q, func(h histRow) bool { rows = append(rows, h); return true }); err != nil {
+	q.Limit = page + 1
+	var rows []HISTORY__Row
+	if err := a.DB.Run(r.Context(), q, func(h HISTORY__Row) bool { rows = append(rows, h); return true }); err != nil {
 		fail(w, err)
 		return
 	}
 	if len(rows) > page {
 		rows = rows[:page]
-		w.Header().Set("x-dribble-cursor", cursor{Query: id, Key: rows[page-1].key(q.table)}.encode())
+		w.Header().Set("x-dribble-cursor", PARAM__Cursor{Query: id, Key: rows[page-1].Key(q.Table)}.Encode())
 	}
 	out := newNDJSON(w)
 	for _, h := range rows {

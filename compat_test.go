@@ -94,122 +94,122 @@ func chdbBind(t *testing.T, sql string, args ...any) string {
 
 // chdbEnsureSchema issues, in order, the statements ensureSchema issues with schema auto on
 // an empty database, or from version from on.
-func chdbEnsureSchema(t *testing.T, sess *chdbtest.Session, s schema, from int, now time.Time) {
+func chdbEnsureSchema(t *testing.T, sess *chdbtest.Session, s SCHEMA__Schema, from int, now time.Time) {
 	t.Helper()
-	chdbExec(t, sess, s.createDatabase())
-	chdbExec(t, sess, s.createVersionTable())
-	if got := chdbExec(t, sess, s.selectVersion()); got != strconv.Itoa(from)+"\n" {
-		t.Fatalf("%s: %q, want %d", s.selectVersion(), got, from)
+	chdbExec(t, sess, s.CreateDatabase())
+	chdbExec(t, sess, s.CreateVersionTable())
+	if got := chdbExec(t, sess, s.SelectVersion()); got != strconv.Itoa(from)+"\n" {
+		t.Fatalf("%s: %q, want %d", s.SelectVersion(), got, from)
 	}
-	for _, m := range s.migrations() {
-		if m.version <= from {
+	for _, m := range s.Migrations() {
+		if m.Version <= from {
 			continue
 		}
-		for _, q := range m.statements {
+		for _, q := range m.Statements {
 			chdbExec(t, sess, q)
 		}
-		chdbExec(t, sess, chdbBind(t, s.insertVersion(), uint32(m.version), "passivedns"))
+		chdbExec(t, sess, chdbBind(t, s.InsertVersion(), uint32(m.Version), "passivedns"))
 	}
-	if got := chdbExec(t, sess, s.selectVersion()); got != strconv.Itoa(schemaVersion)+"\n" {
-		t.Fatalf("%s after the migrations: %q, want %d", s.selectVersion(), got, schemaVersion)
+	if got := chdbExec(t, sess, s.SelectVersion()); got != strconv.Itoa(SCHEMA__Version)+"\n" {
+		t.Fatalf("%s after the migrations: %q, want %d", s.SelectVersion(), got, SCHEMA__Version)
 	}
-	if s.f.modern && s.retention > 0 {
-		chdbExec(t, sess, s.alterRetention())
+	if s.Flavor.Modern && s.Retention > 0 {
+		chdbExec(t, sess, s.AlterRetention())
 	}
 }
 
 // chdbMigrateTo1 is what a passivedns that knew only version 1 issued.
-func chdbMigrateTo1(t *testing.T, sess *chdbtest.Session, s schema) {
+func chdbMigrateTo1(t *testing.T, sess *chdbtest.Session, s SCHEMA__Schema) {
 	t.Helper()
-	chdbExec(t, sess, s.createDatabase())
-	chdbExec(t, sess, s.createVersionTable())
-	m := s.migrations()[0]
-	for _, q := range m.statements {
+	chdbExec(t, sess, s.CreateDatabase())
+	chdbExec(t, sess, s.CreateVersionTable())
+	m := s.Migrations()[0]
+	for _, q := range m.Statements {
 		chdbExec(t, sess, q)
 	}
-	chdbExec(t, sess, chdbBind(t, s.insertVersion(), uint32(m.version), "passivedns"))
+	chdbExec(t, sess, chdbBind(t, s.InsertVersion(), uint32(m.Version), "passivedns"))
 }
 
 // chdbInsert is the sink's insert of b (s.insertResponses(), the columns appendColumns
 // sends) with the rows as literals, and on the modern flavor the settings write adds.
-func chdbInsert(t *testing.T, sess *chdbtest.Session, s schema, b *batch) {
+func chdbInsert(t *testing.T, sess *chdbtest.Session, s SCHEMA__Schema, b *RECORD__Batch) {
 	t.Helper()
 	settings := ""
-	if s.f.modern {
-		settings = fmt.Sprintf(" SETTINGS insert_deduplication_token = '%d', deduplicate_blocks_in_dependent_materialized_views = 1", b.id)
+	if s.Flavor.Modern {
+		settings = fmt.Sprintf(" SETTINGS insert_deduplication_token = '%d', deduplicate_blocks_in_dependent_materialized_views = 1", b.ID)
 	}
-	chdbExec(t, sess, s.insertResponses()+settings+" VALUES "+chdbValues(t, s, b))
+	chdbExec(t, sess, s.InsertResponses()+settings+" VALUES "+chdbValues(t, s, b))
 }
 
 // chdbValues is b as the rows of an INSERT ... VALUES in the columns of s.insertResponses().
-func chdbValues(t *testing.T, s schema, b *batch) string {
+func chdbValues(t *testing.T, s SCHEMA__Schema, b *RECORD__Batch) string {
 	t.Helper()
 	var rows []string
-	for i := range b.len() {
+	for i := range b.Len() {
 		var v []string
-		for _, col := range s.responseColumns() {
+		for _, col := range s.ResponseColumns() {
 			var lit string
 			switch col {
 			case "time":
-				ts := b.time[i].Format("2006-01-02 15:04:05")
-				if s.f.modern {
-					ts = b.time[i].Format("2006-01-02 15:04:05.000")
+				ts := b.Time[i].Format("2006-01-02 15:04:05")
+				if s.Flavor.Modern {
+					ts = b.Time[i].Format("2006-01-02 15:04:05.000")
 				}
 				lit = chdbLiteral(ts)
 			case "time_ms":
-				lit = chdbLiteral(b.timeMs[i])
+				lit = chdbLiteral(b.TimeMs[i])
 			case "client":
-				a := b.client[i]
+				a := b.Client[i]
 				text := "::"
 				if a.IsValid() {
 					text = chdbIPv6Text(a.As16())
 				}
 				lit = chdbLiteral(text)
-				if !s.f.modern {
+				if !s.Flavor.Modern {
 					lit = "IPv6StringToNum(" + lit + ")" // FixedString(16)
 				}
 			case "sensor":
-				lit = chdbLiteral(b.sensor[i])
+				lit = chdbLiteral(b.Sensor[i])
 			case "server":
-				lit = chdbLiteral(b.server[i])
+				lit = chdbLiteral(b.Server[i])
 			case "transport":
-				lit = chdbLiteral(b.transport[i])
+				lit = chdbLiteral(b.Transport[i])
 			case "qname":
-				lit = chdbLiteral(b.qname[i])
+				lit = chdbLiteral(b.QName[i])
 			case "qtype":
-				lit = chdbLiteral(b.qtype[i])
+				lit = chdbLiteral(b.QType[i])
 			case "qclass":
-				lit = chdbLiteral(b.qclass[i])
+				lit = chdbLiteral(b.QClass[i])
 			case "rcode":
-				lit = chdbLiteral(b.rcode[i])
+				lit = chdbLiteral(b.RCode[i])
 			case "flags":
-				lit = chdbLiteral(b.flags[i])
+				lit = chdbLiteral(b.Flags[i])
 			case "answer.name":
-				lit = chdbLiteral(b.answer.name[i])
+				lit = chdbLiteral(b.Answer.Name[i])
 			case "answer.type":
-				lit = chdbLiteral(b.answer.typ[i])
+				lit = chdbLiteral(b.Answer.Type[i])
 			case "answer.class":
-				lit = chdbLiteral(b.answer.class[i])
+				lit = chdbLiteral(b.Answer.Class[i])
 			case "answer.ttl":
-				lit = chdbLiteral(b.answer.ttl[i])
+				lit = chdbLiteral(b.Answer.TTL[i])
 			case "answer.data":
-				lit = chdbLiteral(b.answer.data[i])
+				lit = chdbLiteral(b.Answer.Data[i])
 			case "authority.name":
-				lit = chdbLiteral(b.authority.name[i])
+				lit = chdbLiteral(b.Authority.Name[i])
 			case "authority.type":
-				lit = chdbLiteral(b.authority.typ[i])
+				lit = chdbLiteral(b.Authority.Type[i])
 			case "authority.class":
-				lit = chdbLiteral(b.authority.class[i])
+				lit = chdbLiteral(b.Authority.Class[i])
 			case "authority.ttl":
-				lit = chdbLiteral(b.authority.ttl[i])
+				lit = chdbLiteral(b.Authority.TTL[i])
 			case "authority.data":
-				lit = chdbLiteral(b.authority.data[i])
+				lit = chdbLiteral(b.Authority.Data[i])
 			case "size":
-				lit = chdbLiteral(b.size[i])
+				lit = chdbLiteral(b.Size[i])
 			case "duration_us":
-				lit = chdbLiteral(b.durationUs[i])
+				lit = chdbLiteral(b.DurationUs[i])
 			case "batch_id":
-				lit = chdbLiteral(b.id)
+				lit = chdbLiteral(b.ID)
 			default:
 				t.Fatalf("insert column %q has no literal in this test", col)
 			}
@@ -226,17 +226,17 @@ func chdbIPv6Text(a [16]byte) string {
 }
 
 // chdbProbe runs the unlanded probe for the first row of b's day d as the sink does.
-func chdbProbe(t *testing.T, sess *chdbtest.Session, s schema, b *batch, i int) string {
+func chdbProbe(t *testing.T, sess *chdbtest.Session, s SCHEMA__Schema, b *RECORD__Batch, i int) string {
 	t.Helper()
-	return chdbExec(t, sess, chdbBind(t, s.unlandedQuery(), reverseString(b.qname[i]), b.time[i].Format(time.DateOnly), b.id))
+	return chdbExec(t, sess, chdbBind(t, s.UnlandedQuery(), RECORD__Reverse(b.QName[i]), b.Time[i].Format(time.DateOnly), b.ID))
 }
 
 // chdbBatches are the responses the compatibility tests write: before is recorded first,
 // after later (past the upgrade, where there is one).
-func chdbBatches(t *testing.T, base time.Time) (before, after *batch) {
+func chdbBatches(t *testing.T, base time.Time) (before, after *RECORD__Batch) {
 	t.Helper()
 	at := func(d time.Duration) time.Time { return base.Add(d) }
-	resp := func(m *dns.Msg, when time.Time, client string) capture { return chCapture(t, m, when, client, "udp") }
+	resp := func(m *dns.Msg, when time.Time, client string) RECORD__Capture { return chCapture(t, m, when, client, "udp") }
 	before = chBatch(t,
 		resp(chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1", "www.example.org. 60 IN A 192.0.2.2"), at(123*time.Millisecond), "10.240.0.1"),
 		resp(chMsg(t, "v6.example.org.", dns.TypeAAAA, 0, false, "v6.example.org. 60 IN AAAA 2001:db8::1"), at(time.Second+456*time.Millisecond), "2001:db8:ffff::53"),
@@ -253,8 +253,8 @@ func chdbBatches(t *testing.T, base time.Time) (before, after *batch) {
 }
 
 // chdbTime formats t as the flavor's history columns print it.
-func chdbTime(f flavor, t time.Time) string {
-	if f.modern {
+func chdbTime(f SCHEMA__Flavor, t time.Time) string {
+	if f.Modern {
 		return t.UTC().Format("2006-01-02 15:04:05.000")
 	}
 	return t.UTC().Format(time.DateTime)
@@ -262,31 +262,31 @@ func chdbTime(f flavor, t time.Time) string {
 
 // chdbCheckData checks responses, the unlanded probe and the three history tables after
 // before and after were written.
-func chdbCheckData(t *testing.T, sess *chdbtest.Session, s schema, base time.Time, before, after *batch) {
+func chdbCheckData(t *testing.T, sess *chdbtest.Session, s SCHEMA__Schema, base time.Time, before, after *RECORD__Batch) {
 	t.Helper()
-	f := s.f
+	f := s.Flavor
 	tm := func(d time.Duration) string { return chdbTime(f, base.Add(d)) }
 	ip := func(col string) string {
-		if f.modern {
+		if f.Modern {
 			return "toString(" + col + ")"
 		}
 		return "IPv6NumToString(" + col + ")"
 	}
 	ms := "time_ms"
-	if f.modern {
+	if f.Modern {
 		ms = "toUnixTimestamp64Milli(time) % 1000"
 	}
 
-	got := chdbExec(t, sess, "SELECT toString(time), "+ms+", "+ip("client")+", qname, answer.data, batch_id FROM "+s.table("responses")+" ORDER BY time, qname")
+	got := chdbExec(t, sess, "SELECT toString(time), "+ms+", "+ip("client")+", qname, answer.data, batch_id FROM "+s.Table("responses")+" ORDER BY time, qname")
 	var want strings.Builder
-	for _, b := range []*batch{before, after} {
-		for i := range b.len() {
+	for _, b := range []*RECORD__Batch{before, after} {
+		for i := range b.Len() {
 			client := "::"
-			if b.client[i].IsValid() {
-				client = chdbIPv6Text(b.client[i].As16())
+			if b.Client[i].IsValid() {
+				client = chdbIPv6Text(b.Client[i].As16())
 			}
-			fmt.Fprintf(&want, "%s\t%d\t%s\t%s\t%s\t%d\n", chdbTime(f, b.time[i]), b.timeMs[i], client,
-				chdbTSV(b.qname[i]), chdbArrayText(b.answer.data[i]), b.id)
+			fmt.Fprintf(&want, "%s\t%d\t%s\t%s\t%s\t%d\n", chdbTime(f, b.Time[i]), b.TimeMs[i], client,
+				chdbTSV(b.QName[i]), chdbArrayText(b.Answer.Data[i]), b.ID)
 		}
 	}
 	if w := chdbSortLines(want.String()); chdbSortLines(got) != w {
@@ -296,16 +296,16 @@ func chdbCheckData(t *testing.T, sess *chdbtest.Session, s schema, base time.Tim
 	// The unlanded probe finds the rows of a batch per day, and nothing for another id.
 	for i, want := range map[int]string{0: "1\n", 2: "1\n"} { // the first rows of either day
 		if got := chdbProbe(t, sess, s, before, i); got != want {
-			t.Errorf("unlanded probe for row %d (%s): %q, want %q", i, before.time[i].Format(time.DateOnly), got, want)
+			t.Errorf("unlanded probe for row %d (%s): %q, want %q", i, before.Time[i].Format(time.DateOnly), got, want)
 		}
 	}
 	other := *before
-	other.id++
+	other.ID++
 	if got := chdbProbe(t, sess, s, &other, 0); got != "0\n" {
 		t.Errorf("unlanded probe for another batch id: %q, want 0", got)
 	}
 
-	got = chdbExec(t, sess, "SELECT * FROM "+s.table("history")+" ORDER BY rrname, rrtype, rdata")
+	got = chdbExec(t, sess, "SELECT * FROM "+s.Table("history")+" ORDER BY rrname, rrtype, rdata")
 	wantHistory := strings.Join([]string{
 		"alias.example.org.\tCNAME\ttarget.example.org.\t" + tm(24*time.Hour+7*time.Millisecond) + "\t" + tm(24*time.Hour+7*time.Millisecond) + "\t1",
 		"example.org.\tMX\t10 mail.example.org.\t" + tm(24*time.Hour+8*time.Millisecond) + "\t" + tm(48*time.Hour) + "\t2",
@@ -320,7 +320,7 @@ func chdbCheckData(t *testing.T, sess *chdbtest.Session, s schema, base time.Tim
 	}
 
 	got = chdbExec(t, sess, "SELECT "+ip("ip")+" AS k, rrname, rrtype, minMerge(time_first), maxMerge(time_last), countMerge(count) FROM "+
-		s.table("history_by_ip")+" GROUP BY ip, rrname, rrtype ORDER BY rrname, k")
+		s.Table("history_by_ip")+" GROUP BY ip, rrname, rrtype ORDER BY rrname, k")
 	wantIP := strings.Join([]string{
 		"::ffff:192.0.2.9\ttarget.example.org.\tA\t" + tm(24*time.Hour+7*time.Millisecond) + "\t" + tm(24*time.Hour+7*time.Millisecond) + "\t1",
 		"2001:db8::1\tv6.example.org.\tAAAA\t" + tm(time.Second+456*time.Millisecond) + "\t" + tm(time.Second+456*time.Millisecond) + "\t1",
@@ -332,7 +332,7 @@ func chdbCheckData(t *testing.T, sess *chdbtest.Session, s schema, base time.Tim
 	}
 
 	got = chdbExec(t, sess, "SELECT target, rrname, rrtype, rdata, minMerge(time_first), maxMerge(time_last), countMerge(count) FROM "+
-		s.table("history_by_rdata")+" GROUP BY target, rrname, rrtype, rdata ORDER BY target, rrname, rdata")
+		s.Table("history_by_rdata")+" GROUP BY target, rrname, rrtype, rdata ORDER BY target, rrname, rdata")
 	wantRdata := strings.Join([]string{
 		"mail.example.org.\texample.org.\tMX\t10 mail.example.org.\t" + tm(24*time.Hour+8*time.Millisecond) + "\t" + tm(48*time.Hour) + "\t2",
 		"target.example.org.\talias.example.org.\tCNAME\ttarget.example.org.\t" + tm(24*time.Hour+7*time.Millisecond) + "\t" + tm(24*time.Hour+7*time.Millisecond) + "\t1",
@@ -375,15 +375,15 @@ func TestCompatModern(t *testing.T) {
 	if !strings.HasPrefix(version, "26.") {
 		t.Fatalf("chDB runs ClickHouse %s, want 26.x", version)
 	}
-	f := detectFlavor("26.5.1")
-	if !f.modern || !detectFlavor(version).modern {
-		t.Fatalf("detectFlavor: 26.5.1 → %+v, %s → %+v; want modern", f, version, detectFlavor(version))
+	f := SCHEMA__DetectFlavor("26.5.1")
+	if !f.Modern || !SCHEMA__DetectFlavor(version).Modern {
+		t.Fatalf("detectFlavor: 26.5.1 → %+v, %s → %+v; want modern", f, version, SCHEMA__DetectFlavor(version))
 	}
-	s := schema{f: f, db: "pdns_modern", retention: 30 * 24 * time.Hour}
+	s := SCHEMA__Schema{Flavor: f, DB: "pdns_modern", Retention: 30 * 24 * time.Hour}
 	chdbEnsureSchema(t, sess, s, 0, time.Now())
 	// A restart runs it again: nothing changes.
-	chdbEnsureSchema(t, sess, s, schemaVersion, time.Now())
-	if got := chdbExec(t, sess, "SELECT version, by FROM "+s.table("schema_version")+" ORDER BY version"); got != "1\tpassivedns\n2\tpassivedns\n" {
+	chdbEnsureSchema(t, sess, s, SCHEMA__Version, time.Now())
+	if got := chdbExec(t, sess, "SELECT version, by FROM "+s.Table("schema_version")+" ORDER BY version"); got != "1\tpassivedns\n2\tpassivedns\n" {
 		t.Errorf("schema_version rows: %q", got)
 	}
 
@@ -424,8 +424,8 @@ func TestCompatModern(t *testing.T) {
 	// deduplication token adds nothing, neither to responses nor, through the views, to
 	// the history tables (each has its own deduplication window).
 	counts := func() string {
-		return chdbExec(t, sess, "SELECT (SELECT count() FROM "+s.table("responses")+"), (SELECT sum(count) FROM "+s.table("history")+
-			"), (SELECT countMerge(count) FROM "+s.table("history_by_ip")+"), (SELECT countMerge(count) FROM "+s.table("history_by_rdata")+")")
+		return chdbExec(t, sess, "SELECT (SELECT count() FROM "+s.Table("responses")+"), (SELECT sum(count) FROM "+s.Table("history")+
+			"), (SELECT countMerge(count) FROM "+s.Table("history_by_ip")+"), (SELECT countMerge(count) FROM "+s.Table("history_by_rdata")+")")
 	}
 	n := counts()
 	chdbInsert(t, sess, s, before)
@@ -438,7 +438,7 @@ func TestCompatModern(t *testing.T) {
 // ClickHouse 26.x: the backfills must fill the new tables.
 func TestCompatModernUpgrade(t *testing.T) {
 	sess := chdbSession(t)
-	s := schema{f: detectFlavor("26.5.1"), db: "pdns_upgrade"}
+	s := SCHEMA__Schema{Flavor: SCHEMA__DetectFlavor("26.5.1"), DB: "pdns_upgrade"}
 	chdbMigrateTo1(t, sess, s)
 	base := time.Date(2024, 5, 1, 23, 0, 0, 0, time.UTC)
 	before, after := chdbBatches(t, base)
@@ -455,8 +455,8 @@ func TestCompatLegacyOnModern(t *testing.T) {
 	for _, upgrade := range []bool{false, true} {
 		t.Run(map[bool]string{false: "new", true: "upgrade"}[upgrade], func(t *testing.T) {
 			sess := chdbSession(t)
-			s := schema{f: detectFlavor("18.16.1"), db: "pdns_legacy", retention: 24 * time.Hour}
-			if s.f.modern {
+			s := SCHEMA__Schema{Flavor: SCHEMA__DetectFlavor("18.16.1"), DB: "pdns_legacy", Retention: 24 * time.Hour}
+			if s.Flavor.Modern {
 				t.Fatalf("18.16.1 detected as modern")
 			}
 			base := time.Date(2024, 5, 1, 23, 0, 0, 0, time.UTC)

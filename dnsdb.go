@@ -29,7 +29,7 @@ var (
 	safLimited   = []byte(`{"cond":"limited","msg":"Result limit reached"}` + "\n")
 )
 
-type safFailed struct {
+type HTTPAPI__SafFailed struct {
 	Cond string `json:"cond"`
 	Msg  string `json:"msg"`
 }
@@ -40,7 +40,7 @@ type safFailed struct {
 func dnsdbFail(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(status)
-	b, _ := json.Marshal(safFailed{Cond: "failed", Msg: msg})
+	b, _ := json.Marshal(HTTPAPI__SafFailed{Cond: "failed", Msg: msg})
 	w.Write(append(b, '\n'))
 }
 
@@ -54,7 +54,7 @@ func dnsdbPing(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(`{"ping":"ok"}` + "\n"))
 }
 
-func (a *httpAPI) dnsdbRateLimit(w http.ResponseWriter, r *http.Request) {
+func (a *HTTPAPI__Server) dnsdbRateLimit(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	// No burst_size and burst_window: there is no burst quota, and clients take those
 	// two as integers when present (dnsdbq -I aborts on "n/a").
@@ -68,7 +68,7 @@ func (a *httpAPI) dnsdbRateLimit(w http.ResponseWriter, r *http.Request) {
 type dnsdbRequest struct {
 	summarize bool
 	rrset     bool // rrset lookup (rdata is an array) rather than rdata lookup
-	q         histQuery
+	Q         HISTORY__Query
 	limit     int
 	maxCount  uint64
 	humantime bool
@@ -81,25 +81,25 @@ func dnsdbType(param, s string) ([]string, error) {
 	if strings.EqualFold(s, "ANY-DNSSEC") {
 		return dnsdbSecTypes, nil
 	}
-	return parseRRTypes(param, []string{s})
+	return PARAM__ParseRRTypes(param, []string{s})
 }
 
 // parseDNSDB parses the path after /dnsdb/v2/ (escaped segments) and the parameters.
-func parseDNSDB(segs []string, v url.Values, now time.Time) (dnsdbRequest, error) {
+func HTTPAPI__ParseDNSDB(segs []string, v url.Values, now time.Time) (dnsdbRequest, error) {
 	var d dnsdbRequest
 	if len(segs) < 4 {
-		return d, badParam("path", "expected {lookup|summarize}/{rrset|rdata}/{name|ip|raw}/VALUE")
+		return d, PARAM__Bad("path", "expected {lookup|summarize}/{rrset|rdata}/{name|ip|raw}/VALUE")
 	}
 	switch segs[0] {
 	case "lookup":
 	case "summarize":
 		d.summarize = true
 	default:
-		return d, badParam("path", "unknown endpoint %q: use lookup or summarize", segs[0])
+		return d, PARAM__Bad("path", "unknown endpoint %q: use lookup or summarize", segs[0])
 	}
 	for i, s := range segs {
 		if s == "" && i < 4 {
-			return d, badParam("path", "empty path segment")
+			return d, PARAM__Bad("path", "empty path segment")
 		}
 	}
 	kind, typ, value, rest := segs[1], segs[2], segs[3], segs[4:]
@@ -108,140 +108,140 @@ func parseDNSDB(segs []string, v url.Values, now time.Time) (dnsdbRequest, error
 	case "rrset/name", "rrset/raw":
 		d.rrset = true
 		if len(rest) > 2 {
-			return d, badParam("path", "rrset lookups take OWNER[/RRTYPE[/BAILIWICK]]")
+			return d, PARAM__Bad("path", "rrset lookups take OWNER[/RRTYPE[/BAILIWICK]]")
 		}
 		if typ == "raw" {
 			if value, err = rawName(value); err != nil {
 				return d, err
 			}
 		}
-		n, err := parseName("owner", value, typ == "name")
+		n, err := PARAM__ParseName("owner", value, typ == "name")
 		if err != nil {
 			return d, err
 		}
-		d.q = histQuery{table: tableByName, name: n}
+		d.Q = HISTORY__Query{Table: HISTORY__TableByName, Name: n}
 		if len(rest) > 0 {
-			if d.q.rrtypes, err = dnsdbType("rrtype", rest[0]); err != nil {
+			if d.Q.RRTypes, err = dnsdbType("rrtype", rest[0]); err != nil {
 				return d, err
 			}
 		}
 		if len(rest) > 1 {
-			b, err := parseName("bailiwick", rest[1], false)
+			b, err := PARAM__ParseName("bailiwick", rest[1], false)
 			if err != nil {
 				return d, err
 			}
 			// The resolver does not know which zone served a record; only names at
 			// or under the bailiwick can have come from it.
-			d.q.under = b.name
+			d.Q.Under = b.Name
 		}
 	case "rdata/name":
 		if len(rest) > 1 {
-			return d, badParam("path", "rdata/name lookups take NAME[/RRTYPE]")
+			return d, PARAM__Bad("path", "rdata/name lookups take NAME[/RRTYPE]")
 		}
-		n, err := parseName("name", value, true)
+		n, err := PARAM__ParseName("name", value, true)
 		if err != nil {
 			return d, err
 		}
-		d.q = histQuery{table: tableByRdata, name: n}
+		d.Q = HISTORY__Query{Table: HISTORY__TableByRdata, Name: n}
 		if len(rest) > 0 {
-			if d.q.rrtypes, err = dnsdbType("rrtype", rest[0]); err != nil {
+			if d.Q.RRTypes, err = dnsdbType("rrtype", rest[0]); err != nil {
 				return d, err
 			}
 		}
 	case "rdata/ip":
 		if len(rest) > 0 {
-			return d, badParam("path", "rdata/ip lookups take ADDR, ADDR,PFXLEN or FIRST-LAST")
+			return d, PARAM__Bad("path", "rdata/ip lookups take ADDR, ADDR,PFXLEN or FIRST-LAST")
 		}
-		ip, err := parseIP("ip", value)
+		ip, err := PARAM__ParseIP("ip", value)
 		if err != nil {
 			return d, err
 		}
-		d.q = histQuery{table: tableByIP, ip: ip}
+		d.Q = HISTORY__Query{Table: HISTORY__TableByIP, IP: ip}
 	case "rdata/raw":
-		return d, badParam("path", "rdata/raw lookups are not supported here; use rdata/name or rdata/ip")
+		return d, PARAM__Bad("path", "rdata/raw lookups are not supported here; use rdata/name or rdata/ip")
 	default:
-		return d, badParam("path", "unknown lookup %q", kind+"/"+typ)
+		return d, PARAM__Bad("path", "unknown lookup %q", kind+"/"+typ)
 	}
-	if d.limit, err = parseLimit("limit", v.Get("limit"), dnsdbDefaultLimit, 0, dnsdbResultsMax); err != nil {
+	if d.limit, err = PARAM__ParseLimit("limit", v.Get("limit"), dnsdbDefaultLimit, 0, dnsdbResultsMax); err != nil {
 		return d, err
 	}
 	if d.limit == 0 {
 		d.limit = dnsdbResultsMax
 	}
-	if d.q.offset, err = parseLimit("offset", v.Get("offset"), 0, 0, 1<<40); err != nil {
+	if d.Q.Offset, err = PARAM__ParseLimit("offset", v.Get("offset"), 0, 0, 1<<40); err != nil {
 		return d, err
 	}
-	if d.q.offset > dnsdbOffsetMax {
-		return d, &offsetError{}
+	if d.Q.Offset > dnsdbOffsetMax {
+		return d, &HTTPAPI__OffsetError{}
 	}
 	fences := []struct {
 		param string
 		dst   *int64
 	}{
-		{"time_first_before", &d.q.firstBefore}, {"time_first_after", &d.q.firstAfter},
-		{"time_last_before", &d.q.lastBefore}, {"time_last_after", &d.q.lastAfter},
+		{"time_first_before", &d.Q.FirstBefore}, {"time_first_after", &d.Q.FirstAfter},
+		{"time_last_before", &d.Q.LastBefore}, {"time_last_after", &d.Q.LastAfter},
 	}
 	for _, f := range fences {
 		if s := v.Get(f.param); s != "" {
-			t, err := parseTime(f.param, s, now, false)
+			t, err := PARAM__ParseTime(f.param, s, now, false)
 			if err != nil {
 				return d, err
 			}
 			*f.dst = max(t.Unix(), 1)
 		}
 	}
-	if d.humantime, err = parseBool("humantime", v.Get("humantime"), false); err != nil {
+	if d.humantime, err = PARAM__ParseBool("humantime", v.Get("humantime"), false); err != nil {
 		return d, err
 	}
-	if d.aggr, err = parseBool("aggr", v.Get("aggr"), true); err != nil {
+	if d.aggr, err = PARAM__ParseBool("aggr", v.Get("aggr"), true); err != nil {
 		return d, err
 	}
 	if !d.aggr && d.rrset {
-		d.q.table = tableDaily
+		d.Q.Table = HISTORY__TableDaily
 	}
 	if s := v.Get("max_count"); s != "" {
 		if !d.summarize {
-			return d, badParam("max_count", "only for summarize")
+			return d, PARAM__Bad("max_count", "only for summarize")
 		}
-		n, err := parseLimit("max_count", s, 0, 1, 1<<62)
+		n, err := PARAM__ParseLimit("max_count", s, 0, 1, 1<<62)
 		if err != nil {
 			return d, err
 		}
 		d.maxCount = uint64(n)
 	}
-	d.q.limit = d.limit + 1
+	d.Q.Limit = d.limit + 1
 	return d, nil
 }
 
-type offsetError struct{}
+type HTTPAPI__OffsetError struct{}
 
-func (*offsetError) Error() string { return "offset: larger than the offset_max of rate_limit" }
+func (*HTTPAPI__OffsetError) Error() string { return "offset: larger than the offset_max of rate_limit" }
 
 // rawName turns an owner name in wire format (hex) into presentation format.
 func rawName(h string) (string, error) {
 	if len(h) > 2*255 {
-		return "", badParam("owner", "longer than 255 bytes")
+		return "", PARAM__Bad("owner", "longer than 255 bytes")
 	}
 	b, err := hex.DecodeString(h)
 	if err != nil {
-		return "", badParam("owner", "not hexadecimal")
+		return "", PARAM__Bad("owner", "not hexadecimal")
 	}
 	n, off, err := dns.UnpackDomainName(b, 0)
 	if err != nil || off != len(b) {
-		return "", badParam("owner", "not a domain name in wire format")
+		return "", PARAM__Bad("owner", "not a domain name in wire format")
 	}
 	return n, nil
 }
 
 // dnsdbSegments splits the escaped path after the prefix into unescaped segments.
-func dnsdbSegments(r *http.Request) ([]string, error) {
+func HTTPAPI__DnsdbSegments(r *http.Request) ([]string, error) {
 	p := strings.TrimPrefix(r.URL.EscapedPath(), "/dnsdb/v2/")
 	raw := strings.Split(p, "/")
 	segs := make([]string, len(raw))
 	for i, s := range raw {
 		u, err := url.PathUnescape(s)
 		if err != nil {
-			return nil, badParam("path", "bad escape in segment %d", i+1)
+			return nil, PARAM__Bad("path", "bad escape in segment %d", i+1)
 		}
 		segs[i] = u
 	}
@@ -252,7 +252,7 @@ func dnsdbSegments(r *http.Request) ([]string, error) {
 }
 
 // dnsdbObj is one result; rdata is a string (rdata lookups) or an array (rrset lookups).
-type dnsdbObj struct {
+type HTTPAPI__DnsdbObj struct {
 	Count     uint64 `json:"count"`
 	TimeFirst any    `json:"time_first"`
 	TimeLast  any    `json:"time_last"`
@@ -275,24 +275,24 @@ func dnsdbTime(sec uint32, human bool) any {
 	return sec
 }
 
-func (d dnsdbRequest) obj(h histRow) dnsdbObj {
-	o := dnsdbObj{Count: h.count, TimeFirst: dnsdbTime(h.first, d.humantime), TimeLast: dnsdbTime(h.last, d.humantime),
-		RRName: h.rrname, RRType: h.rrtype, RData: h.rdata}
+func (d dnsdbRequest) obj(h HISTORY__Row) HTTPAPI__DnsdbObj {
+	o := HTTPAPI__DnsdbObj{Count: h.Count, TimeFirst: dnsdbTime(h.First, d.humantime), TimeLast: dnsdbTime(h.Last, d.humantime),
+		RRName: h.RRName, RRType: h.RRType, RData: h.RData}
 	if d.rrset {
-		o.RData = []string{h.rdata}
+		o.RData = []string{h.RData}
 	}
 	return o
 }
 
-func (a *httpAPI) dnsdbLookup(w http.ResponseWriter, r *http.Request) {
-	segs, err := dnsdbSegments(r)
+func (a *HTTPAPI__Server) dnsdbLookup(w http.ResponseWriter, r *http.Request) {
+	segs, err := HTTPAPI__DnsdbSegments(r)
 	if err != nil {
 		dnsdbError(w, err)
 		return
 	}
-	d, err := parseDNSDB(segs, r.URL.Query(), a.now())
+	d, err := HTTPAPI__ParseDNSDB(segs, r.URL.Query(), a.Now())
 	if err != nil {
-		if _, ok := err.(*offsetError); ok {
+		if _, ok := err.(*HTTPAPI__OffsetError); ok {
 			dnsdbFail(w, http.StatusRequestedRangeNotSatisfiable, err.Error())
 			return
 		}
@@ -302,7 +302,7 @@ func (a *httpAPI) dnsdbLookup(w http.ResponseWriter, r *http.Request) {
 	if !d.aggr && !d.rrset {
 		// Per-day results of an rdata lookup: the matching records from history, then
 		// their days from the raw log.
-		if d.q, err = a.dailyOfRdata(r, d.q); err != nil {
+		if d.Q, err = a.dailyOfRdata(r, d.Q); err != nil {
 			dnsdbError(w, err)
 			return
 		}
@@ -317,20 +317,20 @@ func (a *httpAPI) dnsdbLookup(w http.ResponseWriter, r *http.Request) {
 	var sum dnsdbSummary
 	n := 0
 	limited := false
-	err = a.db.run(r.Context(), d.q, func(h histRow) bool {
+	err = a.DB.Run(r.Context(), d.Q, func(h HISTORY__Row) bool {
 		if n == d.limit {
 			limited = true
 			return false
 		}
 		n++
 		if d.summarize {
-			if sum.NumResults == 0 || h.first < sum.TimeFirst.(uint32) {
-				sum.TimeFirst = h.first
+			if sum.NumResults == 0 || h.First < sum.TimeFirst.(uint32) {
+				sum.TimeFirst = h.First
 			}
-			if sum.NumResults == 0 || h.last > sum.TimeLast.(uint32) {
-				sum.TimeLast = h.last
+			if sum.NumResults == 0 || h.Last > sum.TimeLast.(uint32) {
+				sum.TimeLast = h.Last
 			}
-			sum.Count += h.count
+			sum.Count += h.Count
 			sum.NumResults++
 			if d.maxCount > 0 && sum.Count >= d.maxCount {
 				limited = true
@@ -339,7 +339,7 @@ func (a *httpAPI) dnsdbLookup(w http.ResponseWriter, r *http.Request) {
 			return true
 		}
 		start()
-		return out.write(map[string]dnsdbObj{"obj": d.obj(h)}) == nil
+		return out.write(map[string]HTTPAPI__DnsdbObj{"obj": d.obj(h)}) == nil
 	})
 	if err != nil {
 		if out == nil {
@@ -347,7 +347,7 @@ func (a *httpAPI) dnsdbLookup(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_, _, msg := errorStatus(err)
-		out.write(safFailed{Cond: "failed", Msg: msg})
+		out.write(HTTPAPI__SafFailed{Cond: "failed", Msg: msg})
 		out.flush()
 		return
 	}
@@ -373,30 +373,30 @@ const dnsdbDailyMax = 10000
 // dailyOfRdata turns an rdata lookup into the per-day query of the records it finds
 // (at most dnsdbDailyMax of them). The days come from the responses to queries for
 // those records' owner names.
-func (a *httpAPI) dailyOfRdata(r *http.Request, q histQuery) (histQuery, error) {
+func (a *HTTPAPI__Server) dailyOfRdata(r *http.Request, q HISTORY__Query) (HISTORY__Query, error) {
 	find := q
-	find.offset, find.limit, find.after = 0, dnsdbDailyMax, nil
+	find.Offset, find.Limit, find.After = 0, dnsdbDailyMax, nil
 	names, rdatas := map[string]bool{}, map[string]bool{}
-	err := a.db.run(r.Context(), find, func(h histRow) bool {
-		names[h.rrname], rdatas[h.rdata] = true, true
+	err := a.DB.Run(r.Context(), find, func(h HISTORY__Row) bool {
+		names[h.RRName], rdatas[h.RData] = true, true
 		return true
 	})
 	if err != nil {
 		return q, err
 	}
-	daily := histQuery{table: tableDaily, rrtypes: q.rrtypes, offset: q.offset, limit: q.limit,
-		firstAfter: q.firstAfter, firstBefore: q.firstBefore, lastAfter: q.lastAfter, lastBefore: q.lastBefore}
+	daily := HISTORY__Query{Table: HISTORY__TableDaily, RRTypes: q.RRTypes, Offset: q.Offset, Limit: q.Limit,
+		FirstAfter: q.FirstAfter, FirstBefore: q.FirstBefore, LastAfter: q.LastAfter, LastBefore: q.LastBefore}
 	if len(names) == 0 {
-		daily.names, daily.rdatas = []string{"."}, []string{""} // matches nothing
+		daily.Names, daily.RDatas = []string{"."}, []string{""} // matches nothing
 		return daily, nil
 	}
 	for n := range names {
-		daily.names = append(daily.names, n)
+		daily.Names = append(daily.Names, n)
 	}
 	for d := range rdatas {
-		daily.rdatas = append(daily.rdatas, d)
+		daily.RDatas = append(daily.RDatas, d)
 	}
-	sort.Strings(daily.names)
-	sort.Strings(daily.rdatas)
+	sort.Strings(daily.Names)
+	sort.Strings(daily.RDatas)
 	return daily, nil
 }

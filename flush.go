@@ -26,13 +26,13 @@ const (
 type sink interface {
 	// prepare connects and checks or creates the schema. An error wrapping errFatal
 	// means retrying cannot help (a schema newer than this build).
-	prepare(ctx context.Context) error
+	Prepare(ctx context.Context) error
 	// write inserts the batch. A batch whose earlier attempt may have landed has
 	// uncertain set; write must then make sure no row is inserted twice.
-	write(ctx context.Context, b *batch) error
+	Write(ctx context.Context, b *RECORD__Batch) error
 	// ping checks that ClickHouse answers.
-	ping(ctx context.Context) error
-	close() error
+	Ping(ctx context.Context) error
+	Close() error
 }
 
 // writer owns the queue between ServeDNS and ClickHouse and the one goroutine that
@@ -42,7 +42,7 @@ type writer struct {
 	cfg  config
 	sink sink
 
-	queue       chan capture
+	queue       chan RECORD__Capture
 	queuedBytes atomic.Int64
 	maxBytes    int64
 
@@ -62,8 +62,8 @@ type writer struct {
 
 	// With a spool: the batch handed to the inserter, the spool, and what stops the
 	// inserter and the replayer.
-	spool   *spoolDir
-	inserts chan *batch
+	spool   *SPOOL__Dir
+	inserts chan *RECORD__Batch
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
 }
@@ -72,7 +72,7 @@ func newWriter(cfg config, s sink) *writer {
 	w := &writer{
 		cfg:      cfg,
 		sink:     s,
-		queue:    make(chan capture, cfg.queue),
+		queue:    make(chan RECORD__Capture, cfg.queue),
 		maxBytes: int64(cfg.queue) * queueBytesPerRecord,
 
 		shutdownTimeout: shutdownTimeout,
@@ -82,13 +82,13 @@ func newWriter(cfg config, s sink) *writer {
 }
 
 // enqueue never blocks: a full queue drops the record and counts it.
-func (w *writer) enqueue(c capture) {
+func (w *writer) enqueue(c RECORD__Capture) {
 	capturedCount.Inc()
 	if w.stopped.Load() {
 		w.drop(dropShutdown, 1, nil)
 		return
 	}
-	n := int64(len(c.wire))
+	n := int64(len(c.Wire))
 	if w.queuedBytes.Add(n) > w.maxBytes {
 		w.queuedBytes.Add(-n)
 		w.drop(dropQueueFull, 1, nil)
@@ -134,12 +134,12 @@ func (w *writer) start() error {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), insertTimeout)
 		defer cancel()
-		prepared <- w.sink.prepare(ctx)
+		prepared <- w.sink.Prepare(ctx)
 	}()
 	var err error
 	select {
 	case err = <-prepared:
-		if errors.Is(err, errFatal) {
+		if errors.Is(err, SCHEMA__ErrFatal) {
 			return err
 		}
 		if err != nil {
@@ -151,12 +151,12 @@ func (w *writer) start() error {
 		log.Infof("ClickHouse is not ready after %s; DNS starts and recording catches up when it is", startupWait)
 	}
 	if w.cfg.spoolDir != "" {
-		if w.spool, err = openSpool(w.cfg.spoolDir, w.cfg.spoolSize); err != nil {
+		if w.spool, err = SPOOL__Open(w.cfg.spoolDir, w.cfg.spoolSize); err != nil {
 			return err
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		w.cancel = cancel
-		w.inserts = make(chan *batch)
+		w.inserts = make(chan *RECORD__Batch)
 		w.workers.Add(2)
 		go w.inserter(ctx)
 		go w.replayer(ctx)
@@ -181,17 +181,17 @@ func (w *writer) stop() error {
 		w.cancel() // an insert in flight fails at once and is spooled
 		w.workers.Wait()
 		// The pointer stays: the status may still read the (closed) spool's counts.
-		w.spool.close()
+		w.spool.Close()
 	}
 	w.quit, w.done = nil, nil
-	return w.sink.close()
+	return w.sink.Close()
 }
 
 func (w *writer) run(quit, done chan struct{}) {
 	defer close(done)
 	var (
-		cur     = &batch{id: newBatchID()}
-		scratch = new(decoder)
+		cur     = &RECORD__Batch{ID: RECORD__NewBatchID()}
+		scratch = new(RECORD__Decoder)
 		timer   = time.NewTimer(w.cfg.flush)
 		logTick = time.NewTicker(time.Second)
 	)
@@ -203,10 +203,10 @@ func (w *writer) run(quit, done chan struct{}) {
 		select {
 		case c := <-w.queue:
 			w.take(cur, &c, scratch)
-			if cur.len() == 1 {
+			if cur.Len() == 1 {
 				timer.Reset(w.cfg.flush)
 			}
-			full = cur.len() >= w.cfg.batch
+			full = cur.Len() >= w.cfg.batch
 		case <-timer.C:
 			full = true
 		case <-logTick.C:
@@ -219,34 +219,34 @@ func (w *writer) run(quit, done chan struct{}) {
 		if full && w.spool != nil {
 			timer.Stop()
 			w.dispatch(cur)
-			cur = &batch{id: newBatchID()}
+			cur = &RECORD__Batch{ID: RECORD__NewBatchID()}
 		} else if full {
 			timer.Stop()
 			// Interrupted by quit: the drain takes over this batch and the queue.
-			if cur.len() > 0 && !w.flushUntil(cur, time.Time{}, quit) {
+			if cur.Len() > 0 && !w.flushUntil(cur, time.Time{}, quit) {
 				w.drain(cur, scratch)
 				return
 			}
-			cur = &batch{id: newBatchID()}
+			cur = &RECORD__Batch{ID: RECORD__NewBatchID()}
 		}
-		queueLength.Set(float64(len(w.queue) + cur.len()))
+		queueLength.Set(float64(len(w.queue) + cur.Len()))
 	}
 }
 
-func (w *writer) take(b *batch, c *capture, scratch *decoder) {
-	w.queuedBytes.Add(-int64(len(c.wire)))
-	if err := b.add(c, scratch, w.cfg.sensor); err != nil {
+func (w *writer) take(b *RECORD__Batch, c *RECORD__Capture, scratch *RECORD__Decoder) {
+	w.queuedBytes.Add(-int64(len(c.Wire)))
+	if err := b.Add(c, scratch, w.cfg.sensor); err != nil {
 		w.drop(dropEncode, 1, err)
 	}
 }
 
 // drain writes cur and everything still queued, in batches, within shutdownTimeout;
 // what cannot be written by then is counted as dropped.
-func (w *writer) drain(cur *batch, scratch *decoder) {
+func (w *writer) drain(cur *RECORD__Batch, scratch *RECORD__Decoder) {
 	deadline := time.Now().Add(w.shutdownTimeout)
 	for {
 	fill:
-		for cur.len() < w.cfg.batch {
+		for cur.Len() < w.cfg.batch {
 			select {
 			case c := <-w.queue:
 				w.take(cur, &c, scratch)
@@ -254,25 +254,25 @@ func (w *writer) drain(cur *batch, scratch *decoder) {
 				break fill
 			}
 		}
-		if cur.len() == 0 {
+		if cur.Len() == 0 {
 			break
 		}
 		if w.spool != nil {
 			w.writeOrSpool(cur, deadline)
-			cur = &batch{id: newBatchID()}
+			cur = &RECORD__Batch{ID: RECORD__NewBatchID()}
 			continue
 		}
 		if !w.flushUntil(cur, deadline, nil) {
-			lost := cur.len()
+			lost := cur.Len()
 			for len(w.queue) > 0 {
 				c := <-w.queue
-				w.queuedBytes.Add(-int64(len(c.wire)))
+				w.queuedBytes.Add(-int64(len(c.Wire)))
 				lost++
 			}
 			w.drop(dropShutdown, lost, errors.New("ClickHouse unreachable at shutdown"))
 			break
 		}
-		cur = &batch{id: newBatchID()}
+		cur = &RECORD__Batch{ID: RECORD__NewBatchID()}
 	}
 	queueLength.Set(0)
 }
@@ -280,7 +280,7 @@ func (w *writer) drain(cur *batch, scratch *decoder) {
 // flushUntil writes b, retrying with backoff, until it is written or rejected (true),
 // or until the deadline (if set) or quit. While it retries, the queue fills and further
 // records are dropped and counted: memory stays bounded by the queue.
-func (w *writer) flushUntil(b *batch, deadline time.Time, quit chan struct{}) bool {
+func (w *writer) flushUntil(b *RECORD__Batch, deadline time.Time, quit chan struct{}) bool {
 	backoff := minBackoff
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), insertTimeout)
@@ -307,10 +307,10 @@ func (w *writer) flushUntil(b *batch, deadline time.Time, quit chan struct{}) bo
 // insert makes one attempt at writing b and does the bookkeeping. Rows ClickHouse
 // rejects as invalid are dropped and counted: that is a success for the caller (nil),
 // since retrying them cannot help.
-func (w *writer) insert(ctx context.Context, b *batch) error {
+func (w *writer) insert(ctx context.Context, b *RECORD__Batch) error {
 	start := time.Now()
-	n := b.len()
-	err := w.sink.write(ctx, b)
+	n := b.Len()
+	err := w.sink.Write(ctx, b)
 	switch {
 	case err == nil:
 		flushDuration.Observe(time.Since(start).Seconds())
@@ -319,7 +319,7 @@ func (w *writer) insert(ctx context.Context, b *batch) error {
 		w.lastWrite.Store(time.Now().UnixNano())
 		w.setHealthy(true, nil)
 		return nil
-	case errors.Is(err, errRejected):
+	case errors.Is(err, CHSINK__ErrRejected):
 		errorCount.WithLabelValues("insert").Inc()
 		w.lastError.Store(err.Error())
 		w.drop(dropRejected, n, err)

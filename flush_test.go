@@ -15,23 +15,23 @@ import (
 // fakeSink records what it is asked to write and fails on demand.
 type fakeSink struct {
 	mu      sync.Mutex
-	batches []*batch
+	batches []*RECORD__Batch
 	fail    func(attempt int) error // nil: always succeed
 	calls   int
 	down    atomic.Bool   // fail every write and ping, as an unreachable server
 	hang    chan struct{} // when set, writes block until it is closed or ctx ends
 }
 
-func (f *fakeSink) prepare(context.Context) error { return nil }
-func (f *fakeSink) close() error                  { return nil }
-func (f *fakeSink) ping(context.Context) error {
+func (f *fakeSink) Prepare(context.Context) error { return nil }
+func (f *fakeSink) Close() error                  { return nil }
+func (f *fakeSink) Ping(context.Context) error {
 	if f.down.Load() {
 		return errors.New("connection refused")
 	}
 	return nil
 }
 
-func (f *fakeSink) write(ctx context.Context, b *batch) error {
+func (f *fakeSink) Write(ctx context.Context, b *RECORD__Batch) error {
 	if f.down.Load() {
 		return errors.New("connection refused")
 	}
@@ -58,12 +58,12 @@ func (f *fakeSink) rows() (n int, batches int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, b := range f.batches {
-		n += b.len()
+		n += b.Len()
 	}
 	return n, len(f.batches)
 }
 
-func testCapture(t testing.TB, name string) capture {
+func testCapture(t testing.TB, name string) RECORD__Capture {
 	m := new(dns.Msg)
 	m.SetQuestion(name, dns.TypeA)
 	m.Response = true
@@ -71,7 +71,7 @@ func testCapture(t testing.TB, name string) capture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return capture{wire: wire, time: time.Now()}
+	return RECORD__Capture{Wire: wire, Time: time.Now()}
 }
 
 func newTestWriter(batch, queue int, flush time.Duration, s sink) *writer {
@@ -146,7 +146,7 @@ func TestWriterRetriesTransientErrors(t *testing.T) {
 }
 
 func TestWriterDropsRejectedRows(t *testing.T) {
-	s := &fakeSink{fail: func(int) error { return errRejected }}
+	s := &fakeSink{fail: func(int) error { return CHSINK__ErrRejected }}
 	w := newTestWriter(2, 10, time.Hour, s)
 	before := dropped(dropRejected)
 	w.start()
@@ -171,7 +171,7 @@ func TestWriterQueueFullDropsAndCounts(t *testing.T) {
 	}
 	// The byte budget holds too: one huge message fits the count but not the bytes.
 	w2 := newTestWriter(2, 2, time.Hour, s)
-	huge := capture{wire: make([]byte, 3*queueBytesPerRecord)}
+	huge := RECORD__Capture{Wire: make([]byte, 3*queueBytesPerRecord)}
 	w2.enqueue(huge)
 	if got := dropped(dropQueueFull) - before; got != 4 {
 		t.Errorf("dropped %v after a message over the byte budget, want 4", got)
@@ -230,7 +230,7 @@ func TestWriterCountsUndecodable(t *testing.T) {
 	w := newTestWriter(1, 10, time.Hour, s)
 	before := dropped(dropEncode)
 	w.start()
-	w.enqueue(capture{wire: []byte{1, 2, 3}})
+	w.enqueue(RECORD__Capture{Wire: []byte{1, 2, 3}})
 	w.enqueue(testCapture(t, "example.org."))
 	waitFor(t, "the good row", func() bool { n, _ := s.rows(); return n == 1 })
 	w.stop()

@@ -42,24 +42,24 @@ func FuzzRecord(f *testing.F) {
 		query.SetQuestion("example.org.", dns.TypeA)
 		p.ServeDNS(context.Background(), dnstest.NewRecorder(&test.ResponseWriter{}), query)
 
-		b := &batch{id: 1}
-		d := new(decoder)
+		b := &RECORD__Batch{ID: 1}
+		d := new(RECORD__Decoder)
 		for len(p.writer.queue) > 0 {
 			c := <-p.writer.queue
-			rec := appendRecord(nil, &c)
-			back, err := parseRecord(rec[spoolFrameLen:])
-			if err != nil || string(back.wire) != string(c.wire) || back.size != c.size {
+			rec := SPOOL__AppendRecord(nil, &c)
+			back, err := SPOOL__ParseRecord(rec[SPOOL__FrameLen:])
+			if err != nil || string(back.Wire) != string(c.Wire) || back.Size != c.Size {
 				t.Fatalf("spool round trip changed the record: %v", err)
 			}
-			b.add(&c, d, cfg.sensor) // may fail on garbage; must not panic
+			b.Add(&c, d, cfg.sensor) // may fail on garbage; must not panic
 		}
-		n := b.len()
-		for _, col := range [][]string{b.qname, b.qtype, b.rcode, b.sensor} {
+		n := b.Len()
+		for _, col := range [][]string{b.QName, b.QType, b.RCode, b.Sensor} {
 			if len(col) != n {
 				t.Fatalf("columns out of step: %d vs %d", len(col), n)
 			}
 		}
-		if len(b.answer.name) != n || len(b.authority.data) != n || len(b.caps) != n {
+		if len(b.Answer.Name) != n || len(b.Authority.Data) != n || len(b.Caps) != n {
 			t.Fatalf("sections out of step")
 		}
 	})
@@ -70,10 +70,10 @@ func FuzzRecord(f *testing.F) {
 func FuzzSpoolFile(f *testing.F) {
 	b := spoolBatchOf(f, 3)
 	var good []byte
-	good = append(good, spoolHeaderMagic...)
+	good = append(good, SPOOL__HeaderMagic...)
 	good = append(good, 0, 0, 0, 0, 0, 0, 0, 1, 0)
-	for i := range b.caps {
-		good = appendRecord(good, &b.caps[i])
+	for i := range b.Caps {
+		good = SPOOL__AppendRecord(good, &b.Caps[i])
 	}
 	f.Add(good)
 	f.Add(good[:len(good)-3])
@@ -84,12 +84,12 @@ func FuzzSpoolFile(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, caps, _, err := readSpoolFile(path)
+		_, caps, _, err := SPOOL__ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range caps {
-			if len(c.wire) > maxRecordLen {
+			if len(c.Wire) > SPOOL__MaxRecordLen {
 				t.Fatalf("oversized record accepted")
 			}
 		}

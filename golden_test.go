@@ -18,7 +18,7 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden files under te
 // TestAPIGolden -update . rewrites the files.
 func TestAPIGolden(t *testing.T) {
 	r := recordScenario(t)
-	c := startAPI(t, r.cfg, httpConfig{}, scNow)
+	c := startAPI(t, r.cfg, HTTPAPI__Config{}, scNow)
 	cases := []struct {
 		file, path string
 		hdr        http.Header

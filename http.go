@@ -29,26 +29,26 @@ import (
 
 const (
 	httpShutdownTimeout = 5 * time.Second
-	apiMaxConcurrent    = 8 // API queries running at once; more get 429 (native, COF) or 503 (DNSDB)
+	HTTPAPI__MaxConcurrent    = 8 // API queries running at once; more get 429 (native, COF) or 503 (DNSDB)
 	apiMaxBody          = 16 << 20
 )
 
 // httpConfig is the Corefile part of the API: http, api_key, http_tls.
-type httpConfig struct {
-	addr     string
-	keys     [][32]byte // SHA-256 of each accepted key: compared in constant time, never logged
-	certFile string
-	keyFile  string
+type HTTPAPI__Config struct {
+	Addr     string
+	Keys     [][32]byte // SHA-256 of each accepted key: compared in constant time, never logged
+	CertFile string
+	KeyFile  string
 }
 
 // httpAPI is one configured API listener.
-type httpAPI struct {
+type HTTPAPI__Server struct {
 	cfg  config
-	http httpConfig
-	db   *historyDB
-	now  func() time.Time
+	http HTTPAPI__Config
+	DB   *HISTORY__DB
+	Now  func() time.Time
 
-	limit chan struct{} // semaphore of apiMaxConcurrent
+	Limit chan struct{} // semaphore of apiMaxConcurrent
 
 	extraMu sync.Mutex
 	extra   []extraRoute
@@ -64,13 +64,13 @@ type extraRoute struct {
 	auth    bool
 }
 
-func newHTTPAPI(cfg config, hc httpConfig) *httpAPI {
-	return &httpAPI{
+func HTTPAPI__New(cfg config, hc HTTPAPI__Config) *HTTPAPI__Server {
+	return &HTTPAPI__Server{
 		cfg:   cfg,
 		http:  hc,
-		db:    &historyDB{cfg: cfg},
-		now:   time.Now,
-		limit: make(chan struct{}, apiMaxConcurrent),
+		DB:    &HISTORY__DB{Cfg: cfg},
+		Now:   time.Now,
+		Limit: make(chan struct{}, HTTPAPI__MaxConcurrent),
 	}
 }
 
@@ -78,7 +78,7 @@ func newHTTPAPI(cfg config, hc httpConfig) *httpAPI {
 // writer). Call it before OnStartup, from setup. With auth set, the handler needs an
 // API key like the data endpoints. pattern is an http.ServeMux pattern such as
 // "GET /api/v1/status".
-func (a *httpAPI) Handle(pattern string, h http.Handler, auth bool) {
+func (a *HTTPAPI__Server) Handle(pattern string, h http.Handler, auth bool) {
 	a.extraMu.Lock()
 	defer a.extraMu.Unlock()
 	a.extra = append(a.extra, extraRoute{pattern, h, auth})
@@ -88,14 +88,14 @@ func (a *httpAPI) Handle(pattern string, h http.Handler, auth bool) {
 // sharing an address start it once.
 var apiListeners = struct {
 	sync.Mutex
-	m map[string]*httpAPI
-}{m: map[string]*httpAPI{}}
+	m map[string]*HTTPAPI__Server
+}{m: map[string]*HTTPAPI__Server{}}
 
 // OnStartup starts the listener unless another server block already serves the address.
-func (a *httpAPI) OnStartup() error {
+func (a *HTTPAPI__Server) OnStartup() error {
 	apiListeners.Lock()
 	defer apiListeners.Unlock()
-	if owner, ok := apiListeners.m[a.http.addr]; ok && owner != a && !anyPort(a.http.addr) {
+	if owner, ok := apiListeners.m[a.http.Addr]; ok && owner != a && !anyPort(a.http.Addr) {
 		return nil
 	}
 	a.mu.Lock()
@@ -103,12 +103,12 @@ func (a *httpAPI) OnStartup() error {
 	if a.srv != nil {
 		return nil
 	}
-	ln, err := reuseport.Listen("tcp", a.http.addr)
+	ln, err := reuseport.Listen("tcp", a.http.Addr)
 	if err != nil {
-		return fmt.Errorf("history API on %s: %w", a.http.addr, err)
+		return fmt.Errorf("history API on %s: %w", a.http.Addr, err)
 	}
-	if a.http.certFile != "" {
-		cert, err := tls.LoadX509KeyPair(a.http.certFile, a.http.keyFile)
+	if a.http.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(a.http.CertFile, a.http.KeyFile)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("history API TLS: %w", err)
@@ -119,28 +119,28 @@ func (a *httpAPI) OnStartup() error {
 		Handler:           a.handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second, // a bulk body of 10,000 lines on a slow link
-		WriteTimeout:      apiQueryTimeout + 30*time.Second,
+		WriteTimeout:      HISTORY__QueryTimeout + 30*time.Second,
 		IdleTimeout:       30 * time.Second,
 	}
 	a.ln, a.srv = ln, srv
-	if !anyPort(a.http.addr) {
-		apiListeners.m[a.http.addr] = a
+	if !anyPort(a.http.Addr) {
+		apiListeners.m[a.http.Addr] = a
 	}
 	scheme := "http"
-	if a.http.certFile != "" {
+	if a.http.CertFile != "" {
 		scheme = "https"
 	}
-	log.Infof("History API listening on %s://%s (%d API keys)", scheme, ln.Addr(), len(a.http.keys))
+	log.Infof("History API listening on %s://%s (%d API keys)", scheme, ln.Addr(), len(a.http.Keys))
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Errorf("History API on %s stopped: %v", a.http.addr, err)
+			log.Errorf("History API on %s stopped: %v", a.http.Addr, err)
 		}
 	}()
 	return nil
 }
 
 // Addr is the listener's address (useful with port 0), empty when not listening.
-func (a *httpAPI) Addr() string {
+func (a *HTTPAPI__Server) Addr() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.ln == nil {
@@ -150,10 +150,10 @@ func (a *httpAPI) Addr() string {
 }
 
 // OnShutdown stops the listener (reload and final shutdown alike).
-func (a *httpAPI) OnShutdown() error {
+func (a *HTTPAPI__Server) OnShutdown() error {
 	apiListeners.Lock()
-	if apiListeners.m[a.http.addr] == a {
-		delete(apiListeners.m, a.http.addr)
+	if apiListeners.m[a.http.Addr] == a {
+		delete(apiListeners.m, a.http.Addr)
 	}
 	apiListeners.Unlock()
 	a.mu.Lock()
@@ -168,7 +168,7 @@ func (a *httpAPI) OnShutdown() error {
 	if err := srv.Shutdown(ctx); err != nil {
 		srv.Close()
 	}
-	a.db.close()
+	a.DB.Close()
 	return nil
 }
 
@@ -181,7 +181,7 @@ const (
 	protoCOF
 )
 
-func (a *httpAPI) handler() http.Handler {
+func (a *HTTPAPI__Server) handler() http.Handler {
 	mux := http.NewServeMux()
 	route := func(pattern string, p protocol, auth bool, h http.HandlerFunc) {
 		var hh http.Handler = h
@@ -191,10 +191,10 @@ func (a *httpAPI) handler() http.Handler {
 		mux.Handle(pattern, instrument(p, hh))
 	}
 	route("GET /api/v1/openapi.json", protoNative, false, serveOpenAPI)
-	route("GET /api/v1/name/{name}", protoNative, true, a.nativeByName(tableByName, nativeHistoryJSON))
+	route("GET /api/v1/name/{name}", protoNative, true, a.nativeByName(HISTORY__TableByName, nativeHistoryJSON))
 	route("GET /api/v1/ip/{ip...}", protoNative, true, a.nativeIP)
-	route("GET /api/v1/rdata/{name}", protoNative, true, a.nativeByName(tableByRdata, nativeHistoryJSON))
-	route("GET /api/v1/negative/{name}", protoNative, true, a.nativeByName(tableNegative, nativeNegativeJSON))
+	route("GET /api/v1/rdata/{name}", protoNative, true, a.nativeByName(HISTORY__TableByRdata, nativeHistoryJSON))
+	route("GET /api/v1/negative/{name}", protoNative, true, a.nativeByName(HISTORY__TableNegative, nativeNegativeJSON))
 	route("GET /api/v1/asof/{name}", protoNative, true, a.nativeAsOf)
 	route("GET /api/v1/pivot/{name}", protoNative, true, a.nativePivot)
 	route("POST /api/v1/bulk", protoNative, true, a.nativeBulk)
@@ -235,9 +235,9 @@ func recoverer(h http.Handler) http.Handler {
 
 // authorize checks the API key when keys are configured: X-API-Key, Authorization:
 // Bearer, or HTTP Basic with the key as password.
-func (a *httpAPI) authorize(p protocol, h http.Handler) http.Handler {
+func (a *HTTPAPI__Server) authorize(p protocol, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(a.http.keys) == 0 || a.keyOK(r) {
+		if len(a.http.Keys) == 0 || a.keyOK(r) {
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -256,7 +256,7 @@ func (a *httpAPI) authorize(p protocol, h http.Handler) http.Handler {
 	})
 }
 
-func (a *httpAPI) keyOK(r *http.Request) bool {
+func (a *HTTPAPI__Server) keyOK(r *http.Request) bool {
 	var given []string
 	if k := r.Header.Get("X-API-Key"); k != "" {
 		given = append(given, k)
@@ -272,7 +272,7 @@ func (a *httpAPI) keyOK(r *http.Request) bool {
 	ok := 0
 	for _, g := range given {
 		sum := sha256.Sum256([]byte(g))
-		for _, k := range a.http.keys {
+		for _, k := range a.http.Keys {
 			ok |= subtle.ConstantTimeCompare(sum[:], k[:])
 		}
 	}
@@ -281,11 +281,11 @@ func (a *httpAPI) keyOK(r *http.Request) bool {
 
 // bounded lets apiMaxConcurrent requests query at once; the others are refused at
 // once, with 503 (DNSDB: too many concurrent queries) or 429.
-func (a *httpAPI) bounded(p protocol, h http.Handler) http.Handler {
+func (a *HTTPAPI__Server) bounded(p protocol, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
-		case a.limit <- struct{}{}:
-			defer func() { <-a.limit }()
+		case a.Limit <- struct{}{}:
+			defer func() { <-a.Limit }()
 			h.ServeHTTP(w, r)
 		default:
 			w.Header().Set("Retry-After", "1")
@@ -299,7 +299,7 @@ func (a *httpAPI) bounded(p protocol, h http.Handler) http.Handler {
 }
 
 // apiError is the JSON body of every native and COF error.
-type apiError struct {
+type HTTPAPI__APIError struct {
 	Error     string `json:"error"`
 	Parameter string `json:"parameter,omitempty"`
 }
@@ -308,17 +308,17 @@ func writeError(w http.ResponseWriter, status int, param, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(apiError{Error: msg, Parameter: param})
+	json.NewEncoder(w).Encode(HTTPAPI__APIError{Error: msg, Parameter: param})
 }
 
 // errorStatus maps an error to its status and message: parameters are 400 with the
 // parameter named, an unavailable ClickHouse 503, anything else a logged 500.
 func errorStatus(err error) (int, string, string) {
-	var pe *paramError
+	var pe *PARAM__Error
 	switch {
 	case errors.As(err, &pe):
-		return http.StatusBadRequest, pe.param, pe.Error()
-	case errors.Is(err, errUnavailable):
+		return http.StatusBadRequest, pe.Param, pe.Error()
+	case errors.Is(err, HISTORY__ErrUnavailable):
 		return http.StatusServiceUnavailable, "", "history database unavailable, retry later"
 	case errors.Is(err, context.Canceled):
 		return 499, "", "request canceled"
@@ -345,7 +345,7 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func parseHTTPProperty(c *caddy.Controller, hc *httpConfig, prop string, args []string) error {
+func HTTPAPI__ParseHTTPProperty(c *caddy.Controller, hc *HTTPAPI__Config, prop string, args []string) error {
 	switch prop {
 	case "http":
 		if len(args) != 1 {
@@ -354,7 +354,7 @@ func parseHTTPProperty(c *caddy.Controller, hc *httpConfig, prop string, args []
 		if _, port, err := net.SplitHostPort(args[0]); err != nil || port == "" {
 			return c.Errf("invalid http '%s': not HOST:PORT", args[0])
 		}
-		hc.addr = args[0]
+		hc.Addr = args[0]
 	case "api_key":
 		if len(args) == 0 {
 			return c.Err("property 'api_key' needs at least one key")
@@ -370,27 +370,27 @@ func parseHTTPProperty(c *caddy.Controller, hc *httpConfig, prop string, args []
 			if len(k) < 8 {
 				return c.Errf("api_key %d is shorter than 8 characters", i+1)
 			}
-			hc.keys = append(hc.keys, sha256.Sum256([]byte(k)))
+			hc.Keys = append(hc.Keys, sha256.Sum256([]byte(k)))
 		}
 	case "http_tls":
 		if len(args) != 2 {
 			return c.Errf("property 'http_tls' takes CERT KEY, got %d values", len(args))
 		}
-		hc.certFile, hc.keyFile = args[0], args[1]
+		hc.CertFile, hc.KeyFile = args[0], args[1]
 	}
 	return nil
 }
 
 // check refuses an API open to the network without keys.
-func (hc httpConfig) check() error {
-	if hc.addr == "" {
-		if len(hc.keys) > 0 || hc.certFile != "" {
+func (hc HTTPAPI__Config) Check() error {
+	if hc.Addr == "" {
+		if len(hc.Keys) > 0 || hc.CertFile != "" {
 			return errors.New("api_key and http_tls need http ADDRESS")
 		}
 		return nil
 	}
-	if len(hc.keys) == 0 && !isLoopback(hc.addr) {
-		return fmt.Errorf("http %s accepts connections from the network but no api_key is set: set api_key, or listen on a loopback address such as 127.0.0.1:8053", hc.addr)
+	if len(hc.Keys) == 0 && !isLoopback(hc.Addr) {
+		return fmt.Errorf("http %s accepts connections from the network but no api_key is set: set api_key, or listen on a loopback address such as 127.0.0.1:8053", hc.Addr)
 	}
 	return nil
 }
@@ -413,7 +413,7 @@ func instrument(p protocol, h http.Handler) http.Handler {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		apiRequests.WithLabelValues(name, strconv.Itoa(sw.status)).Inc()
+		HTTPAPI__ApiRequests.WithLabelValues(name, strconv.Itoa(sw.status)).Inc()
 		apiDuration.WithLabelValues(name).Observe(time.Since(start).Seconds())
 	})
 }
@@ -442,7 +442,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Metrics of the history API.
 var (
-	apiRequests = promauto.NewCounterVec(prometheus.CounterOpts{
+	HTTPAPI__ApiRequests = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "passivedns",
 		Name:      "api_requests_total",

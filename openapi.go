@@ -8,9 +8,9 @@ import (
 // openapiJSON describes the native API; served at /api/v1/openapi.json.
 //
 //go:embed openapi.json
-var openapiJSON []byte
+var HTTPAPI__OpenAPIJSON []byte
 
 func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(openapiJSON)
+	w.Write(HTTPAPI__OpenAPIJSON)
 }

@@ -21,31 +21,31 @@ func FuzzParseName(f *testing.F) {
 		f.Add(s, true)
 	}
 	f.Fuzz(func(t *testing.T, s string, wildcards bool) {
-		n, err := parseName("name", s, wildcards)
+		n, err := PARAM__ParseName("name", s, wildcards)
 		if err != nil {
-			if _, ok := err.(*paramError); !ok {
+			if _, ok := err.(*PARAM__Error); !ok {
 				t.Fatalf("%q: error of type %T", s, err)
 			}
 			return
 		}
-		if !strings.HasSuffix(n.name, ".") {
-			t.Fatalf("%q: %q is not fully qualified", s, n.name)
+		if !strings.HasSuffix(n.Name, ".") {
+			t.Fatalf("%q: %q is not fully qualified", s, n.Name)
 		}
-		if !wildcards && n.kind != nameExact {
+		if !wildcards && n.Kind != HISTORY__NameExact {
 			t.Fatalf("%q: a wildcard where none is allowed", s)
 		}
-		for i := 0; i < len(n.name); i++ {
-			if c := n.name[i]; c < 0x20 || c >= 0x7f || 'A' <= c && c <= 'Z' {
-				t.Fatalf("%q: parsed %q holds byte %#x", s, n.name, c)
+		for i := 0; i < len(n.Name); i++ {
+			if c := n.Name[i]; c < 0x20 || c >= 0x7f || 'A' <= c && c <= 'Z' {
+				t.Fatalf("%q: parsed %q holds byte %#x", s, n.Name, c)
 			}
 		}
 		// Canonical: parsing the result again gives the same (except for a literal "*"
 		// label at either end, which reads back as a wildcard: \* is how to ask for it).
-		labels := dns.SplitDomainName(n.name)
+		labels := dns.SplitDomainName(n.Name)
 		if len(labels) > 0 && (labels[0] == "*" || labels[len(labels)-1] == "*") {
 			return
 		}
-		again, err := parseName("name", n.String(), true)
+		again, err := PARAM__ParseName("name", n.String(), true)
 		if err != nil || again != n {
 			t.Fatalf("%q → %q → %q, %v", s, n.String(), again.String(), err)
 		}
@@ -58,20 +58,20 @@ func FuzzParseIP(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		ip, err := parseIP("ip", s)
+		ip, err := PARAM__ParseIP("ip", s)
 		if err != nil {
-			if _, ok := err.(*paramError); !ok {
+			if _, ok := err.(*PARAM__Error); !ok {
 				t.Fatalf("%q: error of type %T", s, err)
 			}
 			return
 		}
-		if !ip.lo.Is6() || !ip.hi.Is6() || ip.hi.Less(ip.lo) {
-			t.Fatalf("%q: range %v-%v", s, ip.lo, ip.hi)
+		if !ip.Lo.Is6() || !ip.Hi.Is6() || ip.Hi.Less(ip.Lo) {
+			t.Fatalf("%q: range %v-%v", s, ip.Lo, ip.Hi)
 		}
-		if ip.lo.Is4In6() != ip.hi.Is4In6() {
-			t.Fatalf("%q: range %v-%v crosses families", s, ip.lo, ip.hi)
+		if ip.Lo.Is4In6() != ip.Hi.Is4In6() {
+			t.Fatalf("%q: range %v-%v crosses families", s, ip.Lo, ip.Hi)
 		}
-		if !looksLikeIP(s) {
+		if !PARAM__LooksLikeIP(s) {
 			t.Fatalf("%q parses as an address but looksLikeIP says no", s)
 		}
 	})
@@ -83,14 +83,14 @@ func FuzzParseTime(f *testing.F) {
 	}
 	now := time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, s string, native bool) {
-		tm, err := parseTime("t", s, now, native)
+		tm, err := PARAM__ParseTime("t", s, now, native)
 		if err != nil {
-			if _, ok := err.(*paramError); !ok {
+			if _, ok := err.(*PARAM__Error); !ok {
 				t.Fatalf("%q: error of type %T", s, err)
 			}
 			return
 		}
-		if tm.Before(minTime) || tm.After(maxTime) || tm.Location() != time.UTC {
+		if tm.Before(PARAM__MinTime) || tm.After(PARAM__MaxTime) || tm.Location() != time.UTC {
 			t.Fatalf("%q → %v", s, tm)
 		}
 	})
@@ -111,15 +111,15 @@ func FuzzDNSDBRequest(f *testing.F) {
 	} {
 		f.Add(s[0], s[1])
 	}
-	legacy := schema{f: detectFlavor("18.16.1"), db: "passivedns"}
-	modern := schema{f: detectFlavor("26.5.1"), db: "passivedns"}
+	legacy := SCHEMA__Schema{Flavor: SCHEMA__DetectFlavor("18.16.1"), DB: "passivedns"}
+	modern := SCHEMA__Schema{Flavor: SCHEMA__DetectFlavor("26.5.1"), DB: "passivedns"}
 	now := time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, path, query string) {
 		r, err := http.NewRequest("GET", "http://x/dnsdb/v2/"+path+"?"+query, nil)
 		if err != nil {
 			return
 		}
-		segs, err := dnsdbSegments(r)
+		segs, err := HTTPAPI__DnsdbSegments(r)
 		if err != nil {
 			return
 		}
@@ -127,16 +127,16 @@ func FuzzDNSDBRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		d, err := parseDNSDB(segs, v, now)
+		d, err := HTTPAPI__ParseDNSDB(segs, v, now)
 		if err != nil {
 			switch err.(type) {
-			case *paramError, *offsetError:
+			case *PARAM__Error, *HTTPAPI__OffsetError:
 				return
 			}
 			t.Fatalf("%q ? %q: error of type %T", path, query, err)
 		}
-		for _, s := range []schema{legacy, modern} {
-			sql, args := d.q.build(s)
+		for _, s := range []SCHEMA__Schema{legacy, modern} {
+			sql, args := d.Q.Build(s)
 			if n := strings.Count(sql, "?"); n != len(args) {
 				t.Fatalf("%q: %d placeholders for %d arguments:\n%s", path, n, len(args), sql)
 			}
@@ -149,13 +149,13 @@ func FuzzDNSDBRequest(f *testing.F) {
 }
 
 func FuzzCursor(f *testing.F) {
-	f.Add(cursor{Query: 7, Key: []string{"a", "b", "c"}}.encode())
+	f.Add(PARAM__Cursor{Query: 7, Key: []string{"a", "b", "c"}}.Encode())
 	f.Add("e30")
 	f.Add("!!!")
 	f.Fuzz(func(t *testing.T, s string) {
-		key, err := parseCursor("cursor", s, 7, 3)
+		key, err := PARAM__ParseCursor("cursor", s, 7, 3)
 		if err != nil {
-			if _, ok := err.(*paramError); !ok {
+			if _, ok := err.(*PARAM__Error); !ok {
 				t.Fatalf("%q: error of type %T", s, err)
 			}
 			return

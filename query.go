@@ -24,72 +24,72 @@ import (
 // evaluated before an outer WHERE.
 
 const (
-	apiQueryTimeout = 10 * time.Second // max_execution_time of every API query
+	HISTORY__QueryTimeout = 10 * time.Second // max_execution_time of every API query
 	apiDialTimeout  = time.Second      // ClickHouse down: 503 within about this
 	apiMaxRows      = 1000000          // most rows any one query may return
 )
 
 // histTable is which aggregating table a history query reads.
-type histTable int
+type HISTORY__Table int
 
 const (
-	tableByName histTable = iota
-	tableByIP
-	tableByRdata
-	tableNegative // responses, aggregated per (qname, qtype, rcode)
-	tableDaily    // responses with their answers, per day (DNSDB aggr=false)
+	HISTORY__TableByName HISTORY__Table = iota
+	HISTORY__TableByIP
+	HISTORY__TableByRdata
+	HISTORY__TableNegative // responses, aggregated per (qname, qtype, rcode)
+	HISTORY__TableDaily    // responses with their answers, per day (DNSDB aggr=false)
 )
 
 // histQuery is one history lookup. Exactly one of name, ip or names (exact names, bulk)
 // selects the rows.
-type histQuery struct {
-	table   histTable
-	name    nameSpec
-	ip      ipSpec
-	names   []string // exact canonical names (tableByName, tableByRdata, tableDaily)
-	rrtypes []string
+type HISTORY__Query struct {
+	Table   HISTORY__Table
+	Name    HISTORY__NameSpec
+	IP      HISTORY__IPSpec
+	Names   []string // exact canonical names (tableByName, tableByRdata, tableDaily)
+	RRTypes []string
 	// under restricts rrname to this name or names below it (DNSDB bailiwick).
-	under string
+	Under string
 	// Time fences on the aggregated first and last times (epoch seconds); zero is unset.
-	firstAfter, firstBefore, lastAfter, lastBefore int64
-	after                                          []string // cursor: sort key of the last row returned
-	offset, limit                                  int
-	limitBy                                        int          // most rows per rrname (tableByName), 0: no bound
-	rdatas                                         []string     // tableDaily: only these record data
-	ips                                            []netip.Addr // tableByIP: these addresses (16-byte form) instead of ip
+	FirstAfter, FirstBefore, LastAfter, LastBefore int64
+	After                                          []string // cursor: sort key of the last row returned
+	Offset, Limit                                  int
+	LimitBy                                        int          // most rows per rrname (tableByName), 0: no bound
+	RDatas                                         []string     // tableDaily: only these record data
+	IPs                                            []netip.Addr // tableByIP: these addresses (16-byte form) instead of ip
 }
 
 // fence copies q's time fences into o.
-func (q histQuery) fence(o *histQuery) {
-	o.firstAfter, o.firstBefore, o.lastAfter, o.lastBefore = q.firstAfter, q.firstBefore, q.lastAfter, q.lastBefore
+func (q HISTORY__Query) Fence(o *HISTORY__Query) {
+	o.FirstAfter, o.FirstBefore, o.LastAfter, o.LastBefore = q.FirstAfter, q.FirstBefore, q.LastAfter, q.LastBefore
 }
 
 // histRow is one result: a (rrname, rrtype, rdata) tuple with its history. For
 // tableNegative rrname, rrtype and rdata hold the qname, qtype and rcode; for
 // tableDaily day is the UTC day (epoch seconds) the counts are for.
-type histRow struct {
-	rrname, rrtype, rdata string
-	first, last           uint32
-	count                 uint64
-	target                string // tableByRdata: the name the data points at
-	ipText                string // tableByIP: the ip column as ClickHouse prints it
-	day                   uint32
+type HISTORY__Row struct {
+	RRName, RRType, RData string
+	First, Last           uint32
+	Count                 uint64
+	Target                string // tableByRdata: the name the data points at
+	IPText                string // tableByIP: the ip column as ClickHouse prints it
+	Day                   uint32
 }
 
 // key is the row's sort key, the cursor after it.
-func (r histRow) key(t histTable) []string {
+func (r HISTORY__Row) Key(t HISTORY__Table) []string {
 	switch t {
-	case tableByIP:
-		return []string{r.ipText, r.rrname, r.rrtype}
-	case tableByRdata:
-		return []string{reverseString(r.target), r.rrtype, r.rrname, r.rdata}
+	case HISTORY__TableByIP:
+		return []string{r.IPText, r.RRName, r.RRType}
+	case HISTORY__TableByRdata:
+		return []string{RECORD__Reverse(r.Target), r.RRType, r.RRName, r.RData}
 	}
-	return []string{reverseString(r.rrname), r.rrtype, r.rdata}
+	return []string{RECORD__Reverse(r.RRName), r.RRType, r.RData}
 }
 
-func keyLen(t histTable) int {
-	if t == tableByIP || t == tableByRdata {
-		return 4 - btoi(t == tableByIP)
+func HISTORY__KeyLen(t HISTORY__Table) int {
+	if t == HISTORY__TableByIP || t == HISTORY__TableByRdata {
+		return 4 - btoi(t == HISTORY__TableByIP)
 	}
 	return 3
 }
@@ -119,17 +119,17 @@ func (b *sqlBuilder) hcond(c string, args ...any) {
 
 // nameRange adds the condition for a name spec on column col, whose reversed form is
 // the primary key for exact and suffix matches.
-func (b *sqlBuilder) nameRange(col string, n nameSpec) {
-	switch n.kind {
-	case nameExact:
-		b.cond("reverse("+col+") = ?", reverseString(n.name))
-	case nameSuffix:
-		lo := reverseString("." + n.name)
+func (b *sqlBuilder) nameRange(col string, n HISTORY__NameSpec) {
+	switch n.Kind {
+	case HISTORY__NameExact:
+		b.cond("reverse("+col+") = ?", RECORD__Reverse(n.Name))
+	case HISTORY__NameSuffix:
+		lo := RECORD__Reverse("." + n.Name)
 		b.cond("reverse("+col+") >= ? AND reverse("+col+") < ?", lo, successor(lo))
-	case namePrefix:
+	case HISTORY__NamePrefix:
 		// No key serves a right-hand wildcard: this one scans (bounded by
 		// max_execution_time).
-		b.cond(col+" >= ? AND "+col+" < ?", n.name, successor(n.name))
+		b.cond(col+" >= ? AND "+col+" < ?", n.Name, successor(n.Name))
 	}
 }
 
@@ -147,11 +147,11 @@ func successor(s string) string {
 
 func (b *sqlBuilder) rrtypes(col string, types []string) {
 	if len(types) > 0 {
-		b.cond(col+" IN ?", groupSet(types))
+		b.cond(col+" IN ?", HISTORY__GroupSet(types))
 	}
 }
 
-func groupSet(ss []string) clickhouse.GroupSet {
+func HISTORY__GroupSet(ss []string) clickhouse.GroupSet {
 	v := make([]any, len(ss))
 	for i, s := range ss {
 		v[i] = s
@@ -191,119 +191,119 @@ func placeholder(expr string) string {
 // ipParam is replaced by the flavor's address conversion in build.
 const ipParam = "@IP(?)"
 
-func (b *sqlBuilder) fences(q histQuery, first, last string) {
-	if q.firstAfter != 0 {
-		b.hcond(first+" >= ?", q.firstAfter)
+func (b *sqlBuilder) fences(q HISTORY__Query, first, last string) {
+	if q.FirstAfter != 0 {
+		b.hcond(first+" >= ?", q.FirstAfter)
 	}
-	if q.firstBefore != 0 {
-		b.hcond(first+" <= ?", q.firstBefore)
+	if q.FirstBefore != 0 {
+		b.hcond(first+" <= ?", q.FirstBefore)
 	}
-	if q.lastAfter != 0 {
-		b.hcond(last+" >= ?", q.lastAfter)
+	if q.LastAfter != 0 {
+		b.hcond(last+" >= ?", q.LastAfter)
 	}
-	if q.lastBefore != 0 {
-		b.hcond(last+" <= ?", q.lastBefore)
+	if q.LastBefore != 0 {
+		b.hcond(last+" <= ?", q.LastBefore)
 	}
 }
 
 const mergedTimes = "toUInt32(minMerge(time_first)) AS tf, toUInt32(maxMerge(time_last)) AS tl, countMerge(count) AS n"
 
 // build renders the query for schema s.
-func (q histQuery) build(s schema) (string, []any) {
+func (q HISTORY__Query) Build(s SCHEMA__Schema) (string, []any) {
 	var b sqlBuilder
 	var sel, from, group, order string
 	var keyExprs []string
-	switch q.table {
-	case tableByName:
+	switch q.Table {
+	case HISTORY__TableByName:
 		sel = "rrname, rrtype, rdata, " + mergedTimes
-		from, group = s.table("history_by_name"), "rrname, rrtype, rdata"
+		from, group = s.Table("history_by_name"), "rrname, rrtype, rdata"
 		order = "reverse(rrname), rrtype, rdata"
 		keyExprs = []string{"reverse(rrname)", "rrtype", "rdata"}
-		if len(q.names) > 0 {
-			b.cond("reverse(rrname) IN ?", groupSet(reverseAll(q.names)))
+		if len(q.Names) > 0 {
+			b.cond("reverse(rrname) IN ?", HISTORY__GroupSet(reverseAll(q.Names)))
 		} else {
-			b.nameRange("rrname", q.name)
+			b.nameRange("rrname", q.Name)
 		}
-		b.rrtypes("rrtype", q.rrtypes)
-	case tableByIP:
-		sel = "rrname, rrtype, " + s.f.ipText("ip") + " AS ipt, " + mergedTimes
-		from, group = s.table("history_by_ip"), "ip, rrname, rrtype"
+		b.rrtypes("rrtype", q.RRTypes)
+	case HISTORY__TableByIP:
+		sel = "rrname, rrtype, " + s.Flavor.ipText("ip") + " AS ipt, " + mergedTimes
+		from, group = s.Table("history_by_ip"), "ip, rrname, rrtype"
 		order = "ip, rrname, rrtype"
 		keyExprs = []string{"ip", "rrname", "rrtype"}
-		if len(q.ips) > 0 {
-			ph := make([]string, len(q.ips))
-			args := make([]any, len(q.ips))
-			for i, a := range q.ips {
+		if len(q.IPs) > 0 {
+			ph := make([]string, len(q.IPs))
+			args := make([]any, len(q.IPs))
+			for i, a := range q.IPs {
 				ph[i], args[i] = ipParam, a.String()
 			}
 			b.cond("ip IN ("+strings.Join(ph, ", ")+")", args...)
-		} else if q.ip.single() {
-			b.cond("ip = "+ipParam, q.ip.lo.String())
+		} else if q.IP.single() {
+			b.cond("ip = "+ipParam, q.IP.Lo.String())
 		} else {
-			b.cond("ip >= "+ipParam+" AND ip <= "+ipParam, q.ip.lo.String(), q.ip.hi.String())
+			b.cond("ip >= "+ipParam+" AND ip <= "+ipParam, q.IP.Lo.String(), q.IP.Hi.String())
 		}
-		b.rrtypes("rrtype", q.rrtypes)
-	case tableByRdata:
+		b.rrtypes("rrtype", q.RRTypes)
+	case HISTORY__TableByRdata:
 		sel = "rrname, rrtype, rdata, target, " + mergedTimes
-		from, group = s.table("history_by_rdata"), "target, rrtype, rrname, rdata"
+		from, group = s.Table("history_by_rdata"), "target, rrtype, rrname, rdata"
 		order = "reverse(target), rrtype, rrname, rdata"
 		keyExprs = []string{"reverse(target)", "rrtype", "rrname", "rdata"}
-		if len(q.names) > 0 {
-			b.cond("reverse(target) IN ?", groupSet(reverseAll(q.names)))
+		if len(q.Names) > 0 {
+			b.cond("reverse(target) IN ?", HISTORY__GroupSet(reverseAll(q.Names)))
 		} else {
-			b.nameRange("target", q.name)
+			b.nameRange("target", q.Name)
 		}
-		b.rrtypes("rrtype", q.rrtypes)
-	case tableNegative:
+		b.rrtypes("rrtype", q.RRTypes)
+	case HISTORY__TableNegative:
 		sel = "qname, qtype, rcode, toUInt32(min(time)) AS tf, toUInt32(max(time)) AS tl, count() AS n"
-		from, group = s.table("responses"), "qname, qtype, rcode"
+		from, group = s.Table("responses"), "qname, qtype, rcode"
 		order = "reverse(qname), qtype, rcode"
 		keyExprs = []string{"reverse(qname)", "qtype", "rcode"}
-		b.nameRange("qname", q.name)
-		b.rrtypes("qtype", q.rrtypes)
+		b.nameRange("qname", q.Name)
+		b.rrtypes("qtype", q.RRTypes)
 		b.cond("(rcode = 'NXDOMAIN' OR rcode = 'NOERROR' AND length(answer.name) = 0)")
 		// The raw log has the time in its key: fence it in WHERE as well.
-		if q.lastAfter != 0 {
-			b.cond("time >= toDateTime(?)", q.lastAfter)
+		if q.LastAfter != 0 {
+			b.cond("time >= toDateTime(?)", q.LastAfter)
 		}
-		if q.firstBefore != 0 {
-			b.cond("time <= toDateTime(?)", q.firstBefore)
+		if q.FirstBefore != 0 {
+			b.cond("time <= toDateTime(?)", q.FirstBefore)
 		}
-	case tableDaily:
+	case HISTORY__TableDaily:
 		sel = "rrname, rrtype, rdata, toUInt32(min(time)) AS tf, toUInt32(max(time)) AS tl, count() AS n, toUInt32(toDateTime(toDate(time))) AS day"
-		from, group = s.table("responses")+"\n"+answerJoin, "rrname, rrtype, rdata, day"
+		from, group = s.Table("responses")+"\n"+SCHEMA__AnswerJoin, "rrname, rrtype, rdata, day"
 		order = "reverse(rrname), rrtype, rdata, day"
-		if len(q.names) > 0 {
-			b.cond("reverse(qname) IN ?", groupSet(reverseAll(q.names)))
-			b.cond("rrname IN ?", groupSet(q.names))
-			if len(q.rdatas) > 0 {
-				b.cond("rdata IN ?", groupSet(q.rdatas))
+		if len(q.Names) > 0 {
+			b.cond("reverse(qname) IN ?", HISTORY__GroupSet(reverseAll(q.Names)))
+			b.cond("rrname IN ?", HISTORY__GroupSet(q.Names))
+			if len(q.RDatas) > 0 {
+				b.cond("rdata IN ?", HISTORY__GroupSet(q.RDatas))
 			}
 		} else {
-			b.nameRange("qname", q.name)
-			switch q.name.kind {
-			case nameExact:
-				b.cond("rrname = ?", q.name.name)
-			case nameSuffix:
-				b.cond("endsWith(rrname, ?)", "."+q.name.name)
-			case namePrefix:
-				b.cond("rrname >= ? AND rrname < ?", q.name.name, successor(q.name.name))
+			b.nameRange("qname", q.Name)
+			switch q.Name.Kind {
+			case HISTORY__NameExact:
+				b.cond("rrname = ?", q.Name.Name)
+			case HISTORY__NameSuffix:
+				b.cond("endsWith(rrname, ?)", "."+q.Name.Name)
+			case HISTORY__NamePrefix:
+				b.cond("rrname >= ? AND rrname < ?", q.Name.Name, successor(q.Name.Name))
 			}
 		}
-		b.rrtypes("rrtype", q.rrtypes)
-		if q.lastAfter != 0 {
-			b.cond("time >= toDateTime(?)", q.lastAfter)
+		b.rrtypes("rrtype", q.RRTypes)
+		if q.LastAfter != 0 {
+			b.cond("time >= toDateTime(?)", q.LastAfter)
 		}
-		if q.firstBefore != 0 {
-			b.cond("time <= toDateTime(?)", q.firstBefore)
+		if q.FirstBefore != 0 {
+			b.cond("time <= toDateTime(?)", q.FirstBefore)
 		}
 	}
-	if q.under != "" {
-		b.cond("(rrname = ? OR endsWith(rrname, ?))", q.under, "."+q.under)
+	if q.Under != "" {
+		b.cond("(rrname = ? OR endsWith(rrname, ?))", q.Under, "."+q.Under)
 	}
-	if len(q.after) > 0 && keyExprs != nil {
-		key := make([]any, len(q.after))
-		for i, k := range q.after {
+	if len(q.After) > 0 && keyExprs != nil {
+		key := make([]any, len(q.After))
+		for i, k := range q.After {
 			key[i] = k
 		}
 		b.after(keyExprs, key)
@@ -320,26 +320,26 @@ func (q histQuery) build(s schema) (string, []any) {
 	}
 	sql.WriteString("\nORDER BY " + order)
 	args := append(b.args, b.hargs...)
-	if q.limitBy > 0 && (q.table == tableByName || q.table == tableByIP) {
-		sql.WriteString("\nLIMIT ? BY " + map[histTable]string{tableByName: "rrname", tableByIP: "ip"}[q.table])
-		args = append(args, q.limitBy)
+	if q.LimitBy > 0 && (q.Table == HISTORY__TableByName || q.Table == HISTORY__TableByIP) {
+		sql.WriteString("\nLIMIT ? BY " + map[HISTORY__Table]string{HISTORY__TableByName: "rrname", HISTORY__TableByIP: "ip"}[q.Table])
+		args = append(args, q.LimitBy)
 	}
-	limit := q.limit
+	limit := q.Limit
 	if limit <= 0 || limit > apiMaxRows+1 {
 		limit = apiMaxRows + 1 // one more than any answer returns tells that it was cut
 	}
-	if q.offset > 0 {
+	if q.Offset > 0 {
 		sql.WriteString("\nLIMIT ?, ?")
-		args = append(args, q.offset, limit)
+		args = append(args, q.Offset, limit)
 	} else {
 		sql.WriteString("\nLIMIT ?")
 		args = append(args, limit)
 	}
-	return strings.ReplaceAll(sql.String(), ipParam, s.f.ipParam()), args
+	return strings.ReplaceAll(sql.String(), ipParam, s.Flavor.IPParam()), args
 }
 
-func (f flavor) ipText(col string) string {
-	if f.modern {
+func (f SCHEMA__Flavor) ipText(col string) string {
+	if f.Modern {
 		return "toString(" + col + ")"
 	}
 	return "IPv6NumToString(" + col + ")"
@@ -348,22 +348,22 @@ func (f flavor) ipText(col string) string {
 func reverseAll(ss []string) []string {
 	r := make([]string, len(ss))
 	for i, s := range ss {
-		r[i] = reverseString(s)
+		r[i] = RECORD__Reverse(s)
 	}
 	return r
 }
 
 // asofQuery reads the answers given for a name in (from, at], newest first.
-func asofQuery(s schema, qtypes []string) string {
+func HISTORY__AsOfQuery(s SCHEMA__Schema, qtypes []string) string {
 	var sql strings.Builder
 	sql.WriteString("SELECT toUInt32(time) AS t, ")
-	if s.f.modern {
+	if s.Flavor.Modern {
 		sql.WriteString("toUInt16(toUnixTimestamp64Milli(time) % 1000) AS ms, ")
 	} else {
 		sql.WriteString("time_ms AS ms, ")
 	}
 	sql.WriteString("qtype, rcode, answer.name, answer.type, answer.ttl, answer.data, authority.type, authority.ttl\nFROM " +
-		s.table("responses") + "\nWHERE reverse(qname) = ? AND time <= toDateTime(?) AND time >= toDateTime(?)")
+		s.Table("responses") + "\nWHERE reverse(qname) = ? AND time <= toDateTime(?) AND time >= toDateTime(?)")
 	if len(qtypes) > 0 {
 		sql.WriteString(" AND qtype IN ?")
 	}
@@ -373,14 +373,14 @@ func asofQuery(s schema, qtypes []string) string {
 
 // historyDB is the API's own connection pool to ClickHouse, separate from the writer's
 // so that slow analyst queries never hold up inserts.
-type historyDB struct {
-	cfg config
+type HISTORY__DB struct {
+	Cfg config
 
 	mu       sync.Mutex
 	conn     driver.Conn
-	schema   *schema
+	schema   *SCHEMA__Schema
 	lastFail time.Time     // when the version check last failed: fail fast for a while
-	timeout  time.Duration // of each query; 0: apiQueryTimeout
+	Timeout  time.Duration // of each query; 0: apiQueryTimeout
 }
 
 // retryAfterFail is how long after a failed connection the API answers 503 at once
@@ -388,41 +388,41 @@ type historyDB struct {
 const retryAfterFail = time.Second
 
 // errUnavailable means ClickHouse could not answer: a 503.
-var errUnavailable = errors.New("ClickHouse is unavailable")
+var HISTORY__ErrUnavailable = errors.New("ClickHouse is unavailable")
 
-func (d *historyDB) get(ctx context.Context) (driver.Conn, schema, error) {
+func (d *HISTORY__DB) Get(ctx context.Context) (driver.Conn, SCHEMA__Schema, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.conn == nil {
-		opts := *d.cfg.options
+		opts := *d.Cfg.options
 		opts.DialTimeout = apiDialTimeout
-		opts.MaxOpenConns = apiMaxConcurrent + 2
-		opts.MaxIdleConns = apiMaxConcurrent + 2
-		opts.ReadTimeout = apiQueryTimeout + 5*time.Second
+		opts.MaxOpenConns = HTTPAPI__MaxConcurrent + 2
+		opts.MaxIdleConns = HTTPAPI__MaxConcurrent + 2
+		opts.ReadTimeout = HISTORY__QueryTimeout + 5*time.Second
 		opts.ClientInfo.Products = append(opts.ClientInfo.Products, struct{ Name, Version string }{"coredns-passivedns-api", "1"})
 		conn, err := clickhouse.Open(&opts)
 		if err != nil {
-			return nil, schema{}, fmt.Errorf("%w: %v", errUnavailable, err)
+			return nil, SCHEMA__Schema{}, fmt.Errorf("%w: %v", HISTORY__ErrUnavailable, err)
 		}
 		d.conn = conn
 	}
 	if d.schema == nil {
 		if time.Since(d.lastFail) < retryAfterFail {
-			return nil, schema{}, fmt.Errorf("%w: last attempt failed %v ago", errUnavailable, time.Since(d.lastFail).Round(time.Millisecond))
+			return nil, SCHEMA__Schema{}, fmt.Errorf("%w: last attempt failed %v ago", HISTORY__ErrUnavailable, time.Since(d.lastFail).Round(time.Millisecond))
 		}
 		var version string
 		ctx, cancel := context.WithTimeout(ctx, 2*apiDialTimeout)
 		defer cancel()
 		if err := d.conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
 			d.lastFail = time.Now()
-			return nil, schema{}, classifyQueryError(err)
+			return nil, SCHEMA__Schema{}, HISTORY__ClassifyError(err)
 		}
-		d.schema = &schema{f: detectFlavor(version), db: d.cfg.database}
+		d.schema = &SCHEMA__Schema{Flavor: SCHEMA__DetectFlavor(version), DB: d.Cfg.database}
 	}
 	return d.conn, *d.schema, nil
 }
 
-func (d *historyDB) close() {
+func (d *HISTORY__DB) Close() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.conn != nil {
@@ -433,10 +433,10 @@ func (d *historyDB) close() {
 
 // queryContext bounds a query on the server (max_execution_time) and, a little later, on
 // the client, which also covers a server that does not answer at all.
-func (d *historyDB) queryContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	timeout := d.timeout
+func (d *HISTORY__DB) QueryContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	timeout := d.Timeout
 	if timeout <= 0 {
-		timeout = apiQueryTimeout
+		timeout = HISTORY__QueryTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout+timeout/5)
 	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
@@ -446,7 +446,7 @@ func (d *historyDB) queryContext(ctx context.Context) (context.Context, context.
 }
 
 // classifyQueryError turns transport failures and timeouts into errUnavailable.
-func classifyQueryError(err error) error {
+func HISTORY__ClassifyError(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -454,49 +454,49 @@ func classifyQueryError(err error) error {
 	if errors.As(err, &ex) {
 		switch ex.Code {
 		case 159, 160, 209, 210, 202, // TIMEOUT_EXCEEDED, TOO_SLOW, SOCKET_TIMEOUT, NETWORK_ERROR, TOO_MANY_SIMULTANEOUS_QUERIES
-			codeUnknownTable, codeUnknownDatabase: // no schema yet: the writer creates it
-			return fmt.Errorf("%w: %v", errUnavailable, err)
+			SCHEMA__CodeUnknownTable, SCHEMA__CodeUnknownDatabase: // no schema yet: the writer creates it
+			return fmt.Errorf("%w: %v", HISTORY__ErrUnavailable, err)
 		}
 		return err
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, clickhouse.ErrAcquireConnTimeout) || strings.Contains(err.Error(), "connection") {
-		return fmt.Errorf("%w: %v", errUnavailable, err)
+		return fmt.Errorf("%w: %v", HISTORY__ErrUnavailable, err)
 	}
 	return err
 }
 
 // run executes q and calls emit for each row, in order. It stops early (with nil) when
 // emit returns false.
-func (d *historyDB) run(ctx context.Context, q histQuery, emit func(histRow) bool) error {
-	conn, s, err := d.get(ctx)
+func (d *HISTORY__DB) Run(ctx context.Context, q HISTORY__Query, emit func(HISTORY__Row) bool) error {
+	conn, s, err := d.Get(ctx)
 	if err != nil {
 		return err
 	}
-	sql, args := q.build(s)
-	ctx, cancel := d.queryContext(ctx)
+	sql, args := q.Build(s)
+	ctx, cancel := d.QueryContext(ctx)
 	defer cancel()
 	rows, err := conn.Query(ctx, sql, args...)
 	if err != nil {
-		return classifyQueryError(err)
+		return HISTORY__ClassifyError(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var r histRow
+		var r HISTORY__Row
 		var err error
-		switch q.table {
-		case tableByIP:
-			err = rows.Scan(&r.rrname, &r.rrtype, &r.ipText, &r.first, &r.last, &r.count)
+		switch q.Table {
+		case HISTORY__TableByIP:
+			err = rows.Scan(&r.RRName, &r.RRType, &r.IPText, &r.First, &r.Last, &r.Count)
 			if err == nil {
-				r.rdata = ipRdata(r.ipText, r.rrtype)
+				r.RData = ipRdata(r.IPText, r.RRType)
 			}
-		case tableByRdata:
-			err = rows.Scan(&r.rrname, &r.rrtype, &r.rdata, &r.target, &r.first, &r.last, &r.count)
-		case tableDaily:
-			err = rows.Scan(&r.rrname, &r.rrtype, &r.rdata, &r.first, &r.last, &r.count, &r.day)
+		case HISTORY__TableByRdata:
+			err = rows.Scan(&r.RRName, &r.RRType, &r.RData, &r.Target, &r.First, &r.Last, &r.Count)
+		case HISTORY__TableDaily:
+			err = rows.Scan(&r.RRName, &r.RRType, &r.RData, &r.First, &r.Last, &r.Count, &r.Day)
 		default:
-			err = rows.Scan(&r.rrname, &r.rrtype, &r.rdata, &r.first, &r.last, &r.count)
+			err = rows.Scan(&r.RRName, &r.RRType, &r.RData, &r.First, &r.Last, &r.Count)
 		}
 		if err != nil {
 			return err
@@ -505,7 +505,7 @@ func (d *historyDB) run(ctx context.Context, q histQuery, emit func(histRow) boo
 			return nil
 		}
 	}
-	return classifyQueryError(rows.Err())
+	return HISTORY__ClassifyError(rows.Err())
 }
 
 // ipRdata is the record data of an A or AAAA record whose address ClickHouse printed

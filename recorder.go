@@ -58,28 +58,28 @@ func (p *PassiveDNS) capture(r *recorder, m *dns.Msg) {
 		return
 	}
 	c := p.newCapture(r)
-	c.wire = append([]byte(nil), wire...)
-	c.compress = m.Compress
+	c.Wire = append([]byte(nil), wire...)
+	c.Compress = m.Compress
 	packBuffers.Put(bp)
 	p.writer.enqueue(c)
 }
 
 func (p *PassiveDNS) captureWire(r *recorder, b []byte) {
 	c := p.newCapture(r)
-	c.wire = append([]byte(nil), b...)
-	c.size = uint32(len(b))
+	c.Wire = append([]byte(nil), b...)
+	c.Size = uint32(len(b))
 	p.writer.enqueue(c)
 }
 
-func (p *PassiveDNS) newCapture(r *recorder) capture {
+func (p *PassiveDNS) newCapture(r *recorder) RECORD__Capture {
 	now := time.Now()
 	remote := r.ResponseWriter.RemoteAddr()
-	return capture{
-		time:      now,
-		elapsed:   now.Sub(r.start),
-		client:    p.cfg.clients.reduce(remoteIP(remote)),
-		server:    r.server,
-		transport: transport(r.server, remote),
+	return RECORD__Capture{
+		Time:      now,
+		Elapsed:   now.Sub(r.start),
+		Client:    p.cfg.clients.Reduce(remoteIP(remote)),
+		Server:    r.server,
+		Transport: transport(r.server, remote),
 	}
 }
 

@@ -13,61 +13,61 @@ import (
 
 // batch holds decoded responses column by column, in the order of the responses table,
 // so an insert appends whole columns at once.
-type batch struct {
-	id        uint64 // random; lets a retry find out whether an earlier attempt landed
-	uncertain bool   // an earlier insert attempt may have been written
+type RECORD__Batch struct {
+	ID        uint64 // random; lets a retry find out whether an earlier attempt landed
+	Uncertain bool   // an earlier insert attempt may have been written
 
-	caps []capture // the captures of the rows, kept to spool the batch if ClickHouse fails
+	Caps []RECORD__Capture // the captures of the rows, kept to spool the batch if ClickHouse fails
 
-	time       []time.Time
-	timeMs     []uint16
-	sensor     []string
-	server     []string
-	transport  []string
-	client     []netip.Addr
-	qname      []string
-	qtype      []string
-	qclass     []string
-	rcode      []string
-	flags      []uint16
-	answer     section
-	authority  section
-	size       []uint32
-	durationUs []uint32
+	Time       []time.Time
+	TimeMs     []uint16
+	Sensor     []string
+	Server     []string
+	Transport  []string
+	Client     []netip.Addr
+	QName      []string
+	QType      []string
+	QClass     []string
+	RCode      []string
+	Flags      []uint16
+	Answer     RECORD__Section
+	Authority  RECORD__Section
+	Size       []uint32
+	DurationUs []uint32
 }
 
 // section is one message section as the columns of a Nested field.
-type section struct {
-	name  [][]string
-	typ   [][]string
-	class [][]string
-	ttl   [][]uint32
-	data  [][]string
+type RECORD__Section struct {
+	Name  [][]string
+	Type   [][]string
+	Class [][]string
+	TTL   [][]uint32
+	Data  [][]string
 
 	strs []string // backing store of the rows above
 	nums []uint32
 }
 
-func (b *batch) len() int { return len(b.time) }
+func (b *RECORD__Batch) Len() int { return len(b.Time) }
 
 // decoder is the writer's scratch space for turning captures into rows.
-type decoder struct {
+type RECORD__Decoder struct {
 	msg dns.Msg
 	buf []byte
 }
 
 // add decodes one captured response.
-func (b *batch) add(c *capture, d *decoder, sensor string) error {
+func (b *RECORD__Batch) Add(c *RECORD__Capture, d *RECORD__Decoder, sensor string) error {
 	m := &d.msg
 	*m = dns.Msg{}
-	if err := m.Unpack(c.wire); err != nil {
+	if err := m.Unpack(c.Wire); err != nil {
 		return err
 	}
-	size := c.size
+	size := c.Size
 	if size == 0 {
 		// Packing again as the server did gives the exact size sent; Msg.Len is an
 		// estimate that is off for escaped TXT data.
-		m.Compress = c.compress
+		m.Compress = c.Compress
 		if d.buf == nil {
 			d.buf = make([]byte, dns.MaxMsgSize)
 		}
@@ -77,45 +77,45 @@ func (b *batch) add(c *capture, d *decoder, sensor string) error {
 		}
 		size = uint32(len(wire))
 	}
-	t := c.time.UTC()
-	b.caps = append(b.caps, *c)
-	b.time = append(b.time, t)
-	b.timeMs = append(b.timeMs, uint16(t.Nanosecond()/int(time.Millisecond)))
-	b.sensor = append(b.sensor, sensor)
-	b.server = append(b.server, c.server)
-	b.transport = append(b.transport, c.transport)
-	b.client = append(b.client, c.client)
+	t := c.Time.UTC()
+	b.Caps = append(b.Caps, *c)
+	b.Time = append(b.Time, t)
+	b.TimeMs = append(b.TimeMs, uint16(t.Nanosecond()/int(time.Millisecond)))
+	b.Sensor = append(b.Sensor, sensor)
+	b.Server = append(b.Server, c.Server)
+	b.Transport = append(b.Transport, c.Transport)
+	b.Client = append(b.Client, c.Client)
 	var qname, qtype, qclass string
 	if len(m.Question) > 0 {
 		q := m.Question[0]
-		qname, qtype, qclass = canonicalName(q.Name), typeString(q.Qtype), classString(q.Qclass)
+		qname, qtype, qclass = RECORD__CanonicalName(q.Name), RECORD__TypeString(q.Qtype), classString(q.Qclass)
 	}
-	b.qname = append(b.qname, qname)
-	b.qtype = append(b.qtype, qtype)
-	b.qclass = append(b.qclass, qclass)
-	b.rcode = append(b.rcode, rcodeString(m.Rcode))
-	b.flags = append(b.flags, binary.BigEndian.Uint16(c.wire[2:4]))
-	b.answer.add(m.Answer)
-	b.authority.add(m.Ns)
-	b.size = append(b.size, size)
-	us := c.elapsed.Microseconds()
+	b.QName = append(b.QName, qname)
+	b.QType = append(b.QType, qtype)
+	b.QClass = append(b.QClass, qclass)
+	b.RCode = append(b.RCode, rcodeString(m.Rcode))
+	b.Flags = append(b.Flags, binary.BigEndian.Uint16(c.Wire[2:4]))
+	b.Answer.add(m.Answer)
+	b.Authority.add(m.Ns)
+	b.Size = append(b.Size, size)
+	us := c.Elapsed.Microseconds()
 	if us > int64(^uint32(0)) {
 		us = int64(^uint32(0))
 	}
-	b.durationUs = append(b.durationUs, uint32(us))
+	b.DurationUs = append(b.DurationUs, uint32(us))
 	return nil
 }
 
-func (s *section) add(rrs []dns.RR) {
+func (s *RECORD__Section) add(rrs []dns.RR) {
 	// The row's slices are cut from section-wide arenas: one allocation now and then
 	// instead of five per section per response.
 	n := len(rrs)
 	start := len(s.strs)
 	for _, rr := range rrs {
-		s.strs = append(s.strs, canonicalName(rr.Header().Name))
+		s.strs = append(s.strs, RECORD__CanonicalName(rr.Header().Name))
 	}
 	for _, rr := range rrs {
-		s.strs = append(s.strs, typeString(rr.Header().Rrtype))
+		s.strs = append(s.strs, RECORD__TypeString(rr.Header().Rrtype))
 	}
 	for _, rr := range rrs {
 		s.strs = append(s.strs, classString(rr.Header().Class))
@@ -128,55 +128,55 @@ func (s *section) add(rrs []dns.RR) {
 		s.nums = append(s.nums, rr.Header().Ttl)
 	}
 	cut := func(i int) []string { return s.strs[start+i*n : start+(i+1)*n : start+(i+1)*n] }
-	s.name = append(s.name, cut(0))
-	s.typ = append(s.typ, cut(1))
-	s.class = append(s.class, cut(2))
-	s.data = append(s.data, cut(3))
-	s.ttl = append(s.ttl, s.nums[tstart:tstart+n:tstart+n])
+	s.Name = append(s.Name, cut(0))
+	s.Type = append(s.Type, cut(1))
+	s.Class = append(s.Class, cut(2))
+	s.Data = append(s.Data, cut(3))
+	s.TTL = append(s.TTL, s.nums[tstart:tstart+n:tstart+n])
 }
 
 // subset returns the rows for which keep is true, as a new batch with the same id.
-func (b *batch) subset(keep func(i int) bool) *batch {
-	n := &batch{id: b.id}
-	for i := range b.time {
+func (b *RECORD__Batch) Subset(keep func(i int) bool) *RECORD__Batch {
+	n := &RECORD__Batch{ID: b.ID}
+	for i := range b.Time {
 		if !keep(i) {
 			continue
 		}
-		if i < len(b.caps) {
-			n.caps = append(n.caps, b.caps[i])
+		if i < len(b.Caps) {
+			n.Caps = append(n.Caps, b.Caps[i])
 		}
-		n.time = append(n.time, b.time[i])
-		n.timeMs = append(n.timeMs, b.timeMs[i])
-		n.sensor = append(n.sensor, b.sensor[i])
-		n.server = append(n.server, b.server[i])
-		n.transport = append(n.transport, b.transport[i])
-		n.client = append(n.client, b.client[i])
-		n.qname = append(n.qname, b.qname[i])
-		n.qtype = append(n.qtype, b.qtype[i])
-		n.qclass = append(n.qclass, b.qclass[i])
-		n.rcode = append(n.rcode, b.rcode[i])
-		n.flags = append(n.flags, b.flags[i])
-		n.answer.copyRow(&b.answer, i)
-		n.authority.copyRow(&b.authority, i)
-		n.size = append(n.size, b.size[i])
-		n.durationUs = append(n.durationUs, b.durationUs[i])
+		n.Time = append(n.Time, b.Time[i])
+		n.TimeMs = append(n.TimeMs, b.TimeMs[i])
+		n.Sensor = append(n.Sensor, b.Sensor[i])
+		n.Server = append(n.Server, b.Server[i])
+		n.Transport = append(n.Transport, b.Transport[i])
+		n.Client = append(n.Client, b.Client[i])
+		n.QName = append(n.QName, b.QName[i])
+		n.QType = append(n.QType, b.QType[i])
+		n.QClass = append(n.QClass, b.QClass[i])
+		n.RCode = append(n.RCode, b.RCode[i])
+		n.Flags = append(n.Flags, b.Flags[i])
+		n.Answer.copyRow(&b.Answer, i)
+		n.Authority.copyRow(&b.Authority, i)
+		n.Size = append(n.Size, b.Size[i])
+		n.DurationUs = append(n.DurationUs, b.DurationUs[i])
 	}
 	return n
 }
 
-func (s *section) copyRow(from *section, i int) {
-	s.name = append(s.name, from.name[i])
-	s.typ = append(s.typ, from.typ[i])
-	s.class = append(s.class, from.class[i])
-	s.ttl = append(s.ttl, from.ttl[i])
-	s.data = append(s.data, from.data[i])
+func (s *RECORD__Section) copyRow(from *RECORD__Section, i int) {
+	s.Name = append(s.Name, from.Name[i])
+	s.Type = append(s.Type, from.Type[i])
+	s.Class = append(s.Class, from.Class[i])
+	s.TTL = append(s.TTL, from.TTL[i])
+	s.Data = append(s.Data, from.Data[i])
 }
 
 // canonicalName is the stored form of a domain name: presentation format as miekg/dns
 // prints it (escapes kept, so binary labels and dots inside labels survive), fully
 // qualified, with ASCII letters lowered. Bytes outside printable ASCII are already
 // \DDD escapes, so lowering cannot touch them.
-func canonicalName(s string) string {
+func RECORD__CanonicalName(s string) string {
 	return dns.Fqdn(lowerASCII(s))
 }
 
@@ -195,7 +195,7 @@ func lowerASCII(s string) string {
 	return s
 }
 
-func typeString(t uint16) string {
+func RECORD__TypeString(t uint16) string {
 	if s, ok := dns.TypeToString[t]; ok {
 		return s
 	}
@@ -239,44 +239,44 @@ func rdata(rr dns.RR) string {
 		}
 		return v.AAAA.String()
 	case *dns.CNAME:
-		return canonicalName(v.Target)
+		return RECORD__CanonicalName(v.Target)
 	case *dns.NS:
-		return canonicalName(v.Ns)
+		return RECORD__CanonicalName(v.Ns)
 	case *dns.PTR:
-		return canonicalName(v.Ptr)
+		return RECORD__CanonicalName(v.Ptr)
 	}
 	switch v := rr.(type) {
 	case *dns.DNAME:
 		c := *v
-		c.Target = canonicalName(c.Target)
+		c.Target = RECORD__CanonicalName(c.Target)
 		rr = &c
 	case *dns.MX:
 		c := *v
-		c.Mx = canonicalName(c.Mx)
+		c.Mx = RECORD__CanonicalName(c.Mx)
 		rr = &c
 	case *dns.SRV:
 		c := *v
-		c.Target = canonicalName(c.Target)
+		c.Target = RECORD__CanonicalName(c.Target)
 		rr = &c
 	case *dns.SOA:
 		c := *v
-		c.Ns, c.Mbox = canonicalName(c.Ns), canonicalName(c.Mbox)
+		c.Ns, c.Mbox = RECORD__CanonicalName(c.Ns), RECORD__CanonicalName(c.Mbox)
 		rr = &c
 	case *dns.SVCB:
 		c := *v
-		c.Target = canonicalName(c.Target)
+		c.Target = RECORD__CanonicalName(c.Target)
 		rr = &c
 	case *dns.HTTPS:
 		c := *v
-		c.Target = canonicalName(c.Target)
+		c.Target = RECORD__CanonicalName(c.Target)
 		rr = &c
 	case *dns.KX:
 		c := *v
-		c.Exchanger = canonicalName(c.Exchanger)
+		c.Exchanger = RECORD__CanonicalName(c.Exchanger)
 		rr = &c
 	case *dns.NAPTR:
 		c := *v
-		c.Replacement = canonicalName(c.Replacement)
+		c.Replacement = RECORD__CanonicalName(c.Replacement)
 		rr = &c
 	}
 	// The text is "owner<TAB>ttl<TAB>class<TAB>type<TAB>data"; names escape tabs, so
@@ -293,9 +293,9 @@ func rdata(rr dns.RR) string {
 }
 
 // newBatchID is a random batch id: it lets a retry find out whether an earlier attempt landed.
-func newBatchID() uint64 { return rand.Uint64() }
+func RECORD__NewBatchID() uint64 { return rand.Uint64() }
 
-func reverseString(s string) string {
+func RECORD__Reverse(s string) string {
 	r := make([]byte, len(s))
 	for i := 0; i < len(s); i++ {
 		r[len(s)-1-i] = s[i]

@@ -15,7 +15,7 @@ import (
 
 // record runs m through ServeDNS as the reply of the next plugin and decodes what was
 // captured, as the writer would.
-func record(t *testing.T, cfg config, q, reply *dns.Msg) *batch {
+func record(t *testing.T, cfg config, q, reply *dns.Msg) *RECORD__Batch {
 	t.Helper()
 	if cfg.queue == 0 {
 		cfg.queue, cfg.sensor = 10, "test"
@@ -31,10 +31,10 @@ func record(t *testing.T, cfg config, q, reply *dns.Msg) *batch {
 	if rec.Msg != reply {
 		t.Fatalf("client did not get the reply")
 	}
-	b := &batch{}
+	b := &RECORD__Batch{}
 	for len(p.writer.queue) > 0 {
 		c := <-p.writer.queue
-		if err := b.add(&c, new(decoder), cfg.sensor); err != nil {
+		if err := b.Add(&c, new(RECORD__Decoder), cfg.sensor); err != nil {
 			t.Fatalf("decode: %v", err)
 		}
 	}
@@ -132,49 +132,49 @@ func TestExtraction(t *testing.T) {
 				tc.tweak(reply)
 			}
 			b := record(t, config{}, q, reply)
-			if b.len() != 1 {
-				t.Fatalf("got %d rows, want 1", b.len())
+			if b.Len() != 1 {
+				t.Fatalf("got %d rows, want 1", b.Len())
 			}
 			wantQ := tc.wantQ
 			if wantQ == "" {
 				wantQ = strings.ToLower(tc.qname)
 			}
-			if b.qname[0] != wantQ {
-				t.Errorf("qname %q, want %q", b.qname[0], wantQ)
+			if b.QName[0] != wantQ {
+				t.Errorf("qname %q, want %q", b.QName[0], wantQ)
 			}
-			if b.qtype[0] != typeString(tc.qtype) || b.qclass[0] != "IN" {
-				t.Errorf("qtype %q qclass %q", b.qtype[0], b.qclass[0])
+			if b.QType[0] != RECORD__TypeString(tc.qtype) || b.QClass[0] != "IN" {
+				t.Errorf("qtype %q qclass %q", b.QType[0], b.QClass[0])
 			}
 			wantRc := tc.wantRc
 			if wantRc == "" {
 				wantRc = "NOERROR"
 			}
-			if b.rcode[0] != wantRc {
-				t.Errorf("rcode %q, want %q", b.rcode[0], wantRc)
+			if b.RCode[0] != wantRc {
+				t.Errorf("rcode %q, want %q", b.RCode[0], wantRc)
 			}
-			checkSection(t, "answer", &b.answer, tc.wantAns)
-			checkSection(t, "authority", &b.authority, tc.wantNs)
+			checkSection(t, "answer", &b.Answer, tc.wantAns)
+			checkSection(t, "authority", &b.Authority, tc.wantNs)
 			wire, _ := reply.Pack()
-			if int(b.size[0]) != len(wire) {
-				t.Errorf("size %d, want %d (compressed as sent)", b.size[0], len(wire))
+			if int(b.Size[0]) != len(wire) {
+				t.Errorf("size %d, want %d (compressed as sent)", b.Size[0], len(wire))
 			}
-			if got, want := b.flags[0], uint16(wire[2])<<8|uint16(wire[3]); got != want {
+			if got, want := b.Flags[0], uint16(wire[2])<<8|uint16(wire[3]); got != want {
 				t.Errorf("flags %#04x, want %#04x", got, want)
 			}
-			if tc.name == "truncated" && b.flags[0]&(1<<9) == 0 {
-				t.Errorf("TC bit missing from flags %#04x", b.flags[0])
+			if tc.name == "truncated" && b.Flags[0]&(1<<9) == 0 {
+				t.Errorf("TC bit missing from flags %#04x", b.Flags[0])
 			}
 		})
 	}
 }
 
-func checkSection(t *testing.T, name string, s *section, want [][3]string) {
+func checkSection(t *testing.T, name string, s *RECORD__Section, want [][3]string) {
 	t.Helper()
 	var got [][3]string
-	for i := range s.name[0] {
-		got = append(got, [3]string{s.name[0][i], s.typ[0][i], s.data[0][i]})
-		if s.class[0][i] != "IN" {
-			t.Errorf("%s %d: class %q", name, i, s.class[0][i])
+	for i := range s.Name[0] {
+		got = append(got, [3]string{s.Name[0][i], s.Type[0][i], s.Data[0][i]})
+		if s.Class[0][i] != "IN" {
+			t.Errorf("%s %d: class %q", name, i, s.Class[0][i])
 		}
 	}
 	if !slices.Equal(got, want) {
@@ -199,27 +199,27 @@ func TestCaptureIsACopy(t *testing.T) {
 	})
 	p.ServeDNS(context.Background(), dnstest.NewRecorder(&test.ResponseWriter{}), q)
 	c := <-p.writer.queue
-	b := &batch{}
-	b.add(&c, new(decoder), "s")
-	if got := b.answer.data[0][0]; got != "192.0.2.1" {
+	b := &RECORD__Batch{}
+	b.Add(&c, new(RECORD__Decoder), "s")
+	if got := b.Answer.Data[0][0]; got != "192.0.2.1" {
 		t.Errorf("recorded %q, want the address that was sent", got)
 	}
 }
 
 func TestClientsMode(t *testing.T) {
 	tests := []struct {
-		mode clientsMode
+		mode RECORD__ClientsMode
 		in   string
 		want string
 	}{
-		{clientsOff, "10.240.0.1", "invalid IP"},
-		{clientsPrefix, "10.240.0.1", "10.240.0.0"},
-		{clientsFull, "10.240.0.1", "10.240.0.1"},
-		{clientsPrefix, "2001:db8:1:2:3::4", "2001:db8:1::"},
-		{clientsFull, "2001:db8:1:2:3::4", "2001:db8:1:2:3::4"},
+		{RECORD__ClientsOff, "10.240.0.1", "invalid IP"},
+		{RECORD__ClientsPrefix, "10.240.0.1", "10.240.0.0"},
+		{RECORD__ClientsFull, "10.240.0.1", "10.240.0.1"},
+		{RECORD__ClientsPrefix, "2001:db8:1:2:3::4", "2001:db8:1::"},
+		{RECORD__ClientsFull, "2001:db8:1:2:3::4", "2001:db8:1:2:3::4"},
 	}
 	for _, tc := range tests {
-		if got := tc.mode.reduce(netip.MustParseAddr(tc.in)).String(); got != tc.want {
+		if got := tc.mode.Reduce(netip.MustParseAddr(tc.in)).String(); got != tc.want {
 			t.Errorf("reduce(%d, %s) = %s, want %s", tc.mode, tc.in, got, tc.want)
 		}
 	}
@@ -228,9 +228,9 @@ func TestClientsMode(t *testing.T) {
 	q.SetQuestion("example.org.", dns.TypeA)
 	reply := new(dns.Msg)
 	reply.SetReply(q)
-	b := record(t, config{queue: 1, sensor: "s", clients: clientsPrefix}, q, reply)
-	if b.client[0].String() != "10.240.0.0" || b.transport[0] != "udp" {
-		t.Errorf("client %s transport %s", b.client[0], b.transport[0])
+	b := record(t, config{queue: 1, sensor: "s", clients: RECORD__ClientsPrefix}, q, reply)
+	if b.Client[0].String() != "10.240.0.0" || b.Transport[0] != "udp" {
+		t.Errorf("client %s transport %s", b.Client[0], b.Transport[0])
 	}
 }
 

@@ -9,55 +9,55 @@ import (
 
 // schemaVersion is the newest schema this build knows. Each migration moves a database
 // from version N-1 to N; see migrations.
-const schemaVersion = 2
+const SCHEMA__Version = 2
 
 // flavor is what the connected server supports. Modern servers (22.8 and later) get
 // DateTime64, IPv6, LowCardinality, codecs, TTL and insert deduplication tokens; older
 // ones (Debian's 18.16) get portable equivalents with the same column names.
-type flavor struct {
-	modern  bool
-	version string
+type SCHEMA__Flavor struct {
+	Modern  bool
+	Version string
 }
 
 const modernMajor, modernMinor = 22, 8
 
-func detectFlavor(version string) flavor {
-	f := flavor{version: version}
+func SCHEMA__DetectFlavor(version string) SCHEMA__Flavor {
+	f := SCHEMA__Flavor{Version: version}
 	parts := strings.SplitN(version, ".", 3)
 	if len(parts) >= 2 {
 		major, err1 := strconv.Atoi(parts[0])
 		minor, err2 := strconv.Atoi(parts[1])
 		if err1 == nil && err2 == nil {
-			f.modern = major > modernMajor || major == modernMajor && minor >= modernMinor
+			f.Modern = major > modernMajor || major == modernMajor && minor >= modernMinor
 		}
 	}
 	return f
 }
 
-func (f flavor) timeType() string {
-	if f.modern {
+func (f SCHEMA__Flavor) timeType() string {
+	if f.Modern {
 		return "DateTime64(3, 'UTC')"
 	}
 	return "DateTime('UTC')"
 }
 
-func (f flavor) lowCardinality() string {
-	if f.modern {
+func (f SCHEMA__Flavor) lowCardinality() string {
+	if f.Modern {
 		return "LowCardinality(String)"
 	}
 	return "String"
 }
 
-func (f flavor) ipType() string {
-	if f.modern {
+func (f SCHEMA__Flavor) ipType() string {
+	if f.Modern {
 		return "IPv6"
 	}
 	return "FixedString(16)"
 }
 
 // codec is a column codec clause, empty where the server has none.
-func (f flavor) codec(c string) string {
-	if f.modern {
+func (f SCHEMA__Flavor) codec(c string) string {
+	if f.Modern {
 		return " CODEC(" + c + ")"
 	}
 	return ""
@@ -67,9 +67,9 @@ func (f flavor) codec(c string) string {
 // become IPv4-mapped IPv6 addresses so one ordered column serves both families. One parse
 // of the text as IPv6 (an A record as "::ffff:a.b.c.d"): current ClickHouse evaluates both
 // branches of an if here, and its IPv4StringToNum throws on AAAA data (error 675).
-func (f flavor) ipExpr(rrtype, rdata string) string {
+func (f SCHEMA__Flavor) ipExpr(rrtype, rdata string) string {
 	e := fmt.Sprintf("IPv6StringToNum(if(%s = 'A', concat('::ffff:', %s), %s))", rrtype, rdata, rdata)
-	if f.modern {
+	if f.Modern {
 		return "toIPv6(" + e + ")"
 	}
 	return e
@@ -78,13 +78,13 @@ func (f flavor) ipExpr(rrtype, rdata string) string {
 // schema renders the DDL for one database on one flavor. Every table name goes through
 // table(), the single place a later cluster mode changes (ON CLUSTER, Replicated engines,
 // Distributed tables in front): see docs/SCHEMA.md.
-type schema struct {
-	f         flavor
-	db        string // validated identifier
-	retention time.Duration
+type SCHEMA__Schema struct {
+	Flavor         SCHEMA__Flavor
+	DB        string // validated identifier
+	Retention time.Duration
 }
 
-func (s schema) table(name string) string { return "`" + s.db + "`.`" + name + "`" }
+func (s SCHEMA__Schema) Table(name string) string { return "`" + s.DB + "`.`" + name + "`" }
 
 // targetTypes are the record types whose data holds a domain name worth indexing, with
 // the position of that name among the space-separated fields of their data.
@@ -98,11 +98,11 @@ const targetFilter = `rrtype IN ('CNAME', 'DNAME', 'NS', 'PTR', 'MX', 'KX', 'HTT
 // migration moves the schema to version; its statements are idempotent where
 // ClickHouse allows (IF NOT EXISTS), so a migration interrupted midway can run again.
 type migration struct {
-	version    int
-	statements []string
+	Version    int
+	Statements []string
 }
 
-func (s schema) migrations() []migration {
+func (s SCHEMA__Schema) Migrations() []migration {
 	return []migration{
 		{1, []string{s.createResponses(), s.createHistoryByName(), s.historyByNameView(), s.historyView()}},
 		{2, []string{
@@ -112,29 +112,29 @@ func (s schema) migrations() []migration {
 	}
 }
 
-func (s schema) createDatabase() string {
-	return "CREATE DATABASE IF NOT EXISTS `" + s.db + "`"
+func (s SCHEMA__Schema) CreateDatabase() string {
+	return "CREATE DATABASE IF NOT EXISTS `" + s.DB + "`"
 }
 
-func (s schema) createVersionTable() string {
-	return "CREATE TABLE IF NOT EXISTS " + s.table("schema_version") +
+func (s SCHEMA__Schema) CreateVersionTable() string {
+	return "CREATE TABLE IF NOT EXISTS " + s.Table("schema_version") +
 		" (version UInt32, applied DateTime, by String) ENGINE = Log"
 }
 
-func (s schema) section(name string) string {
-	lc := s.f.lowCardinality()
+func (s SCHEMA__Schema) section(name string) string {
+	lc := s.Flavor.lowCardinality()
 	return fmt.Sprintf("%s Nested(name String, type %s, class %s, ttl UInt32, data String)", name, lc, lc)
 }
 
-func (s schema) createResponses() string {
-	f := s.f
+func (s SCHEMA__Schema) createResponses() string {
+	f := s.Flavor
 	lc := f.lowCardinality()
 	var b strings.Builder
-	b.WriteString("CREATE TABLE IF NOT EXISTS " + s.table("responses") + " (\n")
+	b.WriteString("CREATE TABLE IF NOT EXISTS " + s.Table("responses") + " (\n")
 	cols := []string{
 		"time " + f.timeType() + f.codec("Delta, ZSTD(1)"),
 	}
-	if !f.modern {
+	if !f.Modern {
 		cols = append(cols, "time_ms UInt16") // DateTime has whole seconds only
 	}
 	cols = append(cols,
@@ -155,9 +155,9 @@ func (s schema) createResponses() string {
 	)
 	b.WriteString("    " + strings.Join(cols, ",\n    ") + "\n)")
 	b.WriteString("\nENGINE = MergeTree\nPARTITION BY toYYYYMMDD(time)\nORDER BY (reverse(qname), time)")
-	if f.modern {
-		if s.retention > 0 {
-			fmt.Fprintf(&b, "\nTTL toDateTime(time) + toIntervalHour(%d)", int64(s.retention/time.Hour))
+	if f.Modern {
+		if s.Retention > 0 {
+			fmt.Fprintf(&b, "\nTTL toDateTime(time) + toIntervalHour(%d)", int64(s.Retention/time.Hour))
 		}
 		b.WriteString(s.dedupWindow())
 	}
@@ -166,75 +166,75 @@ func (s schema) createResponses() string {
 
 // dedupWindow lets a retried insert with the same insert_deduplication_token be ignored,
 // by the raw table and, through the views, by the history tables alike.
-func (s schema) dedupWindow() string {
-	if !s.f.modern {
+func (s SCHEMA__Schema) dedupWindow() string {
+	if !s.Flavor.Modern {
 		return ""
 	}
 	return "\nSETTINGS non_replicated_deduplication_window = 1000"
 }
 
 // aggregates are the history columns every aggregating table shares.
-func (s schema) aggregates() string {
-	t := s.f.timeType()
+func (s SCHEMA__Schema) aggregates() string {
+	t := s.Flavor.timeType()
 	return fmt.Sprintf("time_first AggregateFunction(min, %s),\n    time_last AggregateFunction(max, %s),\n    count AggregateFunction(count)", t, t)
 }
 
 const aggregateStates = "minState(time) AS time_first, maxState(time) AS time_last, countState() AS count"
 
-const answerJoin = "ARRAY JOIN answer.name AS rrname, answer.type AS rrtype, answer.data AS rdata"
+const SCHEMA__AnswerJoin = "ARRAY JOIN answer.name AS rrname, answer.type AS rrtype, answer.data AS rdata"
 
-func (s schema) createHistoryByName() string {
-	lc := s.f.lowCardinality()
-	return "CREATE TABLE IF NOT EXISTS " + s.table("history_by_name") + " (\n    rrname String,\n    rrtype " + lc +
+func (s SCHEMA__Schema) createHistoryByName() string {
+	lc := s.Flavor.lowCardinality()
+	return "CREATE TABLE IF NOT EXISTS " + s.Table("history_by_name") + " (\n    rrname String,\n    rrtype " + lc +
 		",\n    rdata String,\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (reverse(rrname), rrtype, rdata)" + s.dedupWindow()
 }
 
-func (s schema) historyByNameSelect() string {
-	return "SELECT rrname, rrtype, rdata, " + aggregateStates + "\nFROM " + s.table("responses") + "\n" + answerJoin +
+func (s SCHEMA__Schema) historyByNameSelect() string {
+	return "SELECT rrname, rrtype, rdata, " + aggregateStates + "\nFROM " + s.Table("responses") + "\n" + SCHEMA__AnswerJoin +
 		"\nGROUP BY rrname, rrtype, rdata"
 }
 
-func (s schema) historyByNameView() string {
-	return "CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.table("history_by_name_mv") + " TO " + s.table("history_by_name") +
+func (s SCHEMA__Schema) historyByNameView() string {
+	return "CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.Table("history_by_name_mv") + " TO " + s.Table("history_by_name") +
 		" AS\n" + s.historyByNameSelect()
 }
 
 // historyView is what users query: finalised values, one row per (rrname, rrtype, rdata).
-func (s schema) historyView() string {
-	return "CREATE VIEW IF NOT EXISTS " + s.table("history") + " AS\nSELECT rrname, rrtype, rdata, " +
+func (s SCHEMA__Schema) historyView() string {
+	return "CREATE VIEW IF NOT EXISTS " + s.Table("history") + " AS\nSELECT rrname, rrtype, rdata, " +
 		"minMerge(time_first) AS time_first, maxMerge(time_last) AS time_last, countMerge(count) AS count\nFROM " +
-		s.table("history_by_name") + "\nGROUP BY rrname, rrtype, rdata"
+		s.Table("history_by_name") + "\nGROUP BY rrname, rrtype, rdata"
 }
 
-func (s schema) createHistoryByIP() string {
-	lc := s.f.lowCardinality()
-	return "CREATE TABLE IF NOT EXISTS " + s.table("history_by_ip") + " (\n    ip " + s.f.ipType() +
+func (s SCHEMA__Schema) createHistoryByIP() string {
+	lc := s.Flavor.lowCardinality()
+	return "CREATE TABLE IF NOT EXISTS " + s.Table("history_by_ip") + " (\n    ip " + s.Flavor.ipType() +
 		",\n    rrname String,\n    rrtype " + lc + ",\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (ip, rrname, rrtype)" + s.dedupWindow()
 }
 
-func (s schema) historyByIPSelect() string {
-	return "SELECT " + s.f.ipExpr("rrtype", "rdata") + " AS ip, rrname, rrtype, " + aggregateStates +
-		"\nFROM " + s.table("responses") + "\n" + answerJoin + "\nWHERE rrtype IN ('A', 'AAAA')\nGROUP BY ip, rrname, rrtype"
+func (s SCHEMA__Schema) historyByIPSelect() string {
+	return "SELECT " + s.Flavor.ipExpr("rrtype", "rdata") + " AS ip, rrname, rrtype, " + aggregateStates +
+		"\nFROM " + s.Table("responses") + "\n" + SCHEMA__AnswerJoin + "\nWHERE rrtype IN ('A', 'AAAA')\nGROUP BY ip, rrname, rrtype"
 }
 
-func (s schema) historyByIPView() string {
-	return "CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.table("history_by_ip_mv") + " TO " + s.table("history_by_ip") +
+func (s SCHEMA__Schema) historyByIPView() string {
+	return "CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.Table("history_by_ip_mv") + " TO " + s.Table("history_by_ip") +
 		" AS\n" + s.historyByIPSelect()
 }
 
-func (s schema) createHistoryByRdata() string {
-	lc := s.f.lowCardinality()
-	return "CREATE TABLE IF NOT EXISTS " + s.table("history_by_rdata") + " (\n    target String,\n    rrname String,\n    rrtype " + lc +
+func (s SCHEMA__Schema) createHistoryByRdata() string {
+	lc := s.Flavor.lowCardinality()
+	return "CREATE TABLE IF NOT EXISTS " + s.Table("history_by_rdata") + " (\n    target String,\n    rrname String,\n    rrtype " + lc +
 		",\n    rdata String,\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (reverse(target), rrtype, rrname, rdata)" + s.dedupWindow()
 }
 
-func (s schema) historyByRdataSelect() string {
+func (s SCHEMA__Schema) historyByRdataSelect() string {
 	return "SELECT " + targetExpr + " AS target, rrname, rrtype, rdata, " + aggregateStates +
-		"\nFROM " + s.table("responses") + "\n" + answerJoin + "\nWHERE " + targetFilter + "\nGROUP BY target, rrname, rrtype, rdata"
+		"\nFROM " + s.Table("responses") + "\n" + SCHEMA__AnswerJoin + "\nWHERE " + targetFilter + "\nGROUP BY target, rrname, rrtype, rdata"
 }
 
-func (s schema) historyByRdataView() string {
-	return "CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.table("history_by_rdata_mv") + " TO " + s.table("history_by_rdata") +
+func (s SCHEMA__Schema) historyByRdataView() string {
+	return "CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.Table("history_by_rdata_mv") + " TO " + s.Table("history_by_rdata") +
 		" AS\n" + s.historyByRdataSelect()
 }
 
@@ -242,45 +242,45 @@ func (s schema) historyByRdataView() string {
 // materialized view existed; rows after that reach the table through the view. The cut
 // is the view's creation time as the server recorded it, so a migration that runs again
 // after an interruption cuts at the same instant.
-func (s schema) backfill(table, view, sel string) string {
-	cut := fmt.Sprintf("time < (SELECT metadata_modification_time FROM system.tables WHERE database = '%s' AND name = '%s')", s.db, view)
+func (s SCHEMA__Schema) backfill(table, view, sel string) string {
+	cut := fmt.Sprintf("time < (SELECT metadata_modification_time FROM system.tables WHERE database = '%s' AND name = '%s')", s.DB, view)
 	if i := strings.Index(sel, "\nWHERE "); i >= 0 {
 		sel = sel[:i] + "\nWHERE " + cut + " AND " + sel[i+len("\nWHERE "):]
 	} else {
 		i := strings.Index(sel, "\nGROUP BY")
 		sel = sel[:i] + "\nWHERE " + cut + sel[i:]
 	}
-	return "INSERT INTO " + s.table(table) + "\n" + sel
+	return "INSERT INTO " + s.Table(table) + "\n" + sel
 }
 
 // selectVersion reads the schema version of the database (0 for an empty table).
-func (s schema) selectVersion() string {
-	return "SELECT max(version) FROM " + s.table("schema_version")
+func (s SCHEMA__Schema) SelectVersion() string {
+	return "SELECT max(version) FROM " + s.Table("schema_version")
 }
 
 // insertVersion records that a migration was applied; its parameters are the version
 // (UInt32) and who applied it. INSERT ... SELECT: over the native protocol an INSERT with
 // VALUES waits for client data blocks on older servers.
-func (s schema) insertVersion() string {
-	return "INSERT INTO " + s.table("schema_version") + " (version, applied, by) SELECT ?, now(), ?"
+func (s SCHEMA__Schema) InsertVersion() string {
+	return "INSERT INTO " + s.Table("schema_version") + " (version, applied, by) SELECT ?, now(), ?"
 }
 
 // alterRetention sets the TTL of responses to s.retention; modern flavor only.
-func (s schema) alterRetention() string {
-	return fmt.Sprintf("ALTER TABLE %s MODIFY TTL toDateTime(time) + toIntervalHour(%d)", s.table("responses"), int64(s.retention/time.Hour))
+func (s SCHEMA__Schema) AlterRetention() string {
+	return fmt.Sprintf("ALTER TABLE %s MODIFY TTL toDateTime(time) + toIntervalHour(%d)", s.Table("responses"), int64(s.Retention/time.Hour))
 }
 
 // unlandedQuery counts the rows of one batch on one day with one qname; its parameters
 // are reverse(qname), the day (YYYY-MM-DD) and the batch id.
-func (s schema) unlandedQuery() string {
-	return "SELECT count() FROM " + s.table("responses") +
+func (s SCHEMA__Schema) UnlandedQuery() string {
+	return "SELECT count() FROM " + s.Table("responses") +
 		" WHERE reverse(qname) = ? AND toDate(time) = toDate(?) AND batch_id = ?"
 }
 
 // responseColumns lists the insert columns in the order batch columns are appended.
-func (s schema) responseColumns() []string {
+func (s SCHEMA__Schema) ResponseColumns() []string {
 	cols := []string{"time"}
-	if !s.f.modern {
+	if !s.Flavor.Modern {
 		cols = append(cols, "time_ms")
 	}
 	return append(cols, "sensor", "server", "transport", "client", "qname", "qtype", "qclass", "rcode", "flags",
@@ -289,18 +289,18 @@ func (s schema) responseColumns() []string {
 		"size", "duration_us", "batch_id")
 }
 
-func (s schema) insertResponses() string {
-	cols := s.responseColumns()
+func (s SCHEMA__Schema) InsertResponses() string {
+	cols := s.ResponseColumns()
 	for i, c := range cols {
 		cols[i] = "`" + c + "`"
 	}
-	return "INSERT INTO " + s.table("responses") + " (" + strings.Join(cols, ", ") + ")"
+	return "INSERT INTO " + s.Table("responses") + " (" + strings.Join(cols, ", ") + ")"
 }
 
 // ipText prints an ip column as text; ipParam converts bound text to the column type.
 
-func (f flavor) ipParam() string {
-	if f.modern {
+func (f SCHEMA__Flavor) IPParam() string {
+	if f.Modern {
 		return "toIPv6(?)"
 	}
 	return "IPv6StringToNum(?)"

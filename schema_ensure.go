@@ -11,12 +11,12 @@ import (
 )
 
 // errFatal: retrying cannot help (a schema newer than this build).
-var errFatal = errors.New("cannot continue")
+var SCHEMA__ErrFatal = errors.New("cannot continue")
 
 // ensureSchema brings the database to schemaVersion (auto) or checks that it is there.
-func ensureSchema(ctx context.Context, conn driver.Conn, s schema, auto bool) error {
+func SCHEMA__Ensure(ctx context.Context, conn driver.Conn, s SCHEMA__Schema, auto bool) error {
 	if auto {
-		for _, q := range []string{s.createDatabase(), s.createVersionTable()} {
+		for _, q := range []string{s.CreateDatabase(), s.CreateVersionTable()} {
 			if err := conn.Exec(ctx, q); err != nil {
 				return fmt.Errorf("creating schema: %w", err)
 			}
@@ -26,19 +26,19 @@ func ensureSchema(ctx context.Context, conn driver.Conn, s schema, auto bool) er
 	if err != nil {
 		return err
 	}
-	if current > schemaVersion {
+	if current > SCHEMA__Version {
 		return fmt.Errorf("%w: database %s has schema version %d, newer than the %d this passivedns knows; upgrade passivedns or point it at another database",
-			errFatal, s.db, current, schemaVersion)
+			SCHEMA__ErrFatal, s.DB, current, SCHEMA__Version)
 	}
 	if !auto {
-		if current < schemaVersion {
+		if current < SCHEMA__Version {
 			return fmt.Errorf("%w: database %s has schema version %d, this passivedns needs %d; use 'schema auto' once to upgrade it",
-				errFatal, s.db, current, schemaVersion)
+				SCHEMA__ErrFatal, s.DB, current, SCHEMA__Version)
 		}
 		return nil
 	}
 	initial := current
-	if current < schemaVersion {
+	if current < SCHEMA__Version {
 		// An upgrade may backfill a large table: it must not be cut short by the deadline
 		// of whatever insert needed the schema, which would leave it half done.
 		var cancel context.CancelFunc
@@ -46,43 +46,43 @@ func ensureSchema(ctx context.Context, conn driver.Conn, s schema, auto bool) er
 		defer cancel()
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": 0}))
 		if initial > 0 {
-			log.Infof("Upgrading the schema of database %s from version %d to %d", s.db, initial, schemaVersion)
+			log.Infof("Upgrading the schema of database %s from version %d to %d", s.DB, initial, SCHEMA__Version)
 		}
 	}
-	for _, m := range s.migrations() {
-		if m.version <= current {
+	for _, m := range s.Migrations() {
+		if m.Version <= current {
 			continue
 		}
-		for _, q := range m.statements {
+		for _, q := range m.Statements {
 			if err := conn.Exec(ctx, q); err != nil {
-				return fmt.Errorf("upgrading schema to version %d: %w", m.version, err)
+				return fmt.Errorf("upgrading schema to version %d: %w", m.Version, err)
 			}
 		}
-		if err := conn.Exec(ctx, s.insertVersion(), uint32(m.version), "passivedns"); err != nil {
-			return fmt.Errorf("recording schema version %d: %w", m.version, err)
+		if err := conn.Exec(ctx, s.InsertVersion(), uint32(m.Version), "passivedns"); err != nil {
+			return fmt.Errorf("recording schema version %d: %w", m.Version, err)
 		}
-		current = m.version
+		current = m.Version
 	}
 	if initial > 0 && initial < current {
-		log.Infof("Upgraded the schema of database %s from version %d to %d", s.db, initial, current)
+		log.Infof("Upgraded the schema of database %s from version %d to %d", s.DB, initial, current)
 	}
-	if s.f.modern && s.retention > 0 {
-		if err := conn.Exec(ctx, s.alterRetention()); err != nil {
+	if s.Flavor.Modern && s.Retention > 0 {
+		if err := conn.Exec(ctx, s.AlterRetention()); err != nil {
 			return fmt.Errorf("setting retention: %w", err)
 		}
-	} else if s.retention > 0 {
-		log.Warningf("ClickHouse %s has no TTL: retention is not enforced, drop old partitions of %s yourself", s.f.version, s.table("responses"))
+	} else if s.Retention > 0 {
+		log.Warningf("ClickHouse %s has no TTL: retention is not enforced, drop old partitions of %s yourself", s.Flavor.Version, s.Table("responses"))
 	}
 	return nil
 }
 
-func currentVersion(ctx context.Context, conn driver.Conn, s schema) (int, error) {
+func currentVersion(ctx context.Context, conn driver.Conn, s SCHEMA__Schema) (int, error) {
 	var v uint32
-	err := conn.QueryRow(ctx, s.selectVersion()).Scan(&v)
+	err := conn.QueryRow(ctx, s.SelectVersion()).Scan(&v)
 	if err != nil {
 		var ex *clickhouse.Exception
-		if errors.As(err, &ex) && (ex.Code == codeUnknownTable || ex.Code == codeUnknownDatabase) {
-			return 0, fmt.Errorf("%w: no passivedns schema in database %s; create it with 'schema auto'", errFatal, s.db)
+		if errors.As(err, &ex) && (ex.Code == SCHEMA__CodeUnknownTable || ex.Code == SCHEMA__CodeUnknownDatabase) {
+			return 0, fmt.Errorf("%w: no passivedns schema in database %s; create it with 'schema auto'", SCHEMA__ErrFatal, s.DB)
 		}
 		return 0, err
 	}
@@ -94,6 +94,6 @@ const migrationTimeout = time.Hour
 
 // ClickHouse error codes the sink acts on.
 const (
-	codeUnknownTable    = 60
-	codeUnknownDatabase = 81
+	SCHEMA__CodeUnknownTable    = 60
+	SCHEMA__CodeUnknownDatabase = 81
 )

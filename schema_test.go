@@ -38,8 +38,8 @@ func TestSchemaDetectFlavor(t *testing.T) {
 		{"22.x.1", false},
 	}
 	for _, tc := range tests {
-		f := detectFlavor(tc.version)
-		if f.modern != tc.modern || f.version != tc.version {
+		f := SCHEMA__DetectFlavor(tc.version)
+		if f.Modern != tc.modern || f.Version != tc.version {
 			t.Errorf("detectFlavor(%q) = %+v, want modern %v", tc.version, f, tc.modern)
 		}
 	}
@@ -58,26 +58,26 @@ func chSchemaConn(t *testing.T, cfg config) driver.Conn {
 }
 
 // chSchemaFor is the schema the sink builds for cfg on testCH.
-func chSchemaFor(t *testing.T, cfg config) schema {
+func chSchemaFor(t *testing.T, cfg config) SCHEMA__Schema {
 	t.Helper()
-	return schema{f: chFlavor(t), db: cfg.database, retention: cfg.retention}
+	return SCHEMA__Schema{Flavor: chFlavor(t), DB: cfg.database, Retention: cfg.retention}
 }
 
 // chCreateVersion1 builds the schema as a passivedns that knew only version 1 did: the
 // statements ensureSchema runs for migration 1 and its version row.
-func chCreateVersion1(t *testing.T, conn driver.Conn, s schema) {
+func chCreateVersion1(t *testing.T, conn driver.Conn, s SCHEMA__Schema) {
 	t.Helper()
 	ctx := chCtx(t)
-	m := s.migrations()[0]
-	if m.version != 1 {
-		t.Fatalf("first migration is version %d", m.version)
+	m := s.Migrations()[0]
+	if m.Version != 1 {
+		t.Fatalf("first migration is version %d", m.Version)
 	}
-	for _, q := range append([]string{s.createDatabase(), s.createVersionTable()}, m.statements...) {
+	for _, q := range append([]string{s.CreateDatabase(), s.CreateVersionTable()}, m.Statements...) {
 		if err := conn.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	if err := conn.Exec(ctx, s.insertVersion(), uint32(1), "test"); err != nil {
+	if err := conn.Exec(ctx, s.InsertVersion(), uint32(1), "test"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -118,7 +118,7 @@ var chAllTables = []string{
 func TestSchemaCreate(t *testing.T) {
 	db := chTestDB(t)
 	s := chSink(t, chConfig(t, db))
-	if err := s.prepare(chCtx(t)); err != nil {
+	if err := s.Prepare(chCtx(t)); err != nil {
 		t.Fatalf("prepare: %v", err)
 	}
 	if got := chTables(t, db); !reflect.DeepEqual(got, chAllTables) {
@@ -127,8 +127,8 @@ func TestSchemaCreate(t *testing.T) {
 	if got, want := chVersions(t, db), []string{"1 passivedns", "2 passivedns"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("schema_version rows %q, want %q", got, want)
 	}
-	if n := chCount(t, "SELECT toUInt64(max(version)) FROM `"+db+"`.schema_version"); n != schemaVersion {
-		t.Errorf("max(version) = %d, want %d", n, schemaVersion)
+	if n := chCount(t, "SELECT toUInt64(max(version)) FROM `"+db+"`.schema_version"); n != SCHEMA__Version {
+		t.Errorf("max(version) = %d, want %d", n, SCHEMA__Version)
 	}
 
 	// The insert columns exist, in order, with the flavor's types.
@@ -143,14 +143,14 @@ func TestSchemaCreate(t *testing.T) {
 		types[name] = strings.ReplaceAll(typ, `\'`, `'`)
 		names = append(names, name)
 	}
-	if got, want := names, s.schema.responseColumns(); !reflect.DeepEqual(got, want) {
+	if got, want := names, s.Schema.ResponseColumns(); !reflect.DeepEqual(got, want) {
 		t.Errorf("responses columns:\n got  %q\n want %q", got, want)
 	}
 	want := map[string]string{
 		"time": "DateTime('UTC')", "time_ms": "UInt16", "client": "FixedString(16)", "qtype": "String",
 		"answer.type": "Array(String)", "answer.ttl": "Array(UInt32)", "batch_id": "UInt64",
 	}
-	if s.schema.f.modern {
+	if s.Schema.Flavor.Modern {
 		want = map[string]string{
 			"time": "DateTime64(3, 'UTC')", "client": "IPv6", "qtype": "LowCardinality(String)",
 			"answer.type": "Array(LowCardinality(String))", "answer.ttl": "Array(UInt32)", "batch_id": "UInt64",
@@ -185,14 +185,14 @@ func TestSchemaIdempotent(t *testing.T) {
 		t.Fatalf("rows in responses, history_by_name, _by_ip, _by_rdata, schema_version, history answers: %v, want %v", before, want)
 	}
 
-	conn := chSchemaConn(t, s.cfg)
+	conn := chSchemaConn(t, s.Cfg)
 	for i := 0; i < 2; i++ {
-		if err := ensureSchema(chCtx(t), conn, s.schema, true); err != nil {
+		if err := SCHEMA__Ensure(chCtx(t), conn, s.Schema, true); err != nil {
 			t.Fatalf("ensureSchema run %d: %v", i+2, err)
 		}
 	}
-	again := chSink(t, s.cfg) // a restart of CoreDNS
-	if err := again.prepare(chCtx(t)); err != nil {
+	again := chSink(t, s.Cfg) // a restart of CoreDNS
+	if err := again.Prepare(chCtx(t)); err != nil {
 		t.Fatalf("prepare on an existing schema: %v", err)
 	}
 	if got := chTables(t, db); !reflect.DeepEqual(got, chAllTables) {
@@ -201,8 +201,8 @@ func TestSchemaIdempotent(t *testing.T) {
 	if got := counts(); !reflect.DeepEqual(got, before) {
 		t.Errorf("row counts changed from %v to %v", before, got)
 	}
-	if n := chCount(t, "SELECT toUInt64(max(version)) FROM `"+db+"`.schema_version"); n != schemaVersion {
-		t.Errorf("max(version) = %d, want %d", n, schemaVersion)
+	if n := chCount(t, "SELECT toUInt64(max(version)) FROM `"+db+"`.schema_version"); n != SCHEMA__Version {
+		t.Errorf("max(version) = %d, want %d", n, SCHEMA__Version)
 	}
 }
 
@@ -221,12 +221,12 @@ func TestSchemaUpgrade(t *testing.T) {
 	}
 
 	// A sink that knows only this schema: ready, so write does not upgrade it.
-	v1 := &clickhouseSink{cfg: cfg, conn: chSchemaConn(t, cfg), schema: sch, ready: true}
-	f := sch.f
+	v1 := &CHSINK__Sink{Cfg: cfg, Conn: chSchemaConn(t, cfg), Schema: sch, Ready: true}
+	f := sch.Flavor
 	t1 := time.Date(2024, 2, 1, 8, 0, 0, 100_000_000, time.UTC)
 	t2 := t1.Add(time.Hour)
 	t3 := t1.Add(24 * time.Hour)
-	resp := func(m *dns.Msg, at time.Time) capture { return chCapture(t, m, at, "192.0.2.100", "udp") }
+	resp := func(m *dns.Msg, at time.Time) RECORD__Capture { return chCapture(t, m, at, "192.0.2.100", "udp") }
 	chWrite(t, v1, chBatch(t,
 		resp(chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1", "www.example.org. 60 IN A 192.0.2.2"), t1),
 		resp(chMsg(t, "v6.example.org.", dns.TypeAAAA, 0, false, "v6.example.org. 60 IN AAAA 2001:db8::1"), t1),
@@ -246,7 +246,7 @@ func TestSchemaUpgrade(t *testing.T) {
 	}
 
 	upgraded := chSink(t, cfg)
-	if err := upgraded.prepare(chCtx(t)); err != nil {
+	if err := upgraded.Prepare(chCtx(t)); err != nil {
 		t.Fatalf("upgrading: %v", err)
 	}
 	if got := chTables(t, db); !reflect.DeepEqual(got, chAllTables) {
@@ -281,7 +281,7 @@ func TestSchemaUpgrade(t *testing.T) {
 		resp(chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1"), t4),
 		resp(chMsg(t, "alias.example.org.", dns.TypeCNAME, 0, false, "alias.example.org. 60 IN CNAME target.example.org."), t4),
 	))
-	if err := chSink(t, cfg).prepare(chCtx(t)); err != nil {
+	if err := chSink(t, cfg).Prepare(chCtx(t)); err != nil {
 		t.Fatal(err)
 	}
 	wantIP[2] = h("::ffff:192.0.2.1", "www.example.org.", "A", "", t1, t4, 3)
@@ -299,12 +299,12 @@ func TestSchemaNewer(t *testing.T) {
 			chExec(t, "INSERT INTO `"+db+"`.schema_version (version, applied, by) VALUES (99, now(), 'future')")
 			cfg := chConfig(t, db)
 			cfg.schema = auto
-			err := chSink(t, cfg).prepare(chCtx(t))
-			if !errors.Is(err, errFatal) || !strings.Contains(err.Error(), "newer") || !strings.Contains(err.Error(), "99") {
+			err := chSink(t, cfg).Prepare(chCtx(t))
+			if !errors.Is(err, SCHEMA__ErrFatal) || !strings.Contains(err.Error(), "newer") || !strings.Contains(err.Error(), "99") {
 				t.Errorf("prepare: %v; want errFatal saying version 99 is newer", err)
 			}
 			w := newWriter(cfg, chSink(t, cfg))
-			if err := w.start(); !errors.Is(err, errFatal) {
+			if err := w.start(); !errors.Is(err, SCHEMA__ErrFatal) {
 				w.stop()
 				t.Errorf("writer.start: %v; want errFatal so that CoreDNS does not start", err)
 			}
@@ -328,7 +328,7 @@ func TestSchemaOff(t *testing.T) {
 			chCreateVersion1(t, chSchemaConn(t, cfg), chSchemaFor(t, cfg))
 		}, "has schema version 1, this passivedns needs 2; use 'schema auto'"},
 		{"current", func(t *testing.T, cfg config) {
-			if err := chSink(t, cfg).prepare(chCtx(t)); err != nil {
+			if err := chSink(t, cfg).Prepare(chCtx(t)); err != nil {
 				t.Fatal(err)
 			}
 		}, ""},
@@ -344,11 +344,11 @@ func TestSchemaOff(t *testing.T) {
 			}
 
 			cfg.schema = false
-			err := chSink(t, cfg).prepare(chCtx(t))
+			err := chSink(t, cfg).Prepare(chCtx(t))
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("prepare: %v", err)
-			case tc.want != "" && (!errors.Is(err, errFatal) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), db)):
+			case tc.want != "" && (!errors.Is(err, SCHEMA__ErrFatal) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), db)):
 				t.Errorf("prepare: %v; want errFatal naming %s and saying %q", err, db, tc.want)
 			}
 			if tc.want != "" && err != nil && !strings.Contains(err.Error(), "schema auto") {
@@ -371,11 +371,11 @@ func TestSchemaRetention(t *testing.T) {
 	db := chTestDB(t)
 	cfg := chConfig(t, db)
 	cfg.retention = 48 * time.Hour
-	if err := chSink(t, cfg).prepare(chCtx(t)); err != nil {
+	if err := chSink(t, cfg).Prepare(chCtx(t)); err != nil {
 		t.Fatalf("prepare with retention: %v", err)
 	}
 	cfg.retention = 72 * time.Hour
-	if err := chSink(t, cfg).prepare(chCtx(t)); err != nil {
+	if err := chSink(t, cfg).Prepare(chCtx(t)); err != nil {
 		t.Fatalf("prepare with another retention: %v", err)
 	}
 	out, err := testCH.Query("SHOW CREATE TABLE `" + db + "`.responses")
@@ -383,7 +383,7 @@ func TestSchemaRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	hasTTL := strings.Contains(out, "TTL")
-	if f := chFlavor(t); f.modern {
+	if f := chFlavor(t); f.Modern {
 		if !strings.Contains(out, "toIntervalHour(72)") {
 			t.Errorf("modern server: responses has no 72 hour TTL:\n%s", out)
 		}

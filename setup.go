@@ -51,12 +51,12 @@ type config struct {
 	flush     time.Duration
 	queue     int
 	sensor    string
-	clients   clientsMode
+	clients   RECORD__ClientsMode
 	schema    bool // auto: create and upgrade tables at startup
 	retention time.Duration
 	spoolDir  string // empty: no spool
 	spoolSize int64
-	api       httpConfig // history API (http.go); no address: no listener
+	api       HTTPAPI__Config // history API (http.go); no address: no listener
 }
 
 func setup(c *caddy.Controller) error {
@@ -65,13 +65,13 @@ func setup(c *caddy.Controller) error {
 		return plugin.Error("passivedns", err)
 	}
 	p := &PassiveDNS{cfg: cfg}
-	p.writer = newWriter(cfg, newClickHouseSink(cfg))
+	p.writer = newWriter(cfg, CHSINK__New(cfg))
 
 	c.OnStartup(p.writer.start)
 	c.OnShutdown(p.writer.stop)
 
-	if cfg.api.addr != "" {
-		api := newHTTPAPI(cfg, cfg.api)
+	if cfg.api.Addr != "" {
+		api := HTTPAPI__New(cfg, cfg.api)
 		api.Handle("GET /api/v1/status", p.writer, true)
 		c.OnStartup(api.OnStartup)
 		c.OnRestart(api.OnShutdown) // before the new instance binds the address
@@ -133,7 +133,7 @@ func parse(c *caddy.Controller) (config, error) {
 		}
 		cfg.sensor = h
 	}
-	if err := cfg.api.check(); err != nil {
+	if err := cfg.api.Check(); err != nil {
 		return cfg, c.Err(err.Error())
 	}
 	return cfg, nil
@@ -146,7 +146,7 @@ func parseProperty(c *caddy.Controller, cfg *config) error {
 		return parseSpool(c, cfg, args)
 	}
 	if prop == "http" || prop == "api_key" || prop == "http_tls" {
-		return parseHTTPProperty(c, &cfg.api, prop, args)
+		return HTTPAPI__ParseHTTPProperty(c, &cfg.api, prop, args)
 	}
 	if len(args) != 1 {
 		return c.Errf("property '%s' takes exactly one value, got %d", prop, len(args))
@@ -179,11 +179,11 @@ func parseProperty(c *caddy.Controller, cfg *config) error {
 	case "clients":
 		switch v {
 		case "off":
-			cfg.clients = clientsOff
+			cfg.clients = RECORD__ClientsOff
 		case "prefix":
-			cfg.clients = clientsPrefix
+			cfg.clients = RECORD__ClientsPrefix
 		case "full":
-			cfg.clients = clientsFull
+			cfg.clients = RECORD__ClientsFull
 		default:
 			err = errors.New("must be off, prefix or full")
 		}
@@ -210,7 +210,7 @@ func parseSpool(c *caddy.Controller, cfg *config, args []string) error {
 	if len(args) < 1 || len(args) > 2 {
 		return c.Errf("property 'spool' takes a directory and an optional size, got %d values", len(args))
 	}
-	cfg.spoolDir, cfg.spoolSize = args[0], defaultSpoolSize
+	cfg.spoolDir, cfg.spoolSize = args[0], SPOOL__DefaultSize
 	if len(args) == 2 {
 		n, err := parseSize(args[1])
 		if err != nil {

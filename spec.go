@@ -6,34 +6,34 @@ import "net/netip"
 type nameKind int
 
 const (
-	nameExact  nameKind = iota
-	nameSuffix          // *.example.org: names under example.org, not example.org itself
-	namePrefix          // www.example.*: names that start with the labels www.example
+	HISTORY__NameExact  nameKind = iota
+	HISTORY__NameSuffix          // *.example.org: names under example.org, not example.org itself
+	HISTORY__NamePrefix          // www.example.*: names that start with the labels www.example
 )
 
 // nameSpec is a parsed name parameter. name is canonical (canonicalName): the name
 // itself, the domain under which names match (suffix), or the leading labels with
 // their dot (prefix, "www.example.").
-type nameSpec struct {
-	kind nameKind
-	name string
+type HISTORY__NameSpec struct {
+	Kind nameKind
+	Name string
 }
 
-func (n nameSpec) String() string {
-	switch n.kind {
-	case nameSuffix:
-		return "*." + n.name
-	case namePrefix:
-		return n.name + "*"
+func (n HISTORY__NameSpec) String() string {
+	switch n.Kind {
+	case HISTORY__NameSuffix:
+		return "*." + n.Name
+	case HISTORY__NamePrefix:
+		return n.Name + "*"
 	}
-	return n.name
+	return n.Name
 }
 
 // ipSpec is an address range: one address, a prefix, or an explicit range; both ends
 // in the 16-byte form history_by_ip stores (IPv4 mapped into IPv6).
-type ipSpec struct {
-	lo, hi netip.Addr
-	text   string // as given, for results that say which input they answer
+type HISTORY__IPSpec struct {
+	Lo, Hi netip.Addr
+	Text   string // as given, for results that say which input they answer
 }
 
-func (r ipSpec) single() bool { return r.lo == r.hi }
+func (r HISTORY__IPSpec) single() bool { return r.Lo == r.Hi }

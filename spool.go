@@ -25,29 +25,29 @@ import (
 //	payload: time int64 ns | elapsed int64 ns | size uint32 | compress uint8 |
 //	         client (0 or 16 bytes, after a length byte) | server, transport (uint16 length + bytes) | wire
 const (
-	spoolHeaderMagic = "PDNSSPL1"
+	SPOOL__HeaderMagic = "PDNSSPL1"
 	spoolRecordMagic = 0x50444e53 // "PDNS"
-	spoolHeaderLen   = len(spoolHeaderMagic) + 8 + 1
-	spoolFrameLen    = 12
+	SPOOL__HeaderLen   = len(SPOOL__HeaderMagic) + 8 + 1
+	SPOOL__FrameLen    = 12
 	spoolSuffix      = ".spool"
 	spoolPartSuffix  = ".part" // being written; renamed to .spool when complete
 
-	defaultSpoolSize = 1 << 30
-	maxRecordLen     = 1 << 17 // a DNS message is at most 64 KiB; anything longer is damage
+	SPOOL__DefaultSize = 1 << 30
+	SPOOL__MaxRecordLen     = 1 << 17 // a DNS message is at most 64 KiB; anything longer is damage
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // spoolDir is one spool directory, shared by every writer that names it in this process
 // (the old and the new instance during a reload), so that a file is replayed once.
-type spoolDir struct {
-	path    string
+type SPOOL__Dir struct {
+	Path    string
 	maxSize int64
 	lock    *os.File // flock held: one process per directory
 	writeMu sync.Mutex
 
 	mu      sync.Mutex
-	files   []spoolFile // complete files, oldest first
+	Files   []SPOOL__File // complete files, oldest first
 	claimed map[string]bool
 	bytes   int64 // complete and partial files
 	records int64 // records in complete files, as written (damage is found only on replay)
@@ -55,8 +55,8 @@ type spoolDir struct {
 	refs    int
 }
 
-type spoolFile struct {
-	name    string
+type SPOOL__File struct {
+	Name    string
 	size    int64
 	records int64
 	oldest  time.Time
@@ -64,11 +64,11 @@ type spoolFile struct {
 
 var (
 	spoolDirsMu sync.Mutex
-	spoolDirs   = map[string]*spoolDir{}
+	spoolDirs   = map[string]*SPOOL__Dir{}
 )
 
 // openSpool returns the process-wide spoolDir for path, opening it on first use.
-func openSpool(path string, maxSize int64) (*spoolDir, error) {
+func SPOOL__Open(path string, maxSize int64) (*SPOOL__Dir, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -91,7 +91,7 @@ func openSpool(path string, maxSize int64) (*spoolDir, error) {
 		lock.Close()
 		return nil, fmt.Errorf("spool directory %s is in use by another process: %v", abs, err)
 	}
-	d := &spoolDir{path: abs, maxSize: maxSize, lock: lock, claimed: map[string]bool{}, refs: 1}
+	d := &SPOOL__Dir{Path: abs, maxSize: maxSize, lock: lock, claimed: map[string]bool{}, refs: 1}
 	if err := d.scan(); err != nil {
 		lock.Close()
 		return nil, err
@@ -100,21 +100,21 @@ func openSpool(path string, maxSize int64) (*spoolDir, error) {
 	return d, nil
 }
 
-func (d *spoolDir) close() {
+func (d *SPOOL__Dir) Close() {
 	spoolDirsMu.Lock()
 	defer spoolDirsMu.Unlock()
 	d.refs--
 	if d.refs > 0 {
 		return
 	}
-	delete(spoolDirs, d.path)
+	delete(spoolDirs, d.Path)
 	d.lock.Close()
 }
 
 // scan finds the files a previous run left. A .part file was being written when that
 // run died: its complete records are good, a torn last one is found by its checksum.
-func (d *spoolDir) scan() error {
-	entries, err := os.ReadDir(d.path)
+func (d *SPOOL__Dir) scan() error {
+	entries, err := os.ReadDir(d.Path)
 	if err != nil {
 		return err
 	}
@@ -122,12 +122,12 @@ func (d *spoolDir) scan() error {
 		name := e.Name()
 		if strings.HasSuffix(name, spoolPartSuffix) {
 			// Count what it holds so the status is right; damage is counted at replay.
-			_, caps, _, err := readSpoolFile(filepath.Join(d.path, name))
+			_, caps, _, err := SPOOL__ReadFile(filepath.Join(d.Path, name))
 			if err != nil {
 				return err
 			}
 			final := spoolName(seqInName(strings.TrimSuffix(name, spoolPartSuffix)), len(caps))
-			if err := os.Rename(filepath.Join(d.path, name), filepath.Join(d.path, final)); err != nil {
+			if err := os.Rename(filepath.Join(d.Path, name), filepath.Join(d.Path, final)); err != nil {
 				return err
 			}
 			name = final
@@ -135,19 +135,19 @@ func (d *spoolDir) scan() error {
 		if !strings.HasSuffix(name, spoolSuffix) {
 			continue
 		}
-		info, err := os.Stat(filepath.Join(d.path, name))
+		info, err := os.Stat(filepath.Join(d.Path, name))
 		if err != nil {
 			return err
 		}
 		// The record count is an estimate until the file is read; the name holds it.
-		d.files = append(d.files, spoolFile{name: name, size: info.Size(), records: recordsInName(name), oldest: info.ModTime()})
+		d.Files = append(d.Files, SPOOL__File{Name: name, size: info.Size(), records: recordsInName(name), oldest: info.ModTime()})
 		d.bytes += info.Size()
 		d.records += recordsInName(name)
 	}
-	slices.SortFunc(d.files, func(a, b spoolFile) int { return strings.Compare(a.name, b.name) })
-	if n := len(d.files); n > 0 {
-		d.seq = seqInName(d.files[n-1].name)
-		log.Infof("Spool %s holds %d files (%d bytes) from an earlier run; replaying them", d.path, n, d.bytes)
+	slices.SortFunc(d.Files, func(a, b SPOOL__File) int { return strings.Compare(a.Name, b.Name) })
+	if n := len(d.Files); n > 0 {
+		d.seq = seqInName(d.Files[n-1].Name)
+		log.Infof("Spool %s holds %d files (%d bytes) from an earlier run; replaying them", d.Path, n, d.bytes)
 	}
 	return nil
 }
@@ -170,12 +170,12 @@ func recordsInName(name string) int64 {
 }
 
 // errSpoolFull and friends say why records were not spooled.
-var errSpoolFull = errors.New("spool full")
+var SPOOL__ErrFull = errors.New("spool full")
 
 // write spools the captures of b. It returns how many records were written; the rest
 // were not (spool full: the newest are the ones left out; or a write error, such as a full
 // disk) and err says why.
-func (d *spoolDir) write(b *batch) (written int, err error) {
+func (d *SPOOL__Dir) Write(b *RECORD__Batch) (written int, err error) {
 	// One write at a time, so that the room each one sees is real.
 	d.writeMu.Lock()
 	defer d.writeMu.Unlock()
@@ -186,20 +186,20 @@ func (d *spoolDir) write(b *batch) (written int, err error) {
 	d.mu.Unlock()
 
 	var (
-		header = make([]byte, 0, spoolHeaderLen)
+		header = make([]byte, 0, SPOOL__HeaderLen)
 		flags  byte
 	)
-	if b.uncertain {
+	if b.Uncertain {
 		flags = 1
 	}
-	header = append(header, spoolHeaderMagic...)
-	header = binary.BigEndian.AppendUint64(header, b.id)
+	header = append(header, SPOOL__HeaderMagic...)
+	header = binary.BigEndian.AppendUint64(header, b.ID)
 	header = append(header, flags)
 	if int64(len(header)) > room {
-		return 0, errSpoolFull
+		return 0, SPOOL__ErrFull
 	}
 
-	part := filepath.Join(d.path, fmt.Sprintf("%020d%s", seq, spoolPartSuffix))
+	part := filepath.Join(d.Path, fmt.Sprintf("%020d%s", seq, spoolPartSuffix))
 	f, err := os.OpenFile(part, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return 0, err
@@ -219,10 +219,10 @@ func (d *spoolDir) write(b *batch) (written int, err error) {
 		buf, pending = buf[:0], 0
 		return nil
 	}
-	for i := range b.caps {
-		rec := appendRecord(nil, &b.caps[i])
+	for i := range b.Caps {
+		rec := SPOOL__AppendRecord(nil, &b.Caps[i])
 		if size+int64(len(buf)+len(rec)) > room {
-			err = errSpoolFull
+			err = SPOOL__ErrFull
 			break
 		}
 		buf = append(buf, rec...)
@@ -233,7 +233,7 @@ func (d *spoolDir) write(b *batch) (written int, err error) {
 			}
 		}
 	}
-	if err == nil || errors.Is(err, errSpoolFull) {
+	if err == nil || errors.Is(err, SPOOL__ErrFull) {
 		if ferr := flush(); ferr != nil {
 			err = ferr
 		}
@@ -247,66 +247,66 @@ func (d *spoolDir) write(b *batch) (written int, err error) {
 		return 0, err
 	}
 	name := spoolName(seq, written)
-	if rerr := os.Rename(part, filepath.Join(d.path, name)); rerr != nil {
+	if rerr := os.Rename(part, filepath.Join(d.Path, name)); rerr != nil {
 		os.Remove(part)
 		return 0, rerr
 	}
 	d.mu.Lock()
 	oldest := time.Now()
-	if len(b.caps) > 0 {
-		oldest = b.caps[0].time
+	if len(b.Caps) > 0 {
+		oldest = b.Caps[0].Time
 	}
-	d.files = append(d.files, spoolFile{name: name, size: size, records: int64(written), oldest: oldest})
+	d.Files = append(d.Files, SPOOL__File{Name: name, size: size, records: int64(written), oldest: oldest})
 	d.bytes += size
 	d.records += int64(written)
 	d.mu.Unlock()
 	return written, err
 }
 
-func appendRecord(dst []byte, c *capture) []byte {
+func SPOOL__AppendRecord(dst []byte, c *RECORD__Capture) []byte {
 	start := len(dst)
 	dst = binary.BigEndian.AppendUint32(dst, spoolRecordMagic)
 	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0) // length and crc, filled below
 	p := len(dst)
-	dst = binary.BigEndian.AppendUint64(dst, uint64(c.time.UnixNano()))
-	dst = binary.BigEndian.AppendUint64(dst, uint64(c.elapsed))
-	dst = binary.BigEndian.AppendUint32(dst, c.size)
-	if c.compress {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(c.Time.UnixNano()))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(c.Elapsed))
+	dst = binary.BigEndian.AppendUint32(dst, c.Size)
+	if c.Compress {
 		dst = append(dst, 1)
 	} else {
 		dst = append(dst, 0)
 	}
-	if c.client.IsValid() {
-		a := c.client.As16()
+	if c.Client.IsValid() {
+		a := c.Client.As16()
 		dst = append(dst, 16)
 		dst = append(dst, a[:]...)
 	} else {
 		dst = append(dst, 0)
 	}
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(c.server)))
-	dst = append(dst, c.server...)
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(c.transport)))
-	dst = append(dst, c.transport...)
-	dst = append(dst, c.wire...)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(c.Server)))
+	dst = append(dst, c.Server...)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(c.Transport)))
+	dst = append(dst, c.Transport...)
+	dst = append(dst, c.Wire...)
 	payload := dst[p:]
 	binary.BigEndian.PutUint32(dst[start+4:], uint32(len(payload)))
 	binary.BigEndian.PutUint32(dst[start+8:], crc32.Checksum(payload, crcTable))
 	return dst
 }
 
-func parseRecord(p []byte) (capture, error) {
-	var c capture
+func SPOOL__ParseRecord(p []byte) (RECORD__Capture, error) {
+	var c RECORD__Capture
 	if len(p) < 8+8+4+1+1 {
 		return c, errors.New("short record")
 	}
-	c.time = time.Unix(0, int64(binary.BigEndian.Uint64(p)))
-	c.elapsed = time.Duration(binary.BigEndian.Uint64(p[8:]))
-	c.size = binary.BigEndian.Uint32(p[16:])
-	c.compress = p[20] == 1
+	c.Time = time.Unix(0, int64(binary.BigEndian.Uint64(p)))
+	c.Elapsed = time.Duration(binary.BigEndian.Uint64(p[8:]))
+	c.Size = binary.BigEndian.Uint32(p[16:])
+	c.Compress = p[20] == 1
 	p = p[21:]
 	switch n := int(p[0]); {
 	case n == 16 && len(p) >= 17:
-		c.client = netip.AddrFrom16([16]byte(p[1:17])).Unmap()
+		c.Client = netip.AddrFrom16([16]byte(p[1:17])).Unmap()
 		p = p[17:]
 	case n == 0:
 		p = p[1:]
@@ -314,13 +314,13 @@ func parseRecord(p []byte) (capture, error) {
 		return c, errors.New("bad client field")
 	}
 	var err error
-	if c.server, p, err = readString(p); err != nil {
+	if c.Server, p, err = readString(p); err != nil {
 		return c, err
 	}
-	if c.transport, p, err = readString(p); err != nil {
+	if c.Transport, p, err = readString(p); err != nil {
 		return c, err
 	}
-	c.wire = p
+	c.Wire = p
 	return c, nil
 }
 
@@ -337,16 +337,16 @@ func readString(p []byte) (string, []byte, error) {
 
 // readSpoolFile reads a spool file back into a batch, counting damaged records. A file
 // whose header is damaged gets a fresh id and is treated as possibly landed.
-func readSpoolFile(path string) (b *batch, caps []capture, damaged int, err error) {
+func SPOOL__ReadFile(path string) (b *RECORD__Batch, caps []RECORD__Capture, damaged int, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	b = &batch{id: newBatchID(), uncertain: true}
+	b = &RECORD__Batch{ID: RECORD__NewBatchID(), Uncertain: true}
 	rest := data
-	if len(data) >= spoolHeaderLen && string(data[:len(spoolHeaderMagic)]) == spoolHeaderMagic {
-		b.id = binary.BigEndian.Uint64(data[len(spoolHeaderMagic):])
-		rest = data[spoolHeaderLen:]
+	if len(data) >= SPOOL__HeaderLen && string(data[:len(SPOOL__HeaderMagic)]) == SPOOL__HeaderMagic {
+		b.ID = binary.BigEndian.Uint64(data[len(SPOOL__HeaderMagic):])
+		rest = data[SPOOL__HeaderLen:]
 	} else {
 		damaged++
 		rest = resync(data)
@@ -355,25 +355,25 @@ func readSpoolFile(path string) (b *batch, caps []capture, damaged int, err erro
 		}
 	}
 	for len(rest) > 0 {
-		if len(rest) < spoolFrameLen || binary.BigEndian.Uint32(rest) != spoolRecordMagic {
+		if len(rest) < SPOOL__FrameLen || binary.BigEndian.Uint32(rest) != spoolRecordMagic {
 			damaged++
 			rest = resync(rest)
 			continue
 		}
 		n := int(binary.BigEndian.Uint32(rest[4:]))
 		sum := binary.BigEndian.Uint32(rest[8:])
-		if n > maxRecordLen || len(rest) < spoolFrameLen+n || crc32.Checksum(rest[spoolFrameLen:spoolFrameLen+n], crcTable) != sum {
+		if n > SPOOL__MaxRecordLen || len(rest) < SPOOL__FrameLen+n || crc32.Checksum(rest[SPOOL__FrameLen:SPOOL__FrameLen+n], crcTable) != sum {
 			damaged++
 			rest = resync(rest)
 			continue
 		}
-		c, perr := parseRecord(rest[spoolFrameLen : spoolFrameLen+n])
+		c, perr := SPOOL__ParseRecord(rest[SPOOL__FrameLen : SPOOL__FrameLen+n])
 		if perr != nil {
 			damaged++
 		} else {
 			caps = append(caps, c)
 		}
-		rest = rest[spoolFrameLen+n:]
+		rest = rest[SPOOL__FrameLen+n:]
 	}
 	return b, caps, damaged, nil
 }
@@ -393,41 +393,41 @@ func resync(p []byte) []byte {
 }
 
 // claimOldest hands out the oldest file nobody is replaying.
-func (d *spoolDir) claimOldest() (spoolFile, bool) {
+func (d *SPOOL__Dir) ClaimOldest() (SPOOL__File, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, f := range d.files {
-		if !d.claimed[f.name] {
-			d.claimed[f.name] = true
+	for _, f := range d.Files {
+		if !d.claimed[f.Name] {
+			d.claimed[f.Name] = true
 			return f, true
 		}
 	}
-	return spoolFile{}, false
+	return SPOOL__File{}, false
 }
 
-func (d *spoolDir) release(f spoolFile) {
+func (d *SPOOL__Dir) Release(f SPOOL__File) {
 	d.mu.Lock()
-	delete(d.claimed, f.name)
+	delete(d.claimed, f.Name)
 	d.mu.Unlock()
 }
 
 // remove deletes a file whose rows ClickHouse acknowledged.
-func (d *spoolDir) remove(f spoolFile) error {
-	err := os.Remove(filepath.Join(d.path, f.name))
+func (d *SPOOL__Dir) Remove(f SPOOL__File) error {
+	err := os.Remove(filepath.Join(d.Path, f.Name))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		d.release(f)
+		d.Release(f)
 		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	delete(d.claimed, f.name)
-	d.files = slices.DeleteFunc(d.files, func(x spoolFile) bool { return x.name == f.name })
+	delete(d.claimed, f.Name)
+	d.Files = slices.DeleteFunc(d.Files, func(x SPOOL__File) bool { return x.Name == f.Name })
 	d.bytes -= f.size
 	d.records -= f.records
 	return nil
 }
 
-type spoolStats struct {
+type SPOOL__Stats struct {
 	Files   int       `json:"files"`
 	Bytes   int64     `json:"bytes"`
 	Records int64     `json:"records"`
@@ -435,12 +435,12 @@ type spoolStats struct {
 	MaxSize int64     `json:"max_bytes"`
 }
 
-func (d *spoolDir) stats() spoolStats {
+func (d *SPOOL__Dir) Stats() SPOOL__Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := spoolStats{Files: len(d.files), Bytes: d.bytes, Records: d.records, MaxSize: d.maxSize}
-	if len(d.files) > 0 {
-		s.Oldest = d.files[0].oldest
+	s := SPOOL__Stats{Files: len(d.Files), Bytes: d.bytes, Records: d.records, MaxSize: d.maxSize}
+	if len(d.Files) > 0 {
+		s.Oldest = d.Files[0].oldest
 	}
 	return s
 }

@@ -13,66 +13,66 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-func spoolBatchOf(t testing.TB, n int) *batch {
-	b := &batch{id: newBatchID()}
-	d := new(decoder)
+func spoolBatchOf(t testing.TB, n int) *RECORD__Batch {
+	b := &RECORD__Batch{ID: RECORD__NewBatchID()}
+	d := new(RECORD__Decoder)
 	for i := range n {
 		c := testCapture(t, fmt.Sprintf("r%d.example.org.", i))
-		c.client = netip.MustParseAddr("192.0.2.7")
-		c.server, c.transport, c.elapsed = "dns://:53", "udp", time.Duration(i)*time.Microsecond
-		if err := b.add(&c, d, "t"); err != nil {
+		c.Client = netip.MustParseAddr("192.0.2.7")
+		c.Server, c.Transport, c.Elapsed = "dns://:53", "udp", time.Duration(i)*time.Microsecond
+		if err := b.Add(&c, d, "t"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return b
 }
 
-func openTestSpool(t *testing.T, max int64) *spoolDir {
+func openTestSpool(t *testing.T, max int64) *SPOOL__Dir {
 	t.Helper()
-	d, err := openSpool(t.TempDir(), max)
+	d, err := SPOOL__Open(t.TempDir(), max)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(d.close)
+	t.Cleanup(d.Close)
 	return d
 }
 
 func TestSpoolRoundTrip(t *testing.T) {
-	d := openTestSpool(t, defaultSpoolSize)
+	d := openTestSpool(t, SPOOL__DefaultSize)
 	b := spoolBatchOf(t, 50)
-	b.uncertain = true
-	n, err := d.write(b)
+	b.Uncertain = true
+	n, err := d.Write(b)
 	if err != nil || n != 50 {
 		t.Fatalf("write: %d, %v", n, err)
 	}
-	if st := d.stats(); st.Files != 1 || st.Records != 50 || st.Bytes <= 0 {
+	if st := d.Stats(); st.Files != 1 || st.Records != 50 || st.Bytes <= 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	f, ok := d.claimOldest()
+	f, ok := d.ClaimOldest()
 	if !ok {
 		t.Fatal("no file to claim")
 	}
-	if _, again := d.claimOldest(); again {
+	if _, again := d.ClaimOldest(); again {
 		t.Fatal("a claimed file was handed out twice")
 	}
-	got, caps, damaged, err := readSpoolFile(filepath.Join(d.path, f.name))
+	got, caps, damaged, err := SPOOL__ReadFile(filepath.Join(d.Path, f.Name))
 	if err != nil || damaged != 0 {
 		t.Fatalf("read: %v, %d damaged", err, damaged)
 	}
-	if got.id != b.id || !got.uncertain || len(caps) != 50 {
-		t.Fatalf("read id %x uncertain %v records %d", got.id, got.uncertain, len(caps))
+	if got.ID != b.ID || !got.Uncertain || len(caps) != 50 {
+		t.Fatalf("read id %x uncertain %v records %d", got.ID, got.Uncertain, len(caps))
 	}
 	for i, c := range caps {
-		want := b.caps[i]
-		if !slices.Equal(c.wire, want.wire) || !c.time.Equal(want.time) || c.elapsed != want.elapsed ||
-			c.client != want.client || c.server != want.server || c.transport != want.transport {
+		want := b.Caps[i]
+		if !slices.Equal(c.Wire, want.Wire) || !c.Time.Equal(want.Time) || c.Elapsed != want.Elapsed ||
+			c.Client != want.Client || c.Server != want.Server || c.Transport != want.Transport {
 			t.Fatalf("record %d: got %+v, want %+v", i, c, want)
 		}
 	}
-	if err := d.remove(f); err != nil {
+	if err := d.Remove(f); err != nil {
 		t.Fatal(err)
 	}
-	if st := d.stats(); st.Files != 0 || st.Records != 0 || st.Bytes != 0 {
+	if st := d.Stats(); st.Files != 0 || st.Records != 0 || st.Bytes != 0 {
 		t.Errorf("stats after remove %+v", st)
 	}
 }
@@ -85,8 +85,8 @@ func TestSpoolDamage(t *testing.T) {
 		wantDamaged int
 	}{
 		{"torn last record", func(p []byte) []byte { return p[:len(p)-7] }, 9, 1},
-		{"flipped payload byte", func(p []byte) []byte { p[spoolHeaderLen+spoolFrameLen+20] ^= 0xff; return p }, 9, 1},
-		{"flipped length", func(p []byte) []byte { p[spoolHeaderLen+5] ^= 0x40; return p }, 9, 1},
+		{"flipped payload byte", func(p []byte) []byte { p[SPOOL__HeaderLen+SPOOL__FrameLen+20] ^= 0xff; return p }, 9, 1},
+		{"flipped length", func(p []byte) []byte { p[SPOOL__HeaderLen+5] ^= 0x40; return p }, 9, 1},
 		{"garbage in the middle", func(p []byte) []byte {
 			mid := len(p) / 2
 			return append(append(slices.Clone(p[:mid]), []byte("garbage!")...), p[mid:]...)
@@ -96,14 +96,14 @@ func TestSpoolDamage(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := openTestSpool(t, defaultSpoolSize)
-			if _, err := d.write(spoolBatchOf(t, 10)); err != nil {
+			d := openTestSpool(t, SPOOL__DefaultSize)
+			if _, err := d.Write(spoolBatchOf(t, 10)); err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join(d.path, d.files[0].name)
+			path := filepath.Join(d.Path, d.Files[0].Name)
 			data, _ := os.ReadFile(path)
 			os.WriteFile(path, tc.damage(data), 0o600)
-			_, caps, damaged, err := readSpoolFile(path)
+			_, caps, damaged, err := SPOOL__ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +111,7 @@ func TestSpoolDamage(t *testing.T) {
 				t.Errorf("got %d good, %d damaged; want %d, %d", len(caps), damaged, tc.wantGood, tc.wantDamaged)
 			}
 			for _, c := range caps {
-				if _, err := new(dns.Msg), new(dns.Msg).Unpack(c.wire); err != nil {
+				if _, err := new(dns.Msg), new(dns.Msg).Unpack(c.Wire); err != nil {
 					t.Errorf("a damaged record came back as good: %v", err)
 				}
 			}
@@ -124,51 +124,51 @@ func TestSpoolFullKeepsOldest(t *testing.T) {
 	total := 0
 	for {
 		b := spoolBatchOf(t, 100)
-		n, err := d.write(b)
+		n, err := d.Write(b)
 		total += n
 		if err != nil {
-			if err != errSpoolFull {
+			if err != SPOOL__ErrFull {
 				t.Fatalf("write: %v", err)
 			}
 			break
 		}
 	}
-	st := d.stats()
+	st := d.Stats()
 	if st.Bytes > minSpoolSize {
 		t.Errorf("spool grew to %d bytes, past its %d limit", st.Bytes, minSpoolSize)
 	}
 	if st.Records != int64(total) {
 		t.Errorf("spool says %d records, %d were written", st.Records, total)
 	}
-	if n, err := d.write(spoolBatchOf(t, 1)); n != 0 || err != errSpoolFull {
+	if n, err := d.Write(spoolBatchOf(t, 1)); n != 0 || err != SPOOL__ErrFull {
 		t.Errorf("write to a full spool: %d, %v", n, err)
 	}
 }
 
 func TestSpoolSharedWithinProcess(t *testing.T) {
 	dir := t.TempDir()
-	a, err := openSpool(dir, defaultSpoolSize)
+	a, err := SPOOL__Open(dir, SPOOL__DefaultSize)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := openSpool(dir, defaultSpoolSize)
+	b, err := SPOOL__Open(dir, SPOOL__DefaultSize)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a != b {
 		t.Error("two instances of one directory in one process: replay could double")
 	}
-	a.close()
-	b.close()
-	c, err := openSpool(dir, defaultSpoolSize) // reopened after the last close
+	a.Close()
+	b.Close()
+	c, err := SPOOL__Open(dir, SPOOL__DefaultSize) // reopened after the last close
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.close()
+	c.Close()
 }
 
 func newSpoolWriter(t *testing.T, dir string, s sink) *writer {
-	w := newWriter(config{batch: 10, queue: 1000, flush: 20 * time.Millisecond, sensor: "t", spoolDir: dir, spoolSize: defaultSpoolSize}, s)
+	w := newWriter(config{batch: 10, queue: 1000, flush: 20 * time.Millisecond, sensor: "t", spoolDir: dir, spoolSize: SPOOL__DefaultSize}, s)
 	w.shutdownTimeout = 300 * time.Millisecond
 	return w
 }
@@ -188,19 +188,19 @@ func TestWriterSpoolsAndReplays(t *testing.T) {
 		w.enqueue(testCapture(t, fmt.Sprintf("n%d.example.org.", i)))
 	}
 	waitFor(t, "95 spooled records", func() bool { return testutil.ToFloat64(spooledCount)-spooled == 95 })
-	if st := w.spool.stats(); st.Records != 95 {
+	if st := w.spool.Stats(); st.Records != 95 {
 		t.Fatalf("spool holds %d records, want 95", st.Records)
 	}
 	s.down.Store(false)
 	waitFor(t, "the replay", func() bool { return testutil.ToFloat64(replayedCount)-replayed == 95 })
-	waitFor(t, "an empty spool", func() bool { return w.spool.stats().Files == 0 })
+	waitFor(t, "an empty spool", func() bool { return w.spool.Stats().Files == 0 })
 	w.stop()
 	if n, _ := s.rows(); n != 95 {
 		t.Errorf("ClickHouse got %d rows, want 95", n)
 	}
 	names := map[string]int{}
 	for _, b := range s.batches {
-		for _, q := range b.qname {
+		for _, q := range b.QName {
 			names[q]++
 		}
 	}
@@ -224,7 +224,7 @@ func TestWriterSpoolsPastAHungInsert(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	waitFor(t, "the queue to empty into the spool", func() bool { return len(w.queue) == 0 && w.spool.stats().Records >= 490 })
+	waitFor(t, "the queue to empty into the spool", func() bool { return len(w.queue) == 0 && w.spool.Stats().Records >= 490 })
 	close(s.hang) // the server wakes up
 	waitFor(t, "every record written", func() bool { n, _ := s.rows(); return n == 500 })
 	w.stop()
@@ -249,7 +249,7 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 		t.Fatalf("nothing spooled: %v", entries)
 	}
 	// A torn file, as if the first process died mid-write.
-	os.WriteFile(filepath.Join(dir, "99999999999999999999.part"), []byte(spoolHeaderMagic+"12345678\x00PDNS\x00\x00"), 0o600)
+	os.WriteFile(filepath.Join(dir, "99999999999999999999.part"), []byte(SPOOL__HeaderMagic+"12345678\x00PDNS\x00\x00"), 0o600)
 
 	s2 := &fakeSink{}
 	corrupt := dropped(dropCorrupt)
@@ -258,7 +258,7 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the replay after restart", func() bool { n, _ := s2.rows(); return n == 30 })
-	waitFor(t, "an empty spool", func() bool { return w2.spool.stats().Files == 0 })
+	waitFor(t, "an empty spool", func() bool { return w2.spool.Stats().Files == 0 })
 	w2.stop()
 	if got := dropped(dropCorrupt) - corrupt; got != 1 {
 		t.Errorf("torn record counted %v times, want 1", got)

@@ -22,8 +22,8 @@ const (
 )
 
 // dispatch hands b to the inserter or spools it; it never blocks on ClickHouse.
-func (w *writer) dispatch(b *batch) {
-	if b.len() == 0 {
+func (w *writer) dispatch(b *RECORD__Batch) {
+	if b.Len() == 0 {
 		return
 	}
 	if w.healthy.Load() {
@@ -37,7 +37,7 @@ func (w *writer) dispatch(b *batch) {
 }
 
 // writeOrSpool is the shutdown path: one try within the deadline, else the spool.
-func (w *writer) writeOrSpool(b *batch, deadline time.Time) {
+func (w *writer) writeOrSpool(b *RECORD__Batch, deadline time.Time) {
 	if w.healthy.Load() {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		err := w.insert(ctx, b)
@@ -68,12 +68,12 @@ func (w *writer) inserter(ctx context.Context) {
 
 // spoolBatch writes b to the spool; what does not fit (spool full) or cannot be written
 // (disk error) is dropped and counted.
-func (w *writer) spoolBatch(b *batch) {
-	n, err := w.spool.write(b)
+func (w *writer) spoolBatch(b *RECORD__Batch) {
+	n, err := w.spool.Write(b)
 	spooledCount.Add(float64(n))
-	if rest := b.len() - n; rest > 0 {
+	if rest := b.Len() - n; rest > 0 {
 		reason := dropSpoolErr
-		if errors.Is(err, errSpoolFull) {
+		if errors.Is(err, SPOOL__ErrFull) {
 			reason = dropSpoolFull
 		}
 		w.drop(reason, rest, err)
@@ -83,12 +83,12 @@ func (w *writer) spoolBatch(b *batch) {
 func (w *writer) replayer(ctx context.Context) {
 	defer w.workers.Done()
 	backoff := minBackoff
-	scratch := new(decoder)
+	scratch := new(RECORD__Decoder)
 	for {
 		wait := replayIdle
-		if f, ok := w.spool.claimOldest(); ok {
+		if f, ok := w.spool.ClaimOldest(); ok {
 			if err := w.replay(ctx, f, scratch); err != nil {
-				w.spool.release(f)
+				w.spool.Release(f)
 				wait, backoff = backoff, min(backoff*2, maxReplayBackoff)
 			} else {
 				backoff, wait = minBackoff, 0
@@ -96,7 +96,7 @@ func (w *writer) replayer(ctx context.Context) {
 		} else if !w.healthy.Load() {
 			// Nothing spooled (the spool itself failed): find out another way.
 			pctx, cancel := context.WithTimeout(ctx, insertTimeout)
-			if err := w.sink.ping(pctx); err == nil {
+			if err := w.sink.Ping(pctx); err == nil {
 				w.setHealthy(true, nil)
 			}
 			cancel()
@@ -116,27 +116,27 @@ func (w *writer) replayer(ctx context.Context) {
 // replay writes one spool file back to ClickHouse and deletes it once acknowledged.
 // Every replayed batch is treated as possibly landed already (CoreDNS may have died
 // between the insert and the delete), so the sink checks before inserting.
-func (w *writer) replay(ctx context.Context, f spoolFile, scratch *decoder) error {
-	b, caps, damaged, err := readSpoolFile(filepath.Join(w.spool.path, f.name))
+func (w *writer) replay(ctx context.Context, f SPOOL__File, scratch *RECORD__Decoder) error {
+	b, caps, damaged, err := SPOOL__ReadFile(filepath.Join(w.spool.Path, f.Name))
 	if err != nil {
 		return err
 	}
 	if damaged > 0 {
-		w.drop(dropCorrupt, damaged, errors.New("damaged records in spool file "+f.name))
+		w.drop(dropCorrupt, damaged, errors.New("damaged records in spool file "+f.Name))
 	}
 	for i := range caps {
-		if err := b.add(&caps[i], scratch, w.cfg.sensor); err != nil {
+		if err := b.Add(&caps[i], scratch, w.cfg.sensor); err != nil {
 			w.drop(dropEncode, 1, err)
 		}
 	}
-	if b.len() > 0 {
+	if b.Len() > 0 {
 		ictx, cancel := context.WithTimeout(ctx, insertTimeout)
 		err := w.insert(ictx, b)
 		cancel()
 		if err != nil {
 			return err
 		}
-		replayedCount.Add(float64(b.len()))
+		replayedCount.Add(float64(b.Len()))
 	}
-	return w.spool.remove(f)
+	return w.spool.Remove(f)
 }

@@ -16,7 +16,7 @@ type writerStatus struct {
 	Database   string           `json:"database"`
 	ClickHouse clickhouseStatus `json:"clickhouse"`
 	Queue      queueStatus      `json:"queue"`
-	Spool      *spoolStats      `json:"spool,omitempty"`
+	Spool      *SPOOL__Stats      `json:"spool,omitempty"`
 	Records    recordCounts     `json:"records"`
 }
 
@@ -69,7 +69,7 @@ func (w *writer) status() writerStatus {
 		st.Records.Dropped[r] = counterValue(droppedCount.WithLabelValues(r))
 	}
 	if w.spool != nil {
-		s := w.spool.stats()
+		s := w.spool.Stats()
 		st.Spool = &s
 	}
 	return st

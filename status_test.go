@@ -19,7 +19,7 @@ func TestStatus(t *testing.T) {
 	for range 12 {
 		w.enqueue(testCapture(t, "status.example.org."))
 	}
-	waitFor(t, "12 spooled", func() bool { return w.spool.stats().Records == 12 })
+	waitFor(t, "12 spooled", func() bool { return w.spool.Stats().Records == 12 })
 
 	rec := httptest.NewRecorder()
 	w.ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))
