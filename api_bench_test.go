@@ -1,6 +1,9 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/httpapi"
+	"github.com/passivedns/passivedns/internal/record"
+
 	"context"
 	"fmt"
 	"io"
@@ -149,14 +152,14 @@ func (w *benchWorld) response(at time.Time) *dns.Msg {
 // preparing the next batch while the previous one is written.
 func loadBench(tb testing.TB, cfg config, w *benchWorld, rows int) {
 	tb.Helper()
-	s := CHSINK__New(cfg)
+	s := newSink(cfg)
 	defer s.Close()
 	ctx := context.Background()
 	if err := s.Prepare(ctx); err != nil {
 		tb.Fatal(err)
 	}
 	const batchRows = 100000
-	type job struct{ b *RECORD__Batch }
+	type job struct{ b *record.Batch }
 	jobs := make(chan job, 1)
 	errc := make(chan error, 1)
 	go func() {
@@ -168,20 +171,20 @@ func loadBench(tb testing.TB, cfg config, w *benchWorld, rows int) {
 		}
 		errc <- err
 	}()
-	d := new(RECORD__Decoder)
+	d := new(record.Decoder)
 	buf := make([]byte, dns.MaxMsgSize)
 	step := w.span / time.Duration(rows)
 	at := w.start
 	started := time.Now()
 	for done := 0; done < rows; {
-		b := &RECORD__Batch{ID: RECORD__NewBatchID()}
+		b := &record.Batch{ID: record.NewBatchID()}
 		for ; done < rows && b.Len() < batchRows; done++ {
 			m := w.response(at)
 			wire, err := m.PackBuffer(buf)
 			if err != nil {
 				tb.Fatal(err)
 			}
-			c := RECORD__Capture{Wire: wire, Time: at, Elapsed: 300 * time.Microsecond, Server: "dns://:53", Transport: "udp", Size: uint32(len(wire))}
+			c := record.Capture{Wire: wire, Time: at, Elapsed: 300 * time.Microsecond, Server: "dns://:53", Transport: "udp", Size: uint32(len(wire))}
 			if err := b.Add(&c, d, cfg.sensor); err != nil {
 				tb.Fatal(err)
 			}
@@ -330,7 +333,7 @@ func BenchmarkAPILatency(b *testing.B) {
 		out, _ := testCH.Query(fmt.Sprintf("SELECT count(), sum(rows), formatReadableSize(sum(bytes)) FROM system.parts WHERE active AND database = '%s' AND table = '%s'", db, t))
 		b.Logf("%s: parts, rows, bytes: %s", t, strings.TrimSpace(out))
 	}
-	a := HTTPAPI__New(cfg, HTTPAPI__Config{Addr: "127.0.0.1:0"})
+	a := newAPI(cfg, httpapi.Config{Addr: "127.0.0.1:0"})
 	a.Now = func() time.Time { return w.start.Add(w.span) }
 	if err := a.OnStartup(); err != nil {
 		b.Fatal(err)
@@ -368,7 +371,7 @@ func TestAPILatencySmall(t *testing.T) {
 	if n := chCount(t, "SELECT count() FROM `"+db+"`.responses"); n != rows {
 		t.Fatalf("%d responses, want %d", n, rows)
 	}
-	a := HTTPAPI__New(cfg, HTTPAPI__Config{Addr: "127.0.0.1:0"})
+	a := newAPI(cfg, httpapi.Config{Addr: "127.0.0.1:0"})
 	a.Now = func() time.Time { return w.start.Add(w.span) }
 	if err := a.OnStartup(); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/httpapi"
+
 	"encoding/json"
 	"net/url"
 	"strings"
@@ -38,7 +40,7 @@ func TestAPIOddNamesByteExact(t *testing.T) {
 		r.ask(scT0, tc.owner, tc.rtype)
 	}
 	r.flush()
-	c := startAPI(t, r.cfg, HTTPAPI__Config{}, scNow)
+	c := startAPI(t, r.cfg, httpapi.Config{}, scNow)
 
 	for _, tc := range tests {
 		p := url.PathEscape(tc.owner)

@@ -1,6 +1,8 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/httpapi"
+
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -30,7 +32,7 @@ func TestAPIPagination(t *testing.T) {
 		r.ask(at(scT0, i), n, dns.TypeA)
 	}
 	r.flush()
-	c := startAPI(t, r.cfg, HTTPAPI__Config{}, scNow)
+	c := startAPI(t, r.cfg, httpapi.Config{}, scNow)
 	total := len(want)
 
 	check := func(what string, seen map[string]int) {
@@ -56,12 +58,12 @@ func TestAPIPagination(t *testing.T) {
 			}
 			pages++
 			ls := strings.Split(strings.TrimSuffix(resp.body, "\n"), "\n")
-			var tr HTTPAPI__NativeTrailer
+			var tr httpapi.NativeTrailer
 			if err := json.Unmarshal([]byte(ls[len(ls)-1]), &tr); err != nil || !tr.Done || tr.Count != len(ls)-1 {
 				t.Fatalf("%s: trailer %s", base, ls[len(ls)-1])
 			}
 			for _, l := range ls[:len(ls)-1] {
-				var rec HTTPAPI__NativeRecord
+				var rec httpapi.NativeRecord
 				json.Unmarshal([]byte(l), &rec)
 				seen[rec.RRName+" "+rec.RData]++
 			}
@@ -78,19 +80,19 @@ func TestAPIPagination(t *testing.T) {
 
 	// A relative window keeps its times across pages while the clock moves on.
 	var tick atomic.Int64
-	moving := startAPI(t, r.cfg, HTTPAPI__Config{}, scNow, func(a *HTTPAPI__Server) {
+	moving := startAPI(t, r.cfg, httpapi.Config{}, scNow, func(a *httpapi.Server) {
 		a.Now = func() time.Time { return scNow.Add(time.Duration(tick.Add(1)) * time.Minute) }
 	})
 	relSeen := map[string]int{}
 	for cur := ""; ; {
 		resp := moving.get("/api/v1/name/*.pages.example.net?limit=1000&from=-8760h&cursor=" + cur)
 		ls := strings.Split(strings.TrimSuffix(resp.body, "\n"), "\n")
-		var tr HTTPAPI__NativeTrailer
+		var tr httpapi.NativeTrailer
 		if resp.status != 200 || json.Unmarshal([]byte(ls[len(ls)-1]), &tr) != nil {
 			t.Fatalf("relative window: %d %s", resp.status, ls[len(ls)-1])
 		}
 		for _, l := range ls[:len(ls)-1] {
-			var rec HTTPAPI__NativeRecord
+			var rec httpapi.NativeRecord
 			json.Unmarshal([]byte(l), &rec)
 			relSeen[rec.RRName+" "+rec.RData]++
 		}
@@ -113,7 +115,7 @@ func TestAPIPagination(t *testing.T) {
 			t.Fatalf("COF: %d %s", resp.status, resp.body)
 		}
 		for _, l := range strings.Split(strings.TrimSuffix(resp.body, "\n"), "\n") {
-			var rec HTTPAPI__CofRecord
+			var rec httpapi.CofRecord
 			json.Unmarshal([]byte(l), &rec)
 			seen[rec.RRName+" "+rec.RData[0]]++
 		}
@@ -129,7 +131,7 @@ func TestAPIPagination(t *testing.T) {
 		resp := c.get(fmt.Sprintf("/dnsdb/v2/lookup/rdata/ip/10.0.0.0,8?limit=1000&offset=%d", off))
 		ls := strings.Split(strings.TrimSuffix(resp.body, "\n"), "\n")
 		for _, l := range ls[1 : len(ls)-1] {
-			var o struct{ Obj HTTPAPI__DnsdbObj }
+			var o struct{ Obj httpapi.DnsdbObj }
 			json.Unmarshal([]byte(l), &o)
 			seen[o.Obj.RRName+" "+o.Obj.RData.(string)]++
 		}
@@ -150,7 +152,7 @@ func TestAPIPagination(t *testing.T) {
 	resp := c.do("POST", "/api/v1/bulk", nil, strings.NewReader(body.String()))
 	seen = map[string]int{}
 	for _, l := range strings.Split(strings.TrimSuffix(resp.body, "\n"), "\n") {
-		var b HTTPAPI__BulkLine
+		var b httpapi.BulkLine
 		json.Unmarshal([]byte(l), &b)
 		if b.RRName != "" {
 			if fmt.Sprintf("h%04d.pages.example.net", b.Index) != b.Input || b.Input+"." != b.RRName {

@@ -1,6 +1,9 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/httpapi"
+	"github.com/passivedns/passivedns/internal/record"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,7 +31,7 @@ type clockSink struct {
 	mu      sync.Mutex
 	times   []time.Time
 	done    map[uint64]bool
-	batches []*RECORD__Batch // as written, for replaying them elsewhere (chDB)
+	batches []*record.Batch // as written, for replaying them elsewhere (chDB)
 }
 
 func (s *clockSink) push(t time.Time) {
@@ -37,7 +40,7 @@ func (s *clockSink) push(t time.Time) {
 	s.mu.Unlock()
 }
 
-func (s *clockSink) Write(ctx context.Context, b *RECORD__Batch) error {
+func (s *clockSink) Write(ctx context.Context, b *record.Batch) error {
 	s.mu.Lock()
 	if !s.done[b.ID] {
 		s.done[b.ID] = true
@@ -72,7 +75,7 @@ func newRecording(t *testing.T) *recording {
 	cfg := chConfig(t, db)
 	cfg.batch, cfg.flush, cfg.queue = 5000, 20*time.Millisecond, 100000
 	rec := &recording{t: t, db: db, cfg: cfg, answer: map[string]*dns.Msg{}}
-	rec.clock = &clockSink{sink: CHSINK__New(cfg), done: map[uint64]bool{}}
+	rec.clock = &clockSink{sink: newSink(cfg), done: map[uint64]bool{}}
 	rec.p = &PassiveDNS{cfg: cfg, writer: newWriter(cfg, rec.clock)}
 	rec.p.Next = test.HandlerFunc(func(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 		q := r.Question[0]
@@ -146,17 +149,17 @@ func (r *recording) flush() {
 // apiClient is an httpAPI listening on a free loopback port.
 type apiClient struct {
 	t    *testing.T
-	api  *HTTPAPI__Server
+	api  *httpapi.Server
 	base string
 	hdr  http.Header
 }
 
-func startAPI(t *testing.T, cfg config, hc HTTPAPI__Config, now time.Time, opts ...func(*HTTPAPI__Server)) *apiClient {
+func startAPI(t *testing.T, cfg config, hc httpapi.Config, now time.Time, opts ...func(*httpapi.Server)) *apiClient {
 	t.Helper()
 	if hc.Addr == "" {
 		hc.Addr = "127.0.0.1:0"
 	}
-	a := HTTPAPI__New(cfg, hc)
+	a := newAPI(cfg, hc)
 	a.Now = func() time.Time { return now }
 	for _, o := range opts { // before the listener starts: handlers read these fields
 		o(a)
@@ -273,7 +276,7 @@ func recordScenario(t *testing.T) *recording {
 // TestAPIScenario checks every endpoint's exact answer on the scenario.
 func TestAPIScenario(t *testing.T) {
 	r := recordScenario(t)
-	c := startAPI(t, r.cfg, HTTPAPI__Config{}, scNow)
+	c := startAPI(t, r.cfg, httpapi.Config{}, scNow)
 	done := `{"done":true,"count":%d}`
 	n := func(k int) string { return fmt.Sprintf(done, k) }
 
@@ -305,7 +308,7 @@ func TestAPIScenario(t *testing.T) {
 	if len(ls) != 3 || ls[0] != wildA || ls[1] != wildB {
 		t.Fatalf("first page: %s", p1.body)
 	}
-	var tr HTTPAPI__NativeTrailer
+	var tr httpapi.NativeTrailer
 	if err := json.Unmarshal([]byte(ls[2]), &tr); err != nil || tr.Cursor == "" || tr.Count != 2 {
 		t.Fatalf("trailer %s: %v", ls[2], err)
 	}

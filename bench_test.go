@@ -1,6 +1,8 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/record"
+
 	"context"
 	"net"
 	"testing"
@@ -107,13 +109,13 @@ func BenchmarkCaptureBaseline(b *testing.B) {
 func BenchmarkDecode(b *testing.B) {
 	_, reply := typicalAnswer(b)
 	wire, _ := reply.Pack()
-	c := RECORD__Capture{Wire: wire}
-	d := new(RECORD__Decoder)
-	bt := &RECORD__Batch{}
+	c := record.Capture{Wire: wire}
+	d := new(record.Decoder)
+	bt := &record.Batch{}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		if i%10000 == 0 {
-			bt = &RECORD__Batch{}
+			bt = &record.Batch{}
 		}
 		if err := bt.Add(&c, d, "bench"); err != nil {
 			b.Fatal(err)
@@ -126,10 +128,10 @@ func BenchmarkDecode(b *testing.B) {
 func BenchmarkInsertRows(b *testing.B) {
 	_, reply := typicalAnswer(b)
 	wire, _ := reply.Pack()
-	rows := &RECORD__Batch{ID: 1}
-	d := new(RECORD__Decoder)
+	rows := &record.Batch{ID: 1}
+	d := new(record.Decoder)
 	for range 10000 {
-		if err := rows.Add(&RECORD__Capture{Wire: wire, Time: time.Now()}, d, "bench"); err != nil {
+		if err := rows.Add(&record.Capture{Wire: wire, Time: time.Now()}, d, "bench"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -137,7 +139,7 @@ func BenchmarkInsertRows(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := CHSINK__New(cfg)
+	s := newSink(cfg)
 	defer s.Close()
 	ctx := context.Background()
 	if err := s.Prepare(ctx); err != nil {
@@ -146,7 +148,7 @@ func BenchmarkInsertRows(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		ins, err := s.Conn.PrepareBatch(ctx, s.Schema.InsertResponses())
+		ins, err := s.Conn().PrepareBatch(ctx, s.Schema().InsertResponses())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,6 +1,10 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/chsink"
+	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/schema"
+
 	"context"
 	"errors"
 	"fmt"
@@ -51,20 +55,20 @@ func chConfig(t *testing.T, db string) config {
 	return config{
 		dsn: dsn, options: opts, database: db,
 		batch: 1000, flush: 50 * time.Millisecond, queue: 10000,
-		sensor: "sensor-1", clients: RECORD__ClientsFull, schema: true,
+		sensor: "sensor-1", clients: record.ClientsFull, schema: true,
 	}
 }
 
 // chSink returns a sink for cfg that is closed when the test ends.
-func chSink(t *testing.T, cfg config) *CHSINK__Sink {
+func chSink(t *testing.T, cfg config) *chsink.Sink {
 	t.Helper()
-	s := CHSINK__New(cfg)
+	s := newSink(cfg)
 	t.Cleanup(func() { s.Close() })
 	return s
 }
 
 // chPreparedSink returns a sink for a new database of the test's own, schema created.
-func chPreparedSink(t *testing.T) (*CHSINK__Sink, string) {
+func chPreparedSink(t *testing.T) (*chsink.Sink, string) {
 	t.Helper()
 	db := chTestDB(t)
 	s := chSink(t, chConfig(t, db))
@@ -96,13 +100,13 @@ func chConn(t *testing.T) driver.Conn {
 }
 
 // chFlavor is the flavor the sink picks for testCH.
-func chFlavor(t *testing.T) SCHEMA__Flavor {
+func chFlavor(t *testing.T) schema.Flavor {
 	t.Helper()
 	var v string
 	if err := chConn(t).QueryRow(chCtx(t), "SELECT version()").Scan(&v); err != nil {
 		t.Fatal(err)
 	}
-	return SCHEMA__DetectFlavor(v)
+	return schema.DetectFlavor(v)
 }
 
 func chExec(t *testing.T, sql string) {
@@ -122,7 +126,7 @@ func chCount(t *testing.T, sql string, args ...any) uint64 {
 }
 
 // chIPText is SQL that prints an ip/client column of flavor f as text.
-func chIPText(f SCHEMA__Flavor, col string) string {
+func chIPText(f schema.Flavor, col string) string {
 	if f.Modern {
 		return "toString(" + col + ")"
 	}
@@ -148,7 +152,7 @@ func chMsg(t *testing.T, qname string, qtype uint16, rcode int, aa bool, answers
 
 // chCapture is what the recorder would capture for m, packed the way recorder.capture packs
 // it (uncompressed, with the client's compression noted for the size).
-func chCapture(t *testing.T, m *dns.Msg, at time.Time, client string, transport string) RECORD__Capture {
+func chCapture(t *testing.T, m *dns.Msg, at time.Time, client string, transport string) record.Capture {
 	t.Helper()
 	u := m.Copy()
 	u.Compress = false
@@ -156,7 +160,7 @@ func chCapture(t *testing.T, m *dns.Msg, at time.Time, client string, transport 
 	if err != nil {
 		t.Fatalf("packing %v: %v", m.Question, err)
 	}
-	c := RECORD__Capture{
+	c := record.Capture{
 		Wire: wire, Time: at, Elapsed: 1500 * time.Microsecond,
 		Server: "dns://.:53", Transport: transport, Compress: true,
 	}
@@ -167,10 +171,10 @@ func chCapture(t *testing.T, m *dns.Msg, at time.Time, client string, transport 
 }
 
 // chBatch decodes captures into a new batch as the writer does.
-func chBatch(t *testing.T, cs ...RECORD__Capture) *RECORD__Batch {
+func chBatch(t *testing.T, cs ...record.Capture) *record.Batch {
 	t.Helper()
-	b := &RECORD__Batch{ID: RECORD__NewBatchID()}
-	d := new(RECORD__Decoder)
+	b := &record.Batch{ID: record.NewBatchID()}
+	d := new(record.Decoder)
 	for i := range cs {
 		if err := b.Add(&cs[i], d, "sensor-1"); err != nil {
 			t.Fatalf("batch.add(capture %d): %v", i, err)
@@ -179,7 +183,7 @@ func chBatch(t *testing.T, cs ...RECORD__Capture) *RECORD__Batch {
 	return b
 }
 
-func chWrite(t *testing.T, s *CHSINK__Sink, b *RECORD__Batch) {
+func chWrite(t *testing.T, s *chsink.Sink, b *record.Batch) {
 	t.Helper()
 	if err := s.Write(chCtx(t), b); err != nil {
 		t.Fatalf("write (%d rows, uncertain %v): %v", b.Len(), b.Uncertain, err)
@@ -283,7 +287,7 @@ func chHistory(t *testing.T, db string) []chHistoryRow {
 }
 
 // chHistoryByIP finalises history_by_ip.
-func chHistoryByIP(t *testing.T, db string, f SCHEMA__Flavor) []chHistoryRow {
+func chHistoryByIP(t *testing.T, db string, f schema.Flavor) []chHistoryRow {
 	t.Helper()
 	return chHistoryQuery(t, "SELECT "+chIPText(f, "ip")+" AS k, rrname, rrtype, '', minMerge(time_first), maxMerge(time_last), countMerge(count) FROM `"+
 		db+"`.history_by_ip GROUP BY ip, rrname, rrtype ORDER BY rrname, k")
@@ -297,7 +301,7 @@ func chHistoryByRdata(t *testing.T, db string) []chHistoryRow {
 }
 
 // chHistTime is t as the history tables of flavor f hold it: whole seconds on legacy.
-func chHistTime(f SCHEMA__Flavor, t time.Time) time.Time {
+func chHistTime(f schema.Flavor, t time.Time) time.Time {
 	if f.Modern {
 		return t.Truncate(time.Millisecond)
 	}
@@ -420,14 +424,14 @@ func TestClickHouseHistoryAcrossBatches(t *testing.T) {
 	f := chFlavor(t)
 	base := time.Date(2024, 6, 10, 12, 0, 0, 250_000_000, time.UTC)
 	at := func(d time.Duration) time.Time { return base.Add(d) }
-	www := func(when time.Time) RECORD__Capture {
+	www := func(when time.Time) record.Capture {
 		return chCapture(t, chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 300 IN A 192.0.2.1"), when, "192.0.2.200", "udp")
 	}
-	mail := func(when time.Time) RECORD__Capture {
+	mail := func(when time.Time) record.Capture {
 		return chCapture(t, chMsg(t, "example.org.", dns.TypeMX, 0, false, "example.org. 300 IN MX 10 mail.example.org."), when, "192.0.2.200", "udp")
 	}
 
-	batches := [][]RECORD__Capture{
+	batches := [][]record.Capture{
 		{www(at(0)), www(at(1500 * time.Millisecond)), mail(at(time.Second))}, // the batch is not in time order
 		{www(at(time.Hour))},
 		{mail(at(2 * time.Hour)), www(at(24*time.Hour + 10*time.Millisecond))}, // the next day
@@ -450,39 +454,39 @@ func TestClickHouseHistoryAcrossBatches(t *testing.T) {
 func TestClickHouseUncertain(t *testing.T) {
 	day1 := time.Date(2024, 7, 1, 23, 59, 59, 900_000_000, time.UTC)
 	day2 := time.Date(2024, 7, 2, 0, 0, 0, 100_000_000, time.UTC)
-	resp := func(name string, when time.Time) RECORD__Capture {
+	resp := func(name string, when time.Time) record.Capture {
 		return chCapture(t, chMsg(t, name, dns.TypeA, 0, false, name+" 60 IN A 192.0.2.3"), when, "192.0.2.1", "udp")
 	}
 	tests := []struct {
 		name string
 		// landed is the part of the batch already in ClickHouse when the uncertain retry
 		// runs; nil when nothing landed.
-		landed func(b *RECORD__Batch) *RECORD__Batch
-		rows   []RECORD__Capture
+		landed func(b *record.Batch) *record.Batch
+		rows   []record.Capture
 	}{
 		{
 			name:   "landed",
-			landed: func(b *RECORD__Batch) *RECORD__Batch { return b },
-			rows:   []RECORD__Capture{resp("a.example.org.", day1), resp("b.example.org.", day1), resp("c.example.org.", day1)},
+			landed: func(b *record.Batch) *record.Batch { return b },
+			rows:   []record.Capture{resp("a.example.org.", day1), resp("b.example.org.", day1), resp("c.example.org.", day1)},
 		},
 		{
 			name: "never landed",
-			rows: []RECORD__Capture{resp("a.example.org.", day1), resp("b.example.org.", day1.Add(-time.Hour))},
+			rows: []record.Capture{resp("a.example.org.", day1), resp("b.example.org.", day1.Add(-time.Hour))},
 		},
 		{
 			// One part per partition: the day-1 part landed, the day-2 part did not.
 			name: "one of two days landed",
-			landed: func(b *RECORD__Batch) *RECORD__Batch {
+			landed: func(b *record.Batch) *record.Batch {
 				return b.Subset(func(i int) bool { return b.Time[i].Day() == 1 })
 			},
-			rows: []RECORD__Capture{resp("a.example.org.", day1), resp("b.example.org.", day2), resp("c.example.org.", day1), resp("d.example.org.", day2)},
+			rows: []record.Capture{resp("a.example.org.", day1), resp("b.example.org.", day2), resp("c.example.org.", day1), resp("d.example.org.", day2)},
 		},
 		{
 			name: "the other of two days landed",
-			landed: func(b *RECORD__Batch) *RECORD__Batch {
+			landed: func(b *record.Batch) *record.Batch {
 				return b.Subset(func(i int) bool { return b.Time[i].Day() == 2 })
 			},
-			rows: []RECORD__Capture{resp("a.example.org.", day1), resp("b.example.org.", day2), resp("c.example.org.", day1), resp("d.example.org.", day2)},
+			rows: []record.Capture{resp("a.example.org.", day1), resp("b.example.org.", day2), resp("c.example.org.", day1), resp("d.example.org.", day2)},
 		},
 	}
 	for _, tc := range tests {
@@ -523,7 +527,7 @@ func TestClickHouseUncertain(t *testing.T) {
 }
 
 // chSortedByTime returns the row indexes of b in the order chResponses reads them.
-func chSortedByTime(b *RECORD__Batch) []int {
+func chSortedByTime(b *record.Batch) []int {
 	idx := make([]int, b.Len())
 	for i := range idx {
 		idx[i] = i
@@ -572,7 +576,7 @@ func TestClickHouseOddNames(t *testing.T) {
 	// miekg/dns packs longer names but refuses to unpack them: one more label must fail to
 	// decode, or the test is not at the limit.
 	tooLong := chCapture(t, chMsg(t, "x."+long, dns.TypeA, 0, false), time.Now(), "", "udp")
-	if err := new(RECORD__Batch).Add(&tooLong, new(RECORD__Decoder), "sensor-1"); !errors.Is(err, dns.ErrLongDomain) {
+	if err := new(record.Batch).Add(&tooLong, new(record.Decoder), "sensor-1"); !errors.Is(err, dns.ErrLongDomain) {
 		t.Fatalf("decoding a 257-octet name: %v, want %v", err, dns.ErrLongDomain)
 	}
 
@@ -605,7 +609,7 @@ func TestClickHouseOddNames(t *testing.T) {
 	txtMsg := chMsg(t, "txt.example.org.", dns.TypeTXT, 0, false)
 	txtMsg.Answer = []dns.RR{txt}
 
-	cs := []RECORD__Capture{
+	cs := []record.Capture{
 		chCapture(t, escaped, at, "192.0.2.1", "udp"),
 		chCapture(t, binary, at.Add(time.Millisecond), "192.0.2.1", "udp"),
 		chCapture(t, longMsg, at.Add(2*time.Millisecond), "192.0.2.1", "udp"),
@@ -736,9 +740,9 @@ func (m chMetrics) minus(o chMetrics) chMetrics {
 }
 
 // chCaptures returns n responses for distinct names, a millisecond apart.
-func chCaptures(t *testing.T, prefix string, n int) ([]RECORD__Capture, []string) {
+func chCaptures(t *testing.T, prefix string, n int) ([]record.Capture, []string) {
 	t.Helper()
-	var cs []RECORD__Capture
+	var cs []record.Capture
 	var names []string
 	at := time.Now().UTC().Truncate(time.Millisecond).Add(-time.Minute)
 	for i := 0; i < n; i++ {
@@ -765,7 +769,7 @@ func TestWriterEndToEnd(t *testing.T) {
 	db := chTestDB(t)
 	cfg := chConfig(t, db)
 	cfg.batch, cfg.flush, cfg.queue = 4, 20*time.Millisecond, 100
-	w := newWriter(cfg, CHSINK__New(cfg))
+	w := newWriter(cfg, newSink(cfg))
 
 	before := chSnapshot(t)
 	if err := w.start(); err != nil {
@@ -883,7 +887,7 @@ func TestWriterClickHouseDownAtStart(t *testing.T) {
 	cfg.dsn = dsn
 	cfg.options.DialTimeout = time.Second
 	cfg.batch, cfg.flush, cfg.queue = 5, 20*time.Millisecond, 100
-	w := newWriter(cfg, CHSINK__New(cfg))
+	w := newWriter(cfg, newSink(cfg))
 	t.Cleanup(func() { w.stop() })
 
 	before := chSnapshot(t)
@@ -937,7 +941,7 @@ func TestClickHouseClosedPort(t *testing.T) {
 	}
 	s := chSink(t, cfg)
 	err = s.Prepare(chCtx(t))
-	if err == nil || errors.Is(err, SCHEMA__ErrFatal) || errors.Is(err, CHSINK__ErrRejected) {
+	if err == nil || errors.Is(err, schema.ErrFatal) || errors.Is(err, chsink.ErrRejected) {
 		t.Errorf("prepare against a closed port: %v; want a plain (retryable) error", err)
 	}
 }
@@ -964,17 +968,17 @@ func TestClickHouseSchemaDropped(t *testing.T) {
 
 	err := s.Write(chCtx(t), chBatch(t, cs[1]))
 	var ex *clickhouse.Exception
-	if !errors.As(err, &ex) || (ex.Code != SCHEMA__CodeUnknownDatabase && ex.Code != SCHEMA__CodeUnknownTable) {
-		t.Fatalf("write after DROP DATABASE: %v; want ClickHouse error %d or %d", err, SCHEMA__CodeUnknownDatabase, SCHEMA__CodeUnknownTable)
+	if !errors.As(err, &ex) || (ex.Code != schema.CodeUnknownDatabase && ex.Code != schema.CodeUnknownTable) {
+		t.Fatalf("write after DROP DATABASE: %v; want ClickHouse error %d or %d", err, schema.CodeUnknownDatabase, schema.CodeUnknownTable)
 	}
-	if errors.Is(err, SCHEMA__ErrFatal) || errors.Is(err, CHSINK__ErrRejected) {
+	if errors.Is(err, schema.ErrFatal) || errors.Is(err, chsink.ErrRejected) {
 		t.Errorf("write after DROP DATABASE: %v must stay retryable", err)
 	}
 	chWrite(t, s, chBatch(t, cs[1]))
 	if got := chQnames(t, db); !reflect.DeepEqual(got, []string{"dropped001.example.org."}) {
 		t.Errorf("rows after the schema was recreated: %q", got)
 	}
-	if n := chCount(t, "SELECT toUInt64(max(version)) FROM `"+db+"`.schema_version"); n != SCHEMA__Version {
-		t.Errorf("recreated schema is version %d, want %d", n, SCHEMA__Version)
+	if n := chCount(t, "SELECT toUInt64(max(version)) FROM `"+db+"`.schema_version"); n != schema.Version {
+		t.Errorf("recreated schema is version %d, want %d", n, schema.Version)
 	}
 }

@@ -1,6 +1,9 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/schema"
+
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -94,7 +97,7 @@ func chdbBind(t *testing.T, sql string, args ...any) string {
 
 // chdbEnsureSchema issues, in order, the statements ensureSchema issues with schema auto on
 // an empty database, or from version from on.
-func chdbEnsureSchema(t *testing.T, sess *chdbtest.Session, s SCHEMA__Schema, from int, now time.Time) {
+func chdbEnsureSchema(t *testing.T, sess *chdbtest.Session, s schema.Schema, from int, now time.Time) {
 	t.Helper()
 	chdbExec(t, sess, s.CreateDatabase())
 	chdbExec(t, sess, s.CreateVersionTable())
@@ -110,8 +113,8 @@ func chdbEnsureSchema(t *testing.T, sess *chdbtest.Session, s SCHEMA__Schema, fr
 		}
 		chdbExec(t, sess, chdbBind(t, s.InsertVersion(), uint32(m.Version), "passivedns"))
 	}
-	if got := chdbExec(t, sess, s.SelectVersion()); got != strconv.Itoa(SCHEMA__Version)+"\n" {
-		t.Fatalf("%s after the migrations: %q, want %d", s.SelectVersion(), got, SCHEMA__Version)
+	if got := chdbExec(t, sess, s.SelectVersion()); got != strconv.Itoa(schema.Version)+"\n" {
+		t.Fatalf("%s after the migrations: %q, want %d", s.SelectVersion(), got, schema.Version)
 	}
 	if s.Flavor.Modern && s.Retention > 0 {
 		chdbExec(t, sess, s.AlterRetention())
@@ -119,7 +122,7 @@ func chdbEnsureSchema(t *testing.T, sess *chdbtest.Session, s SCHEMA__Schema, fr
 }
 
 // chdbMigrateTo1 is what a passivedns that knew only version 1 issued.
-func chdbMigrateTo1(t *testing.T, sess *chdbtest.Session, s SCHEMA__Schema) {
+func chdbMigrateTo1(t *testing.T, sess *chdbtest.Session, s schema.Schema) {
 	t.Helper()
 	chdbExec(t, sess, s.CreateDatabase())
 	chdbExec(t, sess, s.CreateVersionTable())
@@ -132,7 +135,7 @@ func chdbMigrateTo1(t *testing.T, sess *chdbtest.Session, s SCHEMA__Schema) {
 
 // chdbInsert is the sink's insert of b (s.insertResponses(), the columns appendColumns
 // sends) with the rows as literals, and on the modern flavor the settings write adds.
-func chdbInsert(t *testing.T, sess *chdbtest.Session, s SCHEMA__Schema, b *RECORD__Batch) {
+func chdbInsert(t *testing.T, sess *chdbtest.Session, s schema.Schema, b *record.Batch) {
 	t.Helper()
 	settings := ""
 	if s.Flavor.Modern {
@@ -142,7 +145,7 @@ func chdbInsert(t *testing.T, sess *chdbtest.Session, s SCHEMA__Schema, b *RECOR
 }
 
 // chdbValues is b as the rows of an INSERT ... VALUES in the columns of s.insertResponses().
-func chdbValues(t *testing.T, s SCHEMA__Schema, b *RECORD__Batch) string {
+func chdbValues(t *testing.T, s schema.Schema, b *record.Batch) string {
 	t.Helper()
 	var rows []string
 	for i := range b.Len() {
@@ -226,17 +229,19 @@ func chdbIPv6Text(a [16]byte) string {
 }
 
 // chdbProbe runs the unlanded probe for the first row of b's day d as the sink does.
-func chdbProbe(t *testing.T, sess *chdbtest.Session, s SCHEMA__Schema, b *RECORD__Batch, i int) string {
+func chdbProbe(t *testing.T, sess *chdbtest.Session, s schema.Schema, b *record.Batch, i int) string {
 	t.Helper()
-	return chdbExec(t, sess, chdbBind(t, s.UnlandedQuery(), RECORD__Reverse(b.QName[i]), b.Time[i].Format(time.DateOnly), b.ID))
+	return chdbExec(t, sess, chdbBind(t, s.UnlandedQuery(), record.Reverse(b.QName[i]), b.Time[i].Format(time.DateOnly), b.ID))
 }
 
 // chdbBatches are the responses the compatibility tests write: before is recorded first,
 // after later (past the upgrade, where there is one).
-func chdbBatches(t *testing.T, base time.Time) (before, after *RECORD__Batch) {
+func chdbBatches(t *testing.T, base time.Time) (before, after *record.Batch) {
 	t.Helper()
 	at := func(d time.Duration) time.Time { return base.Add(d) }
-	resp := func(m *dns.Msg, when time.Time, client string) RECORD__Capture { return chCapture(t, m, when, client, "udp") }
+	resp := func(m *dns.Msg, when time.Time, client string) record.Capture {
+		return chCapture(t, m, when, client, "udp")
+	}
 	before = chBatch(t,
 		resp(chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1", "www.example.org. 60 IN A 192.0.2.2"), at(123*time.Millisecond), "10.240.0.1"),
 		resp(chMsg(t, "v6.example.org.", dns.TypeAAAA, 0, false, "v6.example.org. 60 IN AAAA 2001:db8::1"), at(time.Second+456*time.Millisecond), "2001:db8:ffff::53"),
@@ -253,7 +258,7 @@ func chdbBatches(t *testing.T, base time.Time) (before, after *RECORD__Batch) {
 }
 
 // chdbTime formats t as the flavor's history columns print it.
-func chdbTime(f SCHEMA__Flavor, t time.Time) string {
+func chdbTime(f schema.Flavor, t time.Time) string {
 	if f.Modern {
 		return t.UTC().Format("2006-01-02 15:04:05.000")
 	}
@@ -262,7 +267,7 @@ func chdbTime(f SCHEMA__Flavor, t time.Time) string {
 
 // chdbCheckData checks responses, the unlanded probe and the three history tables after
 // before and after were written.
-func chdbCheckData(t *testing.T, sess *chdbtest.Session, s SCHEMA__Schema, base time.Time, before, after *RECORD__Batch) {
+func chdbCheckData(t *testing.T, sess *chdbtest.Session, s schema.Schema, base time.Time, before, after *record.Batch) {
 	t.Helper()
 	f := s.Flavor
 	tm := func(d time.Duration) string { return chdbTime(f, base.Add(d)) }
@@ -279,7 +284,7 @@ func chdbCheckData(t *testing.T, sess *chdbtest.Session, s SCHEMA__Schema, base 
 
 	got := chdbExec(t, sess, "SELECT toString(time), "+ms+", "+ip("client")+", qname, answer.data, batch_id FROM "+s.Table("responses")+" ORDER BY time, qname")
 	var want strings.Builder
-	for _, b := range []*RECORD__Batch{before, after} {
+	for _, b := range []*record.Batch{before, after} {
 		for i := range b.Len() {
 			client := "::"
 			if b.Client[i].IsValid() {
@@ -375,14 +380,14 @@ func TestCompatModern(t *testing.T) {
 	if !strings.HasPrefix(version, "26.") {
 		t.Fatalf("chDB runs ClickHouse %s, want 26.x", version)
 	}
-	f := SCHEMA__DetectFlavor("26.5.1")
-	if !f.Modern || !SCHEMA__DetectFlavor(version).Modern {
-		t.Fatalf("detectFlavor: 26.5.1 → %+v, %s → %+v; want modern", f, version, SCHEMA__DetectFlavor(version))
+	f := schema.DetectFlavor("26.5.1")
+	if !f.Modern || !schema.DetectFlavor(version).Modern {
+		t.Fatalf("detectFlavor: 26.5.1 → %+v, %s → %+v; want modern", f, version, schema.DetectFlavor(version))
 	}
-	s := SCHEMA__Schema{Flavor: f, DB: "pdns_modern", Retention: 30 * 24 * time.Hour}
+	s := schema.Schema{Flavor: f, DB: "pdns_modern", Retention: 30 * 24 * time.Hour}
 	chdbEnsureSchema(t, sess, s, 0, time.Now())
 	// A restart runs it again: nothing changes.
-	chdbEnsureSchema(t, sess, s, SCHEMA__Version, time.Now())
+	chdbEnsureSchema(t, sess, s, schema.Version, time.Now())
 	if got := chdbExec(t, sess, "SELECT version, by FROM "+s.Table("schema_version")+" ORDER BY version"); got != "1\tpassivedns\n2\tpassivedns\n" {
 		t.Errorf("schema_version rows: %q", got)
 	}
@@ -438,7 +443,7 @@ func TestCompatModern(t *testing.T) {
 // ClickHouse 26.x: the backfills must fill the new tables.
 func TestCompatModernUpgrade(t *testing.T) {
 	sess := chdbSession(t)
-	s := SCHEMA__Schema{Flavor: SCHEMA__DetectFlavor("26.5.1"), DB: "pdns_upgrade"}
+	s := schema.Schema{Flavor: schema.DetectFlavor("26.5.1"), DB: "pdns_upgrade"}
 	chdbMigrateTo1(t, sess, s)
 	base := time.Date(2024, 5, 1, 23, 0, 0, 0, time.UTC)
 	before, after := chdbBatches(t, base)
@@ -455,7 +460,7 @@ func TestCompatLegacyOnModern(t *testing.T) {
 	for _, upgrade := range []bool{false, true} {
 		t.Run(map[bool]string{false: "new", true: "upgrade"}[upgrade], func(t *testing.T) {
 			sess := chdbSession(t)
-			s := SCHEMA__Schema{Flavor: SCHEMA__DetectFlavor("18.16.1"), DB: "pdns_legacy", Retention: 24 * time.Hour}
+			s := schema.Schema{Flavor: schema.DetectFlavor("18.16.1"), DB: "pdns_legacy", Retention: 24 * time.Hour}
 			if s.Flavor.Modern {
 				t.Fatalf("18.16.1 detected as modern")
 			}

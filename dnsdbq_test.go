@@ -1,6 +1,8 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/httpapi"
+
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -29,7 +31,7 @@ func TestDNSDBQ(t *testing.T) {
 	r := recordScenario(t)
 	const key = "dnsdbq-test-key"
 	keys := [][32]byte{sha256.Sum256([]byte(key))}
-	c := startAPI(t, r.cfg, HTTPAPI__Config{Keys: keys}, scNow)
+	c := startAPI(t, r.cfg, httpapi.Config{Keys: keys}, scNow)
 	q := &dnsdbqRunner{t: t, bin: bin, home: t.TempDir()}
 	conf := filepath.Join(q.home, "empty.conf") // no /etc/dnsdb-query.conf either
 	if err := os.WriteFile(conf, nil, 0o600); err != nil {
@@ -195,7 +197,7 @@ func TestDNSDBQ(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	writeTestCert(t, certFile, keyFile)
-	cs := startAPI(t, r.cfg, HTTPAPI__Config{CertFile: certFile, KeyFile: keyFile, Keys: keys}, scNow)
+	cs := startAPI(t, r.cfg, httpapi.Config{CertFile: certFile, KeyFile: keyFile, Keys: keys}, scNow)
 	if !strings.HasPrefix(cs.base, "https://") {
 		t.Fatalf("TLS API at %s", cs.base)
 	}

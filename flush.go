@@ -1,6 +1,11 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/chsink"
+	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/schema"
+	"github.com/passivedns/passivedns/internal/spool"
+
 	"context"
 	"errors"
 	"sync"
@@ -29,7 +34,7 @@ type sink interface {
 	Prepare(ctx context.Context) error
 	// write inserts the batch. A batch whose earlier attempt may have landed has
 	// uncertain set; write must then make sure no row is inserted twice.
-	Write(ctx context.Context, b *RECORD__Batch) error
+	Write(ctx context.Context, b *record.Batch) error
 	// ping checks that ClickHouse answers.
 	Ping(ctx context.Context) error
 	Close() error
@@ -42,7 +47,7 @@ type writer struct {
 	cfg  config
 	sink sink
 
-	queue       chan RECORD__Capture
+	queue       chan record.Capture
 	queuedBytes atomic.Int64
 	maxBytes    int64
 
@@ -62,8 +67,8 @@ type writer struct {
 
 	// With a spool: the batch handed to the inserter, the spool, and what stops the
 	// inserter and the replayer.
-	spool   *SPOOL__Dir
-	inserts chan *RECORD__Batch
+	spool   *spool.Dir
+	inserts chan *record.Batch
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
 }
@@ -72,7 +77,7 @@ func newWriter(cfg config, s sink) *writer {
 	w := &writer{
 		cfg:      cfg,
 		sink:     s,
-		queue:    make(chan RECORD__Capture, cfg.queue),
+		queue:    make(chan record.Capture, cfg.queue),
 		maxBytes: int64(cfg.queue) * queueBytesPerRecord,
 
 		shutdownTimeout: shutdownTimeout,
@@ -82,7 +87,7 @@ func newWriter(cfg config, s sink) *writer {
 }
 
 // enqueue never blocks: a full queue drops the record and counts it.
-func (w *writer) enqueue(c RECORD__Capture) {
+func (w *writer) enqueue(c record.Capture) {
 	capturedCount.Inc()
 	if w.stopped.Load() {
 		w.drop(dropShutdown, 1, nil)
@@ -139,7 +144,7 @@ func (w *writer) start() error {
 	var err error
 	select {
 	case err = <-prepared:
-		if errors.Is(err, SCHEMA__ErrFatal) {
+		if errors.Is(err, schema.ErrFatal) {
 			return err
 		}
 		if err != nil {
@@ -151,12 +156,12 @@ func (w *writer) start() error {
 		log.Infof("ClickHouse is not ready after %s; DNS starts and recording catches up when it is", startupWait)
 	}
 	if w.cfg.spoolDir != "" {
-		if w.spool, err = SPOOL__Open(w.cfg.spoolDir, w.cfg.spoolSize); err != nil {
+		if w.spool, err = spool.Open(w.cfg.spoolDir, w.cfg.spoolSize, log); err != nil {
 			return err
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		w.cancel = cancel
-		w.inserts = make(chan *RECORD__Batch)
+		w.inserts = make(chan *record.Batch)
 		w.workers.Add(2)
 		go w.inserter(ctx)
 		go w.replayer(ctx)
@@ -190,8 +195,8 @@ func (w *writer) stop() error {
 func (w *writer) run(quit, done chan struct{}) {
 	defer close(done)
 	var (
-		cur     = &RECORD__Batch{ID: RECORD__NewBatchID()}
-		scratch = new(RECORD__Decoder)
+		cur     = &record.Batch{ID: record.NewBatchID()}
+		scratch = new(record.Decoder)
 		timer   = time.NewTimer(w.cfg.flush)
 		logTick = time.NewTicker(time.Second)
 	)
@@ -219,7 +224,7 @@ func (w *writer) run(quit, done chan struct{}) {
 		if full && w.spool != nil {
 			timer.Stop()
 			w.dispatch(cur)
-			cur = &RECORD__Batch{ID: RECORD__NewBatchID()}
+			cur = &record.Batch{ID: record.NewBatchID()}
 		} else if full {
 			timer.Stop()
 			// Interrupted by quit: the drain takes over this batch and the queue.
@@ -227,13 +232,13 @@ func (w *writer) run(quit, done chan struct{}) {
 				w.drain(cur, scratch)
 				return
 			}
-			cur = &RECORD__Batch{ID: RECORD__NewBatchID()}
+			cur = &record.Batch{ID: record.NewBatchID()}
 		}
 		queueLength.Set(float64(len(w.queue) + cur.Len()))
 	}
 }
 
-func (w *writer) take(b *RECORD__Batch, c *RECORD__Capture, scratch *RECORD__Decoder) {
+func (w *writer) take(b *record.Batch, c *record.Capture, scratch *record.Decoder) {
 	w.queuedBytes.Add(-int64(len(c.Wire)))
 	if err := b.Add(c, scratch, w.cfg.sensor); err != nil {
 		w.drop(dropEncode, 1, err)
@@ -242,7 +247,7 @@ func (w *writer) take(b *RECORD__Batch, c *RECORD__Capture, scratch *RECORD__Dec
 
 // drain writes cur and everything still queued, in batches, within shutdownTimeout;
 // what cannot be written by then is counted as dropped.
-func (w *writer) drain(cur *RECORD__Batch, scratch *RECORD__Decoder) {
+func (w *writer) drain(cur *record.Batch, scratch *record.Decoder) {
 	deadline := time.Now().Add(w.shutdownTimeout)
 	for {
 	fill:
@@ -259,7 +264,7 @@ func (w *writer) drain(cur *RECORD__Batch, scratch *RECORD__Decoder) {
 		}
 		if w.spool != nil {
 			w.writeOrSpool(cur, deadline)
-			cur = &RECORD__Batch{ID: RECORD__NewBatchID()}
+			cur = &record.Batch{ID: record.NewBatchID()}
 			continue
 		}
 		if !w.flushUntil(cur, deadline, nil) {
@@ -272,7 +277,7 @@ func (w *writer) drain(cur *RECORD__Batch, scratch *RECORD__Decoder) {
 			w.drop(dropShutdown, lost, errors.New("ClickHouse unreachable at shutdown"))
 			break
 		}
-		cur = &RECORD__Batch{ID: RECORD__NewBatchID()}
+		cur = &record.Batch{ID: record.NewBatchID()}
 	}
 	queueLength.Set(0)
 }
@@ -280,7 +285,7 @@ func (w *writer) drain(cur *RECORD__Batch, scratch *RECORD__Decoder) {
 // flushUntil writes b, retrying with backoff, until it is written or rejected (true),
 // or until the deadline (if set) or quit. While it retries, the queue fills and further
 // records are dropped and counted: memory stays bounded by the queue.
-func (w *writer) flushUntil(b *RECORD__Batch, deadline time.Time, quit chan struct{}) bool {
+func (w *writer) flushUntil(b *record.Batch, deadline time.Time, quit chan struct{}) bool {
 	backoff := minBackoff
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), insertTimeout)
@@ -307,7 +312,7 @@ func (w *writer) flushUntil(b *RECORD__Batch, deadline time.Time, quit chan stru
 // insert makes one attempt at writing b and does the bookkeeping. Rows ClickHouse
 // rejects as invalid are dropped and counted: that is a success for the caller (nil),
 // since retrying them cannot help.
-func (w *writer) insert(ctx context.Context, b *RECORD__Batch) error {
+func (w *writer) insert(ctx context.Context, b *record.Batch) error {
 	start := time.Now()
 	n := b.Len()
 	err := w.sink.Write(ctx, b)
@@ -319,7 +324,7 @@ func (w *writer) insert(ctx context.Context, b *RECORD__Batch) error {
 		w.lastWrite.Store(time.Now().UnixNano())
 		w.setHealthy(true, nil)
 		return nil
-	case errors.Is(err, CHSINK__ErrRejected):
+	case errors.Is(err, chsink.ErrRejected):
 		errorCount.WithLabelValues("insert").Inc()
 		w.lastError.Store(err.Error())
 		w.drop(dropRejected, n, err)

@@ -1,6 +1,9 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/chsink"
+	"github.com/passivedns/passivedns/internal/record"
+
 	"context"
 	"errors"
 	"sync"
@@ -15,7 +18,7 @@ import (
 // fakeSink records what it is asked to write and fails on demand.
 type fakeSink struct {
 	mu      sync.Mutex
-	batches []*RECORD__Batch
+	batches []*record.Batch
 	fail    func(attempt int) error // nil: always succeed
 	calls   int
 	down    atomic.Bool   // fail every write and ping, as an unreachable server
@@ -31,7 +34,7 @@ func (f *fakeSink) Ping(context.Context) error {
 	return nil
 }
 
-func (f *fakeSink) Write(ctx context.Context, b *RECORD__Batch) error {
+func (f *fakeSink) Write(ctx context.Context, b *record.Batch) error {
 	if f.down.Load() {
 		return errors.New("connection refused")
 	}
@@ -63,7 +66,7 @@ func (f *fakeSink) rows() (n int, batches int) {
 	return n, len(f.batches)
 }
 
-func testCapture(t testing.TB, name string) RECORD__Capture {
+func testCapture(t testing.TB, name string) record.Capture {
 	m := new(dns.Msg)
 	m.SetQuestion(name, dns.TypeA)
 	m.Response = true
@@ -71,7 +74,7 @@ func testCapture(t testing.TB, name string) RECORD__Capture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return RECORD__Capture{Wire: wire, Time: time.Now()}
+	return record.Capture{Wire: wire, Time: time.Now()}
 }
 
 func newTestWriter(batch, queue int, flush time.Duration, s sink) *writer {
@@ -146,7 +149,7 @@ func TestWriterRetriesTransientErrors(t *testing.T) {
 }
 
 func TestWriterDropsRejectedRows(t *testing.T) {
-	s := &fakeSink{fail: func(int) error { return CHSINK__ErrRejected }}
+	s := &fakeSink{fail: func(int) error { return chsink.ErrRejected }}
 	w := newTestWriter(2, 10, time.Hour, s)
 	before := dropped(dropRejected)
 	w.start()
@@ -171,7 +174,7 @@ func TestWriterQueueFullDropsAndCounts(t *testing.T) {
 	}
 	// The byte budget holds too: one huge message fits the count but not the bytes.
 	w2 := newTestWriter(2, 2, time.Hour, s)
-	huge := RECORD__Capture{Wire: make([]byte, 3*queueBytesPerRecord)}
+	huge := record.Capture{Wire: make([]byte, 3*queueBytesPerRecord)}
 	w2.enqueue(huge)
 	if got := dropped(dropQueueFull) - before; got != 4 {
 		t.Errorf("dropped %v after a message over the byte budget, want 4", got)
@@ -230,7 +233,7 @@ func TestWriterCountsUndecodable(t *testing.T) {
 	w := newTestWriter(1, 10, time.Hour, s)
 	before := dropped(dropEncode)
 	w.start()
-	w.enqueue(RECORD__Capture{Wire: []byte{1, 2, 3}})
+	w.enqueue(record.Capture{Wire: []byte{1, 2, 3}})
 	w.enqueue(testCapture(t, "example.org."))
 	waitFor(t, "the good row", func() bool { n, _ := s.rows(); return n == 1 })
 	w.stop()

@@ -1,6 +1,9 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/spool"
+
 	"context"
 	"os"
 	"path/filepath"
@@ -42,12 +45,12 @@ func FuzzRecord(f *testing.F) {
 		query.SetQuestion("example.org.", dns.TypeA)
 		p.ServeDNS(context.Background(), dnstest.NewRecorder(&test.ResponseWriter{}), query)
 
-		b := &RECORD__Batch{ID: 1}
-		d := new(RECORD__Decoder)
+		b := &record.Batch{ID: 1}
+		d := new(record.Decoder)
 		for len(p.writer.queue) > 0 {
 			c := <-p.writer.queue
-			rec := SPOOL__AppendRecord(nil, &c)
-			back, err := SPOOL__ParseRecord(rec[SPOOL__FrameLen:])
+			rec := spool.AppendRecord(nil, &c)
+			back, err := spool.ParseRecord(rec[spool.FrameLen:])
 			if err != nil || string(back.Wire) != string(c.Wire) || back.Size != c.Size {
 				t.Fatalf("spool round trip changed the record: %v", err)
 			}
@@ -70,10 +73,10 @@ func FuzzRecord(f *testing.F) {
 func FuzzSpoolFile(f *testing.F) {
 	b := spoolBatchOf(f, 3)
 	var good []byte
-	good = append(good, SPOOL__HeaderMagic...)
+	good = append(good, spool.HeaderMagic...)
 	good = append(good, 0, 0, 0, 0, 0, 0, 0, 1, 0)
 	for i := range b.Caps {
-		good = SPOOL__AppendRecord(good, &b.Caps[i])
+		good = spool.AppendRecord(good, &b.Caps[i])
 	}
 	f.Add(good)
 	f.Add(good[:len(good)-3])
@@ -84,12 +87,12 @@ func FuzzSpoolFile(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, caps, _, err := SPOOL__ReadFile(path)
+		_, caps, _, err := spool.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range caps {
-			if len(c.Wire) > SPOOL__MaxRecordLen {
+			if len(c.Wire) > spool.MaxRecordLen {
 				t.Fatalf("oversized record accepted")
 			}
 		}

@@ -1,6 +1,8 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/httpapi"
+
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -18,7 +20,7 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden files under te
 // TestAPIGolden -update . rewrites the files.
 func TestAPIGolden(t *testing.T) {
 	r := recordScenario(t)
-	c := startAPI(t, r.cfg, HTTPAPI__Config{}, scNow)
+	c := startAPI(t, r.cfg, httpapi.Config{}, scNow)
 	cases := []struct {
 		file, path string
 		hdr        http.Header

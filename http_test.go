@@ -1,6 +1,9 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/httpapi"
+	"github.com/passivedns/passivedns/internal/param"
+
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -33,16 +36,16 @@ func TestParseHTTP(t *testing.T) {
 	tests := []struct {
 		input     string
 		shouldErr string
-		check     func(HTTPAPI__Config) bool
+		check     func(httpapi.Config) bool
 	}{
-		{"passivedns", "", func(h HTTPAPI__Config) bool { return h.Addr == "" && len(h.Keys) == 0 }},
-		{"passivedns {\n http 127.0.0.1:8053\n}", "", func(h HTTPAPI__Config) bool { return h.Addr == "127.0.0.1:8053" }},
-		{"passivedns {\n http [::1]:8053\n}", "", func(h HTTPAPI__Config) bool { return h.Addr == "[::1]:8053" }},
+		{"passivedns", "", func(h httpapi.Config) bool { return h.Addr == "" && len(h.Keys) == 0 }},
+		{"passivedns {\n http 127.0.0.1:8053\n}", "", func(h httpapi.Config) bool { return h.Addr == "127.0.0.1:8053" }},
+		{"passivedns {\n http [::1]:8053\n}", "", func(h httpapi.Config) bool { return h.Addr == "[::1]:8053" }},
 		{"passivedns {\n http localhost:8053\n}", "", nil},
-		{"passivedns {\n http 0.0.0.0:8053\n api_key " + key + " other-key-2\n}", "", func(h HTTPAPI__Config) bool {
+		{"passivedns {\n http 0.0.0.0:8053\n api_key " + key + " other-key-2\n}", "", func(h httpapi.Config) bool {
 			return len(h.Keys) == 2 && h.Keys[0] == sha256.Sum256([]byte(key))
 		}},
-		{"passivedns {\n http 127.0.0.1:8443\n http_tls /c.pem /k.pem\n}", "", func(h HTTPAPI__Config) bool { return h.CertFile == "/c.pem" && h.KeyFile == "/k.pem" }},
+		{"passivedns {\n http 127.0.0.1:8443\n http_tls /c.pem /k.pem\n}", "", func(h httpapi.Config) bool { return h.CertFile == "/c.pem" && h.KeyFile == "/k.pem" }},
 
 		{"passivedns {\n http 0.0.0.0:8053\n}", "accepts connections from the network but no api_key", nil},
 		{"passivedns {\n http :8053\n}", "no api_key", nil},
@@ -89,7 +92,7 @@ func TestParseHTTP(t *testing.T) {
 func TestAPIAuth(t *testing.T) {
 	r := newRecording(t)
 	const key1, key2 = "first-key-0001", "second-key-002"
-	hc := HTTPAPI__Config{Keys: [][32]byte{sha256.Sum256([]byte(key1)), sha256.Sum256([]byte(key2))}}
+	hc := httpapi.Config{Keys: [][32]byte{sha256.Sum256([]byte(key1)), sha256.Sum256([]byte(key2))}}
 	c := startAPI(t, r.cfg, hc, scNow)
 	paths := []string{"/api/v1/name/example.net", "/api/v1/ip/192.0.2.1", "/api/v1/rdata/example.net", "/api/v1/negative/example.net",
 		"/api/v1/asof/example.net", "/api/v1/pivot/example.net", "/api/v1/status",
@@ -167,7 +170,7 @@ func TestAPIAuth(t *testing.T) {
 // not pasted, and find nothing.
 func TestAPIBadInput(t *testing.T) {
 	r := newRecording(t)
-	c := startAPI(t, r.cfg, HTTPAPI__Config{}, scNow)
+	c := startAPI(t, r.cfg, httpapi.Config{}, scNow)
 	long := strings.Repeat("a", 63) + "."
 	huge := strings.Repeat(long, 20)
 	many := strings.TrimSuffix(strings.Repeat("A,", 200), ",")
@@ -205,8 +208,8 @@ func TestAPIBadInput(t *testing.T) {
 		{"/api/v1/name/example.net?limit=1e3", "limit"},
 		{"/api/v1/name/example.net?cursor=garbage!", "cursor"},
 		{"/api/v1/name/example.net?cursor=" + strings.Repeat("A", 5000), "cursor"},
-		{"/api/v1/name/example.net?cursor=" + PARAM__Cursor{Query: 1, Key: []string{"a", "b", "c"}}.Encode(), "cursor"},
-		{"/api/v1/name/example.net?cursor=" + PARAM__Cursor{Query: 1, Key: []string{"a"}}.Encode(), "cursor"},
+		{"/api/v1/name/example.net?cursor=" + param.Cursor{Query: 1, Key: []string{"a", "b", "c"}}.Encode(), "cursor"},
+		{"/api/v1/name/example.net?cursor=" + param.Cursor{Query: 1, Key: []string{"a"}}.Encode(), "cursor"},
 		{"/api/v1/name/example.net?nope=1", "nope"},
 		{"/api/v1/ip/999.0.0.1", "ip"},
 		{"/api/v1/ip/192.0.2.0/33", "ip"},
@@ -251,7 +254,7 @@ func TestAPIBadInput(t *testing.T) {
 			}
 			continue
 		}
-		var e HTTPAPI__APIError
+		var e httpapi.APIError
 		if resp.status != http.StatusBadRequest || json.Unmarshal([]byte(resp.body), &e) != nil || e.Parameter != tc.param ||
 			!strings.HasPrefix(e.Error, tc.param+": ") || resp.header.Get("Content-Type") != "application/json" {
 			t.Errorf("GET %s: %d %s, want 400 naming %q", tc.path, resp.status, resp.body, tc.param)
@@ -288,7 +291,7 @@ func TestAPIBadInput(t *testing.T) {
 	for _, tc := range dnsdb {
 		resp := c.get(tc.path)
 		ls := strings.Split(strings.TrimSuffix(resp.body, "\n"), "\n")
-		var f HTTPAPI__SafFailed
+		var f httpapi.SafFailed
 		if resp.status != http.StatusBadRequest || len(ls) != 1 ||
 			json.Unmarshal([]byte(ls[0]), &f) != nil || f.Cond != "failed" || !strings.HasPrefix(f.Msg, tc.msg) {
 			t.Errorf("GET %s: %d %q, want 400 with a failed terminator starting %q", tc.path, resp.status, resp.body, tc.msg)
@@ -311,13 +314,13 @@ func TestAPIBadInput(t *testing.T) {
 	}{
 		{"", "body: no inputs"},
 		{"\n\n", "body: no inputs"},
-		{strings.Repeat("example.net\n", HTTPAPI__BulkMaxInputs+1), "body: more than 10000 inputs"},
+		{strings.Repeat("example.net\n", httpapi.BulkMaxInputs+1), "body: more than 10000 inputs"},
 		{"{\"input\": 5}\n", "body: line 1: not a JSON object"},
 		{strings.Repeat("a", 100000) + "\n", "body: "},
 	}
 	for _, tc := range bulk {
 		resp := c.do("POST", "/api/v1/bulk", nil, strings.NewReader(tc.body))
-		var e HTTPAPI__APIError
+		var e httpapi.APIError
 		if resp.status != 400 || json.Unmarshal([]byte(resp.body), &e) != nil || e.Parameter != "body" || !strings.HasPrefix(e.Error, tc.msg) {
 			t.Errorf("bulk %.40q: %d %s, want 400 %q", tc.body, resp.status, resp.body, tc.msg)
 		}
@@ -328,9 +331,9 @@ func TestAPIBadInput(t *testing.T) {
 		}
 	}
 	// Exactly the maximum is fine.
-	if resp := c.do("POST", "/api/v1/bulk", nil, strings.NewReader(strings.Repeat("example.net\n", HTTPAPI__BulkMaxInputs))); resp.status != 200 ||
+	if resp := c.do("POST", "/api/v1/bulk", nil, strings.NewReader(strings.Repeat("example.net\n", httpapi.BulkMaxInputs))); resp.status != 200 ||
 		!strings.HasSuffix(resp.body, `{"done":true,"count":10000}`+"\n") {
-		t.Errorf("bulk of %d: %d %.200s", HTTPAPI__BulkMaxInputs, resp.status, resp.body)
+		t.Errorf("bulk of %d: %d %.200s", httpapi.BulkMaxInputs, resp.status, resp.body)
 	}
 	// A name full of metacharacters, recorded and found again in every protocol.
 	odd := `o'brien\;--\ x.example.net.`
@@ -361,7 +364,7 @@ func TestAPIClickHouseDown(t *testing.T) {
 	opts := *cfg.options
 	opts.Addr = []string{addr}
 	cfg.options = &opts
-	c := startAPI(t, cfg, HTTPAPI__Config{}, scNow)
+	c := startAPI(t, cfg, httpapi.Config{}, scNow)
 	for _, p := range []string{"/api/v1/name/example.net", "/api/v1/asof/example.net", "/api/v1/pivot/example.net", "/pdns/query/example.net", "/dnsdb/v2/lookup/rrset/name/example.net"} {
 		start := time.Now()
 		resp := c.get(p)
@@ -388,7 +391,9 @@ func TestAPIClickHouseStalled(t *testing.T) {
 		t.Fatal("this test pauses ClickHouse: it needs the server TestMain starts, not " + chtest.EnvDSN)
 	}
 	r := newRecording(t)
-	c := startAPI(t, r.cfg, HTTPAPI__Config{}, scNow, func(a *HTTPAPI__Server) { a.DB.Timeout = time.Second })
+	cfg := r.cfg
+	cfg.apiTimeout = time.Second
+	c := startAPI(t, cfg, httpapi.Config{}, scNow)
 	if resp := c.get("/api/v1/name/example.net"); resp.status != 200 {
 		t.Fatalf("before: %d %s", resp.status, resp.body)
 	}
@@ -418,10 +423,8 @@ func TestAPIClickHouseStalled(t *testing.T) {
 // TestAPIConcurrency: beyond apiMaxConcurrent queries, 429 (native, COF) or 503 (DNSDB).
 func TestAPIConcurrency(t *testing.T) {
 	r := newRecording(t)
-	c := startAPI(t, r.cfg, HTTPAPI__Config{}, scNow)
-	for range HTTPAPI__MaxConcurrent {
-		c.api.Limit <- struct{}{}
-	}
+	c := startAPI(t, r.cfg, httpapi.Config{}, scNow)
+	release := c.api.Occupy(httpapi.MaxConcurrent)
 	for p, want := range map[string]int{"/api/v1/name/example.net": 429, "/pdns/query/example.net": 429, "/dnsdb/v2/lookup/rrset/name/example.net": 503} {
 		resp := c.get(p)
 		if resp.status != want || resp.header.Get("Retry-After") == "" {
@@ -431,10 +434,8 @@ func TestAPIConcurrency(t *testing.T) {
 	if resp := c.get("/dnsdb/v2/ping"); resp.status != 200 {
 		t.Errorf("ping when busy: %d", resp.status)
 	}
-	for range HTTPAPI__MaxConcurrent {
-		<-c.api.Limit
-	}
-	if n := testutil.ToFloat64(HTTPAPI__ApiRequests.WithLabelValues("dnsdb", "503")); n < 1 {
+	release()
+	if n := testutil.ToFloat64(httpapi.ApiRequests.WithLabelValues("dnsdb", "503")); n < 1 {
 		t.Errorf("api_requests_total{protocol=dnsdb,code=503} = %v", n)
 	}
 	if resp := c.get("/api/v1/name/example.net"); resp.status != 200 {
@@ -453,10 +454,10 @@ func TestAPIListener(t *testing.T) {
 	ln.Close()
 	cfg := chConfig(t, "unused")
 	cfg.sensor = "first"
-	first := HTTPAPI__New(cfg, HTTPAPI__Config{Addr: addr})
+	first := newAPI(cfg, httpapi.Config{Addr: addr})
 	cfg.sensor = "second"
-	second := HTTPAPI__New(cfg, HTTPAPI__Config{Addr: addr})
-	for _, a := range []*HTTPAPI__Server{first, second} {
+	second := newAPI(cfg, httpapi.Config{Addr: addr})
+	for _, a := range []*httpapi.Server{first, second} {
 		if err := a.OnStartup(); err != nil {
 			t.Fatalf("OnStartup: %v", err)
 		}
@@ -481,7 +482,7 @@ func TestAPIListener(t *testing.T) {
 	if s := get(); s != 0 {
 		t.Fatalf("after shutdown: %d", s)
 	}
-	third := HTTPAPI__New(cfg, HTTPAPI__Config{Addr: addr})
+	third := newAPI(cfg, httpapi.Config{Addr: addr})
 	if err := third.OnStartup(); err != nil {
 		t.Fatal(err)
 	}
@@ -494,7 +495,7 @@ func TestAPIListener(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	pool := writeTestCert(t, certFile, keyFile)
-	c := startAPI(t, cfg, HTTPAPI__Config{CertFile: certFile, KeyFile: keyFile}, scNow)
+	c := startAPI(t, cfg, httpapi.Config{CertFile: certFile, KeyFile: keyFile}, scNow)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	resp, err := client.Get(c.base + "/dnsdb/v2/ping")
 	if err != nil {
@@ -504,7 +505,7 @@ func TestAPIListener(t *testing.T) {
 	if resp.StatusCode != 200 || resp.TLS == nil {
 		t.Errorf("HTTPS ping: %d", resp.StatusCode)
 	}
-	bad := HTTPAPI__New(cfg, HTTPAPI__Config{Addr: "127.0.0.1:0", CertFile: filepath.Join(dir, "missing.pem"), KeyFile: keyFile})
+	bad := newAPI(cfg, httpapi.Config{Addr: "127.0.0.1:0", CertFile: filepath.Join(dir, "missing.pem"), KeyFile: keyFile})
 	if err := bad.OnStartup(); err == nil || !strings.Contains(err.Error(), "TLS") {
 		t.Errorf("missing certificate: %v", err)
 	}
@@ -544,7 +545,7 @@ func TestOpenAPI(t *testing.T) {
 		OpenAPI string                    `json:"openapi"`
 		Paths   map[string]map[string]any `json:"paths"`
 	}
-	if err := json.Unmarshal(HTTPAPI__OpenAPIJSON, &doc); err != nil {
+	if err := json.Unmarshal(httpapi.OpenAPIJSON, &doc); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"/api/v1/name/{name}", "/api/v1/ip/{ip}", "/api/v1/rdata/{name}", "/api/v1/negative/{name}",

@@ -1,6 +1,11 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/history"
+	"github.com/passivedns/passivedns/internal/httpapi"
+	"github.com/passivedns/passivedns/internal/param"
+	"github.com/passivedns/passivedns/internal/schema"
+
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,9 +26,9 @@ func FuzzParseName(f *testing.F) {
 		f.Add(s, true)
 	}
 	f.Fuzz(func(t *testing.T, s string, wildcards bool) {
-		n, err := PARAM__ParseName("name", s, wildcards)
+		n, err := param.ParseName("name", s, wildcards)
 		if err != nil {
-			if _, ok := err.(*PARAM__Error); !ok {
+			if _, ok := err.(*param.Error); !ok {
 				t.Fatalf("%q: error of type %T", s, err)
 			}
 			return
@@ -31,7 +36,7 @@ func FuzzParseName(f *testing.F) {
 		if !strings.HasSuffix(n.Name, ".") {
 			t.Fatalf("%q: %q is not fully qualified", s, n.Name)
 		}
-		if !wildcards && n.Kind != HISTORY__NameExact {
+		if !wildcards && n.Kind != history.NameExact {
 			t.Fatalf("%q: a wildcard where none is allowed", s)
 		}
 		for i := 0; i < len(n.Name); i++ {
@@ -45,7 +50,7 @@ func FuzzParseName(f *testing.F) {
 		if len(labels) > 0 && (labels[0] == "*" || labels[len(labels)-1] == "*") {
 			return
 		}
-		again, err := PARAM__ParseName("name", n.String(), true)
+		again, err := param.ParseName("name", n.String(), true)
 		if err != nil || again != n {
 			t.Fatalf("%q → %q → %q, %v", s, n.String(), again.String(), err)
 		}
@@ -58,9 +63,9 @@ func FuzzParseIP(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		ip, err := PARAM__ParseIP("ip", s)
+		ip, err := param.ParseIP("ip", s)
 		if err != nil {
-			if _, ok := err.(*PARAM__Error); !ok {
+			if _, ok := err.(*param.Error); !ok {
 				t.Fatalf("%q: error of type %T", s, err)
 			}
 			return
@@ -71,7 +76,7 @@ func FuzzParseIP(f *testing.F) {
 		if ip.Lo.Is4In6() != ip.Hi.Is4In6() {
 			t.Fatalf("%q: range %v-%v crosses families", s, ip.Lo, ip.Hi)
 		}
-		if !PARAM__LooksLikeIP(s) {
+		if !param.LooksLikeIP(s) {
 			t.Fatalf("%q parses as an address but looksLikeIP says no", s)
 		}
 	})
@@ -83,14 +88,14 @@ func FuzzParseTime(f *testing.F) {
 	}
 	now := time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, s string, native bool) {
-		tm, err := PARAM__ParseTime("t", s, now, native)
+		tm, err := param.ParseTime("t", s, now, native)
 		if err != nil {
-			if _, ok := err.(*PARAM__Error); !ok {
+			if _, ok := err.(*param.Error); !ok {
 				t.Fatalf("%q: error of type %T", s, err)
 			}
 			return
 		}
-		if tm.Before(PARAM__MinTime) || tm.After(PARAM__MaxTime) || tm.Location() != time.UTC {
+		if tm.Before(param.MinTime) || tm.After(param.MaxTime) || tm.Location() != time.UTC {
 			t.Fatalf("%q → %v", s, tm)
 		}
 	})
@@ -111,15 +116,15 @@ func FuzzDNSDBRequest(f *testing.F) {
 	} {
 		f.Add(s[0], s[1])
 	}
-	legacy := SCHEMA__Schema{Flavor: SCHEMA__DetectFlavor("18.16.1"), DB: "passivedns"}
-	modern := SCHEMA__Schema{Flavor: SCHEMA__DetectFlavor("26.5.1"), DB: "passivedns"}
+	legacy := schema.Schema{Flavor: schema.DetectFlavor("18.16.1"), DB: "passivedns"}
+	modern := schema.Schema{Flavor: schema.DetectFlavor("26.5.1"), DB: "passivedns"}
 	now := time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, path, query string) {
 		r, err := http.NewRequest("GET", "http://x/dnsdb/v2/"+path+"?"+query, nil)
 		if err != nil {
 			return
 		}
-		segs, err := HTTPAPI__DnsdbSegments(r)
+		segs, err := httpapi.DnsdbSegments(r)
 		if err != nil {
 			return
 		}
@@ -127,15 +132,15 @@ func FuzzDNSDBRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		d, err := HTTPAPI__ParseDNSDB(segs, v, now)
+		d, err := httpapi.ParseDNSDB(segs, v, now)
 		if err != nil {
 			switch err.(type) {
-			case *PARAM__Error, *HTTPAPI__OffsetError:
+			case *param.Error, *httpapi.OffsetError:
 				return
 			}
 			t.Fatalf("%q ? %q: error of type %T", path, query, err)
 		}
-		for _, s := range []SCHEMA__Schema{legacy, modern} {
+		for _, s := range []schema.Schema{legacy, modern} {
 			sql, args := d.Q.Build(s)
 			if n := strings.Count(sql, "?"); n != len(args) {
 				t.Fatalf("%q: %d placeholders for %d arguments:\n%s", path, n, len(args), sql)
@@ -149,13 +154,13 @@ func FuzzDNSDBRequest(f *testing.F) {
 }
 
 func FuzzCursor(f *testing.F) {
-	f.Add(PARAM__Cursor{Query: 7, Key: []string{"a", "b", "c"}}.Encode())
+	f.Add(param.Cursor{Query: 7, Key: []string{"a", "b", "c"}}.Encode())
 	f.Add("e30")
 	f.Add("!!!")
 	f.Fuzz(func(t *testing.T, s string) {
-		key, err := PARAM__ParseCursor("cursor", s, 7, 3)
+		key, err := param.ParseCursor("cursor", s, 7, 3)
 		if err != nil {
-			if _, ok := err.(*PARAM__Error); !ok {
+			if _, ok := err.(*param.Error); !ok {
 				t.Fatalf("%q: error of type %T", s, err)
 			}
 			return

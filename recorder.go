@@ -1,6 +1,8 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/record"
+
 	"net"
 	"net/netip"
 	"strings"
@@ -71,10 +73,10 @@ func (p *PassiveDNS) captureWire(r *recorder, b []byte) {
 	p.writer.enqueue(c)
 }
 
-func (p *PassiveDNS) newCapture(r *recorder) RECORD__Capture {
+func (p *PassiveDNS) newCapture(r *recorder) record.Capture {
 	now := time.Now()
 	remote := r.ResponseWriter.RemoteAddr()
-	return RECORD__Capture{
+	return record.Capture{
 		Time:      now,
 		Elapsed:   now.Sub(r.start),
 		Client:    p.cfg.clients.Reduce(remoteIP(remote)),

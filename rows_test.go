@@ -9,13 +9,14 @@ import (
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
+	"github.com/passivedns/passivedns/internal/record"
 
 	"github.com/miekg/dns"
 )
 
-// record runs m through ServeDNS as the reply of the next plugin and decodes what was
+// recordThrough runs m through ServeDNS as the reply of the next plugin and decodes what was
 // captured, as the writer would.
-func record(t *testing.T, cfg config, q, reply *dns.Msg) *RECORD__Batch {
+func recordThrough(t *testing.T, cfg config, q, reply *dns.Msg) *record.Batch {
 	t.Helper()
 	if cfg.queue == 0 {
 		cfg.queue, cfg.sensor = 10, "test"
@@ -31,10 +32,10 @@ func record(t *testing.T, cfg config, q, reply *dns.Msg) *RECORD__Batch {
 	if rec.Msg != reply {
 		t.Fatalf("client did not get the reply")
 	}
-	b := &RECORD__Batch{}
+	b := &record.Batch{}
 	for len(p.writer.queue) > 0 {
 		c := <-p.writer.queue
-		if err := b.Add(&c, new(RECORD__Decoder), cfg.sensor); err != nil {
+		if err := b.Add(&c, new(record.Decoder), cfg.sensor); err != nil {
 			t.Fatalf("decode: %v", err)
 		}
 	}
@@ -131,7 +132,7 @@ func TestExtraction(t *testing.T) {
 			if tc.tweak != nil {
 				tc.tweak(reply)
 			}
-			b := record(t, config{}, q, reply)
+			b := recordThrough(t, config{}, q, reply)
 			if b.Len() != 1 {
 				t.Fatalf("got %d rows, want 1", b.Len())
 			}
@@ -142,7 +143,7 @@ func TestExtraction(t *testing.T) {
 			if b.QName[0] != wantQ {
 				t.Errorf("qname %q, want %q", b.QName[0], wantQ)
 			}
-			if b.QType[0] != RECORD__TypeString(tc.qtype) || b.QClass[0] != "IN" {
+			if b.QType[0] != record.TypeString(tc.qtype) || b.QClass[0] != "IN" {
 				t.Errorf("qtype %q qclass %q", b.QType[0], b.QClass[0])
 			}
 			wantRc := tc.wantRc
@@ -168,7 +169,7 @@ func TestExtraction(t *testing.T) {
 	}
 }
 
-func checkSection(t *testing.T, name string, s *RECORD__Section, want [][3]string) {
+func checkSection(t *testing.T, name string, s *record.Section, want [][3]string) {
 	t.Helper()
 	var got [][3]string
 	for i := range s.Name[0] {
@@ -199,8 +200,8 @@ func TestCaptureIsACopy(t *testing.T) {
 	})
 	p.ServeDNS(context.Background(), dnstest.NewRecorder(&test.ResponseWriter{}), q)
 	c := <-p.writer.queue
-	b := &RECORD__Batch{}
-	b.Add(&c, new(RECORD__Decoder), "s")
+	b := &record.Batch{}
+	b.Add(&c, new(record.Decoder), "s")
 	if got := b.Answer.Data[0][0]; got != "192.0.2.1" {
 		t.Errorf("recorded %q, want the address that was sent", got)
 	}
@@ -208,15 +209,15 @@ func TestCaptureIsACopy(t *testing.T) {
 
 func TestClientsMode(t *testing.T) {
 	tests := []struct {
-		mode RECORD__ClientsMode
+		mode record.ClientsMode
 		in   string
 		want string
 	}{
-		{RECORD__ClientsOff, "10.240.0.1", "invalid IP"},
-		{RECORD__ClientsPrefix, "10.240.0.1", "10.240.0.0"},
-		{RECORD__ClientsFull, "10.240.0.1", "10.240.0.1"},
-		{RECORD__ClientsPrefix, "2001:db8:1:2:3::4", "2001:db8:1::"},
-		{RECORD__ClientsFull, "2001:db8:1:2:3::4", "2001:db8:1:2:3::4"},
+		{record.ClientsOff, "10.240.0.1", "invalid IP"},
+		{record.ClientsPrefix, "10.240.0.1", "10.240.0.0"},
+		{record.ClientsFull, "10.240.0.1", "10.240.0.1"},
+		{record.ClientsPrefix, "2001:db8:1:2:3::4", "2001:db8:1::"},
+		{record.ClientsFull, "2001:db8:1:2:3::4", "2001:db8:1:2:3::4"},
 	}
 	for _, tc := range tests {
 		if got := tc.mode.Reduce(netip.MustParseAddr(tc.in)).String(); got != tc.want {
@@ -228,7 +229,7 @@ func TestClientsMode(t *testing.T) {
 	q.SetQuestion("example.org.", dns.TypeA)
 	reply := new(dns.Msg)
 	reply.SetReply(q)
-	b := record(t, config{queue: 1, sensor: "s", clients: RECORD__ClientsPrefix}, q, reply)
+	b := recordThrough(t, config{queue: 1, sensor: "s", clients: record.ClientsPrefix}, q, reply)
 	if b.Client[0].String() != "10.240.0.0" || b.Transport[0] != "udp" {
 		t.Errorf("client %s transport %s", b.Client[0], b.Transport[0])
 	}

@@ -1,6 +1,10 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/chsink"
+	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/schema"
+
 	"errors"
 	"reflect"
 	"strings"
@@ -38,7 +42,7 @@ func TestSchemaDetectFlavor(t *testing.T) {
 		{"22.x.1", false},
 	}
 	for _, tc := range tests {
-		f := SCHEMA__DetectFlavor(tc.version)
+		f := schema.DetectFlavor(tc.version)
 		if f.Modern != tc.modern || f.Version != tc.version {
 			t.Errorf("detectFlavor(%q) = %+v, want modern %v", tc.version, f, tc.modern)
 		}
@@ -58,14 +62,14 @@ func chSchemaConn(t *testing.T, cfg config) driver.Conn {
 }
 
 // chSchemaFor is the schema the sink builds for cfg on testCH.
-func chSchemaFor(t *testing.T, cfg config) SCHEMA__Schema {
+func chSchemaFor(t *testing.T, cfg config) schema.Schema {
 	t.Helper()
-	return SCHEMA__Schema{Flavor: chFlavor(t), DB: cfg.database, Retention: cfg.retention}
+	return schema.Schema{Flavor: chFlavor(t), DB: cfg.database, Retention: cfg.retention}
 }
 
 // chCreateVersion1 builds the schema as a passivedns that knew only version 1 did: the
 // statements ensureSchema runs for migration 1 and its version row.
-func chCreateVersion1(t *testing.T, conn driver.Conn, s SCHEMA__Schema) {
+func chCreateVersion1(t *testing.T, conn driver.Conn, s schema.Schema) {
 	t.Helper()
 	ctx := chCtx(t)
 	m := s.Migrations()[0]
@@ -127,8 +131,8 @@ func TestSchemaCreate(t *testing.T) {
 	if got, want := chVersions(t, db), []string{"1 passivedns", "2 passivedns"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("schema_version rows %q, want %q", got, want)
 	}
-	if n := chCount(t, "SELECT toUInt64(max(version)) FROM `"+db+"`.schema_version"); n != SCHEMA__Version {
-		t.Errorf("max(version) = %d, want %d", n, SCHEMA__Version)
+	if n := chCount(t, "SELECT toUInt64(max(version)) FROM `"+db+"`.schema_version"); n != schema.Version {
+		t.Errorf("max(version) = %d, want %d", n, schema.Version)
 	}
 
 	// The insert columns exist, in order, with the flavor's types.
@@ -143,14 +147,14 @@ func TestSchemaCreate(t *testing.T) {
 		types[name] = strings.ReplaceAll(typ, `\'`, `'`)
 		names = append(names, name)
 	}
-	if got, want := names, s.Schema.ResponseColumns(); !reflect.DeepEqual(got, want) {
+	if got, want := names, s.Schema().ResponseColumns(); !reflect.DeepEqual(got, want) {
 		t.Errorf("responses columns:\n got  %q\n want %q", got, want)
 	}
 	want := map[string]string{
 		"time": "DateTime('UTC')", "time_ms": "UInt16", "client": "FixedString(16)", "qtype": "String",
 		"answer.type": "Array(String)", "answer.ttl": "Array(UInt32)", "batch_id": "UInt64",
 	}
-	if s.Schema.Flavor.Modern {
+	if s.Schema().Flavor.Modern {
 		want = map[string]string{
 			"time": "DateTime64(3, 'UTC')", "client": "IPv6", "qtype": "LowCardinality(String)",
 			"answer.type": "Array(LowCardinality(String))", "answer.ttl": "Array(UInt32)", "batch_id": "UInt64",
@@ -167,6 +171,7 @@ func TestSchemaCreate(t *testing.T) {
 // nothing may change, in particular no backfill may run twice.
 func TestSchemaIdempotent(t *testing.T) {
 	s, db := chPreparedSink(t)
+	cfg := chConfig(t, db)
 	at := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
 	chWrite(t, s, chBatch(t,
 		chCapture(t, chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1"), at, "192.0.2.100", "udp"),
@@ -185,13 +190,13 @@ func TestSchemaIdempotent(t *testing.T) {
 		t.Fatalf("rows in responses, history_by_name, _by_ip, _by_rdata, schema_version, history answers: %v, want %v", before, want)
 	}
 
-	conn := chSchemaConn(t, s.Cfg)
+	conn := chSchemaConn(t, cfg)
 	for i := 0; i < 2; i++ {
-		if err := SCHEMA__Ensure(chCtx(t), conn, s.Schema, true); err != nil {
+		if err := schema.Ensure(chCtx(t), conn, s.Schema(), true, log); err != nil {
 			t.Fatalf("ensureSchema run %d: %v", i+2, err)
 		}
 	}
-	again := chSink(t, s.Cfg) // a restart of CoreDNS
+	again := chSink(t, cfg) // a restart of CoreDNS
 	if err := again.Prepare(chCtx(t)); err != nil {
 		t.Fatalf("prepare on an existing schema: %v", err)
 	}
@@ -201,8 +206,8 @@ func TestSchemaIdempotent(t *testing.T) {
 	if got := counts(); !reflect.DeepEqual(got, before) {
 		t.Errorf("row counts changed from %v to %v", before, got)
 	}
-	if n := chCount(t, "SELECT toUInt64(max(version)) FROM `"+db+"`.schema_version"); n != SCHEMA__Version {
-		t.Errorf("max(version) = %d, want %d", n, SCHEMA__Version)
+	if n := chCount(t, "SELECT toUInt64(max(version)) FROM `"+db+"`.schema_version"); n != schema.Version {
+		t.Errorf("max(version) = %d, want %d", n, schema.Version)
 	}
 }
 
@@ -221,12 +226,15 @@ func TestSchemaUpgrade(t *testing.T) {
 	}
 
 	// A sink that knows only this schema: ready, so write does not upgrade it.
-	v1 := &CHSINK__Sink{Cfg: cfg, Conn: chSchemaConn(t, cfg), Schema: sch, Ready: true}
+	v1o := sinkOptions(cfg)
+	v1o.Fixed = &sch
+	v1 := chsink.New(v1o)
+	t.Cleanup(func() { v1.Close() })
 	f := sch.Flavor
 	t1 := time.Date(2024, 2, 1, 8, 0, 0, 100_000_000, time.UTC)
 	t2 := t1.Add(time.Hour)
 	t3 := t1.Add(24 * time.Hour)
-	resp := func(m *dns.Msg, at time.Time) RECORD__Capture { return chCapture(t, m, at, "192.0.2.100", "udp") }
+	resp := func(m *dns.Msg, at time.Time) record.Capture { return chCapture(t, m, at, "192.0.2.100", "udp") }
 	chWrite(t, v1, chBatch(t,
 		resp(chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1", "www.example.org. 60 IN A 192.0.2.2"), t1),
 		resp(chMsg(t, "v6.example.org.", dns.TypeAAAA, 0, false, "v6.example.org. 60 IN AAAA 2001:db8::1"), t1),
@@ -300,11 +308,11 @@ func TestSchemaNewer(t *testing.T) {
 			cfg := chConfig(t, db)
 			cfg.schema = auto
 			err := chSink(t, cfg).Prepare(chCtx(t))
-			if !errors.Is(err, SCHEMA__ErrFatal) || !strings.Contains(err.Error(), "newer") || !strings.Contains(err.Error(), "99") {
+			if !errors.Is(err, schema.ErrFatal) || !strings.Contains(err.Error(), "newer") || !strings.Contains(err.Error(), "99") {
 				t.Errorf("prepare: %v; want errFatal saying version 99 is newer", err)
 			}
 			w := newWriter(cfg, chSink(t, cfg))
-			if err := w.start(); !errors.Is(err, SCHEMA__ErrFatal) {
+			if err := w.start(); !errors.Is(err, schema.ErrFatal) {
 				w.stop()
 				t.Errorf("writer.start: %v; want errFatal so that CoreDNS does not start", err)
 			}
@@ -348,7 +356,7 @@ func TestSchemaOff(t *testing.T) {
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("prepare: %v", err)
-			case tc.want != "" && (!errors.Is(err, SCHEMA__ErrFatal) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), db)):
+			case tc.want != "" && (!errors.Is(err, schema.ErrFatal) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), db)):
 				t.Errorf("prepare: %v; want errFatal naming %s and saying %q", err, db, tc.want)
 			}
 			if tc.want != "" && err != nil && !strings.Contains(err.Error(), "schema auto") {

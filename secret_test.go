@@ -25,7 +25,7 @@ func TestPasswordNeverShown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
-	w := newWriter(cfg, CHSINK__New(cfg))
+	w := newWriter(cfg, newSink(cfg))
 	w.shutdownTimeout = 500 * time.Millisecond
 	if err := w.start(); err != nil {
 		t.Fatalf("start: %v", err)

@@ -1,6 +1,15 @@
 package passivedns
 
 import (
+	"crypto/sha256"
+	"net"
+
+	"github.com/passivedns/passivedns/internal/chsink"
+	"github.com/passivedns/passivedns/internal/history"
+	"github.com/passivedns/passivedns/internal/httpapi"
+	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/spool"
+
 	"errors"
 	"fmt"
 	"net/url"
@@ -44,19 +53,20 @@ const (
 )
 
 type config struct {
-	dsn       string
-	options   *clickhouse.Options // parsed dsn
-	database  string
-	batch     int
-	flush     time.Duration
-	queue     int
-	sensor    string
-	clients   RECORD__ClientsMode
-	schema    bool // auto: create and upgrade tables at startup
-	retention time.Duration
-	spoolDir  string // empty: no spool
-	spoolSize int64
-	api       HTTPAPI__Config // history API (http.go); no address: no listener
+	dsn        string
+	options    *clickhouse.Options // parsed dsn
+	database   string
+	batch      int
+	flush      time.Duration
+	queue      int
+	sensor     string
+	clients    record.ClientsMode
+	schema     bool // auto: create and upgrade tables at startup
+	retention  time.Duration
+	spoolDir   string // empty: no spool
+	spoolSize  int64
+	api        httpapi.Config // history API; no address: no listener
+	apiTimeout time.Duration  // of each API query; 0: history.QueryTimeout (tests shorten it)
 }
 
 func setup(c *caddy.Controller) error {
@@ -65,13 +75,13 @@ func setup(c *caddy.Controller) error {
 		return plugin.Error("passivedns", err)
 	}
 	p := &PassiveDNS{cfg: cfg}
-	p.writer = newWriter(cfg, CHSINK__New(cfg))
+	p.writer = newWriter(cfg, newSink(cfg))
 
 	c.OnStartup(p.writer.start)
 	c.OnShutdown(p.writer.stop)
 
 	if cfg.api.Addr != "" {
-		api := HTTPAPI__New(cfg, cfg.api)
+		api := newAPI(cfg, cfg.api)
 		api.Handle("GET /api/v1/status", p.writer, true)
 		c.OnStartup(api.OnStartup)
 		c.OnRestart(api.OnShutdown) // before the new instance binds the address
@@ -84,6 +94,21 @@ func setup(c *caddy.Controller) error {
 		return p
 	})
 	return nil
+}
+
+// newSink is the ClickHouse sink of cfg's writer.
+func newSink(cfg config) *chsink.Sink { return chsink.New(sinkOptions(cfg)) }
+
+func sinkOptions(cfg config) chsink.Options {
+	return chsink.Options{ClickHouse: cfg.options, Database: cfg.database, AutoSchema: cfg.schema, Retention: cfg.retention, Log: log}
+}
+
+// newAPI is the history API of cfg, with its own connection pool.
+func newAPI(cfg config, hc httpapi.Config) *httpapi.Server {
+	db := history.New(history.Options{ClickHouse: cfg.options, Database: cfg.database, MaxConcurrent: httpapi.MaxConcurrent, QueryTimeout: cfg.apiTimeout})
+
+	hc.Sensor = cfg.sensor
+	return httpapi.New(hc, db, log)
 }
 
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -146,7 +171,7 @@ func parseProperty(c *caddy.Controller, cfg *config) error {
 		return parseSpool(c, cfg, args)
 	}
 	if prop == "http" || prop == "api_key" || prop == "http_tls" {
-		return HTTPAPI__ParseHTTPProperty(c, &cfg.api, prop, args)
+		return parseHTTPProperty(c, &cfg.api, prop, args)
 	}
 	if len(args) != 1 {
 		return c.Errf("property '%s' takes exactly one value, got %d", prop, len(args))
@@ -179,11 +204,11 @@ func parseProperty(c *caddy.Controller, cfg *config) error {
 	case "clients":
 		switch v {
 		case "off":
-			cfg.clients = RECORD__ClientsOff
+			cfg.clients = record.ClientsOff
 		case "prefix":
-			cfg.clients = RECORD__ClientsPrefix
+			cfg.clients = record.ClientsPrefix
 		case "full":
-			cfg.clients = RECORD__ClientsFull
+			cfg.clients = record.ClientsFull
 		default:
 			err = errors.New("must be off, prefix or full")
 		}
@@ -210,7 +235,7 @@ func parseSpool(c *caddy.Controller, cfg *config, args []string) error {
 	if len(args) < 1 || len(args) > 2 {
 		return c.Errf("property 'spool' takes a directory and an optional size, got %d values", len(args))
 	}
-	cfg.spoolDir, cfg.spoolSize = args[0], SPOOL__DefaultSize
+	cfg.spoolDir, cfg.spoolSize = args[0], spool.DefaultSize
 	if len(args) == 2 {
 		n, err := parseSize(args[1])
 		if err != nil {
@@ -344,3 +369,38 @@ func redactString(s string, u *url.URL) string {
 }
 
 // parseHTTPProperty parses http ADDRESS, api_key KEY... and http_tls CERT KEY.
+func parseHTTPProperty(c *caddy.Controller, hc *httpapi.Config, prop string, args []string) error {
+	switch prop {
+	case "http":
+		if len(args) != 1 {
+			return c.Errf("property 'http' takes exactly one address, got %d", len(args))
+		}
+		if _, port, err := net.SplitHostPort(args[0]); err != nil || port == "" {
+			return c.Errf("invalid http '%s': not HOST:PORT", args[0])
+		}
+		hc.Addr = args[0]
+	case "api_key":
+		if len(args) == 0 {
+			return c.Err("property 'api_key' needs at least one key")
+		}
+		for i, k := range args {
+			if k == "" {
+				// Never echo keys: say which one.
+				return c.Errf("api_key %d is empty (is its environment variable set?)", i+1)
+			}
+			if strings.HasPrefix(k, "{$") && strings.HasSuffix(k, "}") {
+				return c.Errf("api_key %d is an environment placeholder that was not replaced (is the variable set?)", i+1)
+			}
+			if len(k) < 8 {
+				return c.Errf("api_key %d is shorter than 8 characters", i+1)
+			}
+			hc.Keys = append(hc.Keys, sha256.Sum256([]byte(k)))
+		}
+	case "http_tls":
+		if len(args) != 2 {
+			return c.Errf("property 'http_tls' takes CERT KEY, got %d values", len(args))
+		}
+		hc.CertFile, hc.KeyFile = args[0], args[1]
+	}
+	return nil
+}

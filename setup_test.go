@@ -1,6 +1,8 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/record"
+
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +18,7 @@ func TestParse(t *testing.T) {
 	}{
 		{`passivedns`, "", func(c config) bool {
 			return c.dsn == defaultDSN && c.database == "passivedns" && c.batch == defaultBatch &&
-				c.flush == defaultFlush && c.queue == defaultQueue && c.clients == RECORD__ClientsOff && c.schema && c.sensor != "" && c.retention == 0
+				c.flush == defaultFlush && c.queue == defaultQueue && c.clients == record.ClientsOff && c.schema && c.sensor != "" && c.retention == 0
 		}},
 		{`passivedns clickhouse://u:p@h1:9000,h2:9000/pdns`, "", func(c config) bool {
 			return c.database == "pdns" && len(c.options.Addr) == 2 && c.options.Auth.Password == "p" && c.options.Auth.Database == ""
@@ -24,10 +26,10 @@ func TestParse(t *testing.T) {
 		{"passivedns {\n dsn clickhouse://127.0.0.1:9440/x?secure=true\n}", "", func(c config) bool { return c.database == "x" }},
 		{"passivedns {\n batch 10\n queue 20\n flush 250ms\n sensor r1\n clients prefix\n schema off\n retention 720h\n}", "", func(c config) bool {
 			return c.batch == 10 && c.queue == 20 && c.flush == 250*time.Millisecond && c.sensor == "r1" &&
-				c.clients == RECORD__ClientsPrefix && !c.schema && c.retention == 720*time.Hour
+				c.clients == record.ClientsPrefix && !c.schema && c.retention == 720*time.Hour
 		}},
-		{"passivedns {\n clients full\n retention off\n schema auto\n}", "", func(c config) bool { return c.clients == RECORD__ClientsFull && c.schema }},
-		{"passivedns {\n clients off\n}", "", func(c config) bool { return c.clients == RECORD__ClientsOff }},
+		{"passivedns {\n clients full\n retention off\n schema auto\n}", "", func(c config) bool { return c.clients == record.ClientsFull && c.schema }},
+		{"passivedns {\n clients off\n}", "", func(c config) bool { return c.clients == record.ClientsOff }},
 		{"passivedns {\n spool /var/spool/pdns\n}", "", func(c config) bool { return c.spoolDir == "/var/spool/pdns" && c.spoolSize == 1<<30 }},
 		{"passivedns {\n spool /s 512MiB\n}", "", func(c config) bool { return c.spoolSize == 512<<20 }},
 		{"passivedns {\n spool /s 2G\n}", "", func(c config) bool { return c.spoolSize == 2<<30 }},

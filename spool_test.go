@@ -1,6 +1,9 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/spool"
+
 	"fmt"
 	"net/netip"
 	"os"
@@ -13,9 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-func spoolBatchOf(t testing.TB, n int) *RECORD__Batch {
-	b := &RECORD__Batch{ID: RECORD__NewBatchID()}
-	d := new(RECORD__Decoder)
+func spoolBatchOf(t testing.TB, n int) *record.Batch {
+	b := &record.Batch{ID: record.NewBatchID()}
+	d := new(record.Decoder)
 	for i := range n {
 		c := testCapture(t, fmt.Sprintf("r%d.example.org.", i))
 		c.Client = netip.MustParseAddr("192.0.2.7")
@@ -27,9 +30,9 @@ func spoolBatchOf(t testing.TB, n int) *RECORD__Batch {
 	return b
 }
 
-func openTestSpool(t *testing.T, max int64) *SPOOL__Dir {
+func openTestSpool(t *testing.T, max int64) *spool.Dir {
 	t.Helper()
-	d, err := SPOOL__Open(t.TempDir(), max)
+	d, err := spool.Open(t.TempDir(), max, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +41,7 @@ func openTestSpool(t *testing.T, max int64) *SPOOL__Dir {
 }
 
 func TestSpoolRoundTrip(t *testing.T) {
-	d := openTestSpool(t, SPOOL__DefaultSize)
+	d := openTestSpool(t, spool.DefaultSize)
 	b := spoolBatchOf(t, 50)
 	b.Uncertain = true
 	n, err := d.Write(b)
@@ -55,7 +58,7 @@ func TestSpoolRoundTrip(t *testing.T) {
 	if _, again := d.ClaimOldest(); again {
 		t.Fatal("a claimed file was handed out twice")
 	}
-	got, caps, damaged, err := SPOOL__ReadFile(filepath.Join(d.Path, f.Name))
+	got, caps, damaged, err := spool.ReadFile(filepath.Join(d.Path, f.Name))
 	if err != nil || damaged != 0 {
 		t.Fatalf("read: %v, %d damaged", err, damaged)
 	}
@@ -85,8 +88,8 @@ func TestSpoolDamage(t *testing.T) {
 		wantDamaged int
 	}{
 		{"torn last record", func(p []byte) []byte { return p[:len(p)-7] }, 9, 1},
-		{"flipped payload byte", func(p []byte) []byte { p[SPOOL__HeaderLen+SPOOL__FrameLen+20] ^= 0xff; return p }, 9, 1},
-		{"flipped length", func(p []byte) []byte { p[SPOOL__HeaderLen+5] ^= 0x40; return p }, 9, 1},
+		{"flipped payload byte", func(p []byte) []byte { p[spool.HeaderLen+spool.FrameLen+20] ^= 0xff; return p }, 9, 1},
+		{"flipped length", func(p []byte) []byte { p[spool.HeaderLen+5] ^= 0x40; return p }, 9, 1},
 		{"garbage in the middle", func(p []byte) []byte {
 			mid := len(p) / 2
 			return append(append(slices.Clone(p[:mid]), []byte("garbage!")...), p[mid:]...)
@@ -96,14 +99,14 @@ func TestSpoolDamage(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := openTestSpool(t, SPOOL__DefaultSize)
+			d := openTestSpool(t, spool.DefaultSize)
 			if _, err := d.Write(spoolBatchOf(t, 10)); err != nil {
 				t.Fatal(err)
 			}
 			path := filepath.Join(d.Path, d.Files[0].Name)
 			data, _ := os.ReadFile(path)
 			os.WriteFile(path, tc.damage(data), 0o600)
-			_, caps, damaged, err := SPOOL__ReadFile(path)
+			_, caps, damaged, err := spool.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,7 +130,7 @@ func TestSpoolFullKeepsOldest(t *testing.T) {
 		n, err := d.Write(b)
 		total += n
 		if err != nil {
-			if err != SPOOL__ErrFull {
+			if err != spool.ErrFull {
 				t.Fatalf("write: %v", err)
 			}
 			break
@@ -140,18 +143,18 @@ func TestSpoolFullKeepsOldest(t *testing.T) {
 	if st.Records != int64(total) {
 		t.Errorf("spool says %d records, %d were written", st.Records, total)
 	}
-	if n, err := d.Write(spoolBatchOf(t, 1)); n != 0 || err != SPOOL__ErrFull {
+	if n, err := d.Write(spoolBatchOf(t, 1)); n != 0 || err != spool.ErrFull {
 		t.Errorf("write to a full spool: %d, %v", n, err)
 	}
 }
 
 func TestSpoolSharedWithinProcess(t *testing.T) {
 	dir := t.TempDir()
-	a, err := SPOOL__Open(dir, SPOOL__DefaultSize)
+	a, err := spool.Open(dir, spool.DefaultSize, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := SPOOL__Open(dir, SPOOL__DefaultSize)
+	b, err := spool.Open(dir, spool.DefaultSize, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +163,7 @@ func TestSpoolSharedWithinProcess(t *testing.T) {
 	}
 	a.Close()
 	b.Close()
-	c, err := SPOOL__Open(dir, SPOOL__DefaultSize) // reopened after the last close
+	c, err := spool.Open(dir, spool.DefaultSize, log) // reopened after the last close
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +171,7 @@ func TestSpoolSharedWithinProcess(t *testing.T) {
 }
 
 func newSpoolWriter(t *testing.T, dir string, s sink) *writer {
-	w := newWriter(config{batch: 10, queue: 1000, flush: 20 * time.Millisecond, sensor: "t", spoolDir: dir, spoolSize: SPOOL__DefaultSize}, s)
+	w := newWriter(config{batch: 10, queue: 1000, flush: 20 * time.Millisecond, sensor: "t", spoolDir: dir, spoolSize: spool.DefaultSize}, s)
 	w.shutdownTimeout = 300 * time.Millisecond
 	return w
 }
@@ -249,7 +252,7 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 		t.Fatalf("nothing spooled: %v", entries)
 	}
 	// A torn file, as if the first process died mid-write.
-	os.WriteFile(filepath.Join(dir, "99999999999999999999.part"), []byte(SPOOL__HeaderMagic+"12345678\x00PDNS\x00\x00"), 0o600)
+	os.WriteFile(filepath.Join(dir, "99999999999999999999.part"), []byte(spool.HeaderMagic+"12345678\x00PDNS\x00\x00"), 0o600)
 
 	s2 := &fakeSink{}
 	corrupt := dropped(dropCorrupt)

@@ -1,6 +1,9 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/spool"
+
 	"context"
 	"errors"
 	"path/filepath"
@@ -22,7 +25,7 @@ const (
 )
 
 // dispatch hands b to the inserter or spools it; it never blocks on ClickHouse.
-func (w *writer) dispatch(b *RECORD__Batch) {
+func (w *writer) dispatch(b *record.Batch) {
 	if b.Len() == 0 {
 		return
 	}
@@ -37,7 +40,7 @@ func (w *writer) dispatch(b *RECORD__Batch) {
 }
 
 // writeOrSpool is the shutdown path: one try within the deadline, else the spool.
-func (w *writer) writeOrSpool(b *RECORD__Batch, deadline time.Time) {
+func (w *writer) writeOrSpool(b *record.Batch, deadline time.Time) {
 	if w.healthy.Load() {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		err := w.insert(ctx, b)
@@ -68,12 +71,12 @@ func (w *writer) inserter(ctx context.Context) {
 
 // spoolBatch writes b to the spool; what does not fit (spool full) or cannot be written
 // (disk error) is dropped and counted.
-func (w *writer) spoolBatch(b *RECORD__Batch) {
+func (w *writer) spoolBatch(b *record.Batch) {
 	n, err := w.spool.Write(b)
 	spooledCount.Add(float64(n))
 	if rest := b.Len() - n; rest > 0 {
 		reason := dropSpoolErr
-		if errors.Is(err, SPOOL__ErrFull) {
+		if errors.Is(err, spool.ErrFull) {
 			reason = dropSpoolFull
 		}
 		w.drop(reason, rest, err)
@@ -83,7 +86,7 @@ func (w *writer) spoolBatch(b *RECORD__Batch) {
 func (w *writer) replayer(ctx context.Context) {
 	defer w.workers.Done()
 	backoff := minBackoff
-	scratch := new(RECORD__Decoder)
+	scratch := new(record.Decoder)
 	for {
 		wait := replayIdle
 		if f, ok := w.spool.ClaimOldest(); ok {
@@ -116,8 +119,8 @@ func (w *writer) replayer(ctx context.Context) {
 // replay writes one spool file back to ClickHouse and deletes it once acknowledged.
 // Every replayed batch is treated as possibly landed already (CoreDNS may have died
 // between the insert and the delete), so the sink checks before inserting.
-func (w *writer) replay(ctx context.Context, f SPOOL__File, scratch *RECORD__Decoder) error {
-	b, caps, damaged, err := SPOOL__ReadFile(filepath.Join(w.spool.Path, f.Name))
+func (w *writer) replay(ctx context.Context, f spool.File, scratch *record.Decoder) error {
+	b, caps, damaged, err := spool.ReadFile(filepath.Join(w.spool.Path, f.Name))
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/spool"
+
 	"encoding/json"
 	"net/http"
 	"time"
@@ -16,7 +18,7 @@ type writerStatus struct {
 	Database   string           `json:"database"`
 	ClickHouse clickhouseStatus `json:"clickhouse"`
 	Queue      queueStatus      `json:"queue"`
-	Spool      *SPOOL__Stats      `json:"spool,omitempty"`
+	Spool      *spool.Stats     `json:"spool,omitempty"`
 	Records    recordCounts     `json:"records"`
 }
 

@@ -1,6 +1,9 @@
-package passivedns
+package spool
 
 import (
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/passivedns/passivedns/internal/record"
+
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -25,37 +28,38 @@ import (
 //	payload: time int64 ns | elapsed int64 ns | size uint32 | compress uint8 |
 //	         client (0 or 16 bytes, after a length byte) | server, transport (uint16 length + bytes) | wire
 const (
-	SPOOL__HeaderMagic = "PDNSSPL1"
+	HeaderMagic      = "PDNSSPL1"
 	spoolRecordMagic = 0x50444e53 // "PDNS"
-	SPOOL__HeaderLen   = len(SPOOL__HeaderMagic) + 8 + 1
-	SPOOL__FrameLen    = 12
+	HeaderLen        = len(HeaderMagic) + 8 + 1
+	FrameLen         = 12
 	spoolSuffix      = ".spool"
 	spoolPartSuffix  = ".part" // being written; renamed to .spool when complete
 
-	SPOOL__DefaultSize = 1 << 30
-	SPOOL__MaxRecordLen     = 1 << 17 // a DNS message is at most 64 KiB; anything longer is damage
+	DefaultSize  = 1 << 30
+	MaxRecordLen = 1 << 17 // a DNS message is at most 64 KiB; anything longer is damage
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // spoolDir is one spool directory, shared by every writer that names it in this process
 // (the old and the new instance during a reload), so that a file is replayed once.
-type SPOOL__Dir struct {
+type Dir struct {
 	Path    string
 	maxSize int64
 	lock    *os.File // flock held: one process per directory
 	writeMu sync.Mutex
 
 	mu      sync.Mutex
-	Files   []SPOOL__File // complete files, oldest first
+	Files   []File // complete files, oldest first
 	claimed map[string]bool
 	bytes   int64 // complete and partial files
 	records int64 // records in complete files, as written (damage is found only on replay)
 	seq     uint64
 	refs    int
+	log     clog.P
 }
 
-type SPOOL__File struct {
+type File struct {
 	Name    string
 	size    int64
 	records int64
@@ -64,11 +68,11 @@ type SPOOL__File struct {
 
 var (
 	spoolDirsMu sync.Mutex
-	spoolDirs   = map[string]*SPOOL__Dir{}
+	spoolDirs   = map[string]*Dir{}
 )
 
 // openSpool returns the process-wide spoolDir for path, opening it on first use.
-func SPOOL__Open(path string, maxSize int64) (*SPOOL__Dir, error) {
+func Open(path string, maxSize int64, log clog.P) (*Dir, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -91,7 +95,7 @@ func SPOOL__Open(path string, maxSize int64) (*SPOOL__Dir, error) {
 		lock.Close()
 		return nil, fmt.Errorf("spool directory %s is in use by another process: %v", abs, err)
 	}
-	d := &SPOOL__Dir{Path: abs, maxSize: maxSize, lock: lock, claimed: map[string]bool{}, refs: 1}
+	d := &Dir{Path: abs, maxSize: maxSize, lock: lock, claimed: map[string]bool{}, refs: 1, log: log}
 	if err := d.scan(); err != nil {
 		lock.Close()
 		return nil, err
@@ -100,7 +104,7 @@ func SPOOL__Open(path string, maxSize int64) (*SPOOL__Dir, error) {
 	return d, nil
 }
 
-func (d *SPOOL__Dir) Close() {
+func (d *Dir) Close() {
 	spoolDirsMu.Lock()
 	defer spoolDirsMu.Unlock()
 	d.refs--
@@ -113,7 +117,7 @@ func (d *SPOOL__Dir) Close() {
 
 // scan finds the files a previous run left. A .part file was being written when that
 // run died: its complete records are good, a torn last one is found by its checksum.
-func (d *SPOOL__Dir) scan() error {
+func (d *Dir) scan() error {
 	entries, err := os.ReadDir(d.Path)
 	if err != nil {
 		return err
@@ -122,7 +126,7 @@ func (d *SPOOL__Dir) scan() error {
 		name := e.Name()
 		if strings.HasSuffix(name, spoolPartSuffix) {
 			// Count what it holds so the status is right; damage is counted at replay.
-			_, caps, _, err := SPOOL__ReadFile(filepath.Join(d.Path, name))
+			_, caps, _, err := ReadFile(filepath.Join(d.Path, name))
 			if err != nil {
 				return err
 			}
@@ -140,14 +144,14 @@ func (d *SPOOL__Dir) scan() error {
 			return err
 		}
 		// The record count is an estimate until the file is read; the name holds it.
-		d.Files = append(d.Files, SPOOL__File{Name: name, size: info.Size(), records: recordsInName(name), oldest: info.ModTime()})
+		d.Files = append(d.Files, File{Name: name, size: info.Size(), records: recordsInName(name), oldest: info.ModTime()})
 		d.bytes += info.Size()
 		d.records += recordsInName(name)
 	}
-	slices.SortFunc(d.Files, func(a, b SPOOL__File) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(d.Files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
 	if n := len(d.Files); n > 0 {
 		d.seq = seqInName(d.Files[n-1].Name)
-		log.Infof("Spool %s holds %d files (%d bytes) from an earlier run; replaying them", d.Path, n, d.bytes)
+		d.log.Infof("Spool %s holds %d files (%d bytes) from an earlier run; replaying them", d.Path, n, d.bytes)
 	}
 	return nil
 }
@@ -170,12 +174,12 @@ func recordsInName(name string) int64 {
 }
 
 // errSpoolFull and friends say why records were not spooled.
-var SPOOL__ErrFull = errors.New("spool full")
+var ErrFull = errors.New("spool full")
 
 // write spools the captures of b. It returns how many records were written; the rest
 // were not (spool full: the newest are the ones left out; or a write error, such as a full
 // disk) and err says why.
-func (d *SPOOL__Dir) Write(b *RECORD__Batch) (written int, err error) {
+func (d *Dir) Write(b *record.Batch) (written int, err error) {
 	// One write at a time, so that the room each one sees is real.
 	d.writeMu.Lock()
 	defer d.writeMu.Unlock()
@@ -186,17 +190,17 @@ func (d *SPOOL__Dir) Write(b *RECORD__Batch) (written int, err error) {
 	d.mu.Unlock()
 
 	var (
-		header = make([]byte, 0, SPOOL__HeaderLen)
+		header = make([]byte, 0, HeaderLen)
 		flags  byte
 	)
 	if b.Uncertain {
 		flags = 1
 	}
-	header = append(header, SPOOL__HeaderMagic...)
+	header = append(header, HeaderMagic...)
 	header = binary.BigEndian.AppendUint64(header, b.ID)
 	header = append(header, flags)
 	if int64(len(header)) > room {
-		return 0, SPOOL__ErrFull
+		return 0, ErrFull
 	}
 
 	part := filepath.Join(d.Path, fmt.Sprintf("%020d%s", seq, spoolPartSuffix))
@@ -220,9 +224,9 @@ func (d *SPOOL__Dir) Write(b *RECORD__Batch) (written int, err error) {
 		return nil
 	}
 	for i := range b.Caps {
-		rec := SPOOL__AppendRecord(nil, &b.Caps[i])
+		rec := AppendRecord(nil, &b.Caps[i])
 		if size+int64(len(buf)+len(rec)) > room {
-			err = SPOOL__ErrFull
+			err = ErrFull
 			break
 		}
 		buf = append(buf, rec...)
@@ -233,7 +237,7 @@ func (d *SPOOL__Dir) Write(b *RECORD__Batch) (written int, err error) {
 			}
 		}
 	}
-	if err == nil || errors.Is(err, SPOOL__ErrFull) {
+	if err == nil || errors.Is(err, ErrFull) {
 		if ferr := flush(); ferr != nil {
 			err = ferr
 		}
@@ -256,14 +260,14 @@ func (d *SPOOL__Dir) Write(b *RECORD__Batch) (written int, err error) {
 	if len(b.Caps) > 0 {
 		oldest = b.Caps[0].Time
 	}
-	d.Files = append(d.Files, SPOOL__File{Name: name, size: size, records: int64(written), oldest: oldest})
+	d.Files = append(d.Files, File{Name: name, size: size, records: int64(written), oldest: oldest})
 	d.bytes += size
 	d.records += int64(written)
 	d.mu.Unlock()
 	return written, err
 }
 
-func SPOOL__AppendRecord(dst []byte, c *RECORD__Capture) []byte {
+func AppendRecord(dst []byte, c *record.Capture) []byte {
 	start := len(dst)
 	dst = binary.BigEndian.AppendUint32(dst, spoolRecordMagic)
 	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0) // length and crc, filled below
@@ -294,8 +298,8 @@ func SPOOL__AppendRecord(dst []byte, c *RECORD__Capture) []byte {
 	return dst
 }
 
-func SPOOL__ParseRecord(p []byte) (RECORD__Capture, error) {
-	var c RECORD__Capture
+func ParseRecord(p []byte) (record.Capture, error) {
+	var c record.Capture
 	if len(p) < 8+8+4+1+1 {
 		return c, errors.New("short record")
 	}
@@ -337,16 +341,16 @@ func readString(p []byte) (string, []byte, error) {
 
 // readSpoolFile reads a spool file back into a batch, counting damaged records. A file
 // whose header is damaged gets a fresh id and is treated as possibly landed.
-func SPOOL__ReadFile(path string) (b *RECORD__Batch, caps []RECORD__Capture, damaged int, err error) {
+func ReadFile(path string) (b *record.Batch, caps []record.Capture, damaged int, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	b = &RECORD__Batch{ID: RECORD__NewBatchID(), Uncertain: true}
+	b = &record.Batch{ID: record.NewBatchID(), Uncertain: true}
 	rest := data
-	if len(data) >= SPOOL__HeaderLen && string(data[:len(SPOOL__HeaderMagic)]) == SPOOL__HeaderMagic {
-		b.ID = binary.BigEndian.Uint64(data[len(SPOOL__HeaderMagic):])
-		rest = data[SPOOL__HeaderLen:]
+	if len(data) >= HeaderLen && string(data[:len(HeaderMagic)]) == HeaderMagic {
+		b.ID = binary.BigEndian.Uint64(data[len(HeaderMagic):])
+		rest = data[HeaderLen:]
 	} else {
 		damaged++
 		rest = resync(data)
@@ -355,25 +359,25 @@ func SPOOL__ReadFile(path string) (b *RECORD__Batch, caps []RECORD__Capture, dam
 		}
 	}
 	for len(rest) > 0 {
-		if len(rest) < SPOOL__FrameLen || binary.BigEndian.Uint32(rest) != spoolRecordMagic {
+		if len(rest) < FrameLen || binary.BigEndian.Uint32(rest) != spoolRecordMagic {
 			damaged++
 			rest = resync(rest)
 			continue
 		}
 		n := int(binary.BigEndian.Uint32(rest[4:]))
 		sum := binary.BigEndian.Uint32(rest[8:])
-		if n > SPOOL__MaxRecordLen || len(rest) < SPOOL__FrameLen+n || crc32.Checksum(rest[SPOOL__FrameLen:SPOOL__FrameLen+n], crcTable) != sum {
+		if n > MaxRecordLen || len(rest) < FrameLen+n || crc32.Checksum(rest[FrameLen:FrameLen+n], crcTable) != sum {
 			damaged++
 			rest = resync(rest)
 			continue
 		}
-		c, perr := SPOOL__ParseRecord(rest[SPOOL__FrameLen : SPOOL__FrameLen+n])
+		c, perr := ParseRecord(rest[FrameLen : FrameLen+n])
 		if perr != nil {
 			damaged++
 		} else {
 			caps = append(caps, c)
 		}
-		rest = rest[SPOOL__FrameLen+n:]
+		rest = rest[FrameLen+n:]
 	}
 	return b, caps, damaged, nil
 }
@@ -393,7 +397,7 @@ func resync(p []byte) []byte {
 }
 
 // claimOldest hands out the oldest file nobody is replaying.
-func (d *SPOOL__Dir) ClaimOldest() (SPOOL__File, bool) {
+func (d *Dir) ClaimOldest() (File, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, f := range d.Files {
@@ -402,17 +406,17 @@ func (d *SPOOL__Dir) ClaimOldest() (SPOOL__File, bool) {
 			return f, true
 		}
 	}
-	return SPOOL__File{}, false
+	return File{}, false
 }
 
-func (d *SPOOL__Dir) Release(f SPOOL__File) {
+func (d *Dir) Release(f File) {
 	d.mu.Lock()
 	delete(d.claimed, f.Name)
 	d.mu.Unlock()
 }
 
 // remove deletes a file whose rows ClickHouse acknowledged.
-func (d *SPOOL__Dir) Remove(f SPOOL__File) error {
+func (d *Dir) Remove(f File) error {
 	err := os.Remove(filepath.Join(d.Path, f.Name))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		d.Release(f)
@@ -421,13 +425,13 @@ func (d *SPOOL__Dir) Remove(f SPOOL__File) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.claimed, f.Name)
-	d.Files = slices.DeleteFunc(d.Files, func(x SPOOL__File) bool { return x.Name == f.Name })
+	d.Files = slices.DeleteFunc(d.Files, func(x File) bool { return x.Name == f.Name })
 	d.bytes -= f.size
 	d.records -= f.records
 	return nil
 }
 
-type SPOOL__Stats struct {
+type Stats struct {
 	Files   int       `json:"files"`
 	Bytes   int64     `json:"bytes"`
 	Records int64     `json:"records"`
@@ -435,10 +439,10 @@ type SPOOL__Stats struct {
 	MaxSize int64     `json:"max_bytes"`
 }
 
-func (d *SPOOL__Dir) Stats() SPOOL__Stats {
+func (d *Dir) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := SPOOL__Stats{Files: len(d.Files), Bytes: d.bytes, Records: d.records, MaxSize: d.maxSize}
+	s := Stats{Files: len(d.Files), Bytes: d.bytes, Records: d.records, MaxSize: d.maxSize}
 	if len(d.Files) > 0 {
 		s.Oldest = d.Files[0].oldest
 	}

@@ -1,6 +1,9 @@
-package passivedns
+package httpapi
 
 import (
+	"github.com/passivedns/passivedns/internal/history"
+	"github.com/passivedns/passivedns/internal/param"
+
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -29,7 +32,7 @@ var (
 	safLimited   = []byte(`{"cond":"limited","msg":"Result limit reached"}` + "\n")
 )
 
-type HTTPAPI__SafFailed struct {
+type SafFailed struct {
 	Cond string `json:"cond"`
 	Msg  string `json:"msg"`
 }
@@ -40,12 +43,12 @@ type HTTPAPI__SafFailed struct {
 func dnsdbFail(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(status)
-	b, _ := json.Marshal(HTTPAPI__SafFailed{Cond: "failed", Msg: msg})
+	b, _ := json.Marshal(SafFailed{Cond: "failed", Msg: msg})
 	w.Write(append(b, '\n'))
 }
 
-func dnsdbError(w http.ResponseWriter, err error) {
-	status, _, msg := errorStatus(err)
+func (a *Server) dnsdbError(w http.ResponseWriter, err error) {
+	status, _, msg := a.errorStatus(err)
 	dnsdbFail(w, status, msg)
 }
 
@@ -54,7 +57,7 @@ func dnsdbPing(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(`{"ping":"ok"}` + "\n"))
 }
 
-func (a *HTTPAPI__Server) dnsdbRateLimit(w http.ResponseWriter, r *http.Request) {
+func (a *Server) dnsdbRateLimit(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	// No burst_size and burst_window: there is no burst quota, and clients take those
 	// two as integers when present (dnsdbq -I aborts on "n/a").
@@ -68,7 +71,7 @@ func (a *HTTPAPI__Server) dnsdbRateLimit(w http.ResponseWriter, r *http.Request)
 type dnsdbRequest struct {
 	summarize bool
 	rrset     bool // rrset lookup (rdata is an array) rather than rdata lookup
-	Q         HISTORY__Query
+	Q         history.Query
 	limit     int
 	maxCount  uint64
 	humantime bool
@@ -77,29 +80,29 @@ type dnsdbRequest struct {
 
 var dnsdbSecTypes = []string{"DS", "RRSIG", "NSEC", "DNSKEY", "NSEC3", "NSEC3PARAM", "DLV", "CDS", "CDNSKEY"}
 
-func dnsdbType(param, s string) ([]string, error) {
+func dnsdbType(name, s string) ([]string, error) {
 	if strings.EqualFold(s, "ANY-DNSSEC") {
 		return dnsdbSecTypes, nil
 	}
-	return PARAM__ParseRRTypes(param, []string{s})
+	return param.ParseRRTypes(name, []string{s})
 }
 
 // parseDNSDB parses the path after /dnsdb/v2/ (escaped segments) and the parameters.
-func HTTPAPI__ParseDNSDB(segs []string, v url.Values, now time.Time) (dnsdbRequest, error) {
+func ParseDNSDB(segs []string, v url.Values, now time.Time) (dnsdbRequest, error) {
 	var d dnsdbRequest
 	if len(segs) < 4 {
-		return d, PARAM__Bad("path", "expected {lookup|summarize}/{rrset|rdata}/{name|ip|raw}/VALUE")
+		return d, param.Bad("path", "expected {lookup|summarize}/{rrset|rdata}/{name|ip|raw}/VALUE")
 	}
 	switch segs[0] {
 	case "lookup":
 	case "summarize":
 		d.summarize = true
 	default:
-		return d, PARAM__Bad("path", "unknown endpoint %q: use lookup or summarize", segs[0])
+		return d, param.Bad("path", "unknown endpoint %q: use lookup or summarize", segs[0])
 	}
 	for i, s := range segs {
 		if s == "" && i < 4 {
-			return d, PARAM__Bad("path", "empty path segment")
+			return d, param.Bad("path", "empty path segment")
 		}
 	}
 	kind, typ, value, rest := segs[1], segs[2], segs[3], segs[4:]
@@ -108,25 +111,25 @@ func HTTPAPI__ParseDNSDB(segs []string, v url.Values, now time.Time) (dnsdbReque
 	case "rrset/name", "rrset/raw":
 		d.rrset = true
 		if len(rest) > 2 {
-			return d, PARAM__Bad("path", "rrset lookups take OWNER[/RRTYPE[/BAILIWICK]]")
+			return d, param.Bad("path", "rrset lookups take OWNER[/RRTYPE[/BAILIWICK]]")
 		}
 		if typ == "raw" {
 			if value, err = rawName(value); err != nil {
 				return d, err
 			}
 		}
-		n, err := PARAM__ParseName("owner", value, typ == "name")
+		n, err := param.ParseName("owner", value, typ == "name")
 		if err != nil {
 			return d, err
 		}
-		d.Q = HISTORY__Query{Table: HISTORY__TableByName, Name: n}
+		d.Q = history.Query{Table: history.TableByName, Name: n}
 		if len(rest) > 0 {
 			if d.Q.RRTypes, err = dnsdbType("rrtype", rest[0]); err != nil {
 				return d, err
 			}
 		}
 		if len(rest) > 1 {
-			b, err := PARAM__ParseName("bailiwick", rest[1], false)
+			b, err := param.ParseName("bailiwick", rest[1], false)
 			if err != nil {
 				return d, err
 			}
@@ -136,13 +139,13 @@ func HTTPAPI__ParseDNSDB(segs []string, v url.Values, now time.Time) (dnsdbReque
 		}
 	case "rdata/name":
 		if len(rest) > 1 {
-			return d, PARAM__Bad("path", "rdata/name lookups take NAME[/RRTYPE]")
+			return d, param.Bad("path", "rdata/name lookups take NAME[/RRTYPE]")
 		}
-		n, err := PARAM__ParseName("name", value, true)
+		n, err := param.ParseName("name", value, true)
 		if err != nil {
 			return d, err
 		}
-		d.Q = HISTORY__Query{Table: HISTORY__TableByRdata, Name: n}
+		d.Q = history.Query{Table: history.TableByRdata, Name: n}
 		if len(rest) > 0 {
 			if d.Q.RRTypes, err = dnsdbType("rrtype", rest[0]); err != nil {
 				return d, err
@@ -150,60 +153,60 @@ func HTTPAPI__ParseDNSDB(segs []string, v url.Values, now time.Time) (dnsdbReque
 		}
 	case "rdata/ip":
 		if len(rest) > 0 {
-			return d, PARAM__Bad("path", "rdata/ip lookups take ADDR, ADDR,PFXLEN or FIRST-LAST")
+			return d, param.Bad("path", "rdata/ip lookups take ADDR, ADDR,PFXLEN or FIRST-LAST")
 		}
-		ip, err := PARAM__ParseIP("ip", value)
+		ip, err := param.ParseIP("ip", value)
 		if err != nil {
 			return d, err
 		}
-		d.Q = HISTORY__Query{Table: HISTORY__TableByIP, IP: ip}
+		d.Q = history.Query{Table: history.TableByIP, IP: ip}
 	case "rdata/raw":
-		return d, PARAM__Bad("path", "rdata/raw lookups are not supported here; use rdata/name or rdata/ip")
+		return d, param.Bad("path", "rdata/raw lookups are not supported here; use rdata/name or rdata/ip")
 	default:
-		return d, PARAM__Bad("path", "unknown lookup %q", kind+"/"+typ)
+		return d, param.Bad("path", "unknown lookup %q", kind+"/"+typ)
 	}
-	if d.limit, err = PARAM__ParseLimit("limit", v.Get("limit"), dnsdbDefaultLimit, 0, dnsdbResultsMax); err != nil {
+	if d.limit, err = param.ParseLimit("limit", v.Get("limit"), dnsdbDefaultLimit, 0, dnsdbResultsMax); err != nil {
 		return d, err
 	}
 	if d.limit == 0 {
 		d.limit = dnsdbResultsMax
 	}
-	if d.Q.Offset, err = PARAM__ParseLimit("offset", v.Get("offset"), 0, 0, 1<<40); err != nil {
+	if d.Q.Offset, err = param.ParseLimit("offset", v.Get("offset"), 0, 0, 1<<40); err != nil {
 		return d, err
 	}
 	if d.Q.Offset > dnsdbOffsetMax {
-		return d, &HTTPAPI__OffsetError{}
+		return d, &OffsetError{}
 	}
 	fences := []struct {
-		param string
-		dst   *int64
+		name string
+		dst  *int64
 	}{
 		{"time_first_before", &d.Q.FirstBefore}, {"time_first_after", &d.Q.FirstAfter},
 		{"time_last_before", &d.Q.LastBefore}, {"time_last_after", &d.Q.LastAfter},
 	}
 	for _, f := range fences {
-		if s := v.Get(f.param); s != "" {
-			t, err := PARAM__ParseTime(f.param, s, now, false)
+		if s := v.Get(f.name); s != "" {
+			t, err := param.ParseTime(f.name, s, now, false)
 			if err != nil {
 				return d, err
 			}
 			*f.dst = max(t.Unix(), 1)
 		}
 	}
-	if d.humantime, err = PARAM__ParseBool("humantime", v.Get("humantime"), false); err != nil {
+	if d.humantime, err = param.ParseBool("humantime", v.Get("humantime"), false); err != nil {
 		return d, err
 	}
-	if d.aggr, err = PARAM__ParseBool("aggr", v.Get("aggr"), true); err != nil {
+	if d.aggr, err = param.ParseBool("aggr", v.Get("aggr"), true); err != nil {
 		return d, err
 	}
 	if !d.aggr && d.rrset {
-		d.Q.Table = HISTORY__TableDaily
+		d.Q.Table = history.TableDaily
 	}
 	if s := v.Get("max_count"); s != "" {
 		if !d.summarize {
-			return d, PARAM__Bad("max_count", "only for summarize")
+			return d, param.Bad("max_count", "only for summarize")
 		}
-		n, err := PARAM__ParseLimit("max_count", s, 0, 1, 1<<62)
+		n, err := param.ParseLimit("max_count", s, 0, 1, 1<<62)
 		if err != nil {
 			return d, err
 		}
@@ -213,35 +216,35 @@ func HTTPAPI__ParseDNSDB(segs []string, v url.Values, now time.Time) (dnsdbReque
 	return d, nil
 }
 
-type HTTPAPI__OffsetError struct{}
+type OffsetError struct{}
 
-func (*HTTPAPI__OffsetError) Error() string { return "offset: larger than the offset_max of rate_limit" }
+func (*OffsetError) Error() string { return "offset: larger than the offset_max of rate_limit" }
 
 // rawName turns an owner name in wire format (hex) into presentation format.
 func rawName(h string) (string, error) {
 	if len(h) > 2*255 {
-		return "", PARAM__Bad("owner", "longer than 255 bytes")
+		return "", param.Bad("owner", "longer than 255 bytes")
 	}
 	b, err := hex.DecodeString(h)
 	if err != nil {
-		return "", PARAM__Bad("owner", "not hexadecimal")
+		return "", param.Bad("owner", "not hexadecimal")
 	}
 	n, off, err := dns.UnpackDomainName(b, 0)
 	if err != nil || off != len(b) {
-		return "", PARAM__Bad("owner", "not a domain name in wire format")
+		return "", param.Bad("owner", "not a domain name in wire format")
 	}
 	return n, nil
 }
 
 // dnsdbSegments splits the escaped path after the prefix into unescaped segments.
-func HTTPAPI__DnsdbSegments(r *http.Request) ([]string, error) {
+func DnsdbSegments(r *http.Request) ([]string, error) {
 	p := strings.TrimPrefix(r.URL.EscapedPath(), "/dnsdb/v2/")
 	raw := strings.Split(p, "/")
 	segs := make([]string, len(raw))
 	for i, s := range raw {
 		u, err := url.PathUnescape(s)
 		if err != nil {
-			return nil, PARAM__Bad("path", "bad escape in segment %d", i+1)
+			return nil, param.Bad("path", "bad escape in segment %d", i+1)
 		}
 		segs[i] = u
 	}
@@ -252,7 +255,7 @@ func HTTPAPI__DnsdbSegments(r *http.Request) ([]string, error) {
 }
 
 // dnsdbObj is one result; rdata is a string (rdata lookups) or an array (rrset lookups).
-type HTTPAPI__DnsdbObj struct {
+type DnsdbObj struct {
 	Count     uint64 `json:"count"`
 	TimeFirst any    `json:"time_first"`
 	TimeLast  any    `json:"time_last"`
@@ -275,8 +278,8 @@ func dnsdbTime(sec uint32, human bool) any {
 	return sec
 }
 
-func (d dnsdbRequest) obj(h HISTORY__Row) HTTPAPI__DnsdbObj {
-	o := HTTPAPI__DnsdbObj{Count: h.Count, TimeFirst: dnsdbTime(h.First, d.humantime), TimeLast: dnsdbTime(h.Last, d.humantime),
+func (d dnsdbRequest) obj(h history.Row) DnsdbObj {
+	o := DnsdbObj{Count: h.Count, TimeFirst: dnsdbTime(h.First, d.humantime), TimeLast: dnsdbTime(h.Last, d.humantime),
 		RRName: h.RRName, RRType: h.RRType, RData: h.RData}
 	if d.rrset {
 		o.RData = []string{h.RData}
@@ -284,26 +287,26 @@ func (d dnsdbRequest) obj(h HISTORY__Row) HTTPAPI__DnsdbObj {
 	return o
 }
 
-func (a *HTTPAPI__Server) dnsdbLookup(w http.ResponseWriter, r *http.Request) {
-	segs, err := HTTPAPI__DnsdbSegments(r)
+func (a *Server) dnsdbLookup(w http.ResponseWriter, r *http.Request) {
+	segs, err := DnsdbSegments(r)
 	if err != nil {
-		dnsdbError(w, err)
+		a.dnsdbError(w, err)
 		return
 	}
-	d, err := HTTPAPI__ParseDNSDB(segs, r.URL.Query(), a.Now())
+	d, err := ParseDNSDB(segs, r.URL.Query(), a.Now())
 	if err != nil {
-		if _, ok := err.(*HTTPAPI__OffsetError); ok {
+		if _, ok := err.(*OffsetError); ok {
 			dnsdbFail(w, http.StatusRequestedRangeNotSatisfiable, err.Error())
 			return
 		}
-		dnsdbError(w, err)
+		a.dnsdbError(w, err)
 		return
 	}
 	if !d.aggr && !d.rrset {
 		// Per-day results of an rdata lookup: the matching records from history, then
 		// their days from the raw log.
 		if d.Q, err = a.dailyOfRdata(r, d.Q); err != nil {
-			dnsdbError(w, err)
+			a.dnsdbError(w, err)
 			return
 		}
 	}
@@ -317,7 +320,7 @@ func (a *HTTPAPI__Server) dnsdbLookup(w http.ResponseWriter, r *http.Request) {
 	var sum dnsdbSummary
 	n := 0
 	limited := false
-	err = a.DB.Run(r.Context(), d.Q, func(h HISTORY__Row) bool {
+	err = a.db.Run(r.Context(), d.Q, func(h history.Row) bool {
 		if n == d.limit {
 			limited = true
 			return false
@@ -339,15 +342,15 @@ func (a *HTTPAPI__Server) dnsdbLookup(w http.ResponseWriter, r *http.Request) {
 			return true
 		}
 		start()
-		return out.write(map[string]HTTPAPI__DnsdbObj{"obj": d.obj(h)}) == nil
+		return out.write(map[string]DnsdbObj{"obj": d.obj(h)}) == nil
 	})
 	if err != nil {
 		if out == nil {
-			dnsdbError(w, err)
+			a.dnsdbError(w, err)
 			return
 		}
-		_, _, msg := errorStatus(err)
-		out.write(HTTPAPI__SafFailed{Cond: "failed", Msg: msg})
+		_, _, msg := a.errorStatus(err)
+		out.write(SafFailed{Cond: "failed", Msg: msg})
 		out.flush()
 		return
 	}
@@ -373,18 +376,18 @@ const dnsdbDailyMax = 10000
 // dailyOfRdata turns an rdata lookup into the per-day query of the records it finds
 // (at most dnsdbDailyMax of them). The days come from the responses to queries for
 // those records' owner names.
-func (a *HTTPAPI__Server) dailyOfRdata(r *http.Request, q HISTORY__Query) (HISTORY__Query, error) {
+func (a *Server) dailyOfRdata(r *http.Request, q history.Query) (history.Query, error) {
 	find := q
 	find.Offset, find.Limit, find.After = 0, dnsdbDailyMax, nil
 	names, rdatas := map[string]bool{}, map[string]bool{}
-	err := a.DB.Run(r.Context(), find, func(h HISTORY__Row) bool {
+	err := a.db.Run(r.Context(), find, func(h history.Row) bool {
 		names[h.RRName], rdatas[h.RData] = true, true
 		return true
 	})
 	if err != nil {
 		return q, err
 	}
-	daily := HISTORY__Query{Table: HISTORY__TableDaily, RRTypes: q.RRTypes, Offset: q.Offset, Limit: q.Limit,
+	daily := history.Query{Table: history.TableDaily, RRTypes: q.RRTypes, Offset: q.Offset, Limit: q.Limit,
 		FirstAfter: q.FirstAfter, FirstBefore: q.FirstBefore, LastAfter: q.LastAfter, LastBefore: q.LastBefore}
 	if len(names) == 0 {
 		daily.Names, daily.RDatas = []string{"."}, []string{""} // matches nothing

@@ -1,6 +1,10 @@
-package passivedns
+package chsink
 
 import (
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/schema"
+
 	"context"
 	"errors"
 	"fmt"
@@ -14,44 +18,76 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// errRejected: the rows themselves are bad; retrying cannot help.
-var CHSINK__ErrRejected = errors.New("rows rejected by ClickHouse")
+// ErrRejected means the rows themselves are bad: retrying cannot help.
+var ErrRejected = errors.New("rows rejected by ClickHouse")
 
-type CHSINK__Sink struct {
-	Cfg config
-
-	mu     sync.Mutex
-	Conn   driver.Conn
-	Schema SCHEMA__Schema
-	Ready  bool // connected and schema checked
+// Options configure a Sink.
+type Options struct {
+	ClickHouse *clickhouse.Options // the connection; its database is ignored
+	Database   string
+	AutoSchema bool          // create and upgrade the schema (schema auto)
+	Retention  time.Duration // TTL of the raw log where the server has TTL; 0: none
+	Log        clog.P
+	// Fixed, when set, is the schema to write as it is: never checked or upgraded (tests
+	// of upgrades write through an old schema with it).
+	Fixed *schema.Schema
 }
 
-func CHSINK__New(cfg config) *CHSINK__Sink { return &CHSINK__Sink{Cfg: cfg} }
+// Sink writes batches into the responses table of one database, over its own connection.
+type Sink struct {
+	opts Options
 
-func (s *CHSINK__Sink) Prepare(ctx context.Context) error {
+	mu     sync.Mutex
+	conn   driver.Conn
+	schema schema.Schema
+	ready  bool // connected and schema checked
+}
+
+// New returns a sink; it connects on first use.
+func New(opts Options) *Sink { return &Sink{opts: opts} }
+
+// Conn is the sink's connection (nil before Prepare), for tests and benchmarks.
+func (s *Sink) Conn() driver.Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.Ready {
+	return s.conn
+}
+
+// Schema is the schema the sink writes (zero before Prepare).
+func (s *Sink) Schema() schema.Schema {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.schema
+}
+
+func (s *Sink) Prepare(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready {
 		return nil
 	}
-	if s.Conn == nil {
-		opts := *s.Cfg.options
+	if s.conn == nil {
+		opts := *s.opts.ClickHouse
 		opts.ClientInfo.Products = append(opts.ClientInfo.Products, struct{ Name, Version string }{"coredns-passivedns", "1"})
 		conn, err := clickhouse.Open(&opts)
 		if err != nil {
 			return err
 		}
-		s.Conn = conn
+		s.conn = conn
+	}
+	if s.opts.Fixed != nil {
+		s.schema, s.ready = *s.opts.Fixed, true
+		return nil
 	}
 	var version string
-	if err := s.Conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
+	if err := s.conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
 		return err
 	}
-	s.Schema = SCHEMA__Schema{Flavor: SCHEMA__DetectFlavor(version), DB: s.Cfg.database, Retention: s.Cfg.retention}
-	if err := SCHEMA__Ensure(ctx, s.Conn, s.Schema, s.Cfg.schema); err != nil {
+	s.schema = schema.Schema{Flavor: schema.DetectFlavor(version), DB: s.opts.Database, Retention: s.opts.Retention}
+	if err := schema.Ensure(ctx, s.conn, s.schema, s.opts.AutoSchema, s.opts.Log); err != nil {
 		return err
 	}
-	s.Ready = true
+	s.ready = true
 	return nil
 }
 
@@ -66,7 +102,7 @@ var rejectedCodes = map[int32]bool{
 	117: true, // INCORRECT_DATA
 }
 
-func (s *CHSINK__Sink) Write(ctx context.Context, b *RECORD__Batch) error {
+func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 	if err := s.Prepare(ctx); err != nil {
 		return err
 	}
@@ -80,20 +116,20 @@ func (s *CHSINK__Sink) Write(ctx context.Context, b *RECORD__Batch) error {
 		}
 		b = rest
 	}
-	if s.Schema.Flavor.Modern {
+	if s.schema.Flavor.Modern {
 		// A retry with the same token is dropped by the server if the first try landed.
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
 			"insert_deduplication_token":                         strconv.FormatUint(b.ID, 10),
 			"deduplicate_blocks_in_dependent_materialized_views": 1,
 		}))
 	}
-	ins, err := s.Conn.PrepareBatch(ctx, s.Schema.InsertResponses())
+	ins, err := s.conn.PrepareBatch(ctx, s.schema.InsertResponses())
 	if err != nil {
 		return s.classify(err) // nothing was sent yet
 	}
 	defer ins.Close()
 	if err := s.AppendColumns(ins, b); err != nil {
-		return fmt.Errorf("%w: %v", CHSINK__ErrRejected, err)
+		return fmt.Errorf("%w: %v", ErrRejected, err)
 	}
 	if err := ins.Send(); err != nil {
 		b.Uncertain = true
@@ -102,32 +138,32 @@ func (s *CHSINK__Sink) Write(ctx context.Context, b *RECORD__Batch) error {
 	return nil
 }
 
-func (s *CHSINK__Sink) classify(err error) error {
+func (s *Sink) classify(err error) error {
 	var ex *clickhouse.Exception
 	if errors.As(err, &ex) {
 		if rejectedCodes[ex.Code] {
-			return fmt.Errorf("%w: %v", CHSINK__ErrRejected, err)
+			return fmt.Errorf("%w: %v", ErrRejected, err)
 		}
-		if ex.Code == SCHEMA__CodeUnknownTable || ex.Code == SCHEMA__CodeUnknownDatabase {
+		if ex.Code == schema.CodeUnknownTable || ex.Code == schema.CodeUnknownDatabase {
 			s.mu.Lock()
-			s.Ready = false // someone dropped the schema: check it again before the next try
+			s.ready = false // someone dropped the schema: check it again before the next try
 			s.mu.Unlock()
 		}
 	}
 	return err
 }
 
-func (s *CHSINK__Sink) AppendColumns(ins driver.Batch, b *RECORD__Batch) error {
+func (s *Sink) AppendColumns(ins driver.Batch, b *record.Batch) error {
 	ids := make([]uint64, b.Len())
 	for i := range ids {
 		ids[i] = b.ID
 	}
 	cols := []any{b.Time}
-	if !s.Schema.Flavor.Modern {
+	if !s.schema.Flavor.Modern {
 		cols = append(cols, b.TimeMs)
 	}
 	var client any = b.Client
-	if !s.Schema.Flavor.Modern {
+	if !s.schema.Flavor.Modern {
 		fixed := make([]string, len(b.Client))
 		for i, a := range b.Client {
 			a16 := a.As16()
@@ -158,7 +194,7 @@ func (s *CHSINK__Sink) AppendColumns(ins driver.Batch, b *RECORD__Batch) error {
 		hi := min(lo+appendChunk, b.Len())
 		for i, c := range cols {
 			if err := appendRows(ins.Column(i), c, lo, hi); err != nil {
-				return fmt.Errorf("column %s: %w", s.Schema.ResponseColumns()[i], err)
+				return fmt.Errorf("column %s: %w", s.schema.ResponseColumns()[i], err)
 			}
 		}
 		runtime.Gosched()
@@ -207,7 +243,7 @@ func appendRows(col driver.BatchColumn, c any, lo, hi int) error {
 // ClickHouse. An insert is written as one part per partition (day), each all or nothing,
 // so one row per day tells whether that day's rows landed. The lookup uses the primary
 // key (reverse(qname), time) and the partition, so it reads a few granules.
-func (s *CHSINK__Sink) unlanded(ctx context.Context, b *RECORD__Batch) (*RECORD__Batch, error) {
+func (s *Sink) unlanded(ctx context.Context, b *record.Batch) (*record.Batch, error) {
 	firstOfDay := map[string]int{}
 	for i, t := range b.Time {
 		d := t.Format(time.DateOnly)
@@ -216,10 +252,10 @@ func (s *CHSINK__Sink) unlanded(ctx context.Context, b *RECORD__Batch) (*RECORD_
 		}
 	}
 	missing := map[string]bool{}
-	q := s.Schema.UnlandedQuery()
+	q := s.schema.UnlandedQuery()
 	for d, i := range firstOfDay {
 		var n uint64
-		if err := s.Conn.QueryRow(ctx, q, RECORD__Reverse(b.QName[i]), d, b.ID).Scan(&n); err != nil {
+		if err := s.conn.QueryRow(ctx, q, record.Reverse(b.QName[i]), d, b.ID).Scan(&n); err != nil {
 			return nil, err
 		}
 		if n == 0 {
@@ -237,27 +273,27 @@ func (s *CHSINK__Sink) unlanded(ctx context.Context, b *RECORD__Batch) (*RECORD_
 	rest.Uncertain = false
 	// A fresh id: the rows that did land used the old one as their deduplication token
 	// and batch_id, and the rest must not be mistaken for them.
-	rest.ID = RECORD__NewBatchID()
+	rest.ID = record.NewBatchID()
 	if landed := b.Len() - rest.Len(); landed > 0 {
-		log.Infof("Batch %x: %d rows had landed before the connection failed; not inserting them again", b.ID, landed)
+		s.opts.Log.Infof("Batch %x: %d rows had landed before the connection failed; not inserting them again", b.ID, landed)
 	}
 	return rest, nil
 }
 
-func (s *CHSINK__Sink) Ping(ctx context.Context) error {
+func (s *Sink) Ping(ctx context.Context) error {
 	if err := s.Prepare(ctx); err != nil {
 		return err
 	}
-	return s.Conn.Ping(ctx)
+	return s.conn.Ping(ctx)
 }
 
-func (s *CHSINK__Sink) Close() error {
+func (s *Sink) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.Conn == nil {
+	if s.conn == nil {
 		return nil
 	}
-	err := s.Conn.Close()
-	s.Conn, s.Ready = nil, false
+	err := s.conn.Close()
+	s.conn, s.ready = nil, false
 	return err
 }

@@ -1,4 +1,4 @@
-package passivedns
+package record
 
 import (
 	"net/netip"
@@ -8,7 +8,7 @@ import (
 // capture is everything the writer needs to turn one response into a row. It holds a
 // private copy of the message in wire format because the *dns.Msg may be reused by the
 // plugin that wrote it; decoding to text happens off the hot path.
-type RECORD__Capture struct {
+type Capture struct {
 	Wire      []byte
 	Time      time.Time // when the response was written
 	Elapsed   time.Duration
@@ -20,20 +20,20 @@ type RECORD__Capture struct {
 }
 
 // clientsMode says how much of the client address is stored.
-type RECORD__ClientsMode int
+type ClientsMode int
 
 const (
-	RECORD__ClientsOff RECORD__ClientsMode = iota
-	RECORD__ClientsPrefix
-	RECORD__ClientsFull
+	ClientsOff ClientsMode = iota
+	ClientsPrefix
+	ClientsFull
 )
 
 // reduce applies the mode: nothing, the /24 (IPv4) or /48 (IPv6) network, or the address.
-func (m RECORD__ClientsMode) Reduce(a netip.Addr) netip.Addr {
+func (m ClientsMode) Reduce(a netip.Addr) netip.Addr {
 	switch m {
-	case RECORD__ClientsFull:
+	case ClientsFull:
 		return a
-	case RECORD__ClientsPrefix:
+	case ClientsPrefix:
 		bits := 48
 		if a.Is4() {
 			bits = 24

@@ -1,18 +1,14 @@
-package passivedns
+package history
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"net"
+	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/schema"
+
 	"net/netip"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // The SQL of the history API. Every statement is built here from fixed text; request
@@ -24,28 +20,28 @@ import (
 // evaluated before an outer WHERE.
 
 const (
-	HISTORY__QueryTimeout = 10 * time.Second // max_execution_time of every API query
-	apiDialTimeout  = time.Second      // ClickHouse down: 503 within about this
-	apiMaxRows      = 1000000          // most rows any one query may return
+	QueryTimeout   = 10 * time.Second // max_execution_time of every API query
+	apiDialTimeout = time.Second      // ClickHouse down: 503 within about this
+	apiMaxRows     = 1000000          // most rows any one query may return
 )
 
 // histTable is which aggregating table a history query reads.
-type HISTORY__Table int
+type Table int
 
 const (
-	HISTORY__TableByName HISTORY__Table = iota
-	HISTORY__TableByIP
-	HISTORY__TableByRdata
-	HISTORY__TableNegative // responses, aggregated per (qname, qtype, rcode)
-	HISTORY__TableDaily    // responses with their answers, per day (DNSDB aggr=false)
+	TableByName Table = iota
+	TableByIP
+	TableByRdata
+	TableNegative // responses, aggregated per (qname, qtype, rcode)
+	TableDaily    // responses with their answers, per day (DNSDB aggr=false)
 )
 
 // histQuery is one history lookup. Exactly one of name, ip or names (exact names, bulk)
 // selects the rows.
-type HISTORY__Query struct {
-	Table   HISTORY__Table
-	Name    HISTORY__NameSpec
-	IP      HISTORY__IPSpec
+type Query struct {
+	Table   Table
+	Name    NameSpec
+	IP      IPSpec
 	Names   []string // exact canonical names (tableByName, tableByRdata, tableDaily)
 	RRTypes []string
 	// under restricts rrname to this name or names below it (DNSDB bailiwick).
@@ -60,14 +56,14 @@ type HISTORY__Query struct {
 }
 
 // fence copies q's time fences into o.
-func (q HISTORY__Query) Fence(o *HISTORY__Query) {
+func (q Query) Fence(o *Query) {
 	o.FirstAfter, o.FirstBefore, o.LastAfter, o.LastBefore = q.FirstAfter, q.FirstBefore, q.LastAfter, q.LastBefore
 }
 
 // histRow is one result: a (rrname, rrtype, rdata) tuple with its history. For
 // tableNegative rrname, rrtype and rdata hold the qname, qtype and rcode; for
 // tableDaily day is the UTC day (epoch seconds) the counts are for.
-type HISTORY__Row struct {
+type Row struct {
 	RRName, RRType, RData string
 	First, Last           uint32
 	Count                 uint64
@@ -77,19 +73,19 @@ type HISTORY__Row struct {
 }
 
 // key is the row's sort key, the cursor after it.
-func (r HISTORY__Row) Key(t HISTORY__Table) []string {
+func (r Row) Key(t Table) []string {
 	switch t {
-	case HISTORY__TableByIP:
+	case TableByIP:
 		return []string{r.IPText, r.RRName, r.RRType}
-	case HISTORY__TableByRdata:
-		return []string{RECORD__Reverse(r.Target), r.RRType, r.RRName, r.RData}
+	case TableByRdata:
+		return []string{record.Reverse(r.Target), r.RRType, r.RRName, r.RData}
 	}
-	return []string{RECORD__Reverse(r.RRName), r.RRType, r.RData}
+	return []string{record.Reverse(r.RRName), r.RRType, r.RData}
 }
 
-func HISTORY__KeyLen(t HISTORY__Table) int {
-	if t == HISTORY__TableByIP || t == HISTORY__TableByRdata {
-		return 4 - btoi(t == HISTORY__TableByIP)
+func KeyLen(t Table) int {
+	if t == TableByIP || t == TableByRdata {
+		return 4 - btoi(t == TableByIP)
 	}
 	return 3
 }
@@ -119,14 +115,14 @@ func (b *sqlBuilder) hcond(c string, args ...any) {
 
 // nameRange adds the condition for a name spec on column col, whose reversed form is
 // the primary key for exact and suffix matches.
-func (b *sqlBuilder) nameRange(col string, n HISTORY__NameSpec) {
+func (b *sqlBuilder) nameRange(col string, n NameSpec) {
 	switch n.Kind {
-	case HISTORY__NameExact:
-		b.cond("reverse("+col+") = ?", RECORD__Reverse(n.Name))
-	case HISTORY__NameSuffix:
-		lo := RECORD__Reverse("." + n.Name)
+	case NameExact:
+		b.cond("reverse("+col+") = ?", record.Reverse(n.Name))
+	case NameSuffix:
+		lo := record.Reverse("." + n.Name)
 		b.cond("reverse("+col+") >= ? AND reverse("+col+") < ?", lo, successor(lo))
-	case HISTORY__NamePrefix:
+	case NamePrefix:
 		// No key serves a right-hand wildcard: this one scans (bounded by
 		// max_execution_time).
 		b.cond(col+" >= ? AND "+col+" < ?", n.Name, successor(n.Name))
@@ -147,11 +143,11 @@ func successor(s string) string {
 
 func (b *sqlBuilder) rrtypes(col string, types []string) {
 	if len(types) > 0 {
-		b.cond(col+" IN ?", HISTORY__GroupSet(types))
+		b.cond(col+" IN ?", GroupSet(types))
 	}
 }
 
-func HISTORY__GroupSet(ss []string) clickhouse.GroupSet {
+func GroupSet(ss []string) clickhouse.GroupSet {
 	v := make([]any, len(ss))
 	for i, s := range ss {
 		v[i] = s
@@ -191,7 +187,7 @@ func placeholder(expr string) string {
 // ipParam is replaced by the flavor's address conversion in build.
 const ipParam = "@IP(?)"
 
-func (b *sqlBuilder) fences(q HISTORY__Query, first, last string) {
+func (b *sqlBuilder) fences(q Query, first, last string) {
 	if q.FirstAfter != 0 {
 		b.hcond(first+" >= ?", q.FirstAfter)
 	}
@@ -209,24 +205,24 @@ func (b *sqlBuilder) fences(q HISTORY__Query, first, last string) {
 const mergedTimes = "toUInt32(minMerge(time_first)) AS tf, toUInt32(maxMerge(time_last)) AS tl, countMerge(count) AS n"
 
 // build renders the query for schema s.
-func (q HISTORY__Query) Build(s SCHEMA__Schema) (string, []any) {
+func (q Query) Build(s schema.Schema) (string, []any) {
 	var b sqlBuilder
 	var sel, from, group, order string
 	var keyExprs []string
 	switch q.Table {
-	case HISTORY__TableByName:
+	case TableByName:
 		sel = "rrname, rrtype, rdata, " + mergedTimes
 		from, group = s.Table("history_by_name"), "rrname, rrtype, rdata"
 		order = "reverse(rrname), rrtype, rdata"
 		keyExprs = []string{"reverse(rrname)", "rrtype", "rdata"}
 		if len(q.Names) > 0 {
-			b.cond("reverse(rrname) IN ?", HISTORY__GroupSet(reverseAll(q.Names)))
+			b.cond("reverse(rrname) IN ?", GroupSet(reverseAll(q.Names)))
 		} else {
 			b.nameRange("rrname", q.Name)
 		}
 		b.rrtypes("rrtype", q.RRTypes)
-	case HISTORY__TableByIP:
-		sel = "rrname, rrtype, " + s.Flavor.ipText("ip") + " AS ipt, " + mergedTimes
+	case TableByIP:
+		sel = "rrname, rrtype, " + s.Flavor.IPText("ip") + " AS ipt, " + mergedTimes
 		from, group = s.Table("history_by_ip"), "ip, rrname, rrtype"
 		order = "ip, rrname, rrtype"
 		keyExprs = []string{"ip", "rrname", "rrtype"}
@@ -243,18 +239,18 @@ func (q HISTORY__Query) Build(s SCHEMA__Schema) (string, []any) {
 			b.cond("ip >= "+ipParam+" AND ip <= "+ipParam, q.IP.Lo.String(), q.IP.Hi.String())
 		}
 		b.rrtypes("rrtype", q.RRTypes)
-	case HISTORY__TableByRdata:
+	case TableByRdata:
 		sel = "rrname, rrtype, rdata, target, " + mergedTimes
 		from, group = s.Table("history_by_rdata"), "target, rrtype, rrname, rdata"
 		order = "reverse(target), rrtype, rrname, rdata"
 		keyExprs = []string{"reverse(target)", "rrtype", "rrname", "rdata"}
 		if len(q.Names) > 0 {
-			b.cond("reverse(target) IN ?", HISTORY__GroupSet(reverseAll(q.Names)))
+			b.cond("reverse(target) IN ?", GroupSet(reverseAll(q.Names)))
 		} else {
 			b.nameRange("target", q.Name)
 		}
 		b.rrtypes("rrtype", q.RRTypes)
-	case HISTORY__TableNegative:
+	case TableNegative:
 		sel = "qname, qtype, rcode, toUInt32(min(time)) AS tf, toUInt32(max(time)) AS tl, count() AS n"
 		from, group = s.Table("responses"), "qname, qtype, rcode"
 		order = "reverse(qname), qtype, rcode"
@@ -269,24 +265,24 @@ func (q HISTORY__Query) Build(s SCHEMA__Schema) (string, []any) {
 		if q.FirstBefore != 0 {
 			b.cond("time <= toDateTime(?)", q.FirstBefore)
 		}
-	case HISTORY__TableDaily:
+	case TableDaily:
 		sel = "rrname, rrtype, rdata, toUInt32(min(time)) AS tf, toUInt32(max(time)) AS tl, count() AS n, toUInt32(toDateTime(toDate(time))) AS day"
-		from, group = s.Table("responses")+"\n"+SCHEMA__AnswerJoin, "rrname, rrtype, rdata, day"
+		from, group = s.Table("responses")+"\n"+schema.AnswerJoin, "rrname, rrtype, rdata, day"
 		order = "reverse(rrname), rrtype, rdata, day"
 		if len(q.Names) > 0 {
-			b.cond("reverse(qname) IN ?", HISTORY__GroupSet(reverseAll(q.Names)))
-			b.cond("rrname IN ?", HISTORY__GroupSet(q.Names))
+			b.cond("reverse(qname) IN ?", GroupSet(reverseAll(q.Names)))
+			b.cond("rrname IN ?", GroupSet(q.Names))
 			if len(q.RDatas) > 0 {
-				b.cond("rdata IN ?", HISTORY__GroupSet(q.RDatas))
+				b.cond("rdata IN ?", GroupSet(q.RDatas))
 			}
 		} else {
 			b.nameRange("qname", q.Name)
 			switch q.Name.Kind {
-			case HISTORY__NameExact:
+			case NameExact:
 				b.cond("rrname = ?", q.Name.Name)
-			case HISTORY__NameSuffix:
+			case NameSuffix:
 				b.cond("endsWith(rrname, ?)", "."+q.Name.Name)
-			case HISTORY__NamePrefix:
+			case NamePrefix:
 				b.cond("rrname >= ? AND rrname < ?", q.Name.Name, successor(q.Name.Name))
 			}
 		}
@@ -320,8 +316,8 @@ func (q HISTORY__Query) Build(s SCHEMA__Schema) (string, []any) {
 	}
 	sql.WriteString("\nORDER BY " + order)
 	args := append(b.args, b.hargs...)
-	if q.LimitBy > 0 && (q.Table == HISTORY__TableByName || q.Table == HISTORY__TableByIP) {
-		sql.WriteString("\nLIMIT ? BY " + map[HISTORY__Table]string{HISTORY__TableByName: "rrname", HISTORY__TableByIP: "ip"}[q.Table])
+	if q.LimitBy > 0 && (q.Table == TableByName || q.Table == TableByIP) {
+		sql.WriteString("\nLIMIT ? BY " + map[Table]string{TableByName: "rrname", TableByIP: "ip"}[q.Table])
 		args = append(args, q.LimitBy)
 	}
 	limit := q.Limit
@@ -338,23 +334,16 @@ func (q HISTORY__Query) Build(s SCHEMA__Schema) (string, []any) {
 	return strings.ReplaceAll(sql.String(), ipParam, s.Flavor.IPParam()), args
 }
 
-func (f SCHEMA__Flavor) ipText(col string) string {
-	if f.Modern {
-		return "toString(" + col + ")"
-	}
-	return "IPv6NumToString(" + col + ")"
-}
-
 func reverseAll(ss []string) []string {
 	r := make([]string, len(ss))
 	for i, s := range ss {
-		r[i] = RECORD__Reverse(s)
+		r[i] = record.Reverse(s)
 	}
 	return r
 }
 
 // asofQuery reads the answers given for a name in (from, at], newest first.
-func HISTORY__AsOfQuery(s SCHEMA__Schema, qtypes []string) string {
+func AsOfQuery(s schema.Schema, qtypes []string) string {
 	var sql strings.Builder
 	sql.WriteString("SELECT toUInt32(time) AS t, ")
 	if s.Flavor.Modern {
@@ -369,143 +358,6 @@ func HISTORY__AsOfQuery(s SCHEMA__Schema, qtypes []string) string {
 	}
 	sql.WriteString("\nORDER BY t DESC, ms DESC\nLIMIT ?")
 	return sql.String()
-}
-
-// historyDB is the API's own connection pool to ClickHouse, separate from the writer's
-// so that slow analyst queries never hold up inserts.
-type HISTORY__DB struct {
-	Cfg config
-
-	mu       sync.Mutex
-	conn     driver.Conn
-	schema   *SCHEMA__Schema
-	lastFail time.Time     // when the version check last failed: fail fast for a while
-	Timeout  time.Duration // of each query; 0: apiQueryTimeout
-}
-
-// retryAfterFail is how long after a failed connection the API answers 503 at once
-// instead of trying again, so that queued requests do not each wait a dial timeout.
-const retryAfterFail = time.Second
-
-// errUnavailable means ClickHouse could not answer: a 503.
-var HISTORY__ErrUnavailable = errors.New("ClickHouse is unavailable")
-
-func (d *HISTORY__DB) Get(ctx context.Context) (driver.Conn, SCHEMA__Schema, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.conn == nil {
-		opts := *d.Cfg.options
-		opts.DialTimeout = apiDialTimeout
-		opts.MaxOpenConns = HTTPAPI__MaxConcurrent + 2
-		opts.MaxIdleConns = HTTPAPI__MaxConcurrent + 2
-		opts.ReadTimeout = HISTORY__QueryTimeout + 5*time.Second
-		opts.ClientInfo.Products = append(opts.ClientInfo.Products, struct{ Name, Version string }{"coredns-passivedns-api", "1"})
-		conn, err := clickhouse.Open(&opts)
-		if err != nil {
-			return nil, SCHEMA__Schema{}, fmt.Errorf("%w: %v", HISTORY__ErrUnavailable, err)
-		}
-		d.conn = conn
-	}
-	if d.schema == nil {
-		if time.Since(d.lastFail) < retryAfterFail {
-			return nil, SCHEMA__Schema{}, fmt.Errorf("%w: last attempt failed %v ago", HISTORY__ErrUnavailable, time.Since(d.lastFail).Round(time.Millisecond))
-		}
-		var version string
-		ctx, cancel := context.WithTimeout(ctx, 2*apiDialTimeout)
-		defer cancel()
-		if err := d.conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
-			d.lastFail = time.Now()
-			return nil, SCHEMA__Schema{}, HISTORY__ClassifyError(err)
-		}
-		d.schema = &SCHEMA__Schema{Flavor: SCHEMA__DetectFlavor(version), DB: d.Cfg.database}
-	}
-	return d.conn, *d.schema, nil
-}
-
-func (d *HISTORY__DB) Close() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.conn != nil {
-		d.conn.Close()
-		d.conn, d.schema = nil, nil
-	}
-}
-
-// queryContext bounds a query on the server (max_execution_time) and, a little later, on
-// the client, which also covers a server that does not answer at all.
-func (d *HISTORY__DB) QueryContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	timeout := d.Timeout
-	if timeout <= 0 {
-		timeout = HISTORY__QueryTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout+timeout/5)
-	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
-		"max_execution_time": max(int(timeout/time.Second), 1),
-		"max_result_rows":    apiMaxRows + 2,
-	})), cancel
-}
-
-// classifyQueryError turns transport failures and timeouts into errUnavailable.
-func HISTORY__ClassifyError(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ex *clickhouse.Exception
-	if errors.As(err, &ex) {
-		switch ex.Code {
-		case 159, 160, 209, 210, 202, // TIMEOUT_EXCEEDED, TOO_SLOW, SOCKET_TIMEOUT, NETWORK_ERROR, TOO_MANY_SIMULTANEOUS_QUERIES
-			SCHEMA__CodeUnknownTable, SCHEMA__CodeUnknownDatabase: // no schema yet: the writer creates it
-			return fmt.Errorf("%w: %v", HISTORY__ErrUnavailable, err)
-		}
-		return err
-	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, clickhouse.ErrAcquireConnTimeout) || strings.Contains(err.Error(), "connection") {
-		return fmt.Errorf("%w: %v", HISTORY__ErrUnavailable, err)
-	}
-	return err
-}
-
-// run executes q and calls emit for each row, in order. It stops early (with nil) when
-// emit returns false.
-func (d *HISTORY__DB) Run(ctx context.Context, q HISTORY__Query, emit func(HISTORY__Row) bool) error {
-	conn, s, err := d.Get(ctx)
-	if err != nil {
-		return err
-	}
-	sql, args := q.Build(s)
-	ctx, cancel := d.QueryContext(ctx)
-	defer cancel()
-	rows, err := conn.Query(ctx, sql, args...)
-	if err != nil {
-		return HISTORY__ClassifyError(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var r HISTORY__Row
-		var err error
-		switch q.Table {
-		case HISTORY__TableByIP:
-			err = rows.Scan(&r.RRName, &r.RRType, &r.IPText, &r.First, &r.Last, &r.Count)
-			if err == nil {
-				r.RData = ipRdata(r.IPText, r.RRType)
-			}
-		case HISTORY__TableByRdata:
-			err = rows.Scan(&r.RRName, &r.RRType, &r.RData, &r.Target, &r.First, &r.Last, &r.Count)
-		case HISTORY__TableDaily:
-			err = rows.Scan(&r.RRName, &r.RRType, &r.RData, &r.First, &r.Last, &r.Count, &r.Day)
-		default:
-			err = rows.Scan(&r.RRName, &r.RRType, &r.RData, &r.First, &r.Last, &r.Count)
-		}
-		if err != nil {
-			return err
-		}
-		if !emit(r) {
-			return nil
-		}
-	}
-	return HISTORY__ClassifyError(rows.Err())
 }
 
 // ipRdata is the record data of an A or AAAA record whose address ClickHouse printed

@@ -1,4 +1,4 @@
-package passivedns
+package schema
 
 import (
 	"context"
@@ -8,13 +8,14 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	clog "github.com/coredns/coredns/plugin/pkg/log"
 )
 
 // errFatal: retrying cannot help (a schema newer than this build).
-var SCHEMA__ErrFatal = errors.New("cannot continue")
+var ErrFatal = errors.New("cannot continue")
 
 // ensureSchema brings the database to schemaVersion (auto) or checks that it is there.
-func SCHEMA__Ensure(ctx context.Context, conn driver.Conn, s SCHEMA__Schema, auto bool) error {
+func Ensure(ctx context.Context, conn driver.Conn, s Schema, auto bool, log clog.P) error {
 	if auto {
 		for _, q := range []string{s.CreateDatabase(), s.CreateVersionTable()} {
 			if err := conn.Exec(ctx, q); err != nil {
@@ -26,19 +27,19 @@ func SCHEMA__Ensure(ctx context.Context, conn driver.Conn, s SCHEMA__Schema, aut
 	if err != nil {
 		return err
 	}
-	if current > SCHEMA__Version {
+	if current > Version {
 		return fmt.Errorf("%w: database %s has schema version %d, newer than the %d this passivedns knows; upgrade passivedns or point it at another database",
-			SCHEMA__ErrFatal, s.DB, current, SCHEMA__Version)
+			ErrFatal, s.DB, current, Version)
 	}
 	if !auto {
-		if current < SCHEMA__Version {
+		if current < Version {
 			return fmt.Errorf("%w: database %s has schema version %d, this passivedns needs %d; use 'schema auto' once to upgrade it",
-				SCHEMA__ErrFatal, s.DB, current, SCHEMA__Version)
+				ErrFatal, s.DB, current, Version)
 		}
 		return nil
 	}
 	initial := current
-	if current < SCHEMA__Version {
+	if current < Version {
 		// An upgrade may backfill a large table: it must not be cut short by the deadline
 		// of whatever insert needed the schema, which would leave it half done.
 		var cancel context.CancelFunc
@@ -46,7 +47,7 @@ func SCHEMA__Ensure(ctx context.Context, conn driver.Conn, s SCHEMA__Schema, aut
 		defer cancel()
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": 0}))
 		if initial > 0 {
-			log.Infof("Upgrading the schema of database %s from version %d to %d", s.DB, initial, SCHEMA__Version)
+			log.Infof("Upgrading the schema of database %s from version %d to %d", s.DB, initial, Version)
 		}
 	}
 	for _, m := range s.Migrations() {
@@ -76,13 +77,13 @@ func SCHEMA__Ensure(ctx context.Context, conn driver.Conn, s SCHEMA__Schema, aut
 	return nil
 }
 
-func currentVersion(ctx context.Context, conn driver.Conn, s SCHEMA__Schema) (int, error) {
+func currentVersion(ctx context.Context, conn driver.Conn, s Schema) (int, error) {
 	var v uint32
 	err := conn.QueryRow(ctx, s.SelectVersion()).Scan(&v)
 	if err != nil {
 		var ex *clickhouse.Exception
-		if errors.As(err, &ex) && (ex.Code == SCHEMA__CodeUnknownTable || ex.Code == SCHEMA__CodeUnknownDatabase) {
-			return 0, fmt.Errorf("%w: no passivedns schema in database %s; create it with 'schema auto'", SCHEMA__ErrFatal, s.DB)
+		if errors.As(err, &ex) && (ex.Code == CodeUnknownTable || ex.Code == CodeUnknownDatabase) {
+			return 0, fmt.Errorf("%w: no passivedns schema in database %s; create it with 'schema auto'", ErrFatal, s.DB)
 		}
 		return 0, err
 	}
@@ -94,6 +95,6 @@ const migrationTimeout = time.Hour
 
 // ClickHouse error codes the sink acts on.
 const (
-	SCHEMA__CodeUnknownTable    = 60
-	SCHEMA__CodeUnknownDatabase = 81
+	CodeUnknownTable    = 60
+	CodeUnknownDatabase = 81
 )

@@ -1,6 +1,10 @@
-package passivedns
+package httpapi
 
 import (
+	"github.com/passivedns/passivedns/internal/history"
+	"github.com/passivedns/passivedns/internal/param"
+	"github.com/passivedns/passivedns/internal/record"
+
 	"bufio"
 	"encoding/json"
 	"errors"
@@ -21,7 +25,7 @@ import (
 const (
 	nativeDefaultLimit = 1000
 	nativeMaxLimit     = 10000
-	HTTPAPI__BulkMaxInputs      = 10000
+	BulkMaxInputs      = 10000
 	bulkDefaultLimit   = 100
 	bulkWindow         = 500   // inputs answered together
 	bulkBuffered       = 50000 // most result rows held for one window
@@ -29,7 +33,7 @@ const (
 	pivotMaxAddrs      = 256
 	aliasMaxDepth      = 4
 	asofWindow         = 24 * time.Hour // answers older than this before T are only a fallback
-	HTTPAPI__AsOfRows           = 1000
+	AsOfRows           = 1000
 	writeGrace         = 30 * time.Second // per streamed chunk
 )
 
@@ -76,7 +80,7 @@ func (s *ndjson) flush() error {
 func nativeTime(sec uint32) string { return time.Unix(int64(sec), 0).UTC().Format(time.RFC3339) }
 
 // nativeRecord is one history result.
-type HTTPAPI__NativeRecord struct {
+type NativeRecord struct {
 	RRName    string         `json:"rrname"`
 	RRType    string         `json:"rrtype"`
 	RData     string         `json:"rdata"`
@@ -104,14 +108,14 @@ type nativeNegative struct {
 	Count     uint64 `json:"count"`
 }
 
-type HTTPAPI__NativeTrailer struct {
+type NativeTrailer struct {
 	Done   bool   `json:"done"`
 	Count  int    `json:"count"`
 	Cursor string `json:"cursor,omitempty"`
 }
 
-func toNative(r HISTORY__Row) HTTPAPI__NativeRecord {
-	return HTTPAPI__NativeRecord{RRName: r.RRName, RRType: r.RRType, RData: r.RData,
+func toNative(r history.Row) NativeRecord {
+	return NativeRecord{RRName: r.RRName, RRType: r.RRType, RData: r.RData,
 		TimeFirst: nativeTime(r.First), TimeLast: nativeTime(r.Last), Count: r.Count}
 }
 
@@ -135,26 +139,26 @@ func checkParams(v url.Values, allowed ...map[string]bool) error {
 			ok = ok || a[k]
 		}
 		if !ok {
-			return PARAM__Bad(k, "unknown parameter")
+			return param.Bad(k, "unknown parameter")
 		}
 	}
 	return nil
 }
 
-func (a *HTTPAPI__Server) parseList(v url.Values, table HISTORY__Table, what string) (listParams, error) {
+func (a *Server) parseList(v url.Values, table history.Table, what string) (listParams, error) {
 	var p listParams
 	var err error
-	if p.rrtypes, err = PARAM__ParseRRTypes("rrtype", v["rrtype"]); err != nil {
+	if p.rrtypes, err = param.ParseRRTypes("rrtype", v["rrtype"]); err != nil {
 		return p, err
 	}
 	now := a.Now()
 	if s := v.Get("from"); s != "" {
-		if p.from, err = PARAM__ParseTime("from", s, now, true); err != nil {
+		if p.from, err = param.ParseTime("from", s, now, true); err != nil {
 			return p, err
 		}
 	}
 	if s := v.Get("to"); s != "" {
-		if p.to, err = PARAM__ParseTime("to", s, now, true); err != nil {
+		if p.to, err = param.ParseTime("to", s, now, true); err != nil {
 			return p, err
 		}
 	}
@@ -163,18 +167,18 @@ func (a *HTTPAPI__Server) parseList(v url.Values, table HISTORY__Table, what str
 	case "strict":
 		p.strict = true
 	default:
-		return p, PARAM__Bad("window", "must be loose (seen at any time in it, the default) or strict (seen only inside it)")
+		return p, param.Bad("window", "must be loose (seen at any time in it, the default) or strict (seen only inside it)")
 	}
 	if !p.from.IsZero() && !p.to.IsZero() && p.to.Before(p.from) {
-		return p, PARAM__Bad("to", "before from")
+		return p, param.Bad("to", "before from")
 	}
-	if p.limit, err = PARAM__ParseLimit("limit", v.Get("limit"), nativeDefaultLimit, 1, nativeMaxLimit); err != nil {
+	if p.limit, err = param.ParseLimit("limit", v.Get("limit"), nativeDefaultLimit, 1, nativeMaxLimit); err != nil {
 		return p, err
 	}
 	// The parameters as given identify the query; a relative window keeps the times it
 	// had on the first page, carried in the cursor.
-	p.id = PARAM__QueryID(strconv.Itoa(int(table)), what, strings.Join(p.rrtypes, ","), v.Get("from"), v.Get("to"), strconv.FormatBool(p.strict))
-	c, err := PARAM__DecodeCursor("cursor", v.Get("cursor"), p.id, HISTORY__KeyLen(table))
+	p.id = param.QueryID(strconv.Itoa(int(table)), what, strings.Join(p.rrtypes, ","), v.Get("from"), v.Get("to"), strconv.FormatBool(p.strict))
+	c, err := param.DecodeCursor("cursor", v.Get("cursor"), p.id, history.KeyLen(table))
 	if err != nil {
 		return p, err
 	}
@@ -195,7 +199,7 @@ func unixOrZero(t time.Time) int64 {
 	return t.Unix()
 }
 
-func (p listParams) apply(q *HISTORY__Query) {
+func (p listParams) apply(q *history.Query) {
 	q.RRTypes = p.rrtypes
 	from, to := &q.LastAfter, &q.FirstBefore
 	if p.strict {
@@ -212,23 +216,23 @@ func (p listParams) apply(q *HISTORY__Query) {
 }
 
 // nativeList runs q and streams its page with the trailer.
-func (a *HTTPAPI__Server) nativeList(w http.ResponseWriter, r *http.Request, q HISTORY__Query, p listParams, conv func(HISTORY__Row) any) {
-	var rows []HISTORY__Row
-	err := a.DB.Run(r.Context(), q, func(h HISTORY__Row) bool { rows = append(rows, h); return true })
+func (a *Server) nativeList(w http.ResponseWriter, r *http.Request, q history.Query, p listParams, conv func(history.Row) any) {
+	var rows []history.Row
+	err := a.db.Run(r.Context(), q, func(h history.Row) bool { rows = append(rows, h); return true })
 	if err != nil {
-		fail(w, err)
+		a.fail(w, err)
 		return
 	}
 	a.streamPage(w, rows, q.Table, p, conv)
 }
 
-func (a *HTTPAPI__Server) streamPage(w http.ResponseWriter, rows []HISTORY__Row, table HISTORY__Table, p listParams, conv func(HISTORY__Row) any) {
+func (a *Server) streamPage(w http.ResponseWriter, rows []history.Row, table history.Table, p listParams, conv func(history.Row) any) {
 	limit := p.limit
 	out := newNDJSON(w)
-	t := HTTPAPI__NativeTrailer{Done: true}
+	t := NativeTrailer{Done: true}
 	for i, h := range rows {
 		if i == limit {
-			t.Cursor = PARAM__Cursor{Query: p.id, Key: rows[i-1].Key(table), From: unixOrZero(p.from), To: unixOrZero(p.to)}.Encode()
+			t.Cursor = param.Cursor{Query: p.id, Key: rows[i-1].Key(table), From: unixOrZero(p.from), To: unixOrZero(p.to)}.Encode()
 			break
 		}
 		if out.write(conv(h)) != nil {
@@ -242,73 +246,73 @@ func (a *HTTPAPI__Server) streamPage(w http.ResponseWriter, rows []HISTORY__Row,
 
 // nativeByName serves the lookups keyed by one name (or name wildcard) in the path:
 // history of a name, names whose data is a name, negative answers for a name.
-func (a *HTTPAPI__Server) nativeByName(table HISTORY__Table, toJSON func(HISTORY__Row) any) http.HandlerFunc {
+func (a *Server) nativeByName(table history.Table, toJSON func(history.Row) any) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v := r.URL.Query()
 		if err := checkParams(v, nativeListParams); err != nil {
-			fail(w, err)
+			a.fail(w, err)
 			return
 		}
-		n, err := PARAM__ParseName("name", r.PathValue("name"), true)
+		n, err := param.ParseName("name", r.PathValue("name"), true)
 		if err != nil {
-			fail(w, err)
+			a.fail(w, err)
 			return
 		}
 		p, err := a.parseList(v, table, n.String())
 		if err != nil {
-			fail(w, err)
+			a.fail(w, err)
 			return
 		}
-		q := HISTORY__Query{Table: table, Name: n}
+		q := history.Query{Table: table, Name: n}
 		p.apply(&q)
 		a.nativeList(w, r, q, p, toJSON)
 	}
 }
 
-func nativeHistoryJSON(h HISTORY__Row) any { return toNative(h) }
+func nativeHistoryJSON(h history.Row) any { return toNative(h) }
 
-func nativeNegativeJSON(h HISTORY__Row) any {
+func nativeNegativeJSON(h history.Row) any {
 	return nativeNegative{QName: h.RRName, QType: h.RRType, RCode: h.RData,
 		TimeFirst: nativeTime(h.First), TimeLast: nativeTime(h.Last), Count: h.Count}
 }
 
-func (a *HTTPAPI__Server) nativeIP(w http.ResponseWriter, r *http.Request) {
+func (a *Server) nativeIP(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	if err := checkParams(v, nativeListParams, map[string]bool{"aliases": true}); err != nil {
-		fail(w, err)
+		a.fail(w, err)
 		return
 	}
-	ip, err := PARAM__ParseIP("ip", r.PathValue("ip"))
+	ip, err := param.ParseIP("ip", r.PathValue("ip"))
 	if err != nil {
-		fail(w, err)
+		a.fail(w, err)
 		return
 	}
-	withAliases, err := PARAM__ParseBool("aliases", v.Get("aliases"), true)
+	withAliases, err := param.ParseBool("aliases", v.Get("aliases"), true)
 	if err != nil {
-		fail(w, err)
+		a.fail(w, err)
 		return
 	}
 	what := ip.Lo.String() + "-" + ip.Hi.String()
-	p, err := a.parseList(v, HISTORY__TableByIP, what)
+	p, err := a.parseList(v, history.TableByIP, what)
 	if err != nil {
-		fail(w, err)
+		a.fail(w, err)
 		return
 	}
-	q := HISTORY__Query{Table: HISTORY__TableByIP, IP: ip}
+	q := history.Query{Table: history.TableByIP, IP: ip}
 	p.apply(&q)
-	var rows []HISTORY__Row
-	if err := a.DB.Run(r.Context(), q, func(h HISTORY__Row) bool { rows = append(rows, h); return true }); err != nil {
-		fail(w, err)
+	var rows []history.Row
+	if err := a.db.Run(r.Context(), q, func(h history.Row) bool { rows = append(rows, h); return true }); err != nil {
+		a.fail(w, err)
 		return
 	}
 	var aliases map[string][]nativeAlias
 	if withAliases && len(rows) > 0 {
 		if aliases, err = a.aliasesOf(r, rows[:min(len(rows), p.limit)], q); err != nil {
-			fail(w, err)
+			a.fail(w, err)
 			return
 		}
 	}
-	a.streamPage(w, rows, HISTORY__TableByIP, p, func(h HISTORY__Row) any {
+	a.streamPage(w, rows, history.TableByIP, p, func(h history.Row) any {
 		rec := toNative(h)
 		if withAliases {
 			al := aliases[h.RRName]
@@ -324,7 +328,7 @@ func (a *HTTPAPI__Server) nativeIP(w http.ResponseWriter, r *http.Request) {
 // aliasesOf finds, for the rrnames of rows, the names whose CNAME chain led to them
 // (up to aliasMaxDepth CNAMEs), in the same time window: the query names that ended at
 // the addresses.
-func (a *HTTPAPI__Server) aliasesOf(r *http.Request, rows []HISTORY__Row, base HISTORY__Query) (map[string][]nativeAlias, error) {
+func (a *Server) aliasesOf(r *http.Request, rows []history.Row, base history.Query) (map[string][]nativeAlias, error) {
 	out := map[string][]nativeAlias{}
 	type node struct {
 		root  string
@@ -344,11 +348,11 @@ func (a *HTTPAPI__Server) aliasesOf(r *http.Request, rows []HISTORY__Row, base H
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		q := HISTORY__Query{Table: HISTORY__TableByRdata, Names: names, RRTypes: []string{"CNAME"},
+		q := history.Query{Table: history.TableByRdata, Names: names, RRTypes: []string{"CNAME"},
 			Limit: nativeMaxLimit}
 		base.Fence(&q)
 		next := map[string][]node{}
-		err := a.DB.Run(r.Context(), q, func(h HISTORY__Row) bool {
+		err := a.db.Run(r.Context(), q, func(h history.Row) bool {
 			for _, nd := range frontier[h.Target] {
 				key := nd.root + "\x00" + h.RRName
 				if seen[key] || h.RRName == nd.root {
@@ -408,7 +412,7 @@ type asofResult struct {
 	Answers []asofAnswer `json:"answers"`
 }
 
-type HTTPAPI__AsOfRow struct {
+type AsOfRow struct {
 	T         uint32
 	Ms        uint16
 	Qtype     string
@@ -421,7 +425,7 @@ type HTTPAPI__AsOfRow struct {
 	AuthTTLs  []uint32
 }
 
-func (r HTTPAPI__AsOfRow) ttl() uint32 {
+func (r AsOfRow) ttl() uint32 {
 	var min uint32
 	first := true
 	ttls := r.TTLs
@@ -441,32 +445,32 @@ func (r HTTPAPI__AsOfRow) ttl() uint32 {
 	return min
 }
 
-func (a *HTTPAPI__Server) nativeAsOf(w http.ResponseWriter, r *http.Request) {
+func (a *Server) nativeAsOf(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	if err := checkParams(v, map[string]bool{"at": true, "rrtype": true}); err != nil {
-		fail(w, err)
+		a.fail(w, err)
 		return
 	}
-	n, err := PARAM__ParseName("name", r.PathValue("name"), false)
+	n, err := param.ParseName("name", r.PathValue("name"), false)
 	if err != nil {
-		fail(w, err)
+		a.fail(w, err)
 		return
 	}
 	at := a.Now().UTC()
 	if s := v.Get("at"); s != "" {
-		if at, err = PARAM__ParseTime("at", s, at, true); err != nil {
-			fail(w, err)
+		if at, err = param.ParseTime("at", s, at, true); err != nil {
+			a.fail(w, err)
 			return
 		}
 	}
-	types, err := PARAM__ParseRRTypes("rrtype", v["rrtype"])
+	types, err := param.ParseRRTypes("rrtype", v["rrtype"])
 	if err != nil {
-		fail(w, err)
+		a.fail(w, err)
 		return
 	}
 	answers, err := a.asof(r, n.Name, at, types, 0)
 	if err != nil {
-		fail(w, err)
+		a.fail(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -475,37 +479,37 @@ func (a *HTTPAPI__Server) nativeAsOf(w http.ResponseWriter, r *http.Request) {
 	enc.Encode(asofResult{Name: n.Name, At: at.Format(time.RFC3339), Answers: answers})
 }
 
-func (a *HTTPAPI__Server) asofRows(r *http.Request, name string, at time.Time, types []string, from int64) ([]HTTPAPI__AsOfRow, error) {
-	conn, s, err := a.DB.Get(r.Context())
+func (a *Server) asofRows(r *http.Request, name string, at time.Time, types []string, from int64) ([]AsOfRow, error) {
+	conn, s, err := a.db.Get(r.Context())
 	if err != nil {
 		return nil, err
 	}
-	args := []any{RECORD__Reverse(name), at.Unix(), from}
+	args := []any{record.Reverse(name), at.Unix(), from}
 	if len(types) > 0 {
-		args = append(args, HISTORY__GroupSet(types))
+		args = append(args, history.GroupSet(types))
 	}
-	args = append(args, HTTPAPI__AsOfRows)
-	ctx, cancel := a.DB.QueryContext(r.Context())
+	args = append(args, AsOfRows)
+	ctx, cancel := a.db.QueryContext(r.Context())
 	defer cancel()
-	rows, err := conn.Query(ctx, HISTORY__AsOfQuery(s, types), args...)
+	rows, err := conn.Query(ctx, history.AsOfQuery(s, types), args...)
 	if err != nil {
-		return nil, HISTORY__ClassifyError(err)
+		return nil, history.ClassifyError(err)
 	}
 	defer rows.Close()
-	var out []HTTPAPI__AsOfRow
+	var out []AsOfRow
 	for rows.Next() {
-		var x HTTPAPI__AsOfRow
+		var x AsOfRow
 		if err := rows.Scan(&x.T, &x.Ms, &x.Qtype, &x.Rcode, &x.Names, &x.Types, &x.TTLs, &x.Data, &x.AuthTypes, &x.AuthTTLs); err != nil {
 			return nil, err
 		}
 		out = append(out, x)
 	}
-	return out, HISTORY__ClassifyError(rows.Err())
+	return out, history.ClassifyError(rows.Err())
 }
 
 // asof picks, per query type, the last answer at or before at whose TTL covers at, or
 // else the last answer before at (covers false), and completes its CNAME chain.
-func (a *HTTPAPI__Server) asof(r *http.Request, name string, at time.Time, types []string, depth int) ([]asofAnswer, error) {
+func (a *Server) asof(r *http.Request, name string, at time.Time, types []string, depth int) ([]asofAnswer, error) {
 	rows, err := a.asofRows(r, name, at, types, max(at.Add(-asofWindow).Unix(), 0))
 	if err != nil {
 		return nil, err
@@ -515,7 +519,7 @@ func (a *HTTPAPI__Server) asof(r *http.Request, name string, at time.Time, types
 			return nil, err
 		}
 	}
-	best := map[string]HTTPAPI__AsOfRow{}
+	best := map[string]AsOfRow{}
 	covers := map[string]bool{}
 	for _, x := range rows { // newest first
 		c := int64(x.T)+int64(x.ttl()) >= at.Unix()
@@ -617,33 +621,33 @@ type pivotResult struct {
 	Truncated bool        `json:"truncated"`
 }
 
-func (a *HTTPAPI__Server) nativePivot(w http.ResponseWriter, r *http.Request) {
+func (a *Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	if err := checkParams(v, map[string]bool{"from": true, "to": true, "window": true, "limit": true, "aliases": true}); err != nil {
-		fail(w, err)
+		a.fail(w, err)
 		return
 	}
-	n, err := PARAM__ParseName("name", r.PathValue("name"), false)
+	n, err := param.ParseName("name", r.PathValue("name"), false)
 	if err != nil {
-		fail(w, err)
+		a.fail(w, err)
 		return
 	}
-	withAliases, err := PARAM__ParseBool("aliases", v.Get("aliases"), true)
+	withAliases, err := param.ParseBool("aliases", v.Get("aliases"), true)
 	if err != nil {
-		fail(w, err)
+		a.fail(w, err)
 		return
 	}
-	p, err := a.parseList(url.Values{"from": v["from"], "to": v["to"], "window": v["window"]}, HISTORY__TableByName, "")
+	p, err := a.parseList(url.Values{"from": v["from"], "to": v["to"], "window": v["window"]}, history.TableByName, "")
 	if err != nil {
-		fail(w, err)
+		a.fail(w, err)
 		return
 	}
-	limit, err := PARAM__ParseLimit("limit", v.Get("limit"), 100, 1, nativeMaxLimit)
+	limit, err := param.ParseLimit("limit", v.Get("limit"), 100, 1, nativeMaxLimit)
 	if err != nil {
-		fail(w, err)
+		a.fail(w, err)
 		return
 	}
-	var window HISTORY__Query
+	var window history.Query
 	p.apply(&window)
 	res := pivotResult{Name: n.Name, Nodes: []pivotNode{}, Edges: []pivotEdge{}}
 	if !p.from.IsZero() {
@@ -659,20 +663,20 @@ func (a *HTTPAPI__Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 		nodes[id] = pivotNode{ID: id, Kind: kind, Value: value}
 		return id
 	}
-	addEdge := func(from, to string, h HISTORY__Row) {
+	addEdge := func(from, to string, h history.Row) {
 		k := from + "\x00" + to + "\x00" + h.RRType
 		edges[k] = pivotEdge{From: from, To: to, RRType: h.RRType, TimeFirst: nativeTime(h.First), TimeLast: nativeTime(h.Last), Count: h.Count}
 	}
 	addNode("name", n.Name)
-	var addrs []HISTORY__Row
+	var addrs []history.Row
 	frontier := []string{n.Name}
 	seen := map[string]bool{n.Name: true}
 	for depth := 0; depth < pivotMaxDepth && len(frontier) > 0; depth++ {
-		q := HISTORY__Query{Table: HISTORY__TableByName, Names: frontier, RRTypes: []string{"A", "AAAA", "CNAME"},
+		q := history.Query{Table: history.TableByName, Names: frontier, RRTypes: []string{"A", "AAAA", "CNAME"},
 			Limit: nativeMaxLimit + 1}
 		window.Fence(&q)
 		var next []string
-		err := a.DB.Run(r.Context(), q, func(h HISTORY__Row) bool {
+		err := a.db.Run(r.Context(), q, func(h history.Row) bool {
 			from := addNode("name", h.RRName)
 			switch h.RRType {
 			case "CNAME":
@@ -688,7 +692,7 @@ func (a *HTTPAPI__Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 			return true
 		})
 		if err != nil {
-			fail(w, err)
+			a.fail(w, err)
 			return
 		}
 		sort.Strings(next)
@@ -697,13 +701,13 @@ func (a *HTTPAPI__Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 	if len(addrs) > pivotMaxAddrs {
 		addrs, res.Truncated = addrs[:pivotMaxAddrs], true
 	}
-	var owners []HISTORY__Row
+	var owners []history.Row
 	ownerSeen := map[string]bool{}
 	// The other names of all the addresses in one query, at most limit per address.
 	var ips []netip.Addr
 	ipSeen := map[netip.Addr]bool{}
 	for _, h := range addrs {
-		ip, err := PARAM__ParseIP("ip", h.RData)
+		ip, err := param.ParseIP("ip", h.RData)
 		if err != nil || ipSeen[ip.Lo] {
 			continue
 		}
@@ -711,10 +715,10 @@ func (a *HTTPAPI__Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 		ips = append(ips, ip.Lo)
 	}
 	if len(ips) > 0 {
-		q := HISTORY__Query{Table: HISTORY__TableByIP, IPs: ips, LimitBy: limit + 1, Limit: len(ips) * (limit + 1)}
+		q := history.Query{Table: history.TableByIP, IPs: ips, LimitBy: limit + 1, Limit: len(ips) * (limit + 1)}
 		window.Fence(&q)
 		got := map[string]int{}
-		err := a.DB.Run(r.Context(), q, func(o HISTORY__Row) bool {
+		err := a.db.Run(r.Context(), q, func(o history.Row) bool {
 			if got[o.IPText]++; got[o.IPText] > limit {
 				res.Truncated = true
 				return true
@@ -727,7 +731,7 @@ func (a *HTTPAPI__Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 			return true
 		})
 		if err != nil {
-			fail(w, err)
+			a.fail(w, err)
 			return
 		}
 	}
@@ -735,7 +739,7 @@ func (a *HTTPAPI__Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 		// The query names whose CNAME chains ended at those names resolved there too.
 		aliases, err := a.aliasesOf(r, owners, window)
 		if err != nil {
-			fail(w, err)
+			a.fail(w, err)
 			return
 		}
 		for _, al := range aliases {
@@ -773,16 +777,16 @@ func (a *HTTPAPI__Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 type bulkInput struct {
 	index int
 	text  string
-	name  HISTORY__NameSpec
-	ip    HISTORY__IPSpec
+	name  history.NameSpec
+	ip    history.IPSpec
 	isIP  bool
 	err   error
 }
 
-type HTTPAPI__BulkLine struct {
+type BulkLine struct {
 	Input string `json:"input"`
 	Index int    `json:"index"`
-	HTTPAPI__NativeRecord
+	NativeRecord
 }
 
 type bulkDone struct {
@@ -806,57 +810,57 @@ func readBulk(body io.Reader) ([]bulkInput, error) {
 		if line == "" {
 			continue
 		}
-		if len(in) == HTTPAPI__BulkMaxInputs {
-			return nil, PARAM__Bad("body", "more than %d inputs", HTTPAPI__BulkMaxInputs)
+		if len(in) == BulkMaxInputs {
+			return nil, param.Bad("body", "more than %d inputs", BulkMaxInputs)
 		}
 		text := line
 		if strings.HasPrefix(line, "{") {
 			var o struct{ Input, Name, IP string }
 			if err := json.Unmarshal([]byte(line), &o); err != nil {
-				return nil, PARAM__Bad("body", "line %d: not a JSON object: %v", len(in)+1, err)
+				return nil, param.Bad("body", "line %d: not a JSON object: %v", len(in)+1, err)
 			}
 			text = o.Input + o.Name + o.IP
 		}
 		b := bulkInput{index: len(in), text: text}
-		if PARAM__LooksLikeIP(text) {
+		if param.LooksLikeIP(text) {
 			b.isIP = true
-			b.ip, b.err = PARAM__ParseIP("input", text)
+			b.ip, b.err = param.ParseIP("input", text)
 		} else {
-			b.name, b.err = PARAM__ParseName("input", text, true)
+			b.name, b.err = param.ParseName("input", text, true)
 		}
 		in = append(in, b)
 	}
 	if err := sc.Err(); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, PARAM__Bad("body", "larger than %d bytes", apiMaxBody)
+			return nil, param.Bad("body", "larger than %d bytes", apiMaxBody)
 		}
-		return nil, PARAM__Bad("body", "%v", err)
+		return nil, param.Bad("body", "%v", err)
 	}
 	if len(in) == 0 {
-		return nil, PARAM__Bad("body", "no inputs: send one name, address or prefix per line")
+		return nil, param.Bad("body", "no inputs: send one name, address or prefix per line")
 	}
 	return in, nil
 }
 
-func (a *HTTPAPI__Server) nativeBulk(w http.ResponseWriter, r *http.Request) {
+func (a *Server) nativeBulk(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	if err := checkParams(v, map[string]bool{"rrtype": true, "from": true, "to": true, "window": true, "limit": true}); err != nil {
-		fail(w, err)
+		a.fail(w, err)
 		return
 	}
-	p, err := a.parseList(url.Values{"rrtype": v["rrtype"], "from": v["from"], "to": v["to"], "window": v["window"]}, HISTORY__TableByName, "")
+	p, err := a.parseList(url.Values{"rrtype": v["rrtype"], "from": v["from"], "to": v["to"], "window": v["window"]}, history.TableByName, "")
 	if err != nil {
-		fail(w, err)
+		a.fail(w, err)
 		return
 	}
-	if p.limit, err = PARAM__ParseLimit("limit", v.Get("limit"), bulkDefaultLimit, 1, nativeMaxLimit); err != nil {
-		fail(w, err)
+	if p.limit, err = param.ParseLimit("limit", v.Get("limit"), bulkDefaultLimit, 1, nativeMaxLimit); err != nil {
+		a.fail(w, err)
 		return
 	}
 	inputs, err := readBulk(http.MaxBytesReader(w, r.Body, apiMaxBody))
 	if err != nil {
-		fail(w, err)
+		a.fail(w, err)
 		return
 	}
 	// Inputs are answered in windows: the exact names of a window in one query (at most
@@ -865,23 +869,23 @@ func (a *HTTPAPI__Server) nativeBulk(w http.ResponseWriter, r *http.Request) {
 	window := max(1, min(bulkWindow, bulkBuffered/p.limit))
 	out := newNDJSON(w)
 	failed := func(err error) {
-		status, _, msg := errorStatus(err)
+		status, _, msg := a.errorStatus(err)
 		if out.lines == 0 && status >= 500 {
-			fail(w, err)
+			a.fail(w, err)
 			return
 		}
-		out.write(HTTPAPI__APIError{Error: msg})
+		out.write(APIError{Error: msg})
 		out.flush()
 	}
 	total := 0
 	for start := 0; start < len(inputs); start += window {
 		end := min(start+window, len(inputs))
-		results := make([][]HISTORY__Row, end-start)
+		results := make([][]history.Row, end-start)
 		limited := make([]bool, end-start)
 		byName := map[string][]int{}
 		var names []string
 		for i := start; i < end; i++ {
-			if in := inputs[i]; in.err == nil && !in.isIP && in.name.Kind == HISTORY__NameExact {
+			if in := inputs[i]; in.err == nil && !in.isIP && in.name.Kind == history.NameExact {
 				if _, ok := byName[in.name.Name]; !ok {
 					names = append(names, in.name.Name)
 				}
@@ -889,11 +893,11 @@ func (a *HTTPAPI__Server) nativeBulk(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if len(names) > 0 {
-			q := HISTORY__Query{Table: HISTORY__TableByName, Names: names}
+			q := history.Query{Table: history.TableByName, Names: names}
 			p.apply(&q)
 			q.LimitBy, q.Limit = p.limit+1, len(names)*(p.limit+1)
 			counts := map[string]int{}
-			err := a.DB.Run(r.Context(), q, func(h HISTORY__Row) bool {
+			err := a.db.Run(r.Context(), q, func(h history.Row) bool {
 				counts[h.RRName]++
 				for _, j := range byName[h.RRName] {
 					if counts[h.RRName] > p.limit {
@@ -914,15 +918,15 @@ func (a *HTTPAPI__Server) nativeBulk(w http.ResponseWriter, r *http.Request) {
 			done := bulkDone{Input: in.text, Index: i, Done: true}
 			switch {
 			case in.err != nil:
-				_, done.Parameter, done.Error = errorStatus(in.err)
+				_, done.Parameter, done.Error = a.errorStatus(in.err)
 				done.Done = false
-			case in.isIP || in.name.Kind != HISTORY__NameExact:
-				q := HISTORY__Query{Table: HISTORY__TableByName, Name: in.name}
+			case in.isIP || in.name.Kind != history.NameExact:
+				q := history.Query{Table: history.TableByName, Name: in.name}
 				if in.isIP {
-					q = HISTORY__Query{Table: HISTORY__TableByIP, IP: in.ip}
+					q = history.Query{Table: history.TableByIP, IP: in.ip}
 				}
 				p.apply(&q)
-				err := a.DB.Run(r.Context(), q, func(h HISTORY__Row) bool {
+				err := a.db.Run(r.Context(), q, func(h history.Row) bool {
 					if len(results[j]) == p.limit {
 						limited[j] = true
 						return false
@@ -931,16 +935,16 @@ func (a *HTTPAPI__Server) nativeBulk(w http.ResponseWriter, r *http.Request) {
 					return true
 				})
 				if err != nil {
-					if status, _, _ := errorStatus(err); status >= 500 {
+					if status, _, _ := a.errorStatus(err); status >= 500 {
 						failed(err)
 						return
 					}
-					_, done.Parameter, done.Error = errorStatus(err)
+					_, done.Parameter, done.Error = a.errorStatus(err)
 					done.Done = false
 				}
 			}
 			for _, h := range results[j] {
-				if out.write(HTTPAPI__BulkLine{Input: in.text, Index: i, HTTPAPI__NativeRecord: toNative(h)}) != nil {
+				if out.write(BulkLine{Input: in.text, Index: i, NativeRecord: toNative(h)}) != nil {
 					return
 				}
 			}
@@ -950,6 +954,6 @@ func (a *HTTPAPI__Server) nativeBulk(w http.ResponseWriter, r *http.Request) {
 			out.write(done)
 		}
 	}
-	out.write(HTTPAPI__NativeTrailer{Done: true, Count: total})
+	out.write(NativeTrailer{Done: true, Count: total})
 	out.flush()
 }

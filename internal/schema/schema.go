@@ -1,4 +1,4 @@
-package passivedns
+package schema
 
 import (
 	"fmt"
@@ -9,20 +9,20 @@ import (
 
 // schemaVersion is the newest schema this build knows. Each migration moves a database
 // from version N-1 to N; see migrations.
-const SCHEMA__Version = 2
+const Version = 2
 
 // flavor is what the connected server supports. Modern servers (22.8 and later) get
 // DateTime64, IPv6, LowCardinality, codecs, TTL and insert deduplication tokens; older
 // ones (Debian's 18.16) get portable equivalents with the same column names.
-type SCHEMA__Flavor struct {
+type Flavor struct {
 	Modern  bool
 	Version string
 }
 
 const modernMajor, modernMinor = 22, 8
 
-func SCHEMA__DetectFlavor(version string) SCHEMA__Flavor {
-	f := SCHEMA__Flavor{Version: version}
+func DetectFlavor(version string) Flavor {
+	f := Flavor{Version: version}
 	parts := strings.SplitN(version, ".", 3)
 	if len(parts) >= 2 {
 		major, err1 := strconv.Atoi(parts[0])
@@ -34,21 +34,21 @@ func SCHEMA__DetectFlavor(version string) SCHEMA__Flavor {
 	return f
 }
 
-func (f SCHEMA__Flavor) timeType() string {
+func (f Flavor) timeType() string {
 	if f.Modern {
 		return "DateTime64(3, 'UTC')"
 	}
 	return "DateTime('UTC')"
 }
 
-func (f SCHEMA__Flavor) lowCardinality() string {
+func (f Flavor) lowCardinality() string {
 	if f.Modern {
 		return "LowCardinality(String)"
 	}
 	return "String"
 }
 
-func (f SCHEMA__Flavor) ipType() string {
+func (f Flavor) ipType() string {
 	if f.Modern {
 		return "IPv6"
 	}
@@ -56,7 +56,7 @@ func (f SCHEMA__Flavor) ipType() string {
 }
 
 // codec is a column codec clause, empty where the server has none.
-func (f SCHEMA__Flavor) codec(c string) string {
+func (f Flavor) codec(c string) string {
 	if f.Modern {
 		return " CODEC(" + c + ")"
 	}
@@ -67,7 +67,7 @@ func (f SCHEMA__Flavor) codec(c string) string {
 // become IPv4-mapped IPv6 addresses so one ordered column serves both families. One parse
 // of the text as IPv6 (an A record as "::ffff:a.b.c.d"): current ClickHouse evaluates both
 // branches of an if here, and its IPv4StringToNum throws on AAAA data (error 675).
-func (f SCHEMA__Flavor) ipExpr(rrtype, rdata string) string {
+func (f Flavor) ipExpr(rrtype, rdata string) string {
 	e := fmt.Sprintf("IPv6StringToNum(if(%s = 'A', concat('::ffff:', %s), %s))", rrtype, rdata, rdata)
 	if f.Modern {
 		return "toIPv6(" + e + ")"
@@ -78,13 +78,13 @@ func (f SCHEMA__Flavor) ipExpr(rrtype, rdata string) string {
 // schema renders the DDL for one database on one flavor. Every table name goes through
 // table(), the single place a later cluster mode changes (ON CLUSTER, Replicated engines,
 // Distributed tables in front): see docs/SCHEMA.md.
-type SCHEMA__Schema struct {
-	Flavor         SCHEMA__Flavor
+type Schema struct {
+	Flavor    Flavor
 	DB        string // validated identifier
 	Retention time.Duration
 }
 
-func (s SCHEMA__Schema) Table(name string) string { return "`" + s.DB + "`.`" + name + "`" }
+func (s Schema) Table(name string) string { return "`" + s.DB + "`.`" + name + "`" }
 
 // targetTypes are the record types whose data holds a domain name worth indexing, with
 // the position of that name among the space-separated fields of their data.
@@ -102,7 +102,7 @@ type migration struct {
 	Statements []string
 }
 
-func (s SCHEMA__Schema) Migrations() []migration {
+func (s Schema) Migrations() []migration {
 	return []migration{
 		{1, []string{s.createResponses(), s.createHistoryByName(), s.historyByNameView(), s.historyView()}},
 		{2, []string{
@@ -112,21 +112,21 @@ func (s SCHEMA__Schema) Migrations() []migration {
 	}
 }
 
-func (s SCHEMA__Schema) CreateDatabase() string {
+func (s Schema) CreateDatabase() string {
 	return "CREATE DATABASE IF NOT EXISTS `" + s.DB + "`"
 }
 
-func (s SCHEMA__Schema) CreateVersionTable() string {
+func (s Schema) CreateVersionTable() string {
 	return "CREATE TABLE IF NOT EXISTS " + s.Table("schema_version") +
 		" (version UInt32, applied DateTime, by String) ENGINE = Log"
 }
 
-func (s SCHEMA__Schema) section(name string) string {
+func (s Schema) section(name string) string {
 	lc := s.Flavor.lowCardinality()
 	return fmt.Sprintf("%s Nested(name String, type %s, class %s, ttl UInt32, data String)", name, lc, lc)
 }
 
-func (s SCHEMA__Schema) createResponses() string {
+func (s Schema) createResponses() string {
 	f := s.Flavor
 	lc := f.lowCardinality()
 	var b strings.Builder
@@ -166,7 +166,7 @@ func (s SCHEMA__Schema) createResponses() string {
 
 // dedupWindow lets a retried insert with the same insert_deduplication_token be ignored,
 // by the raw table and, through the views, by the history tables alike.
-func (s SCHEMA__Schema) dedupWindow() string {
+func (s Schema) dedupWindow() string {
 	if !s.Flavor.Modern {
 		return ""
 	}
@@ -174,66 +174,66 @@ func (s SCHEMA__Schema) dedupWindow() string {
 }
 
 // aggregates are the history columns every aggregating table shares.
-func (s SCHEMA__Schema) aggregates() string {
+func (s Schema) aggregates() string {
 	t := s.Flavor.timeType()
 	return fmt.Sprintf("time_first AggregateFunction(min, %s),\n    time_last AggregateFunction(max, %s),\n    count AggregateFunction(count)", t, t)
 }
 
 const aggregateStates = "minState(time) AS time_first, maxState(time) AS time_last, countState() AS count"
 
-const SCHEMA__AnswerJoin = "ARRAY JOIN answer.name AS rrname, answer.type AS rrtype, answer.data AS rdata"
+const AnswerJoin = "ARRAY JOIN answer.name AS rrname, answer.type AS rrtype, answer.data AS rdata"
 
-func (s SCHEMA__Schema) createHistoryByName() string {
+func (s Schema) createHistoryByName() string {
 	lc := s.Flavor.lowCardinality()
 	return "CREATE TABLE IF NOT EXISTS " + s.Table("history_by_name") + " (\n    rrname String,\n    rrtype " + lc +
 		",\n    rdata String,\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (reverse(rrname), rrtype, rdata)" + s.dedupWindow()
 }
 
-func (s SCHEMA__Schema) historyByNameSelect() string {
-	return "SELECT rrname, rrtype, rdata, " + aggregateStates + "\nFROM " + s.Table("responses") + "\n" + SCHEMA__AnswerJoin +
+func (s Schema) historyByNameSelect() string {
+	return "SELECT rrname, rrtype, rdata, " + aggregateStates + "\nFROM " + s.Table("responses") + "\n" + AnswerJoin +
 		"\nGROUP BY rrname, rrtype, rdata"
 }
 
-func (s SCHEMA__Schema) historyByNameView() string {
+func (s Schema) historyByNameView() string {
 	return "CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.Table("history_by_name_mv") + " TO " + s.Table("history_by_name") +
 		" AS\n" + s.historyByNameSelect()
 }
 
 // historyView is what users query: finalised values, one row per (rrname, rrtype, rdata).
-func (s SCHEMA__Schema) historyView() string {
+func (s Schema) historyView() string {
 	return "CREATE VIEW IF NOT EXISTS " + s.Table("history") + " AS\nSELECT rrname, rrtype, rdata, " +
 		"minMerge(time_first) AS time_first, maxMerge(time_last) AS time_last, countMerge(count) AS count\nFROM " +
 		s.Table("history_by_name") + "\nGROUP BY rrname, rrtype, rdata"
 }
 
-func (s SCHEMA__Schema) createHistoryByIP() string {
+func (s Schema) createHistoryByIP() string {
 	lc := s.Flavor.lowCardinality()
 	return "CREATE TABLE IF NOT EXISTS " + s.Table("history_by_ip") + " (\n    ip " + s.Flavor.ipType() +
 		",\n    rrname String,\n    rrtype " + lc + ",\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (ip, rrname, rrtype)" + s.dedupWindow()
 }
 
-func (s SCHEMA__Schema) historyByIPSelect() string {
+func (s Schema) historyByIPSelect() string {
 	return "SELECT " + s.Flavor.ipExpr("rrtype", "rdata") + " AS ip, rrname, rrtype, " + aggregateStates +
-		"\nFROM " + s.Table("responses") + "\n" + SCHEMA__AnswerJoin + "\nWHERE rrtype IN ('A', 'AAAA')\nGROUP BY ip, rrname, rrtype"
+		"\nFROM " + s.Table("responses") + "\n" + AnswerJoin + "\nWHERE rrtype IN ('A', 'AAAA')\nGROUP BY ip, rrname, rrtype"
 }
 
-func (s SCHEMA__Schema) historyByIPView() string {
+func (s Schema) historyByIPView() string {
 	return "CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.Table("history_by_ip_mv") + " TO " + s.Table("history_by_ip") +
 		" AS\n" + s.historyByIPSelect()
 }
 
-func (s SCHEMA__Schema) createHistoryByRdata() string {
+func (s Schema) createHistoryByRdata() string {
 	lc := s.Flavor.lowCardinality()
 	return "CREATE TABLE IF NOT EXISTS " + s.Table("history_by_rdata") + " (\n    target String,\n    rrname String,\n    rrtype " + lc +
 		",\n    rdata String,\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (reverse(target), rrtype, rrname, rdata)" + s.dedupWindow()
 }
 
-func (s SCHEMA__Schema) historyByRdataSelect() string {
+func (s Schema) historyByRdataSelect() string {
 	return "SELECT " + targetExpr + " AS target, rrname, rrtype, rdata, " + aggregateStates +
-		"\nFROM " + s.Table("responses") + "\n" + SCHEMA__AnswerJoin + "\nWHERE " + targetFilter + "\nGROUP BY target, rrname, rrtype, rdata"
+		"\nFROM " + s.Table("responses") + "\n" + AnswerJoin + "\nWHERE " + targetFilter + "\nGROUP BY target, rrname, rrtype, rdata"
 }
 
-func (s SCHEMA__Schema) historyByRdataView() string {
+func (s Schema) historyByRdataView() string {
 	return "CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.Table("history_by_rdata_mv") + " TO " + s.Table("history_by_rdata") +
 		" AS\n" + s.historyByRdataSelect()
 }
@@ -242,7 +242,7 @@ func (s SCHEMA__Schema) historyByRdataView() string {
 // materialized view existed; rows after that reach the table through the view. The cut
 // is the view's creation time as the server recorded it, so a migration that runs again
 // after an interruption cuts at the same instant.
-func (s SCHEMA__Schema) backfill(table, view, sel string) string {
+func (s Schema) backfill(table, view, sel string) string {
 	cut := fmt.Sprintf("time < (SELECT metadata_modification_time FROM system.tables WHERE database = '%s' AND name = '%s')", s.DB, view)
 	if i := strings.Index(sel, "\nWHERE "); i >= 0 {
 		sel = sel[:i] + "\nWHERE " + cut + " AND " + sel[i+len("\nWHERE "):]
@@ -254,31 +254,31 @@ func (s SCHEMA__Schema) backfill(table, view, sel string) string {
 }
 
 // selectVersion reads the schema version of the database (0 for an empty table).
-func (s SCHEMA__Schema) SelectVersion() string {
+func (s Schema) SelectVersion() string {
 	return "SELECT max(version) FROM " + s.Table("schema_version")
 }
 
 // insertVersion records that a migration was applied; its parameters are the version
 // (UInt32) and who applied it. INSERT ... SELECT: over the native protocol an INSERT with
 // VALUES waits for client data blocks on older servers.
-func (s SCHEMA__Schema) InsertVersion() string {
+func (s Schema) InsertVersion() string {
 	return "INSERT INTO " + s.Table("schema_version") + " (version, applied, by) SELECT ?, now(), ?"
 }
 
 // alterRetention sets the TTL of responses to s.retention; modern flavor only.
-func (s SCHEMA__Schema) AlterRetention() string {
+func (s Schema) AlterRetention() string {
 	return fmt.Sprintf("ALTER TABLE %s MODIFY TTL toDateTime(time) + toIntervalHour(%d)", s.Table("responses"), int64(s.Retention/time.Hour))
 }
 
 // unlandedQuery counts the rows of one batch on one day with one qname; its parameters
 // are reverse(qname), the day (YYYY-MM-DD) and the batch id.
-func (s SCHEMA__Schema) UnlandedQuery() string {
+func (s Schema) UnlandedQuery() string {
 	return "SELECT count() FROM " + s.Table("responses") +
 		" WHERE reverse(qname) = ? AND toDate(time) = toDate(?) AND batch_id = ?"
 }
 
 // responseColumns lists the insert columns in the order batch columns are appended.
-func (s SCHEMA__Schema) ResponseColumns() []string {
+func (s Schema) ResponseColumns() []string {
 	cols := []string{"time"}
 	if !s.Flavor.Modern {
 		cols = append(cols, "time_ms")
@@ -289,7 +289,7 @@ func (s SCHEMA__Schema) ResponseColumns() []string {
 		"size", "duration_us", "batch_id")
 }
 
-func (s SCHEMA__Schema) InsertResponses() string {
+func (s Schema) InsertResponses() string {
 	cols := s.ResponseColumns()
 	for i, c := range cols {
 		cols[i] = "`" + c + "`"
@@ -297,9 +297,16 @@ func (s SCHEMA__Schema) InsertResponses() string {
 	return "INSERT INTO " + s.Table("responses") + " (" + strings.Join(cols, ", ") + ")"
 }
 
-// ipText prints an ip column as text; ipParam converts bound text to the column type.
+// IPText prints an ip column as text; IPParam converts bound text to the column type.
+func (f Flavor) IPText(col string) string {
+	if f.Modern {
+		return "toString(" + col + ")"
+	}
+	return "IPv6NumToString(" + col + ")"
+}
 
-func (f SCHEMA__Flavor) IPParam() string {
+// IPParam is a bound parameter converted to the ip column's type.
+func (f Flavor) IPParam() string {
 	if f.Modern {
 		return "toIPv6(?)"
 	}

@@ -1,4 +1,4 @@
-package passivedns
+package httpapi
 
 import (
 	_ "embed"
@@ -8,9 +8,9 @@ import (
 // openapiJSON describes the native API; served at /api/v1/openapi.json.
 //
 //go:embed openapi.json
-var HTTPAPI__OpenAPIJSON []byte
+var OpenAPIJSON []byte
 
 func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(HTTPAPI__OpenAPIJSON)
+	w.Write(OpenAPIJSON)
 }

@@ -1,6 +1,9 @@
-package passivedns
+package httpapi
 
 import (
+	"github.com/passivedns/passivedns/internal/history"
+	"github.com/passivedns/passivedns/internal/param"
+
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -15,8 +18,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/plugin"
+	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/coredns/coredns/plugin/pkg/reuseport"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -29,26 +32,31 @@ import (
 
 const (
 	httpShutdownTimeout = 5 * time.Second
-	HTTPAPI__MaxConcurrent    = 8 // API queries running at once; more get 429 (native, COF) or 503 (DNSDB)
-	apiMaxBody          = 16 << 20
+	// MaxConcurrent is how many API queries run at once; more get 429 (native, COF) or
+	// 503 (DNSDB).
+	MaxConcurrent = 8
+	apiMaxBody    = 16 << 20
 )
 
-// httpConfig is the Corefile part of the API: http, api_key, http_tls.
-type HTTPAPI__Config struct {
+// Config is the Corefile part of the API (http, api_key, http_tls) and what the
+// answers need to know of the plugin.
+type Config struct {
 	Addr     string
 	Keys     [][32]byte // SHA-256 of each accepted key: compared in constant time, never logged
 	CertFile string
 	KeyFile  string
+	Sensor   string // this server's sensor name (COF sensor_id)
 }
 
-// httpAPI is one configured API listener.
-type HTTPAPI__Server struct {
-	cfg  config
-	http HTTPAPI__Config
-	DB   *HISTORY__DB
-	Now  func() time.Time
+// Server is one configured API listener.
+type Server struct {
+	cfg Config
+	db  *history.DB
+	log clog.P
+	// Now is the clock of relative times; tests set it.
+	Now func() time.Time
 
-	Limit chan struct{} // semaphore of apiMaxConcurrent
+	limit chan struct{} // semaphore of MaxConcurrent
 
 	extraMu sync.Mutex
 	extra   []extraRoute
@@ -64,13 +72,21 @@ type extraRoute struct {
 	auth    bool
 }
 
-func HTTPAPI__New(cfg config, hc HTTPAPI__Config) *HTTPAPI__Server {
-	return &HTTPAPI__Server{
-		cfg:   cfg,
-		http:  hc,
-		DB:    &HISTORY__DB{Cfg: cfg},
-		Now:   time.Now,
-		Limit: make(chan struct{}, HTTPAPI__MaxConcurrent),
+// New returns the API server of cfg, reading through db.
+func New(cfg Config, db *history.DB, log clog.P) *Server {
+	return &Server{cfg: cfg, db: db, log: log, Now: time.Now, limit: make(chan struct{}, MaxConcurrent)}
+}
+
+// Occupy takes n query slots as n running queries would, and returns what frees them.
+// Tests use it to see the API at its concurrency limit.
+func (a *Server) Occupy(n int) (release func()) {
+	for range n {
+		a.limit <- struct{}{}
+	}
+	return func() {
+		for range n {
+			<-a.limit
+		}
 	}
 }
 
@@ -78,7 +94,7 @@ func HTTPAPI__New(cfg config, hc HTTPAPI__Config) *HTTPAPI__Server {
 // writer). Call it before OnStartup, from setup. With auth set, the handler needs an
 // API key like the data endpoints. pattern is an http.ServeMux pattern such as
 // "GET /api/v1/status".
-func (a *HTTPAPI__Server) Handle(pattern string, h http.Handler, auth bool) {
+func (a *Server) Handle(pattern string, h http.Handler, auth bool) {
 	a.extraMu.Lock()
 	defer a.extraMu.Unlock()
 	a.extra = append(a.extra, extraRoute{pattern, h, auth})
@@ -88,14 +104,14 @@ func (a *HTTPAPI__Server) Handle(pattern string, h http.Handler, auth bool) {
 // sharing an address start it once.
 var apiListeners = struct {
 	sync.Mutex
-	m map[string]*HTTPAPI__Server
-}{m: map[string]*HTTPAPI__Server{}}
+	m map[string]*Server
+}{m: map[string]*Server{}}
 
 // OnStartup starts the listener unless another server block already serves the address.
-func (a *HTTPAPI__Server) OnStartup() error {
+func (a *Server) OnStartup() error {
 	apiListeners.Lock()
 	defer apiListeners.Unlock()
-	if owner, ok := apiListeners.m[a.http.Addr]; ok && owner != a && !anyPort(a.http.Addr) {
+	if owner, ok := apiListeners.m[a.cfg.Addr]; ok && owner != a && !anyPort(a.cfg.Addr) {
 		return nil
 	}
 	a.mu.Lock()
@@ -103,12 +119,12 @@ func (a *HTTPAPI__Server) OnStartup() error {
 	if a.srv != nil {
 		return nil
 	}
-	ln, err := reuseport.Listen("tcp", a.http.Addr)
+	ln, err := reuseport.Listen("tcp", a.cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("history API on %s: %w", a.http.Addr, err)
+		return fmt.Errorf("history API on %s: %w", a.cfg.Addr, err)
 	}
-	if a.http.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(a.http.CertFile, a.http.KeyFile)
+	if a.cfg.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(a.cfg.CertFile, a.cfg.KeyFile)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("history API TLS: %w", err)
@@ -119,28 +135,28 @@ func (a *HTTPAPI__Server) OnStartup() error {
 		Handler:           a.handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second, // a bulk body of 10,000 lines on a slow link
-		WriteTimeout:      HISTORY__QueryTimeout + 30*time.Second,
+		WriteTimeout:      history.QueryTimeout + 30*time.Second,
 		IdleTimeout:       30 * time.Second,
 	}
 	a.ln, a.srv = ln, srv
-	if !anyPort(a.http.Addr) {
-		apiListeners.m[a.http.Addr] = a
+	if !anyPort(a.cfg.Addr) {
+		apiListeners.m[a.cfg.Addr] = a
 	}
 	scheme := "http"
-	if a.http.CertFile != "" {
+	if a.cfg.CertFile != "" {
 		scheme = "https"
 	}
-	log.Infof("History API listening on %s://%s (%d API keys)", scheme, ln.Addr(), len(a.http.Keys))
+	a.log.Infof("History API listening on %s://%s (%d API keys)", scheme, ln.Addr(), len(a.cfg.Keys))
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Errorf("History API on %s stopped: %v", a.http.Addr, err)
+			a.log.Errorf("History API on %s stopped: %v", a.cfg.Addr, err)
 		}
 	}()
 	return nil
 }
 
 // Addr is the listener's address (useful with port 0), empty when not listening.
-func (a *HTTPAPI__Server) Addr() string {
+func (a *Server) Addr() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.ln == nil {
@@ -150,10 +166,10 @@ func (a *HTTPAPI__Server) Addr() string {
 }
 
 // OnShutdown stops the listener (reload and final shutdown alike).
-func (a *HTTPAPI__Server) OnShutdown() error {
+func (a *Server) OnShutdown() error {
 	apiListeners.Lock()
-	if apiListeners.m[a.http.Addr] == a {
-		delete(apiListeners.m, a.http.Addr)
+	if apiListeners.m[a.cfg.Addr] == a {
+		delete(apiListeners.m, a.cfg.Addr)
 	}
 	apiListeners.Unlock()
 	a.mu.Lock()
@@ -168,7 +184,7 @@ func (a *HTTPAPI__Server) OnShutdown() error {
 	if err := srv.Shutdown(ctx); err != nil {
 		srv.Close()
 	}
-	a.DB.Close()
+	a.db.Close()
 	return nil
 }
 
@@ -181,7 +197,7 @@ const (
 	protoCOF
 )
 
-func (a *HTTPAPI__Server) handler() http.Handler {
+func (a *Server) handler() http.Handler {
 	mux := http.NewServeMux()
 	route := func(pattern string, p protocol, auth bool, h http.HandlerFunc) {
 		var hh http.Handler = h
@@ -191,10 +207,10 @@ func (a *HTTPAPI__Server) handler() http.Handler {
 		mux.Handle(pattern, instrument(p, hh))
 	}
 	route("GET /api/v1/openapi.json", protoNative, false, serveOpenAPI)
-	route("GET /api/v1/name/{name}", protoNative, true, a.nativeByName(HISTORY__TableByName, nativeHistoryJSON))
+	route("GET /api/v1/name/{name}", protoNative, true, a.nativeByName(history.TableByName, nativeHistoryJSON))
 	route("GET /api/v1/ip/{ip...}", protoNative, true, a.nativeIP)
-	route("GET /api/v1/rdata/{name}", protoNative, true, a.nativeByName(HISTORY__TableByRdata, nativeHistoryJSON))
-	route("GET /api/v1/negative/{name}", protoNative, true, a.nativeByName(HISTORY__TableNegative, nativeNegativeJSON))
+	route("GET /api/v1/rdata/{name}", protoNative, true, a.nativeByName(history.TableByRdata, nativeHistoryJSON))
+	route("GET /api/v1/negative/{name}", protoNative, true, a.nativeByName(history.TableNegative, nativeNegativeJSON))
 	route("GET /api/v1/asof/{name}", protoNative, true, a.nativeAsOf)
 	route("GET /api/v1/pivot/{name}", protoNative, true, a.nativePivot)
 	route("POST /api/v1/bulk", protoNative, true, a.nativeBulk)
@@ -214,18 +230,18 @@ func (a *HTTPAPI__Server) handler() http.Handler {
 		}
 	}
 	a.extraMu.Unlock()
-	return recoverer(mux)
+	return a.recoverer(mux)
 }
 
 // recoverer turns a panic into a 500 without a stack trace in the answer.
-func recoverer(h http.Handler) http.Handler {
+func (a *Server) recoverer(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Errorf("History API: panic serving %s: %v", r.URL.Path, v)
+				a.log.Errorf("History API: panic serving %s: %v", r.URL.Path, v)
 				writeError(w, http.StatusInternalServerError, "", "internal error")
 			}
 		}()
@@ -235,9 +251,9 @@ func recoverer(h http.Handler) http.Handler {
 
 // authorize checks the API key when keys are configured: X-API-Key, Authorization:
 // Bearer, or HTTP Basic with the key as password.
-func (a *HTTPAPI__Server) authorize(p protocol, h http.Handler) http.Handler {
+func (a *Server) authorize(p protocol, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(a.http.Keys) == 0 || a.keyOK(r) {
+		if len(a.cfg.Keys) == 0 || a.keyOK(r) {
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -256,7 +272,7 @@ func (a *HTTPAPI__Server) authorize(p protocol, h http.Handler) http.Handler {
 	})
 }
 
-func (a *HTTPAPI__Server) keyOK(r *http.Request) bool {
+func (a *Server) keyOK(r *http.Request) bool {
 	var given []string
 	if k := r.Header.Get("X-API-Key"); k != "" {
 		given = append(given, k)
@@ -272,7 +288,7 @@ func (a *HTTPAPI__Server) keyOK(r *http.Request) bool {
 	ok := 0
 	for _, g := range given {
 		sum := sha256.Sum256([]byte(g))
-		for _, k := range a.http.Keys {
+		for _, k := range a.cfg.Keys {
 			ok |= subtle.ConstantTimeCompare(sum[:], k[:])
 		}
 	}
@@ -281,11 +297,11 @@ func (a *HTTPAPI__Server) keyOK(r *http.Request) bool {
 
 // bounded lets apiMaxConcurrent requests query at once; the others are refused at
 // once, with 503 (DNSDB: too many concurrent queries) or 429.
-func (a *HTTPAPI__Server) bounded(p protocol, h http.Handler) http.Handler {
+func (a *Server) bounded(p protocol, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
-		case a.Limit <- struct{}{}:
-			defer func() { <-a.Limit }()
+		case a.limit <- struct{}{}:
+			defer func() { <-a.limit }()
 			h.ServeHTTP(w, r)
 		default:
 			w.Header().Set("Retry-After", "1")
@@ -299,37 +315,37 @@ func (a *HTTPAPI__Server) bounded(p protocol, h http.Handler) http.Handler {
 }
 
 // apiError is the JSON body of every native and COF error.
-type HTTPAPI__APIError struct {
+type APIError struct {
 	Error     string `json:"error"`
 	Parameter string `json:"parameter,omitempty"`
 }
 
-func writeError(w http.ResponseWriter, status int, param, msg string) {
+func writeError(w http.ResponseWriter, status int, name, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(HTTPAPI__APIError{Error: msg, Parameter: param})
+	json.NewEncoder(w).Encode(APIError{Error: msg, Parameter: name})
 }
 
 // errorStatus maps an error to its status and message: parameters are 400 with the
 // parameter named, an unavailable ClickHouse 503, anything else a logged 500.
-func errorStatus(err error) (int, string, string) {
-	var pe *PARAM__Error
+func (a *Server) errorStatus(err error) (int, string, string) {
+	var pe *param.Error
 	switch {
 	case errors.As(err, &pe):
 		return http.StatusBadRequest, pe.Param, pe.Error()
-	case errors.Is(err, HISTORY__ErrUnavailable):
+	case errors.Is(err, history.ErrUnavailable):
 		return http.StatusServiceUnavailable, "", "history database unavailable, retry later"
 	case errors.Is(err, context.Canceled):
 		return 499, "", "request canceled"
 	}
-	log.Errorf("History API: %v", err)
+	a.log.Errorf("History API: %v", err)
 	return http.StatusInternalServerError, "", "internal error"
 }
 
-func fail(w http.ResponseWriter, err error) {
-	status, param, msg := errorStatus(err)
-	writeError(w, status, param, msg)
+func (a *Server) fail(w http.ResponseWriter, err error) {
+	status, name, msg := a.errorStatus(err)
+	writeError(w, status, name, msg)
 }
 
 // isLoopback tells whether a listen address only accepts local connections.
@@ -345,44 +361,8 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func HTTPAPI__ParseHTTPProperty(c *caddy.Controller, hc *HTTPAPI__Config, prop string, args []string) error {
-	switch prop {
-	case "http":
-		if len(args) != 1 {
-			return c.Errf("property 'http' takes exactly one address, got %d", len(args))
-		}
-		if _, port, err := net.SplitHostPort(args[0]); err != nil || port == "" {
-			return c.Errf("invalid http '%s': not HOST:PORT", args[0])
-		}
-		hc.Addr = args[0]
-	case "api_key":
-		if len(args) == 0 {
-			return c.Err("property 'api_key' needs at least one key")
-		}
-		for i, k := range args {
-			if k == "" {
-				// Never echo keys: say which one.
-				return c.Errf("api_key %d is empty (is its environment variable set?)", i+1)
-			}
-			if strings.HasPrefix(k, "{$") && strings.HasSuffix(k, "}") {
-				return c.Errf("api_key %d is an environment placeholder that was not replaced (is the variable set?)", i+1)
-			}
-			if len(k) < 8 {
-				return c.Errf("api_key %d is shorter than 8 characters", i+1)
-			}
-			hc.Keys = append(hc.Keys, sha256.Sum256([]byte(k)))
-		}
-	case "http_tls":
-		if len(args) != 2 {
-			return c.Errf("property 'http_tls' takes CERT KEY, got %d values", len(args))
-		}
-		hc.CertFile, hc.KeyFile = args[0], args[1]
-	}
-	return nil
-}
-
 // check refuses an API open to the network without keys.
-func (hc HTTPAPI__Config) Check() error {
+func (hc Config) Check() error {
 	if hc.Addr == "" {
 		if len(hc.Keys) > 0 || hc.CertFile != "" {
 			return errors.New("api_key and http_tls need http ADDRESS")
@@ -413,7 +393,7 @@ func instrument(p protocol, h http.Handler) http.Handler {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		HTTPAPI__ApiRequests.WithLabelValues(name, strconv.Itoa(sw.status)).Inc()
+		ApiRequests.WithLabelValues(name, strconv.Itoa(sw.status)).Inc()
 		apiDuration.WithLabelValues(name).Observe(time.Since(start).Seconds())
 	})
 }
@@ -442,7 +422,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Metrics of the history API.
 var (
-	HTTPAPI__ApiRequests = promauto.NewCounterVec(prometheus.CounterOpts{
+	ApiRequests = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "passivedns",
 		Name:      "api_requests_total",

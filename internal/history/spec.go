@@ -1,4 +1,4 @@
-package passivedns
+package history
 
 import "net/netip"
 
@@ -6,24 +6,24 @@ import "net/netip"
 type nameKind int
 
 const (
-	HISTORY__NameExact  nameKind = iota
-	HISTORY__NameSuffix          // *.example.org: names under example.org, not example.org itself
-	HISTORY__NamePrefix          // www.example.*: names that start with the labels www.example
+	NameExact  nameKind = iota
+	NameSuffix          // *.example.org: names under example.org, not example.org itself
+	NamePrefix          // www.example.*: names that start with the labels www.example
 )
 
 // nameSpec is a parsed name parameter. name is canonical (canonicalName): the name
 // itself, the domain under which names match (suffix), or the leading labels with
 // their dot (prefix, "www.example.").
-type HISTORY__NameSpec struct {
+type NameSpec struct {
 	Kind nameKind
 	Name string
 }
 
-func (n HISTORY__NameSpec) String() string {
+func (n NameSpec) String() string {
 	switch n.Kind {
-	case HISTORY__NameSuffix:
+	case NameSuffix:
 		return "*." + n.Name
-	case HISTORY__NamePrefix:
+	case NamePrefix:
 		return n.Name + "*"
 	}
 	return n.Name
@@ -31,9 +31,9 @@ func (n HISTORY__NameSpec) String() string {
 
 // ipSpec is an address range: one address, a prefix, or an explicit range; both ends
 // in the 16-byte form history_by_ip stores (IPv4 mapped into IPv6).
-type HISTORY__IPSpec struct {
+type IPSpec struct {
 	Lo, Hi netip.Addr
 	Text   string // as given, for results that say which input they answer
 }
 
-func (r HISTORY__IPSpec) single() bool { return r.Lo == r.Hi }
+func (r IPSpec) single() bool { return r.Lo == r.Hi }

@@ -1,6 +1,9 @@
-package passivedns
+package param
 
 import (
+	"github.com/passivedns/passivedns/internal/history"
+	"github.com/passivedns/passivedns/internal/record"
+
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -20,15 +23,15 @@ import (
 // here is ever pasted into SQL: query.go binds the values through the driver.
 
 // paramError is a client error about one parameter.
-type PARAM__Error struct {
+type Error struct {
 	Param string
 	msg   string
 }
 
-func (e *PARAM__Error) Error() string { return e.Param + ": " + e.msg }
+func (e *Error) Error() string { return e.Param + ": " + e.msg }
 
-func PARAM__Bad(param, format string, args ...any) error {
-	return &PARAM__Error{Param: param, msg: fmt.Sprintf(format, args...)}
+func Bad(param, format string, args ...any) error {
+	return &Error{Param: param, msg: fmt.Sprintf(format, args...)}
 }
 
 // Bounds of the parameters.
@@ -42,77 +45,77 @@ const (
 // parseName parses a domain name in presentation format, optionally with a leading
 // "*." or (if wildcards) a trailing ".*". Letters are lowered and bytes outside
 // printable ASCII (UTF-8 names) become \DDD escapes, as names are stored.
-func PARAM__ParseName(param, s string, wildcards bool) (HISTORY__NameSpec, error) {
+func ParseName(param, s string, wildcards bool) (history.NameSpec, error) {
 	if s == "" {
-		return HISTORY__NameSpec{}, PARAM__Bad(param, "empty name")
+		return history.NameSpec{}, Bad(param, "empty name")
 	}
 	if len(s) > maxNameText {
-		return HISTORY__NameSpec{}, PARAM__Bad(param, "longer than %d characters", maxNameText)
+		return history.NameSpec{}, Bad(param, "longer than %d characters", maxNameText)
 	}
-	kind := HISTORY__NameExact
+	kind := history.NameExact
 	switch {
 	case strings.HasPrefix(s, "*."):
-		kind, s = HISTORY__NameSuffix, s[2:]
+		kind, s = history.NameSuffix, s[2:]
 	case strings.HasSuffix(s, ".*") && !strings.HasSuffix(s, `\.*`):
-		kind, s = HISTORY__NamePrefix, s[:len(s)-2]
+		kind, s = history.NamePrefix, s[:len(s)-2]
 	}
-	if kind != HISTORY__NameExact && !wildcards {
-		return HISTORY__NameSpec{}, PARAM__Bad(param, "wildcards are not allowed here")
+	if kind != history.NameExact && !wildcards {
+		return history.NameSpec{}, Bad(param, "wildcards are not allowed here")
 	}
 	for _, l := range dns.SplitDomainName(s) { // a literal * label is \*
 		if l == "*" {
-			return HISTORY__NameSpec{}, PARAM__Bad(param, "a wildcard is only allowed as the first label (*.example.org) or the last one (www.example.*)")
+			return history.NameSpec{}, Bad(param, "a wildcard is only allowed as the first label (*.example.org) or the last one (www.example.*)")
 		}
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == 0x7f {
-			return HISTORY__NameSpec{}, PARAM__Bad(param, "control character at offset %d (escape it as \\DDD)", i)
+			return history.NameSpec{}, Bad(param, "control character at offset %d (escape it as \\DDD)", i)
 		}
 	}
-	if s == "" || s == "." && kind != HISTORY__NameExact {
-		return HISTORY__NameSpec{}, PARAM__Bad(param, "a wildcard needs a domain: everything is not a query")
+	if s == "" || s == "." && kind != history.NameExact {
+		return history.NameSpec{}, Bad(param, "a wildcard needs a domain: everything is not a query")
 	}
-	if kind == HISTORY__NamePrefix && strings.HasSuffix(s, ".") && !strings.HasSuffix(s, `\.`) {
-		return HISTORY__NameSpec{}, PARAM__Bad(param, "empty label before the trailing wildcard")
+	if kind == history.NamePrefix && strings.HasSuffix(s, ".") && !strings.HasSuffix(s, `\.`) {
+		return history.NameSpec{}, Bad(param, "empty label before the trailing wildcard")
 	}
 	if _, ok := dns.IsDomainName(s); !ok || strings.HasPrefix(s, ".") && s != "." {
-		return HISTORY__NameSpec{}, PARAM__Bad(param, "not a domain name in presentation format")
+		return history.NameSpec{}, Bad(param, "not a domain name in presentation format")
 	}
 	// Through wire format and back: the escapes come out exactly as miekg/dns prints
 	// stored names (\' \@ \; \( \) \" \  and \DDD for other bytes).
 	var wire [512]byte
 	off, err := dns.PackDomainName(dns.Fqdn(s), wire[:], 0, nil, false)
 	if err != nil {
-		return HISTORY__NameSpec{}, PARAM__Bad(param, "not a domain name: %v", err)
+		return history.NameSpec{}, Bad(param, "not a domain name: %v", err)
 	}
 	printed, _, err := dns.UnpackDomainName(wire[:off], 0)
 	if err != nil {
-		return HISTORY__NameSpec{}, PARAM__Bad(param, "not a domain name: %v", err)
+		return history.NameSpec{}, Bad(param, "not a domain name: %v", err)
 	}
-	name := RECORD__CanonicalName(printed)
-	return HISTORY__NameSpec{Kind: kind, Name: name}, nil
+	name := record.CanonicalName(printed)
+	return history.NameSpec{Kind: kind, Name: name}, nil
 }
 
 // parseIP accepts ADDR, ADDR/LEN, ADDR,LEN (DNSDB) and A-B (a range within one family).
-func PARAM__ParseIP(param, s string) (HISTORY__IPSpec, error) {
+func ParseIP(param, s string) (history.IPSpec, error) {
 	if s == "" {
-		return HISTORY__IPSpec{}, PARAM__Bad(param, "empty address")
+		return history.IPSpec{}, Bad(param, "empty address")
 	}
 	if len(s) > maxIPText {
-		return HISTORY__IPSpec{}, PARAM__Bad(param, "longer than %d characters", maxIPText)
+		return history.IPSpec{}, Bad(param, "longer than %d characters", maxIPText)
 	}
-	spec := HISTORY__IPSpec{Text: s}
+	spec := history.IPSpec{Text: s}
 	if a, b, ok := strings.Cut(s, "-"); ok {
 		lo, err1 := netip.ParseAddr(a)
 		hi, err2 := netip.ParseAddr(b)
 		if err1 != nil || err2 != nil || lo.Zone() != "" || hi.Zone() != "" {
-			return HISTORY__IPSpec{}, PARAM__Bad(param, "a range is two addresses of one family, FIRST-LAST")
+			return history.IPSpec{}, Bad(param, "a range is two addresses of one family, FIRST-LAST")
 		}
 		if lo.Is4() != hi.Is4() {
-			return HISTORY__IPSpec{}, PARAM__Bad(param, "a range cannot mix IPv4 and IPv6")
+			return history.IPSpec{}, Bad(param, "a range cannot mix IPv4 and IPv6")
 		}
 		if hi.Less(lo) {
-			return HISTORY__IPSpec{}, PARAM__Bad(param, "the range ends before it starts")
+			return history.IPSpec{}, Bad(param, "the range ends before it starts")
 		}
 		spec.Lo, spec.Hi = to16(lo), to16(hi)
 		return spec, nil
@@ -123,7 +126,7 @@ func PARAM__ParseIP(param, s string) (HISTORY__IPSpec, error) {
 	}
 	a, err := netip.ParseAddr(addr)
 	if err != nil || a.Zone() != "" {
-		return HISTORY__IPSpec{}, PARAM__Bad(param, "not an IPv4 or IPv6 address")
+		return history.IPSpec{}, Bad(param, "not an IPv4 or IPv6 address")
 	}
 	if a.Is4In6() {
 		a = a.Unmap()
@@ -134,11 +137,11 @@ func PARAM__ParseIP(param, s string) (HISTORY__IPSpec, error) {
 	}
 	n, err := strconv.Atoi(bits)
 	if err != nil || n < 0 || n > a.BitLen() || bits == "" || bits[0] == '+' || bits[0] == '-' {
-		return HISTORY__IPSpec{}, PARAM__Bad(param, "prefix length must be 0 to %d", a.BitLen())
+		return history.IPSpec{}, Bad(param, "prefix length must be 0 to %d", a.BitLen())
 	}
 	p, err := a.Prefix(n)
 	if err != nil {
-		return HISTORY__IPSpec{}, PARAM__Bad(param, "%v", err)
+		return history.IPSpec{}, Bad(param, "%v", err)
 	}
 	spec.Lo, spec.Hi = to16(p.Addr()), to16(lastAddr(p))
 	return spec, nil
@@ -156,7 +159,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 }
 
 // looksLikeIP tells apart the two kinds of value /pdns/query and bulk accept.
-func PARAM__LooksLikeIP(s string) bool {
+func LooksLikeIP(s string) bool {
 	if _, err := netip.ParseAddr(s); err == nil {
 		return true
 	}
@@ -170,18 +173,18 @@ func PARAM__LooksLikeIP(s string) bool {
 
 // parseRRTypes parses rrtype filters: repeated parameters and/or comma-separated lists
 // of mnemonics or TYPEnnn. ANY (or nothing) means no filter.
-func PARAM__ParseRRTypes(param string, values []string) ([]string, error) {
+func ParseRRTypes(param string, values []string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	for _, v := range values {
 		for _, t := range strings.Split(v, ",") {
 			t = strings.TrimSpace(t)
 			if t == "" {
-				return nil, PARAM__Bad(param, "empty record type")
+				return nil, Bad(param, "empty record type")
 			}
 			name, err := parseRRType(t)
 			if err != nil {
-				return nil, PARAM__Bad(param, "%v", err)
+				return nil, Bad(param, "%v", err)
 			}
 			if name == "ANY" {
 				return nil, nil
@@ -191,7 +194,7 @@ func PARAM__ParseRRTypes(param string, values []string) ([]string, error) {
 				out = append(out, name)
 			}
 			if len(out) > maxRRTypes {
-				return nil, PARAM__Bad(param, "more than %d record types", maxRRTypes)
+				return nil, Bad(param, "more than %d record types", maxRRTypes)
 			}
 		}
 	}
@@ -207,12 +210,12 @@ func parseRRType(s string) (string, error) {
 		return u, nil
 	}
 	if t, ok := dns.StringToType[u]; ok {
-		return RECORD__TypeString(t), nil
+		return record.TypeString(t), nil
 	}
 	if rest, ok := strings.CutPrefix(u, "TYPE"); ok {
 		n, err := strconv.ParseUint(rest, 10, 16)
 		if err == nil && rest != "" && rest[0] != '+' {
-			return RECORD__TypeString(uint16(n)), nil
+			return record.TypeString(uint16(n)), nil
 		}
 	}
 	return "", fmt.Errorf("unknown record type %q", s)
@@ -220,29 +223,29 @@ func parseRRType(s string) (string, error) {
 
 // Limits of time values: DateTime covers 1970 to 2106.
 var (
-	PARAM__MinTime = time.Unix(0, 0).UTC()
-	PARAM__MaxTime = time.Unix(1<<32-1, 0).UTC()
+	MinTime = time.Unix(0, 0).UTC()
+	MaxTime = time.Unix(1<<32-1, 0).UTC()
 )
 
 // parseTime parses a point in time: epoch seconds, negative seconds relative to now
 // (DNSDB), RFC 3339, or (native only) a negative Go duration such as -24h.
-func PARAM__ParseTime(param, s string, now time.Time, native bool) (time.Time, error) {
+func ParseTime(param, s string, now time.Time, native bool) (time.Time, error) {
 	if s == "" {
-		return time.Time{}, PARAM__Bad(param, "empty time")
+		return time.Time{}, Bad(param, "empty time")
 	}
 	if len(s) > 40 {
-		return time.Time{}, PARAM__Bad(param, "not a time")
+		return time.Time{}, Bad(param, "not a time")
 	}
 	var t time.Time
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if n < 0 {
-			if n < -int64(PARAM__MaxTime.Unix()) {
-				return time.Time{}, PARAM__Bad(param, "relative time too far back")
+			if n < -int64(MaxTime.Unix()) {
+				return time.Time{}, Bad(param, "relative time too far back")
 			}
 			t = now.Add(time.Duration(n) * time.Second)
 		} else {
-			if n > PARAM__MaxTime.Unix() {
-				return time.Time{}, PARAM__Bad(param, "after %d", PARAM__MaxTime.Unix())
+			if n > MaxTime.Unix() {
+				return time.Time{}, Bad(param, "after %d", MaxTime.Unix())
 			}
 			t = time.Unix(n, 0)
 		}
@@ -252,36 +255,36 @@ func PARAM__ParseTime(param, s string, now time.Time, native bool) (time.Time, e
 		t = now.Add(d)
 	} else {
 		if native {
-			return time.Time{}, PARAM__Bad(param, "not a time: use RFC 3339 (2026-11-03T10:00:00Z), epoch seconds, or negative seconds or a duration (-24h) before now")
+			return time.Time{}, Bad(param, "not a time: use RFC 3339 (2026-11-03T10:00:00Z), epoch seconds, or negative seconds or a duration (-24h) before now")
 		}
-		return time.Time{}, PARAM__Bad(param, "not a time: use epoch seconds, or negative seconds relative to now")
+		return time.Time{}, Bad(param, "not a time: use epoch seconds, or negative seconds relative to now")
 	}
 	t = t.UTC()
-	if t.Before(PARAM__MinTime) || t.After(PARAM__MaxTime) {
-		return time.Time{}, PARAM__Bad(param, "outside 1970 to 2106")
+	if t.Before(MinTime) || t.After(MaxTime) {
+		return time.Time{}, Bad(param, "outside 1970 to 2106")
 	}
 	return t, nil
 }
 
 // parseLimit parses a count between lo and hi; empty gives def.
-func PARAM__ParseLimit(param, s string, def, lo, hi int) (int, error) {
+func ParseLimit(param, s string, def, lo, hi int) (int, error) {
 	if s == "" {
 		return def, nil
 	}
 	if len(s) > 12 || s[0] == '+' {
-		return 0, PARAM__Bad(param, "not a whole number between %d and %d", lo, hi)
+		return 0, Bad(param, "not a whole number between %d and %d", lo, hi)
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		return 0, PARAM__Bad(param, "not a whole number between %d and %d", lo, hi)
+		return 0, Bad(param, "not a whole number between %d and %d", lo, hi)
 	}
 	if n < lo || n > hi {
-		return 0, PARAM__Bad(param, "must be between %d and %d", lo, hi)
+		return 0, Bad(param, "must be between %d and %d", lo, hi)
 	}
 	return n, nil
 }
 
-func PARAM__ParseBool(param, s string, def bool) (bool, error) {
+func ParseBool(param, s string, def bool) (bool, error) {
 	switch strings.ToLower(s) {
 	case "":
 		return def, nil
@@ -290,12 +293,12 @@ func PARAM__ParseBool(param, s string, def bool) (bool, error) {
 	case "false", "f", "0", "no":
 		return false, nil
 	}
-	return false, PARAM__Bad(param, "must be true or false")
+	return false, Bad(param, "must be true or false")
 }
 
 // cursor is the position after the last result of a page: the sort key of that result,
 // tied to the query it belongs to so it cannot be replayed against another one.
-type PARAM__Cursor struct {
+type Cursor struct {
 	Query uint64   `json:"q"`
 	Key   []string `json:"k"`
 	// The window of the first page, resolved (relative times move with the clock):
@@ -305,7 +308,7 @@ type PARAM__Cursor struct {
 }
 
 // queryID fingerprints the parts of a request that decide its results.
-func PARAM__QueryID(parts ...string) uint64 {
+func QueryID(parts ...string) uint64 {
 	h := sha256.New()
 	for _, p := range parts {
 		var n [8]byte
@@ -316,45 +319,45 @@ func PARAM__QueryID(parts ...string) uint64 {
 	return binary.BigEndian.Uint64(h.Sum(nil))
 }
 
-func (c PARAM__Cursor) Encode() string {
+func (c Cursor) Encode() string {
 	b, _ := json.Marshal(c)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // parseCursor decodes a cursor and checks it belongs to query id and has keyLen keys.
-func PARAM__ParseCursor(param, s string, id uint64, keyLen int) ([]string, error) {
-	c, err := PARAM__DecodeCursor(param, s, id, keyLen)
+func ParseCursor(param, s string, id uint64, keyLen int) ([]string, error) {
+	c, err := DecodeCursor(param, s, id, keyLen)
 	return c.Key, err
 }
 
 // decodeCursor is parseCursor returning the whole cursor.
-func PARAM__DecodeCursor(param, s string, id uint64, keyLen int) (PARAM__Cursor, error) {
+func DecodeCursor(param, s string, id uint64, keyLen int) (Cursor, error) {
 	if s == "" {
-		return PARAM__Cursor{}, nil
+		return Cursor{}, nil
 	}
 	if len(s) > maxCursorText {
-		return PARAM__Cursor{}, PARAM__Bad(param, "too long")
+		return Cursor{}, Bad(param, "too long")
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return PARAM__Cursor{}, PARAM__Bad(param, "not a cursor returned by this server")
+		return Cursor{}, Bad(param, "not a cursor returned by this server")
 	}
-	var c PARAM__Cursor
+	var c Cursor
 	if err := json.Unmarshal(b, &c); err != nil || len(c.Key) != keyLen {
-		return PARAM__Cursor{}, PARAM__Bad(param, "not a cursor returned by this server")
+		return Cursor{}, Bad(param, "not a cursor returned by this server")
 	}
 	if c.Query != id {
-		return PARAM__Cursor{}, PARAM__Bad(param, "belongs to another query; repeat the parameters of the request that returned it")
+		return Cursor{}, Bad(param, "belongs to another query; repeat the parameters of the request that returned it")
 	}
 	for _, k := range c.Key {
 		for i := 0; i < len(k); i++ {
 			if k[i] == 0 {
-				return PARAM__Cursor{}, PARAM__Bad(param, "not a cursor returned by this server")
+				return Cursor{}, Bad(param, "not a cursor returned by this server")
 			}
 		}
 	}
-	if c.From < 0 || c.To < 0 || c.From > PARAM__MaxTime.Unix() || c.To > PARAM__MaxTime.Unix() {
-		return PARAM__Cursor{}, PARAM__Bad(param, "not a cursor returned by this server")
+	if c.From < 0 || c.To < 0 || c.From > MaxTime.Unix() || c.To > MaxTime.Unix() {
+		return Cursor{}, Bad(param, "not a cursor returned by this server")
 	}
 	return c, nil
 }

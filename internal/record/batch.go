@@ -1,4 +1,4 @@
-package passivedns
+package record
 
 import (
 	"encoding/binary"
@@ -13,11 +13,11 @@ import (
 
 // batch holds decoded responses column by column, in the order of the responses table,
 // so an insert appends whole columns at once.
-type RECORD__Batch struct {
+type Batch struct {
 	ID        uint64 // random; lets a retry find out whether an earlier attempt landed
 	Uncertain bool   // an earlier insert attempt may have been written
 
-	Caps []RECORD__Capture // the captures of the rows, kept to spool the batch if ClickHouse fails
+	Caps []Capture // the captures of the rows, kept to spool the batch if ClickHouse fails
 
 	Time       []time.Time
 	TimeMs     []uint16
@@ -30,16 +30,16 @@ type RECORD__Batch struct {
 	QClass     []string
 	RCode      []string
 	Flags      []uint16
-	Answer     RECORD__Section
-	Authority  RECORD__Section
+	Answer     Section
+	Authority  Section
 	Size       []uint32
 	DurationUs []uint32
 }
 
 // section is one message section as the columns of a Nested field.
-type RECORD__Section struct {
+type Section struct {
 	Name  [][]string
-	Type   [][]string
+	Type  [][]string
 	Class [][]string
 	TTL   [][]uint32
 	Data  [][]string
@@ -48,16 +48,16 @@ type RECORD__Section struct {
 	nums []uint32
 }
 
-func (b *RECORD__Batch) Len() int { return len(b.Time) }
+func (b *Batch) Len() int { return len(b.Time) }
 
 // decoder is the writer's scratch space for turning captures into rows.
-type RECORD__Decoder struct {
+type Decoder struct {
 	msg dns.Msg
 	buf []byte
 }
 
 // add decodes one captured response.
-func (b *RECORD__Batch) Add(c *RECORD__Capture, d *RECORD__Decoder, sensor string) error {
+func (b *Batch) Add(c *Capture, d *Decoder, sensor string) error {
 	m := &d.msg
 	*m = dns.Msg{}
 	if err := m.Unpack(c.Wire); err != nil {
@@ -88,7 +88,7 @@ func (b *RECORD__Batch) Add(c *RECORD__Capture, d *RECORD__Decoder, sensor strin
 	var qname, qtype, qclass string
 	if len(m.Question) > 0 {
 		q := m.Question[0]
-		qname, qtype, qclass = RECORD__CanonicalName(q.Name), RECORD__TypeString(q.Qtype), classString(q.Qclass)
+		qname, qtype, qclass = CanonicalName(q.Name), TypeString(q.Qtype), classString(q.Qclass)
 	}
 	b.QName = append(b.QName, qname)
 	b.QType = append(b.QType, qtype)
@@ -106,16 +106,16 @@ func (b *RECORD__Batch) Add(c *RECORD__Capture, d *RECORD__Decoder, sensor strin
 	return nil
 }
 
-func (s *RECORD__Section) add(rrs []dns.RR) {
+func (s *Section) add(rrs []dns.RR) {
 	// The row's slices are cut from section-wide arenas: one allocation now and then
 	// instead of five per section per response.
 	n := len(rrs)
 	start := len(s.strs)
 	for _, rr := range rrs {
-		s.strs = append(s.strs, RECORD__CanonicalName(rr.Header().Name))
+		s.strs = append(s.strs, CanonicalName(rr.Header().Name))
 	}
 	for _, rr := range rrs {
-		s.strs = append(s.strs, RECORD__TypeString(rr.Header().Rrtype))
+		s.strs = append(s.strs, TypeString(rr.Header().Rrtype))
 	}
 	for _, rr := range rrs {
 		s.strs = append(s.strs, classString(rr.Header().Class))
@@ -136,8 +136,8 @@ func (s *RECORD__Section) add(rrs []dns.RR) {
 }
 
 // subset returns the rows for which keep is true, as a new batch with the same id.
-func (b *RECORD__Batch) Subset(keep func(i int) bool) *RECORD__Batch {
-	n := &RECORD__Batch{ID: b.ID}
+func (b *Batch) Subset(keep func(i int) bool) *Batch {
+	n := &Batch{ID: b.ID}
 	for i := range b.Time {
 		if !keep(i) {
 			continue
@@ -164,7 +164,7 @@ func (b *RECORD__Batch) Subset(keep func(i int) bool) *RECORD__Batch {
 	return n
 }
 
-func (s *RECORD__Section) copyRow(from *RECORD__Section, i int) {
+func (s *Section) copyRow(from *Section, i int) {
 	s.Name = append(s.Name, from.Name[i])
 	s.Type = append(s.Type, from.Type[i])
 	s.Class = append(s.Class, from.Class[i])
@@ -176,7 +176,7 @@ func (s *RECORD__Section) copyRow(from *RECORD__Section, i int) {
 // prints it (escapes kept, so binary labels and dots inside labels survive), fully
 // qualified, with ASCII letters lowered. Bytes outside printable ASCII are already
 // \DDD escapes, so lowering cannot touch them.
-func RECORD__CanonicalName(s string) string {
+func CanonicalName(s string) string {
 	return dns.Fqdn(lowerASCII(s))
 }
 
@@ -195,7 +195,7 @@ func lowerASCII(s string) string {
 	return s
 }
 
-func RECORD__TypeString(t uint16) string {
+func TypeString(t uint16) string {
 	if s, ok := dns.TypeToString[t]; ok {
 		return s
 	}
@@ -239,44 +239,44 @@ func rdata(rr dns.RR) string {
 		}
 		return v.AAAA.String()
 	case *dns.CNAME:
-		return RECORD__CanonicalName(v.Target)
+		return CanonicalName(v.Target)
 	case *dns.NS:
-		return RECORD__CanonicalName(v.Ns)
+		return CanonicalName(v.Ns)
 	case *dns.PTR:
-		return RECORD__CanonicalName(v.Ptr)
+		return CanonicalName(v.Ptr)
 	}
 	switch v := rr.(type) {
 	case *dns.DNAME:
 		c := *v
-		c.Target = RECORD__CanonicalName(c.Target)
+		c.Target = CanonicalName(c.Target)
 		rr = &c
 	case *dns.MX:
 		c := *v
-		c.Mx = RECORD__CanonicalName(c.Mx)
+		c.Mx = CanonicalName(c.Mx)
 		rr = &c
 	case *dns.SRV:
 		c := *v
-		c.Target = RECORD__CanonicalName(c.Target)
+		c.Target = CanonicalName(c.Target)
 		rr = &c
 	case *dns.SOA:
 		c := *v
-		c.Ns, c.Mbox = RECORD__CanonicalName(c.Ns), RECORD__CanonicalName(c.Mbox)
+		c.Ns, c.Mbox = CanonicalName(c.Ns), CanonicalName(c.Mbox)
 		rr = &c
 	case *dns.SVCB:
 		c := *v
-		c.Target = RECORD__CanonicalName(c.Target)
+		c.Target = CanonicalName(c.Target)
 		rr = &c
 	case *dns.HTTPS:
 		c := *v
-		c.Target = RECORD__CanonicalName(c.Target)
+		c.Target = CanonicalName(c.Target)
 		rr = &c
 	case *dns.KX:
 		c := *v
-		c.Exchanger = RECORD__CanonicalName(c.Exchanger)
+		c.Exchanger = CanonicalName(c.Exchanger)
 		rr = &c
 	case *dns.NAPTR:
 		c := *v
-		c.Replacement = RECORD__CanonicalName(c.Replacement)
+		c.Replacement = CanonicalName(c.Replacement)
 		rr = &c
 	}
 	// The text is "owner<TAB>ttl<TAB>class<TAB>type<TAB>data"; names escape tabs, so
@@ -293,9 +293,9 @@ func rdata(rr dns.RR) string {
 }
 
 // newBatchID is a random batch id: it lets a retry find out whether an earlier attempt landed.
-func RECORD__NewBatchID() uint64 { return rand.Uint64() }
+func NewBatchID() uint64 { return rand.Uint64() }
 
-func RECORD__Reverse(s string) string {
+func Reverse(s string) string {
 	r := make([]byte, len(s))
 	for i := 0; i < len(s); i++ {
 		r[len(s)-1-i] = s[i]
