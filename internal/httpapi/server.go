@@ -2,27 +2,18 @@ package httpapi
 
 import (
 	"github.com/passivedns/passivedns/internal/history"
-	"github.com/passivedns/passivedns/internal/param"
 
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/coredns/coredns/plugin/pkg/reuseport"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // The history API's HTTP listener, built like the health and metrics plugins': opened
@@ -75,19 +66,6 @@ type extraRoute struct {
 // New returns the API server of cfg, reading through db.
 func New(cfg Config, db *history.DB, log clog.P) *Server {
 	return &Server{cfg: cfg, db: db, log: log, Now: time.Now, limit: make(chan struct{}, MaxConcurrent)}
-}
-
-// Occupy takes n query slots as n running queries would, and returns what frees them.
-// Tests use it to see the API at its concurrency limit.
-func (a *Server) Occupy(n int) (release func()) {
-	for range n {
-		a.limit <- struct{}{}
-	}
-	return func() {
-		for range n {
-			<-a.limit
-		}
-	}
 }
 
 // Handle mounts an extra handler on the API listener (for example a status page of the
@@ -188,166 +166,6 @@ func (a *Server) OnShutdown() error {
 	return nil
 }
 
-// protocol decides the shape of errors and the status of an overload.
-type protocol int
-
-const (
-	protoNative protocol = iota
-	protoDNSDB
-	protoCOF
-)
-
-func (a *Server) handler() http.Handler {
-	mux := http.NewServeMux()
-	route := func(pattern string, p protocol, auth bool, h http.HandlerFunc) {
-		var hh http.Handler = h
-		if auth {
-			hh = a.authorize(p, a.bounded(p, hh))
-		}
-		mux.Handle(pattern, instrument(p, hh))
-	}
-	route("GET /api/v1/openapi.json", protoNative, false, serveOpenAPI)
-	route("GET /api/v1/name/{name}", protoNative, true, a.nativeByName(history.TableByName, nativeHistoryJSON))
-	route("GET /api/v1/ip/{ip...}", protoNative, true, a.nativeIP)
-	route("GET /api/v1/rdata/{name}", protoNative, true, a.nativeByName(history.TableByRdata, nativeHistoryJSON))
-	route("GET /api/v1/negative/{name}", protoNative, true, a.nativeByName(history.TableNegative, nativeNegativeJSON))
-	route("GET /api/v1/asof/{name}", protoNative, true, a.nativeAsOf)
-	route("GET /api/v1/pivot/{name}", protoNative, true, a.nativePivot)
-	route("POST /api/v1/bulk", protoNative, true, a.nativeBulk)
-	route("GET /dnsdb/v2/ping", protoDNSDB, false, dnsdbPing)
-	route("GET /dnsdb/v2/rate_limit", protoDNSDB, true, a.dnsdbRateLimit)
-	route("GET /dnsdb/v2/{mode}/{rest...}", protoDNSDB, true, a.dnsdbLookup)
-	route("GET /pdns/query/{value...}", protoCOF, true, a.cofQuery)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "", "no such endpoint: see /api/v1/openapi.json, /dnsdb/v2/ and /pdns/query/")
-	})
-	a.extraMu.Lock()
-	for _, e := range a.extra {
-		if e.auth {
-			mux.Handle(e.pattern, a.authorize(protoNative, e.h))
-		} else {
-			mux.Handle(e.pattern, e.h)
-		}
-	}
-	a.extraMu.Unlock()
-	return a.recoverer(mux)
-}
-
-// recoverer turns a panic into a 500 without a stack trace in the answer.
-func (a *Server) recoverer(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				a.log.Errorf("History API: panic serving %s: %v", r.URL.Path, v)
-				writeError(w, http.StatusInternalServerError, "", "internal error")
-			}
-		}()
-		h.ServeHTTP(w, r)
-	})
-}
-
-// authorize checks the API key when keys are configured: X-API-Key, Authorization:
-// Bearer, or HTTP Basic with the key as password.
-func (a *Server) authorize(p protocol, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(a.cfg.Keys) == 0 || a.keyOK(r) {
-			h.ServeHTTP(w, r)
-			return
-		}
-		status := http.StatusUnauthorized
-		if p == protoDNSDB {
-			status = http.StatusForbidden // what DNSDB clients expect for a bad key
-		} else {
-			w.Header().Set("WWW-Authenticate", `Basic realm="passivedns"`)
-		}
-		msg := "missing or wrong API key: send X-API-Key, Authorization: Bearer, or Basic with the key as password"
-		if p == protoDNSDB {
-			dnsdbFail(w, status, msg)
-			return
-		}
-		writeError(w, status, "", msg)
-	})
-}
-
-func (a *Server) keyOK(r *http.Request) bool {
-	var given []string
-	if k := r.Header.Get("X-API-Key"); k != "" {
-		given = append(given, k)
-	}
-	if auth := r.Header.Get("Authorization"); auth != "" {
-		if k, ok := strings.CutPrefix(auth, "Bearer "); ok {
-			given = append(given, strings.TrimSpace(k))
-		}
-	}
-	if _, pw, ok := r.BasicAuth(); ok {
-		given = append(given, pw)
-	}
-	ok := 0
-	for _, g := range given {
-		sum := sha256.Sum256([]byte(g))
-		for _, k := range a.cfg.Keys {
-			ok |= subtle.ConstantTimeCompare(sum[:], k[:])
-		}
-	}
-	return ok == 1
-}
-
-// bounded lets apiMaxConcurrent requests query at once; the others are refused at
-// once, with 503 (DNSDB: too many concurrent queries) or 429.
-func (a *Server) bounded(p protocol, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case a.limit <- struct{}{}:
-			defer func() { <-a.limit }()
-			h.ServeHTTP(w, r)
-		default:
-			w.Header().Set("Retry-After", "1")
-			if p == protoDNSDB {
-				dnsdbFail(w, http.StatusServiceUnavailable, "too many concurrent queries")
-				return
-			}
-			writeError(w, http.StatusTooManyRequests, "", "too many concurrent queries; retry shortly")
-		}
-	})
-}
-
-// apiError is the JSON body of every native and COF error.
-type APIError struct {
-	Error     string `json:"error"`
-	Parameter string `json:"parameter,omitempty"`
-}
-
-func writeError(w http.ResponseWriter, status int, name, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(APIError{Error: msg, Parameter: name})
-}
-
-// errorStatus maps an error to its status and message: parameters are 400 with the
-// parameter named, an unavailable ClickHouse 503, anything else a logged 500.
-func (a *Server) errorStatus(err error) (int, string, string) {
-	var pe *param.Error
-	switch {
-	case errors.As(err, &pe):
-		return http.StatusBadRequest, pe.Param, pe.Error()
-	case errors.Is(err, history.ErrUnavailable):
-		return http.StatusServiceUnavailable, "", "history database unavailable, retry later"
-	case errors.Is(err, context.Canceled):
-		return 499, "", "request canceled"
-	}
-	a.log.Errorf("History API: %v", err)
-	return http.StatusInternalServerError, "", "internal error"
-}
-
-func (a *Server) fail(w http.ResponseWriter, err error) {
-	status, name, msg := a.errorStatus(err)
-	writeError(w, status, name, msg)
-}
-
 // isLoopback tells whether a listen address only accepts local connections.
 func isLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
@@ -380,60 +198,3 @@ func anyPort(addr string) bool {
 	_, port, err := net.SplitHostPort(addr)
 	return err == nil && port == "0"
 }
-
-var protocolNames = [...]string{protoNative: "native", protoDNSDB: "dnsdb", protoCOF: "cof"}
-
-// instrument counts requests by protocol and status and times them.
-func instrument(p protocol, h http.Handler) http.Handler {
-	name := protocolNames[p]
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		h.ServeHTTP(sw, r)
-		if sw.status == 0 {
-			sw.status = http.StatusOK
-		}
-		ApiRequests.WithLabelValues(name, strconv.Itoa(sw.status)).Inc()
-		apiDuration.WithLabelValues(name).Observe(time.Since(start).Seconds())
-	})
-}
-
-// statusWriter remembers the status; Unwrap keeps http.ResponseController working.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// Metrics of the history API.
-var (
-	ApiRequests = promauto.NewCounterVec(prometheus.CounterOpts{
-		Namespace: plugin.Namespace,
-		Subsystem: "passivedns",
-		Name:      "api_requests_total",
-		Help:      "Counter of history API requests, by protocol (native, dnsdb, cof) and HTTP status.",
-	}, []string{"protocol", "code"})
-
-	apiDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: plugin.Namespace,
-		Subsystem: "passivedns",
-		Name:      "api_request_duration_seconds",
-		Buckets:   plugin.TimeBuckets,
-		Help:      "Histogram of the time history API requests took, by protocol.",
-	}, []string{"protocol"})
-)

@@ -1,0 +1,45 @@
+package httpapi
+
+import (
+	"github.com/passivedns/passivedns/internal/history"
+	"github.com/passivedns/passivedns/internal/param"
+
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+)
+
+// apiError is the JSON body of every native and COF error.
+type APIError struct {
+	Error     string `json:"error"`
+	Parameter string `json:"parameter,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, status int, name, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(APIError{Error: msg, Parameter: name})
+}
+
+// errorStatus maps an error to its status and message: parameters are 400 with the
+// parameter named, an unavailable ClickHouse 503, anything else a logged 500.
+func (a *Server) errorStatus(err error) (int, string, string) {
+	var pe *param.Error
+	switch {
+	case errors.As(err, &pe):
+		return http.StatusBadRequest, pe.Param, pe.Error()
+	case errors.Is(err, history.ErrUnavailable):
+		return http.StatusServiceUnavailable, "", "history database unavailable, retry later"
+	case errors.Is(err, context.Canceled):
+		return 499, "", "request canceled"
+	}
+	a.log.Errorf("History API: %v", err)
+	return http.StatusInternalServerError, "", "internal error"
+}
+
+func (a *Server) fail(w http.ResponseWriter, err error) {
+	status, name, msg := a.errorStatus(err)
+	writeError(w, status, name, msg)
+}
