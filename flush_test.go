@@ -3,6 +3,7 @@ package passivedns
 import (
 	"github.com/passivedns/passivedns/internal/chsink"
 	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/recordtest"
 
 	"context"
 	"errors"
@@ -11,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -66,17 +66,6 @@ func (f *fakeSink) rows() (n int, batches int) {
 	return n, len(f.batches)
 }
 
-func testCapture(t testing.TB, name string) record.Capture {
-	m := new(dns.Msg)
-	m.SetQuestion(name, dns.TypeA)
-	m.Response = true
-	wire, err := m.Pack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return record.Capture{Wire: wire, Time: time.Now()}
-}
-
 func newTestWriter(batch, queue int, flush time.Duration, s sink) *writer {
 	w := newWriter(config{batch: batch, queue: queue, flush: flush, sensor: "t"}, s)
 	w.shutdownTimeout = 300 * time.Millisecond
@@ -104,7 +93,7 @@ func TestWriterFlushesOnSize(t *testing.T) {
 	}
 	defer w.stop()
 	for range 7 {
-		w.enqueue(testCapture(t, "example.org."))
+		w.enqueue(recordtest.Capture(t, "example.org."))
 	}
 	waitFor(t, "two full batches", func() bool { _, b := s.rows(); return b == 2 })
 	if n, _ := s.rows(); n != 6 {
@@ -118,8 +107,8 @@ func TestWriterFlushesOnInterval(t *testing.T) {
 	w.start()
 	defer w.stop()
 	start := time.Now()
-	w.enqueue(testCapture(t, "example.org."))
-	w.enqueue(testCapture(t, "example.net."))
+	w.enqueue(recordtest.Capture(t, "example.org."))
+	w.enqueue(recordtest.Capture(t, "example.net."))
 	waitFor(t, "the interval flush", func() bool { n, _ := s.rows(); return n == 2 })
 	if d := time.Since(start); d < 50*time.Millisecond {
 		t.Errorf("flushed after %s, before the interval", d)
@@ -136,8 +125,8 @@ func TestWriterRetriesTransientErrors(t *testing.T) {
 	w := newTestWriter(2, 10, time.Hour, s)
 	errs := testutil.ToFloat64(errorCount.WithLabelValues("insert"))
 	w.start()
-	w.enqueue(testCapture(t, "a.example.org."))
-	w.enqueue(testCapture(t, "b.example.org."))
+	w.enqueue(recordtest.Capture(t, "a.example.org."))
+	w.enqueue(recordtest.Capture(t, "b.example.org."))
 	waitFor(t, "the retried batch", func() bool { n, _ := s.rows(); return n == 2 })
 	w.stop()
 	if s.calls != 3 {
@@ -153,8 +142,8 @@ func TestWriterDropsRejectedRows(t *testing.T) {
 	w := newTestWriter(2, 10, time.Hour, s)
 	before := dropped(dropRejected)
 	w.start()
-	w.enqueue(testCapture(t, "a.example.org."))
-	w.enqueue(testCapture(t, "b.example.org."))
+	w.enqueue(recordtest.Capture(t, "a.example.org."))
+	w.enqueue(recordtest.Capture(t, "b.example.org."))
 	waitFor(t, "the rejection", func() bool { return dropped(dropRejected)-before == 2 })
 	w.stop()
 	if s.calls != 1 {
@@ -167,7 +156,7 @@ func TestWriterQueueFullDropsAndCounts(t *testing.T) {
 	w := newTestWriter(2, 2, time.Hour, s) // not started: nothing drains the queue
 	before := dropped(dropQueueFull)
 	for range 5 {
-		w.enqueue(testCapture(t, "example.org."))
+		w.enqueue(recordtest.Capture(t, "example.org."))
 	}
 	if got := dropped(dropQueueFull) - before; got != 3 {
 		t.Errorf("dropped %v, want 3", got)
@@ -186,7 +175,7 @@ func TestWriterDrainsOnStop(t *testing.T) {
 	w := newTestWriter(4, 100, time.Hour, s)
 	w.start()
 	for range 10 {
-		w.enqueue(testCapture(t, "example.org."))
+		w.enqueue(recordtest.Capture(t, "example.org."))
 	}
 	w.stop()
 	if n, _ := s.rows(); n != 10 {
@@ -194,7 +183,7 @@ func TestWriterDrainsOnStop(t *testing.T) {
 	}
 	// A capture after stop (a straggling query during reload) is counted, not lost silently.
 	before := dropped(dropShutdown)
-	w.enqueue(testCapture(t, "late.example.org."))
+	w.enqueue(recordtest.Capture(t, "late.example.org."))
 	if got := dropped(dropShutdown) - before; got != 1 {
 		t.Errorf("late capture counted %v times, want 1", got)
 	}
@@ -202,7 +191,7 @@ func TestWriterDrainsOnStop(t *testing.T) {
 	if err := w.start(); err != nil {
 		t.Fatal(err)
 	}
-	w.enqueue(testCapture(t, "again.example.org."))
+	w.enqueue(recordtest.Capture(t, "again.example.org."))
 	w.stop()
 	if n, _ := s.rows(); n != 11 {
 		t.Errorf("wrote %d rows after restart, want 11", n)
@@ -215,7 +204,7 @@ func TestWriterStopWithClickHouseDownIsBounded(t *testing.T) {
 	before := dropped(dropShutdown)
 	w.start()
 	for range 5 {
-		w.enqueue(testCapture(t, "example.org."))
+		w.enqueue(recordtest.Capture(t, "example.org."))
 	}
 	time.Sleep(50 * time.Millisecond) // let the first batch start failing
 	start := time.Now()
@@ -234,7 +223,7 @@ func TestWriterCountsUndecodable(t *testing.T) {
 	before := dropped(dropEncode)
 	w.start()
 	w.enqueue(record.Capture{Wire: []byte{1, 2, 3}})
-	w.enqueue(testCapture(t, "example.org."))
+	w.enqueue(recordtest.Capture(t, "example.org."))
 	waitFor(t, "the good row", func() bool { n, _ := s.rows(); return n == 1 })
 	w.stop()
 	if got := dropped(dropEncode) - before; got != 1 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coredns/caddy"
+	"github.com/passivedns/passivedns/internal/recordtest"
 )
 
 // The ClickHouse password must not appear in logs, errors or the status: here the server
@@ -30,7 +31,7 @@ func TestPasswordNeverShown(t *testing.T) {
 	if err := w.start(); err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	w.enqueue(testCapture(t, "example.org."))
+	w.enqueue(recordtest.Capture(t, "example.org."))
 	waitFor(t, "the failed login to be seen", func() bool { return !w.healthy.Load() })
 	rec := httptest.NewRecorder()
 	w.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/status", nil))

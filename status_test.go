@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/passivedns/passivedns/internal/recordtest"
 )
 
 func TestStatus(t *testing.T) {
@@ -17,7 +19,7 @@ func TestStatus(t *testing.T) {
 	w.start()
 	defer w.stop()
 	for range 12 {
-		w.enqueue(testCapture(t, "status.example.org."))
+		w.enqueue(recordtest.Capture(t, "status.example.org."))
 	}
 	waitFor(t, "12 spooled", func() bool { return w.spool.Stats().Records == 12 })
 

@@ -1,13 +1,8 @@
-package passivedns
+package param
 
 import (
 	"github.com/passivedns/passivedns/internal/history"
-	"github.com/passivedns/passivedns/internal/httpapi"
-	"github.com/passivedns/passivedns/internal/param"
-	"github.com/passivedns/passivedns/internal/schema"
 
-	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -26,9 +21,9 @@ func FuzzParseName(f *testing.F) {
 		f.Add(s, true)
 	}
 	f.Fuzz(func(t *testing.T, s string, wildcards bool) {
-		n, err := param.ParseName("name", s, wildcards)
+		n, err := ParseName("name", s, wildcards)
 		if err != nil {
-			if _, ok := err.(*param.Error); !ok {
+			if _, ok := err.(*Error); !ok {
 				t.Fatalf("%q: error of type %T", s, err)
 			}
 			return
@@ -50,7 +45,7 @@ func FuzzParseName(f *testing.F) {
 		if len(labels) > 0 && (labels[0] == "*" || labels[len(labels)-1] == "*") {
 			return
 		}
-		again, err := param.ParseName("name", n.String(), true)
+		again, err := ParseName("name", n.String(), true)
 		if err != nil || again != n {
 			t.Fatalf("%q → %q → %q, %v", s, n.String(), again.String(), err)
 		}
@@ -63,9 +58,9 @@ func FuzzParseIP(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		ip, err := param.ParseIP("ip", s)
+		ip, err := ParseIP("ip", s)
 		if err != nil {
-			if _, ok := err.(*param.Error); !ok {
+			if _, ok := err.(*Error); !ok {
 				t.Fatalf("%q: error of type %T", s, err)
 			}
 			return
@@ -76,7 +71,7 @@ func FuzzParseIP(f *testing.F) {
 		if ip.Lo.Is4In6() != ip.Hi.Is4In6() {
 			t.Fatalf("%q: range %v-%v crosses families", s, ip.Lo, ip.Hi)
 		}
-		if !param.LooksLikeIP(s) {
+		if !LooksLikeIP(s) {
 			t.Fatalf("%q parses as an address but looksLikeIP says no", s)
 		}
 	})
@@ -88,79 +83,27 @@ func FuzzParseTime(f *testing.F) {
 	}
 	now := time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, s string, native bool) {
-		tm, err := param.ParseTime("t", s, now, native)
+		tm, err := ParseTime("t", s, now, native)
 		if err != nil {
-			if _, ok := err.(*param.Error); !ok {
+			if _, ok := err.(*Error); !ok {
 				t.Fatalf("%q: error of type %T", s, err)
 			}
 			return
 		}
-		if tm.Before(param.MinTime) || tm.After(param.MaxTime) || tm.Location() != time.UTC {
+		if tm.Before(MinTime) || tm.After(MaxTime) || tm.Location() != time.UTC {
 			t.Fatalf("%q → %v", s, tm)
 		}
 	})
 }
 
-// FuzzDNSDBRequest parses a DNSDB path and query and renders its SQL: any input is a
-// request or a parameter error, and the SQL never contains request text, only
-// placeholders, one per argument.
-func FuzzDNSDBRequest(f *testing.F) {
-	for _, s := range [][2]string{
-		{"lookup/rrset/name/www.example.org/A/example.org", "limit=5&offset=2"},
-		{"summarize/rrset/name/*.example.org", "time_first_before=-86400&max_count=3"},
-		{"lookup/rdata/ip/192.0.2.0,24", "time_last_after=1793700000&humantime=true"},
-		{"lookup/rdata/ip/2001:db8::1-2001:db8::ff", ""},
-		{"lookup/rdata/name/mail.example.org/MX", "aggr=false"},
-		{"lookup/rrset/raw/0377777706676f6f676c6503636f6d00/ANY-DNSSEC", "aggr=false"},
-		{"lookup/rrset/name/x%27%29%3B--.example", "limit=0"},
-	} {
-		f.Add(s[0], s[1])
-	}
-	legacy := schema.Schema{Flavor: schema.DetectFlavor("18.16.1"), DB: "passivedns"}
-	modern := schema.Schema{Flavor: schema.DetectFlavor("26.5.1"), DB: "passivedns"}
-	now := time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC)
-	f.Fuzz(func(t *testing.T, path, query string) {
-		r, err := http.NewRequest("GET", "http://x/dnsdb/v2/"+path+"?"+query, nil)
-		if err != nil {
-			return
-		}
-		segs, err := httpapi.DnsdbSegments(r)
-		if err != nil {
-			return
-		}
-		v, err := url.ParseQuery(query)
-		if err != nil {
-			return
-		}
-		d, err := httpapi.ParseDNSDB(segs, v, now)
-		if err != nil {
-			switch err.(type) {
-			case *param.Error, *httpapi.OffsetError:
-				return
-			}
-			t.Fatalf("%q ? %q: error of type %T", path, query, err)
-		}
-		for _, s := range []schema.Schema{legacy, modern} {
-			sql, args := d.Q.Build(s)
-			if n := strings.Count(sql, "?"); n != len(args) {
-				t.Fatalf("%q: %d placeholders for %d arguments:\n%s", path, n, len(args), sql)
-			}
-			// Values travel as arguments: no literal of any kind is in the text.
-			if strings.ContainsAny(sql, "'\"\\;") {
-				t.Fatalf("%q: a literal in the SQL:\n%s", path, sql)
-			}
-		}
-	})
-}
-
 func FuzzCursor(f *testing.F) {
-	f.Add(param.Cursor{Query: 7, Key: []string{"a", "b", "c"}}.Encode())
+	f.Add(Cursor{Query: 7, Key: []string{"a", "b", "c"}}.Encode())
 	f.Add("e30")
 	f.Add("!!!")
 	f.Fuzz(func(t *testing.T, s string) {
-		key, err := param.ParseCursor("cursor", s, 7, 3)
+		key, err := ParseCursor("cursor", s, 7, 3)
 		if err != nil {
-			if _, ok := err.(*param.Error); !ok {
+			if _, ok := err.(*Error); !ok {
 				t.Fatalf("%q: error of type %T", s, err)
 			}
 			return
