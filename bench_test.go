@@ -2,6 +2,7 @@ package passivedns
 
 import (
 	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/recordtest"
 
 	"context"
 	"net"
@@ -15,36 +16,11 @@ import (
 	"github.com/miekg/dns"
 )
 
-// typicalAnswer is a 4-record answer: a CNAME and three addresses, as a resolver often gives.
-func typicalAnswer(tb testing.TB) (*dns.Msg, *dns.Msg) {
-	q := new(dns.Msg)
-	q.SetQuestion("www.example.org.", dns.TypeA)
-	q.SetEdns0(1232, false)
-	reply := new(dns.Msg)
-	reply.SetReply(q)
-	reply.Compress = true
-	reply.RecursionAvailable = true
-	for _, s := range []string{
-		"www.example.org. 300 IN CNAME www.cdn.example.net.",
-		"www.cdn.example.net. 60 IN A 192.0.2.1",
-		"www.cdn.example.net. 60 IN A 192.0.2.2",
-		"www.cdn.example.net. 60 IN A 192.0.2.3",
-	} {
-		r, err := dns.NewRR(s)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		reply.Answer = append(reply.Answer, r)
-	}
-	reply.SetEdns0(1232, false)
-	return q, reply
-}
-
 // BenchmarkCapture is the cost passivedns adds to a response in ServeDNS: the wrapper,
 // the copy of the message and the enqueue. Compare with BenchmarkCaptureBaseline, the
 // same chain without passivedns.
 func BenchmarkCapture(b *testing.B) {
-	q, reply := typicalAnswer(b)
+	q, reply := recordtest.TypicalAnswer(b)
 	cfg := config{queue: 1 << 16, batch: 1, sensor: "bench"}
 	p := &PassiveDNS{cfg: cfg, writer: newWriter(cfg, nil)}
 	p.Next = test.HandlerFunc(func(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
@@ -93,7 +69,7 @@ func (p passthrough) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 }
 
 func BenchmarkCaptureBaseline(b *testing.B) {
-	q, reply := typicalAnswer(b)
+	q, reply := recordtest.TypicalAnswer(b)
 	next := passthrough{test.HandlerFunc(func(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 		return 0, w.WriteMsg(reply)
 	})}
@@ -105,28 +81,10 @@ func BenchmarkCaptureBaseline(b *testing.B) {
 	}
 }
 
-// BenchmarkDecode is the writer goroutine's cost per response: unpack and turn into rows.
-func BenchmarkDecode(b *testing.B) {
-	_, reply := typicalAnswer(b)
-	wire, _ := reply.Pack()
-	c := record.Capture{Wire: wire}
-	d := new(record.Decoder)
-	bt := &record.Batch{}
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		if i%10000 == 0 {
-			bt = &record.Batch{}
-		}
-		if err := bt.Add(&c, d, "bench"); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // BenchmarkInsertRows is the writer's cost of handing decoded rows to the driver
 // (appendColumns) for a batch of 10,000 typical answers, per row, without sending.
 func BenchmarkInsertRows(b *testing.B) {
-	_, reply := typicalAnswer(b)
+	_, reply := recordtest.TypicalAnswer(b)
 	wire, _ := reply.Pack()
 	rows := &record.Batch{ID: 1}
 	d := new(record.Decoder)

@@ -2,6 +2,7 @@ package passivedns
 
 import (
 	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/recordtest"
 	"github.com/passivedns/passivedns/internal/spool"
 
 	"context"
@@ -18,7 +19,7 @@ import (
 // spool codec. Nothing may panic, and whatever is recorded must come back the same
 // from the spool.
 func FuzzRecord(f *testing.F) {
-	_, reply := typicalAnswer(f)
+	_, reply := recordtest.TypicalAnswer(f)
 	wire, _ := reply.Pack()
 	f.Add(wire)
 	f.Add([]byte{})

@@ -42,3 +42,28 @@ func Batch(tb testing.TB, n int) *record.Batch {
 	}
 	return b
 }
+
+// TypicalAnswer is a 4-record answer: a CNAME and three addresses, as a resolver often gives.
+func TypicalAnswer(tb testing.TB) (*dns.Msg, *dns.Msg) {
+	q := new(dns.Msg)
+	q.SetQuestion("www.example.org.", dns.TypeA)
+	q.SetEdns0(1232, false)
+	reply := new(dns.Msg)
+	reply.SetReply(q)
+	reply.Compress = true
+	reply.RecursionAvailable = true
+	for _, s := range []string{
+		"www.example.org. 300 IN CNAME www.cdn.example.net.",
+		"www.cdn.example.net. 60 IN A 192.0.2.1",
+		"www.cdn.example.net. 60 IN A 192.0.2.2",
+		"www.cdn.example.net. 60 IN A 192.0.2.3",
+	} {
+		r, err := dns.NewRR(s)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		reply.Answer = append(reply.Answer, r)
+	}
+	reply.SetEdns0(1232, false)
+	return q, reply
+}
