@@ -35,7 +35,7 @@ func refRow(wire []byte, compress bool) (row, error) {
 	r.answer = refSection(m.Answer)
 	r.authority = refSection(m.Ns)
 	m.Compress = compress
-	packed, err := m.PackBuffer(make([]byte, dns.MaxMsgSize))
+	packed, err := m.PackBuffer(refBuf)
 	if err != nil {
 		r.sizeErr = true
 	} else {
@@ -43,6 +43,8 @@ func refRow(wire []byte, compress bool) (row, error) {
 	}
 	return r, nil
 }
+
+var refBuf = make([]byte, dns.MaxMsgSize)
 
 func refSection(rrs []dns.RR) [][5]string {
 	var out [][5]string
