@@ -1,0 +1,202 @@
+package wire
+
+import (
+	"encoding/binary"
+
+	"github.com/miekg/dns"
+)
+
+// Size is the length of the message as miekg/dns packs what Msg.Unpack made of it,
+// with name compression (compress) or without: the size of the answer as the server
+// sent it when only the uncompressed copy was captured. It is computed from the walk
+// without packing. ok is false when records went through miekg/dns (their packed
+// form is the library's business): pack the unpacked message then.
+func (d *Decoder) Size(compress bool) (size int, ok bool) {
+	if d.slow || len(d.fb) > 0 {
+		return 0, false
+	}
+	// Like Msg.PackBuffer: a lone question has nothing to compress against.
+	if !compress || (d.nq <= 1 && len(d.rrs) == 0) {
+		return d.plain, true
+	}
+	return d.compressed(), true
+}
+
+// compressed replays miekg/dns's packDomainName over the names of the message in
+// packing order: every suffix of a name (but the root) is looked up among the ones
+// already written; a hit becomes a pointer where the type allows compression, a miss
+// is remembered if its offset fits a pointer. Suffixes compare as exact label
+// sequences, as the library's map compares the presentation strings.
+func (d *Decoder) compressed() int {
+	c := &d.comp
+	c.reset(d.msg)
+	off := 12
+	for _, q := range d.qnames {
+		off = c.name(int(q), off, true) + 4
+	}
+	for i := range d.rrs {
+		r := &d.rrs[i]
+		off = c.name(int(r.name), off, true) + 10
+		rd := int(r.rd)
+		switch r.typ {
+		case dns.TypeCNAME, dns.TypeNS, dns.TypePTR:
+			off = c.name(rd, off, true)
+		case dns.TypeDNAME:
+			off = c.name(rd, off, false)
+		case dns.TypeMX:
+			off = c.name(rd+2, off+2, true)
+		case dns.TypeSRV:
+			off = c.name(rd+6, off+6, false)
+		case dns.TypeSOA:
+			mbox, _, _ := skipName(d.msg, rd, rd+int(r.rdlen))
+			off = c.name(rd, off, true)
+			off = c.name(mbox, off, true) + 20
+		default: // A, AAAA, TXT, OPT: no names
+			off += int(r.rdlen)
+		}
+	}
+	return off
+}
+
+// maxCompressionOffset is miekg/dns's: only offsets below it are remembered.
+const maxCompressionOffset = 2 << 13
+
+// compressor is the set of name suffixes written so far. Few names: a linear scan
+// over hashes; many: a map from hash to the first entry with it.
+type compressor struct {
+	msg     []byte
+	hashes  []uint64
+	srcs    []int32 // offset in msg of the suffix's first label
+	next    []int32 // next entry with the same hash when indexed, or -1
+	index   map[uint64]int32
+	indexed bool
+	labels  []int32
+	lh      []uint64
+}
+
+const linearEntries = 48
+
+func (c *compressor) reset(msg []byte) {
+	c.msg = msg
+	c.hashes, c.srcs, c.next = c.hashes[:0], c.srcs[:0], c.next[:0]
+	if c.indexed {
+		clear(c.index)
+		c.indexed = false
+	}
+}
+
+// name accounts for the name at src (a checked name in msg) packed at off and
+// returns the offset after it.
+func (c *compressor) name(src, off int, compress bool) int {
+	msg := c.msg
+	labels := c.labels[:0]
+	for p, hops := src, 0; hops <= maxPointers; {
+		l := int(msg[p])
+		if l == 0 {
+			break
+		}
+		if l&0xC0 == 0xC0 {
+			p = (l&0x3F)<<8 | int(msg[p+1])
+			hops++
+			continue
+		}
+		labels = append(labels, int32(p))
+		p += 1 + l
+	}
+	c.labels = labels
+	if len(labels) == 0 {
+		return off + 1 // the root is never compressed
+	}
+	// Hash every suffix, from the right.
+	lh := c.lh[:0]
+	for range labels {
+		lh = append(lh, 0)
+	}
+	h := uint64(14695981039346656037)
+	for i := len(labels) - 1; i >= 0; i-- {
+		p := int(labels[i])
+		for _, b := range msg[p : p+1+int(msg[p])] {
+			h = (h ^ uint64(b)) * 1099511628211
+		}
+		h = (h ^ 0xff) * 1099511628211 // label boundary
+		lh[i] = h
+	}
+	c.lh = lh
+	for i, p := range labels {
+		if c.find(lh[i], labels[i:]) {
+			if compress {
+				return off + 2
+			}
+		} else if off < maxCompressionOffset {
+			c.insert(lh[i], p)
+		}
+		off += 1 + int(msg[p])
+	}
+	return off + 1
+}
+
+func (c *compressor) find(h uint64, labels []int32) bool {
+	if !c.indexed {
+		for i, x := range c.hashes {
+			if x == h && c.same(int(c.srcs[i]), labels) {
+				return true
+			}
+		}
+		return false
+	}
+	i, ok := c.index[h]
+	for ok && i >= 0 {
+		if c.same(int(c.srcs[i]), labels) {
+			return true
+		}
+		i = c.next[i]
+	}
+	return false
+}
+
+func (c *compressor) insert(h uint64, src int32) {
+	c.hashes = append(c.hashes, h)
+	c.srcs = append(c.srcs, src)
+	c.next = append(c.next, -1)
+	if !c.indexed && len(c.hashes) > linearEntries {
+		if c.index == nil {
+			c.index = make(map[uint64]int32)
+		}
+		c.indexed = true
+		for i := range c.hashes {
+			c.link(i)
+		}
+		return
+	}
+	if c.indexed {
+		c.link(len(c.hashes) - 1)
+	}
+}
+
+func (c *compressor) link(i int) {
+	if head, ok := c.index[c.hashes[i]]; ok {
+		c.next[i] = head
+	}
+	c.index[c.hashes[i]] = int32(i)
+}
+
+// same reports whether the suffix starting at the label at src spells the labels.
+func (c *compressor) same(src int, labels []int32) bool {
+	msg := c.msg
+	p := src
+	for _, lq := range labels {
+		q := int(lq)
+		for hops := 0; msg[p]&0xC0 == 0xC0 && hops <= maxPointers; hops++ {
+			p = int(binary.BigEndian.Uint16(msg[p:]) & 0x3FFF)
+		}
+		l := int(msg[p])
+		if l == 0 || l != int(msg[q]) || string(msg[p+1:p+1+l]) != string(msg[q+1:q+1+l]) {
+			return false
+		}
+		p += 1 + l
+	}
+	for hops := 0; msg[p]&0xC0 == 0xC0 && hops <= maxPointers; hops++ {
+		p = int(binary.BigEndian.Uint16(msg[p:]) & 0x3FFF)
+	}
+	return msg[p] == 0
+}
