@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ClickHouse/ch-go/proto"
 )
@@ -118,16 +119,13 @@ const maxErrorText = 64 << 10
 type requestBody struct {
 	r    *bytes.Reader
 	done chan struct{}
-	once bool
+	once sync.Once
 }
 
 func (b *requestBody) Read(p []byte) (int, error) { return b.r.Read(p) }
 
 func (b *requestBody) Close() error {
-	if !b.once {
-		b.once = true
-		close(b.done)
-	}
+	b.once.Do(func() { close(b.done) })
 	return nil
 }
 

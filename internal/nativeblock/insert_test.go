@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ClickHouse/ch-go/proto"
 	"github.com/passivedns/passivedns/internal/chdbtest"
@@ -149,8 +150,8 @@ func TestDedupToken(t *testing.T) {
 
 // TestEncode26 proves the encoding on ClickHouse 26.x: the blocks of both flavors, written
 // to files, are inserted with the Native input format (what the HTTP interface runs) into
-// tables of their flavor, and read back byte for byte. Modern blocks also read through
-// file() with an explicit structure.
+// tables of their flavor, and read back byte for byte, as are blocks of rows copied with
+// AppendRow. Modern blocks also read through file() with an explicit structure.
 func TestEncode26(t *testing.T) {
 	s, err := chdbtest.Open(t.TempDir())
 	if err != nil {
@@ -170,7 +171,35 @@ func TestEncode26(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			db := "nb_" + name
 			exec(t, "CREATE DATABASE IF NOT EXISTS "+db)
-			exec(t, responsesDDL(db, modern))
+			// load inserts a block into a fresh table as the HTTP interface would and
+			// checks every column of every row.
+			load := func(t *testing.T, table string, b *Responses, id uint64, want []string) string {
+				t.Helper()
+				exec(t, strings.Replace(responsesDDL(db, modern), "`responses`", "`"+table+"`", 1))
+				var buf proto.Buffer
+				if err := b.Encode(&buf, id); err != nil {
+					t.Fatal(err)
+				}
+				file := filepath.Join(t.TempDir(), "block.native")
+				if err := os.WriteFile(file, buf.Buf, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				cols := make([]string, 0)
+				for _, c := range b.Columns() {
+					cols = append(cols, "`"+c+"`")
+				}
+				exec(t, "INSERT INTO "+db+"."+table+" ("+strings.Join(cols, ", ")+") FROM INFILE '"+file+"' FORMAT Native")
+				got := lines(exec(t, readBack(db+"."+table, modern)))
+				if len(got) != len(want) {
+					t.Fatalf("%d rows, want %d", len(got), len(want))
+				}
+				for i := range want {
+					if got[i] != want[i] {
+						t.Errorf("row %d:\n got %.400s\nwant %.400s", i, got[i], want[i])
+					}
+				}
+				return file
+			}
 			b := New(modern)
 			rows := oddRows()
 			var want []string
@@ -178,28 +207,17 @@ func TestEncode26(t *testing.T) {
 				rows[i].appendTo(b)
 				want = append(want, rows[i].expect(99))
 			}
-			var buf proto.Buffer
-			if err := b.Encode(&buf, 99); err != nil {
-				t.Fatal(err)
-			}
-			file := filepath.Join(t.TempDir(), "block.native")
-			if err := os.WriteFile(file, buf.Buf, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			cols := make([]string, 0)
-			for _, c := range b.Columns() {
-				cols = append(cols, "`"+c+"`")
-			}
-			exec(t, "INSERT INTO "+db+".responses ("+strings.Join(cols, ", ")+") FROM INFILE '"+file+"' FORMAT Native")
-			got := lines(exec(t, readBack(db+".responses", modern)))
-			if len(got) != len(want) {
-				t.Fatalf("%d rows, want %d", len(got), len(want))
-			}
-			for i := range want {
-				if got[i] != want[i] {
-					t.Errorf("row %d:\n got %.400s\nwant %.400s", i, got[i], want[i])
+			file := load(t, "responses", b, 99, want)
+			// Some rows copied into another block, as a retry of the days that did not land.
+			sub := New(modern)
+			want = want[:0]
+			for _, i := range []int{3, 1} {
+				if err := sub.AppendRow(b, i); err != nil {
+					t.Fatal(err)
 				}
+				want = append(want, rows[i].expect(5))
 			}
+			load(t, "subset", sub, 5, []string{want[1], want[0]})
 			if !modern {
 				return
 			}
@@ -220,5 +238,50 @@ func TestEncode26(t *testing.T) {
 				t.Errorf("file() read %q", n)
 			}
 		})
+	}
+}
+
+// TestAppendRow: a block of some rows of another, as a retry sends the days that did not
+// land, stores exactly those rows on 18.16 (TestEncode26 checks both flavors on 26.x).
+func TestAppendRow(t *testing.T) {
+	const db = "nb_subset"
+	freshDB(t, db)
+	rows := oddRows()
+	src := New(false)
+	for i := range rows {
+		rows[i].appendTo(src)
+	}
+	sub := New(false)
+	var want []string
+	for _, i := range []int{1, 3, 4} {
+		if err := sub.AppendRow(src, i); err != nil {
+			t.Fatal(err)
+		}
+		if !src.TimeAt(i).Equal(rows[i].time.Truncate(time.Millisecond)) || string(src.QNameAt(i)) != rows[i].qname {
+			t.Errorf("row %d: TimeAt %v QNameAt %q, want %v %q", i, src.TimeAt(i), src.QNameAt(i), rows[i].time, rows[i].qname)
+		}
+		want = append(want, rows[i].expect(3))
+	}
+	if err := inserter(t, db).Insert(context.Background(), sub, 3); err != nil {
+		t.Fatal(err)
+	}
+	out, err := testCH.Query(readBack(db+".responses", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(lines(out), "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("got\n%.600s\nwant\n%.600s", got, strings.Join(want, "\n"))
+	}
+	if err := New(true).AppendRow(src, 0); err == nil {
+		t.Error("a portable row went into a modern block")
+	}
+	modern := New(true)
+	for i := range rows {
+		rows[i].appendTo(modern)
+	}
+	for _, i := range []int{0, 3} {
+		if !modern.TimeAt(i).Equal(rows[i].time.Truncate(time.Millisecond)) {
+			t.Errorf("modern row %d: TimeAt %v, want %v", i, modern.TimeAt(i), rows[i].time)
+		}
 	}
 }
