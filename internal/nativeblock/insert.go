@@ -54,6 +54,9 @@ func NewInserter(cfg Config) (*Inserter, error) {
 		cols[i] = quoteIdent(c)
 	}
 	q := u.Query()
+	// The body follows the statement directly: 18.16 reads a newline after the format name
+	// as the first byte of the block. The block starts with its column count, 22 or 23,
+	// which no version takes for a blank to skip.
 	q.Set("query", "INSERT INTO "+quoteIdent(cfg.Database)+"."+quoteIdent("responses")+
 		" ("+strings.Join(cols, ", ")+") FORMAT Native")
 	u.RawQuery = q.Encode()
