@@ -1,0 +1,287 @@
+package nativeblock
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/ch-go/proto"
+	"github.com/passivedns/passivedns/internal/chdbtest"
+)
+
+// freshDB creates a database with the portable responses table on the 18.16 server.
+func freshDB(t *testing.T, name string) {
+	t.Helper()
+	for _, q := range []string{"DROP DATABASE IF EXISTS `" + name + "`", "CREATE DATABASE `" + name + "`", responsesDDL(name, false)} {
+		if _, err := testCH.Query(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func inserter(t testing.TB, db string) *Inserter {
+	t.Helper()
+	in, err := NewInserter(Config{URL: "http://" + testCH.HTTPAddr + "/", Database: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+func lines(s string) []string { return strings.Split(strings.TrimSuffix(s, "\n"), "\n") }
+
+// TestInsert1816 inserts the odd rows twice through one Inserter and one reused block (the
+// second batch must not carry anything of the first) and reads every column back as bytes.
+func TestInsert1816(t *testing.T) {
+	const db = "nb_insert"
+	freshDB(t, db)
+	in := inserter(t, db)
+	b := New(false)
+	rows := oddRows()
+	var want []string
+	for batch, id := range []uint64{1 << 63, 42} {
+		b.Reset()
+		for i := range rows {
+			r := rows[i]
+			r.dur += uint32(batch * 100)
+			r.appendTo(b)
+			want = append(want, r.expect(id))
+		}
+		if err := in.Insert(context.Background(), b, id); err != nil {
+			t.Fatalf("batch %d: %v", batch, err)
+		}
+	}
+	out, err := testCH.Query(readBack("`"+db+"`.responses", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := lines(out)
+	if len(got) != len(want) {
+		t.Fatalf("%d rows landed, want %d:\n%s", len(got), len(want), out)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("row %d:\n got %.400s\nwant %.400s", i, got[i], want[i])
+		}
+	}
+}
+
+// TestInsertErrors: the server's refusals come back as Exceptions with their codes, and
+// only bad rows count as rejected.
+func TestInsertErrors(t *testing.T) {
+	const db = "nb_errors"
+	freshDB(t, db)
+	rows := oddRows()
+	tests := []struct {
+		name     string
+		db       string
+		mutate   func(*Responses)
+		code     int
+		rejected bool
+	}{
+		{"unknown database", "nb_missing", nil, 81, false},
+		{"short block", db, func(b *Responses) { *b.Flags = (*b.Flags)[:0] }, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := New(false)
+			rows[0].appendTo(b)
+			if tt.mutate != nil {
+				tt.mutate(b)
+			}
+			err := inserter(t, tt.db).Insert(context.Background(), b, 1)
+			if tt.mutate != nil {
+				// A block whose columns disagree is refused before it is sent.
+				if err == nil || !strings.Contains(err.Error(), "rows") {
+					t.Fatalf("want an encoding error, got %v", err)
+				}
+				return
+			}
+			var ex *Exception
+			if !errors.As(err, &ex) || ex.Code != tt.code {
+				t.Fatalf("want exception code %d, got %v", tt.code, err)
+			}
+			if Rejected(err) != tt.rejected {
+				t.Errorf("Rejected = %v, want %v", !tt.rejected, tt.rejected)
+			}
+		})
+	}
+}
+
+func TestParseException(t *testing.T) {
+	tests := []struct {
+		header, text string
+		code         int
+		rejected     bool
+	}{
+		{"", "Code: 60, e.displayText() = DB::Exception: Table x.y doesn't exist., e.what() = DB::Exception\n", 60, false},
+		{"", "Code: 27. DB::Exception: Cannot parse input: expected '\\t' before: 'x' (CANNOT_PARSE_INPUT_ASSERTION_FAILED) (version 26.1.1.1)", 27, true},
+		{"53", "Code: 53. DB::Exception: Type mismatch", 53, true},
+		{"", "Bad Gateway", 0, false},
+	}
+	for _, tt := range tests {
+		e := parseException(500, tt.header, []byte(tt.text))
+		if e.Code != tt.code || Rejected(e) != tt.rejected {
+			t.Errorf("%q: code %d rejected %v, want %d %v", tt.text, e.Code, Rejected(e), tt.code, tt.rejected)
+		}
+	}
+}
+
+// TestDedupToken: the modern flavor sends insert_deduplication_token, which 18.16 refuses
+// as an unknown setting: the flavor decides which servers get it.
+func TestDedupToken(t *testing.T) {
+	in, err := NewInserter(Config{URL: "http://" + testCH.HTTPAddr + "/", Database: "nb_errors", Modern: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New(true)
+	r := oddRows()[0]
+	r.appendTo(b)
+	err = in.Insert(context.Background(), b, 7)
+	var ex *Exception
+	if !errors.As(err, &ex) || ex.Code != 115 { // UNKNOWN_SETTING
+		t.Fatalf("want UNKNOWN_SETTING from 18.16, got %v", err)
+	}
+}
+
+// TestEncode26 proves the encoding on ClickHouse 26.x: the blocks of both flavors, written
+// to files, are inserted with the Native input format (what the HTTP interface runs) into
+// tables of their flavor, and read back byte for byte, as are blocks of rows copied with
+// AppendRow. Modern blocks also read through file() with an explicit structure.
+func TestEncode26(t *testing.T) {
+	s, err := chdbtest.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	exec := func(t *testing.T, q string) string {
+		t.Helper()
+		out, err := s.Exec(q)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, q)
+		}
+		return out
+	}
+	for _, modern := range []bool{false, true} {
+		name := map[bool]string{false: "portable", true: "modern"}[modern]
+		t.Run(name, func(t *testing.T) {
+			db := "nb_" + name
+			exec(t, "CREATE DATABASE IF NOT EXISTS "+db)
+			// load inserts a block into a fresh table as the HTTP interface would and
+			// checks every column of every row.
+			load := func(t *testing.T, table string, b *Responses, id uint64, want []string) string {
+				t.Helper()
+				exec(t, strings.Replace(responsesDDL(db, modern), "`responses`", "`"+table+"`", 1))
+				var buf proto.Buffer
+				if err := b.Encode(&buf, id); err != nil {
+					t.Fatal(err)
+				}
+				file := filepath.Join(t.TempDir(), "block.native")
+				if err := os.WriteFile(file, buf.Buf, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				cols := make([]string, 0)
+				for _, c := range b.Columns() {
+					cols = append(cols, "`"+c+"`")
+				}
+				exec(t, "INSERT INTO "+db+"."+table+" ("+strings.Join(cols, ", ")+") FROM INFILE '"+file+"' FORMAT Native")
+				got := lines(exec(t, readBack(db+"."+table, modern)))
+				if len(got) != len(want) {
+					t.Fatalf("%d rows, want %d", len(got), len(want))
+				}
+				for i := range want {
+					if got[i] != want[i] {
+						t.Errorf("row %d:\n got %.400s\nwant %.400s", i, got[i], want[i])
+					}
+				}
+				return file
+			}
+			b := New(modern)
+			rows := oddRows()
+			var want []string
+			for i := range rows {
+				rows[i].appendTo(b)
+				want = append(want, rows[i].expect(99))
+			}
+			file := load(t, "responses", b, 99, want)
+			// Some rows copied into another block, as a retry of the days that did not land.
+			sub := New(modern)
+			want = want[:0]
+			for _, i := range []int{3, 1} {
+				if err := sub.AppendRow(b, i); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, rows[i].expect(5))
+			}
+			load(t, "subset", sub, 5, []string{want[1], want[0]})
+			if !modern {
+				return
+			}
+			// The block's own types, as file() reads them without a table.
+			desc := exec(t, "DESCRIBE file('"+file+"', 'Native') FORMAT TSVRaw")
+			for _, typ := range []string{"DateTime64(3, 'UTC')", "IPv6", "LowCardinality(String)", "Array(LowCardinality(String))"} {
+				if !strings.Contains(desc, "\t"+typ+"\t") && !strings.Contains(desc, "\t"+typ+"\n") {
+					t.Errorf("block has no %s column:\n%s", typ, desc)
+				}
+			}
+			n := exec(t, "SELECT count(), sum(length(`answer.name`)), toString(max(time)) FROM file('"+file+"', 'Native', "+
+				"'time DateTime64(3, ''UTC''), sensor LowCardinality(String), server LowCardinality(String), transport LowCardinality(String), client IPv6, qname String, "+
+				"qtype LowCardinality(String), qclass LowCardinality(String), rcode LowCardinality(String), flags UInt16, "+
+				"`answer.name` Array(String), `answer.type` Array(LowCardinality(String)), `answer.class` Array(LowCardinality(String)), `answer.ttl` Array(UInt32), `answer.data` Array(String), "+
+				"`authority.name` Array(String), `authority.type` Array(LowCardinality(String)), `authority.class` Array(LowCardinality(String)), `authority.ttl` Array(UInt32), `authority.data` Array(String), "+
+				"size UInt32, duration_us UInt32, batch_id UInt64')")
+			if n != "5\t44\t2026-12-01 00:00:01.987\n" {
+				t.Errorf("file() read %q", n)
+			}
+		})
+	}
+}
+
+// TestAppendRow: a block of some rows of another, as a retry sends the days that did not
+// land, stores exactly those rows on 18.16 (TestEncode26 checks both flavors on 26.x).
+func TestAppendRow(t *testing.T) {
+	const db = "nb_subset"
+	freshDB(t, db)
+	rows := oddRows()
+	src := New(false)
+	for i := range rows {
+		rows[i].appendTo(src)
+	}
+	sub := New(false)
+	var want []string
+	for _, i := range []int{1, 3, 4} {
+		if err := sub.AppendRow(src, i); err != nil {
+			t.Fatal(err)
+		}
+		if !src.TimeAt(i).Equal(rows[i].time.Truncate(time.Millisecond)) || string(src.QNameAt(i)) != rows[i].qname {
+			t.Errorf("row %d: TimeAt %v QNameAt %q, want %v %q", i, src.TimeAt(i), src.QNameAt(i), rows[i].time, rows[i].qname)
+		}
+		want = append(want, rows[i].expect(3))
+	}
+	if err := inserter(t, db).Insert(context.Background(), sub, 3); err != nil {
+		t.Fatal(err)
+	}
+	out, err := testCH.Query(readBack(db+".responses", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(lines(out), "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("got\n%.600s\nwant\n%.600s", got, strings.Join(want, "\n"))
+	}
+	if err := New(true).AppendRow(src, 0); err == nil {
+		t.Error("a portable row went into a modern block")
+	}
+	modern := New(true)
+	for i := range rows {
+		rows[i].appendTo(modern)
+	}
+	for _, i := range []int{0, 3} {
+		if !modern.TimeAt(i).Equal(rows[i].time.Truncate(time.Millisecond)) {
+			t.Errorf("modern row %d: TimeAt %v, want %v", i, modern.TimeAt(i), rows[i].time)
+		}
+	}
+}
