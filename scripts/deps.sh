@@ -3,7 +3,8 @@
 #
 #   scripts/deps.sh [--no-chdb]
 #
-# Debian packages: clickhouse-server clickhouse-client dnsutils knot-dnsutils dnsperf curl dnsdbq.
+# Debian packages: clickhouse-server clickhouse-client dnsutils knot-dnsutils dnsperf curl dnsdbq
+# zookeeper (for the cluster tests and scripts/cluster.sh; it brings Java).
 # `apt-get update` runs once, and only when one of them is missing. Installing never starts a
 # system service (a temporary policy-rc.d forbids it); the tests start their own servers.
 #
@@ -16,7 +17,7 @@
 # Safe to run again: when everything is present it only checks, in well under a second.
 set -euo pipefail
 
-readonly APT_PACKAGES=(clickhouse-server clickhouse-client dnsutils knot-dnsutils dnsperf curl dnsdbq)
+readonly APT_PACKAGES=(clickhouse-server clickhouse-client dnsutils knot-dnsutils dnsperf curl dnsdbq zookeeper)
 readonly CHDB_PACKAGE=@chdb/lib-linux-x64-gnu
 readonly CHDB_VERSION=${CHDB_LIB_VERSION:-26.5.3}
 readonly CHDB_LIB=/usr/local/lib/libchdb.so
@@ -28,7 +29,7 @@ for arg in "$@"; do
 	case $arg in
 	--no-chdb) with_chdb=0 ;;
 	-h | --help)
-		sed -n '2,16s/^# \{0,1\}//p' "$0"
+		sed -n '2,17s/^# \{0,1\}//p' "$0"
 		exit 0
 		;;
 	*)
@@ -70,7 +71,9 @@ apt_install() {
 		made_policy=1
 	fi
 	local rc=0
-	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	# Lock::Timeout: wait for another apt/dpkg run (a second checkout installing at the same
+	# time) instead of failing at once.
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 \
 		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" || rc=$?
 	((made_policy == 0)) || "${SUDO[@]}" rm -f "$policy"
 	return "$rc"

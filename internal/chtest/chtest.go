@@ -76,6 +76,7 @@ type Server struct {
 	password string
 	binary   string
 	client   *http.Client
+	configD  map[string]string // file name -> content, for Dir/config.d/
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -89,6 +90,22 @@ func Start(dir string) (*Server, error) {
 	if dsn := os.Getenv(EnvDSN); dsn != "" {
 		return external(dsn)
 	}
+	return StartWith(dir, Options{})
+}
+
+// Options are what StartWith may change in the server Start runs.
+type Options struct {
+	// TCPPort and HTTPPort, when both are set, are used instead of free ports: a cluster
+	// must know every node's port before the first node starts.
+	TCPPort, HTTPPort int
+	// ConfigD holds extra configuration files by name ("cluster.xml"), written into
+	// Dir/config.d/, which clickhouse-server merges over the one config.xml of the project.
+	ConfigD map[string]string
+}
+
+// StartWith is Start with Options. It always starts a server of its own: it ignores
+// PASSIVEDNS_TEST_CLICKHOUSE, whose server could not take the extra configuration.
+func StartWith(dir string, opts Options) (*Server, error) {
 	bin, err := findBinary()
 	if err != nil {
 		return nil, err
@@ -96,11 +113,17 @@ func Start(dir string) (*Server, error) {
 	if dir, err = filepath.Abs(dir); err != nil {
 		return nil, fmt.Errorf("chtest: %w", err)
 	}
+	fixed := opts.TCPPort != 0 && opts.HTTPPort != 0
+	if !fixed && (opts.TCPPort != 0 || opts.HTTPPort != 0) {
+		return nil, errors.New("chtest: Options: set both TCPPort and HTTPPort, or neither")
+	}
 	var lastErr error
 	for try := 0; try < startTries; try++ {
-		ports, err := freePorts(2)
-		if err != nil {
-			return nil, fmt.Errorf("chtest: finding free ports: %w", err)
+		ports := []int{opts.TCPPort, opts.HTTPPort}
+		if !fixed {
+			if ports, err = freePorts(2); err != nil {
+				return nil, fmt.Errorf("chtest: finding free ports: %w", err)
+			}
 		}
 		s := &Server{
 			TCPAddr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])),
@@ -108,6 +131,7 @@ func Start(dir string) (*Server, error) {
 			Dir:      dir,
 			binary:   bin,
 			client:   newClient(),
+			configD:  opts.ConfigD,
 		}
 		if err := s.writeConfig(); err != nil {
 			return nil, err
@@ -116,7 +140,7 @@ func Start(dir string) (*Server, error) {
 		if lastErr == nil {
 			return s, nil
 		}
-		if !strings.Contains(lastErr.Error(), "Address already in use") {
+		if fixed || !strings.Contains(lastErr.Error(), "Address already in use") {
 			break
 		}
 	}
@@ -368,6 +392,21 @@ func (s *Server) writeConfig() error {
 	}
 	if err := os.WriteFile(filepath.Join(s.Dir, "users.xml"), []byte(usersXML), 0o644); err != nil {
 		return fmt.Errorf("chtest: %w", err)
+	}
+	if len(s.configD) == 0 {
+		return nil
+	}
+	confD := filepath.Join(s.Dir, "config.d")
+	if err := os.MkdirAll(confD, 0o755); err != nil {
+		return fmt.Errorf("chtest: %w", err)
+	}
+	for name, content := range s.configD {
+		if name != filepath.Base(name) || !strings.HasSuffix(name, ".xml") {
+			return fmt.Errorf("chtest: config.d file %q: want a plain name ending in .xml", name)
+		}
+		if err := os.WriteFile(filepath.Join(confD, name), []byte(content), 0o644); err != nil {
+			return fmt.Errorf("chtest: %w", err)
+		}
 	}
 	return nil
 }

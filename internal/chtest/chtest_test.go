@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -231,4 +232,48 @@ func mustQuery(t *testing.T, s *Server, sql string) string {
 		t.Fatalf("%v\n%s", err, s.ErrorLogTail())
 	}
 	return out
+}
+
+// TestStartWith checks the options a cluster node needs: fixed ports and a config.d file
+// merged over config.xml, both kept by Restart.
+func TestStartWith(t *testing.T) {
+	ports, err := freePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := StartWith(t.TempDir(), Options{
+		TCPPort:  ports[0],
+		HTTPPort: ports[1],
+		ConfigD:  map[string]string{"macros.xml": "<yandex><macros><shard>7</shard></macros></yandex>"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	if want := "127.0.0.1:" + strconv.Itoa(ports[0]); s.TCPAddr != want {
+		t.Errorf("TCPAddr = %s, want %s", s.TCPAddr, want)
+	}
+	if want := "127.0.0.1:" + strconv.Itoa(ports[1]); s.HTTPAddr != want { // and Query goes there
+		t.Errorf("HTTPAddr = %s, want %s", s.HTTPAddr, want)
+	}
+	for _, step := range []string{"start", "restart"} {
+		if got := strings.TrimSpace(mustQuery(t, s, "SELECT substitution FROM system.macros WHERE macro = 'shard'")); got != "7" {
+			t.Errorf("after %s: macro shard = %q, want 7 from config.d/macros.xml", step, got)
+		}
+		if step == "start" {
+			if err := s.Restart(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	for _, bad := range []Options{
+		{TCPPort: ports[0]},
+		{ConfigD: map[string]string{"../x.xml": "<yandex/>"}},
+	} {
+		if s, err := StartWith(t.TempDir(), bad); err == nil {
+			s.Stop()
+			t.Errorf("StartWith(%+v) started a server", bad)
+		}
+	}
 }
