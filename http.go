@@ -20,6 +20,8 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/reuseport"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/passivedns/passivedns/internal/webui"
 )
 
 // The history API's HTTP listener, built like the health and metrics plugins': opened
@@ -202,6 +204,9 @@ func (a *httpAPI) handler() http.Handler {
 	route("GET /dnsdb/v2/rate_limit", protoDNSDB, true, a.dnsdbRateLimit)
 	route("GET /dnsdb/v2/{mode}/{rest...}", protoDNSDB, true, a.dnsdbLookup)
 	route("GET /pdns/query/{value...}", protoCOF, true, a.cofQuery)
+	// The analyst's page: public, it holds no data; its API calls need the key.
+	mux.Handle("GET /{$}", webui.Handler())
+	mux.Handle("GET /ui/", webui.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no such endpoint: see /api/v1/openapi.json, /dnsdb/v2/ and /pdns/query/")
 	})
