@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# run.sh: what `make run` does. Installs what is missing (scripts/deps.sh --no-chdb), starts a
-# private ClickHouse with its data in .run/clickhouse, builds ./coredns with passivedns, and
-# runs it with examples/Corefile: DNS on 127.0.0.1:1053, the demo zone example.org served
-# locally, everything else forwarded to the resolvers of /etc/resolv.conf, every answer
-# recorded into the ClickHouse database passivedns (a few demo answers at once), and the
-# history API with the analyst's page on http://127.0.0.1:8053/. Ctrl-C stops CoreDNS (which
-# writes what it still holds), then ClickHouse. The data stays in .run/ for the next run.
+# run.sh: what `make run` does. Installs what is missing (scripts/deps.sh --no-chdb
+# --no-browser), starts a private ClickHouse with its data in .run/clickhouse, builds ./coredns
+# with passivedns, and runs it with examples/Corefile: DNS on 127.0.0.1:1053, the demo zone
+# example.org served locally, everything else forwarded to the resolvers of /etc/resolv.conf,
+# every answer recorded into the ClickHouse database passivedns (a few demo answers at once),
+# and the history API with the analyst's page on http://127.0.0.1:8053/. Ctrl-C stops CoreDNS
+# (which writes what it still holds), then ClickHouse. The data stays in .run/ for the next run.
 #
 #   scripts/run.sh
 #
@@ -94,7 +94,7 @@ trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 trap stop EXIT
 
-bash scripts/deps.sh --no-chdb
+bash scripts/deps.sh --no-chdb --no-browser
 
 mkdir -p "$state"
 # Before starting anything: a taken DNS port would only show once ClickHouse is up.

@@ -335,6 +335,23 @@ func TestPage(t *testing.T) {
 		}
 	})
 
+	t.Run("negative", func(t *testing.T) {
+		b.t = t
+		b.search("neg:*.example.org", "")
+		b.waitJS("negative answers", `document.getElementById('results-title').textContent === 'Negative answers' &&
+			!document.getElementById('results-section').hidden`)
+		got := b.strings(`[...document.querySelectorAll('#results tbody tr')].map(tr =>
+			['qname','qtype','rcode'].map(c => tr.querySelector('td[data-col='+c+']').textContent).join(' '))`)
+		var want []string
+		for _, r := range d.apiRows(t, "/api/v1/negative/*.example.org") {
+			want = append(want, fmt.Sprintf("%s %s %s", r["qname"], r["qtype"], r["rcode"]))
+		}
+		if !slices.Equal(got, want) || !slices.Contains(got, "nothing-here.example.org. A NXDOMAIN") || len(got) != 2 {
+			t.Errorf("negative rows %q, the API says %q", got, want)
+		}
+		b.shot("09-negative")
+	})
+
 	t.Run("bad query", func(t *testing.T) {
 		b.t = t
 		b.search("ip:300.1.2.3", "")
@@ -343,7 +360,7 @@ func TestPage(t *testing.T) {
 		if !strings.HasPrefix(msg, `Bad query (parameter "ip"): `) {
 			t.Errorf("a bad address shows %q", msg)
 		}
-		b.shot("09-bad-query")
+		b.shot("10-bad-query")
 	})
 
 	t.Run("ClickHouse down", func(t *testing.T) {
@@ -362,7 +379,7 @@ func TestPage(t *testing.T) {
 		if msg := b3.text("#message"); !strings.Contains(msg, "ClickHouse") || !strings.Contains(msg, "503") {
 			t.Errorf("with ClickHouse down the page says %q", msg)
 		}
-		b3.shot("10-clickhouse-down")
+		b3.shot("11-clickhouse-down")
 	})
 	t.Logf("screenshots in %s", out)
 }

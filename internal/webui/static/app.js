@@ -103,7 +103,7 @@
         showMessage('error', 'The API is busy (too many queries at once): try again in a moment.');
         break;
       case 503:
-        showMessage('error', 'The history database (ClickHouse) is unavailable: ' + err.message + '. The API answered 503; try again later.');
+        showMessage('error', 'The history database (ClickHouse) does not answer (HTTP 503: "' + err.message + '"). Try again later; DNS keeps being served meanwhile.');
         break;
       default:
         showMessage('error', 'The API answered ' + err.status + ': ' + err.message);
@@ -413,7 +413,10 @@
     const items = rows.slice().sort((a, b) => Date.parse(a.time_first) - Date.parse(b.time_first) || compare(a, b, 'rdata'))
       .slice(0, TIMELINE_MAX);
     // Drawn at the box's own width, so that text keeps its size on any screen.
-    const W = Math.max(600, $('timeline').clientWidth || 900), LABEL = 260, RH = 22, TOP = 8, AXIS = 26;
+    const labelOf = (r) => { const l = (byName ? r.rrname + ' ' : '') + r.rrtype + ' ' + r.rdata; return l.length > 48 ? l.slice(0, 47) + '…' : l; };
+    const longest = Math.max(...items.map((r) => labelOf(r).length));
+    const W = Math.max(600, $('timeline').clientWidth || 900), RH = 22, TOP = 8, AXIS = 26;
+    const LABEL = Math.round(Math.min(W / 2, Math.max(140, longest * 7.3 + 16))); // 12px monospace
     const H = TOP + items.length * RH + AXIS;
     const plot = W - LABEL - 10;
     const x = (t) => LABEL + Math.max(0, Math.min(1, (t - lo) / (hi - lo))) * plot;
@@ -421,23 +424,26 @@
     g.appendChild(svg('desc', { id: 'timeline-desc' }, 'Timeline of ' + items.length + ' records from ' + fmtTime(lo, 1e12) + ' to ' + fmtTime(hi, 1e12)));
     items.forEach((r, i) => {
       const y = TOP + i * RH;
-      const label = (byName ? r.rrname + ' ' : '') + r.rrtype + ' ' + r.rdata;
+      const label = labelOf(r);
       const row = svg('g', { class: 'tl-row', 'data-rdata': r.rdata });
       if (i % 2 === 0) row.appendChild(svg('rect', { x: 0, y, width: W, height: RH, class: 'tl-stripe' }));
-      row.appendChild(svg('text', { x: LABEL - 8, y: y + RH / 2 + 4, 'text-anchor': 'end', class: 'tl-label' }, label.length > 40 ? label.slice(0, 39) + '…' : label));
+      row.appendChild(svg('text', { x: LABEL - 8, y: y + RH / 2 + 4, 'text-anchor': 'end', class: 'tl-label' }, label));
       const x1 = x(Date.parse(r.time_first)), x2 = x(Date.parse(r.time_last));
       const bar = svg('rect', { x: x1, y: y + 5, width: Math.max(4, x2 - x1), height: RH - 10, rx: 3, class: 'tl-bar tl-' + r.rrtype });
-      bar.appendChild(svg('title', {}, label + '\nfirst ' + r.time_first + '\nlast ' + r.time_last + '\ncount ' + r.count));
+      bar.appendChild(svg('title', {}, r.rrname + ' ' + r.rrtype + ' ' + r.rdata + '\nfirst ' + r.time_first + '\nlast ' + r.time_last + '\ncount ' + r.count));
       row.appendChild(bar);
       g.appendChild(row);
     });
     const ay = TOP + items.length * RH + 4;
     g.appendChild(svg('line', { x1: LABEL, y1: ay, x2: LABEL + plot, y2: ay, class: 'axis' }));
-    const ticks = Math.max(2, Math.min(8, Math.floor(plot / 150)));
+    // At most one tick per 150 px and per second (history times are whole seconds).
+    const ticks = Math.max(1, Math.min(8, Math.floor(plot / 150), Math.floor((hi - lo) / 1000)));
+    let prev = '';
     for (let k = 0; k <= ticks; k++) {
-      const t = lo + (hi - lo) * k / ticks, xx = LABEL + plot * k / ticks;
+      const t = lo + (hi - lo) * k / ticks, xx = LABEL + plot * k / ticks, text = fmtTime(t, hi - lo);
       g.appendChild(svg('line', { x1: xx, y1: TOP, x2: xx, y2: ay + 4, class: 'grid' }));
-      g.appendChild(svg('text', { x: xx, y: ay + 18, 'text-anchor': k === 0 ? 'start' : k === ticks ? 'end' : 'middle', class: 'tick' }, fmtTime(t, hi - lo)));
+      if (text !== prev) g.appendChild(svg('text', { x: xx, y: ay + 18, 'text-anchor': k === 0 ? 'start' : k === ticks ? 'end' : 'middle', class: 'tick' }, text));
+      prev = text;
     }
     box.appendChild(g);
     if (rows.length > items.length) {
