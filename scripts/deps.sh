@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # deps.sh: install what the tests, `make run` and the benchmarks need on Debian.
 #
-#   scripts/deps.sh [--no-chdb]
+#   scripts/deps.sh [--no-chdb] [--no-browser]
 #
 # Debian packages: clickhouse-server clickhouse-client dnsutils knot-dnsutils dnsperf curl dnsdbq
-# zookeeper (for the cluster tests and scripts/cluster.sh; it brings Java).
+# zookeeper (for the cluster tests and scripts/cluster.sh; it brings Java), and chromium for the
+# browser tests of the page (test/browser); skip it with --no-browser or PASSIVEDNS_NO_BROWSER=1
+# (`make run` does).
 # `apt-get update` runs once, and only when one of them is missing. Installing never starts a
 # system service (a temporary policy-rc.d forbids it); the tests start their own servers.
 #
@@ -18,6 +20,7 @@
 set -euo pipefail
 
 readonly APT_PACKAGES=(clickhouse-server clickhouse-client dnsutils knot-dnsutils dnsperf curl dnsdbq zookeeper)
+readonly BROWSER_PACKAGES=(chromium)
 readonly CHDB_PACKAGE=@chdb/lib-linux-x64-gnu
 readonly CHDB_VERSION=${CHDB_LIB_VERSION:-26.5.3}
 readonly CHDB_LIB=/usr/local/lib/libchdb.so
@@ -25,11 +28,14 @@ readonly CACHE_DIR=${PASSIVEDNS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/passivedn
 
 with_chdb=1
 [[ ${PASSIVEDNS_NO_CHDB:-} == 1 ]] && with_chdb=0
+with_browser=1
+[[ ${PASSIVEDNS_NO_BROWSER:-} == 1 ]] && with_browser=0
 for arg in "$@"; do
 	case $arg in
 	--no-chdb) with_chdb=0 ;;
+	--no-browser) with_browser=0 ;;
 	-h | --help)
-		sed -n '2,17s/^# \{0,1\}//p' "$0"
+		sed -n '2,19s/^# \{0,1\}//p' "$0"
 		exit 0
 		;;
 	*)
@@ -79,8 +85,10 @@ apt_install() {
 	return "$rc"
 }
 
+packages=("${APT_PACKAGES[@]}")
+((with_browser == 0)) || packages+=("${BROWSER_PACKAGES[@]}")
 missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
+for pkg in "${packages[@]}"; do
 	installed "$pkg" || missing+=("$pkg")
 done
 if ((with_chdb)) && [[ ! -e $CHDB_LIB ]] && ! command -v npm >/dev/null; then
@@ -111,4 +119,4 @@ if ((with_chdb)) && [[ ! -e $CHDB_LIB ]]; then
 	find "$CACHE_DIR" -maxdepth 1 -name 'chdb-lib-linux-x64-gnu-*.tgz' ! -name "${tgz##*/}" -delete
 fi
 
-log "ok: ${APT_PACKAGES[*]}$( ((with_chdb)) && echo ", $CHDB_LIB")"
+log "ok: ${packages[*]}$( ((with_chdb)) && echo ", $CHDB_LIB")"

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# run.sh: what `make run` does. Installs what is missing (scripts/deps.sh --no-chdb), starts a
-# private ClickHouse with its data in .run/clickhouse, builds ./coredns with passivedns, and
-# runs it with examples/Corefile: DNS on 127.0.0.1:1053, the demo zone example.org served
-# locally, everything else forwarded to the resolvers of /etc/resolv.conf, every answer
-# recorded into the ClickHouse database passivedns. Ctrl-C stops CoreDNS (which writes what it
-# still holds), then ClickHouse. The data stays in .run/ for the next run.
+# run.sh: what `make run` does. Installs what is missing (scripts/deps.sh --no-chdb
+# --no-browser), starts a private ClickHouse with its data in .run/clickhouse, builds ./coredns
+# with passivedns, and runs it with examples/Corefile: DNS on 127.0.0.1:1053, the demo zone
+# example.org served locally, everything else forwarded to the resolvers of /etc/resolv.conf,
+# every answer recorded into the ClickHouse database passivedns (a few demo answers at once),
+# and the history API with the analyst's page on http://127.0.0.1:8053/. Ctrl-C stops CoreDNS
+# (which writes what it still holds), then ClickHouse. The data stays in .run/ for the next run.
 #
 #   scripts/run.sh
 #
 # Ports, when the defaults are taken: DNS_PORT (1053), CH_TCP_PORT (19000), CH_HTTP_PORT
-# (18123), HEALTH_PORT (8080), READY_PORT (8181), METRICS_PORT (9153). The Corefile actually
-# run is .run/Corefile: examples/Corefile with these ports.
+# (18123), HEALTH_PORT (8080), READY_PORT (8181), METRICS_PORT (9153), API_PORT (8053). The
+# Corefile actually run is .run/Corefile: examples/Corefile with these ports.
 set -euo pipefail
 
 readonly READY_TIMEOUT=30 # seconds for CoreDNS to report ready
@@ -22,11 +23,12 @@ CH_HTTP_PORT=${CH_HTTP_PORT:-18123}
 HEALTH_PORT=${HEALTH_PORT:-8080}
 READY_PORT=${READY_PORT:-8181}
 METRICS_PORT=${METRICS_PORT:-9153}
+API_PORT=${API_PORT:-8053}
 
 case ${1:-} in
 "") ;;
 -h | --help)
-	sed -n '2,13s/^# \{0,1\}//p' "$0"
+	sed -n '2,14s/^# \{0,1\}//p' "$0"
 	exit 0
 	;;
 *)
@@ -34,7 +36,7 @@ case ${1:-} in
 	exit 2
 	;;
 esac
-for p in "$DNS_PORT" "$CH_TCP_PORT" "$CH_HTTP_PORT" "$HEALTH_PORT" "$READY_PORT" "$METRICS_PORT"; do
+for p in "$DNS_PORT" "$CH_TCP_PORT" "$CH_HTTP_PORT" "$HEALTH_PORT" "$READY_PORT" "$METRICS_PORT" "$API_PORT"; do
 	[[ $p =~ ^[0-9]+$ ]] || {
 		echo "run.sh: ports must be numbers, got '$p'" >&2
 		exit 2
@@ -92,12 +94,16 @@ trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 trap stop EXIT
 
-bash scripts/deps.sh --no-chdb
+bash scripts/deps.sh --no-chdb --no-browser
 
 mkdir -p "$state"
 # Before starting anything: a taken DNS port would only show once ClickHouse is up.
 if ss -Hlnu "sport = :$DNS_PORT" 2>/dev/null | grep -q . || ss -Hlnt "sport = :$DNS_PORT" 2>/dev/null | grep -q .; then
 	log "port $DNS_PORT is taken (ss -lntup | grep :$DNS_PORT); choose another with DNS_PORT=..."
+	exit 1
+fi
+if ss -Hlnt "sport = :$API_PORT" 2>/dev/null | grep -q .; then
+	log "port $API_PORT is taken (ss -lntp | grep :$API_PORT); choose another with API_PORT=..."
 	exit 1
 fi
 
@@ -112,6 +118,7 @@ sed -e "s/^\.:1053 {/.:$DNS_PORT {/" \
 	-e "s/health 127\.0\.0\.1:8080/health 127.0.0.1:$HEALTH_PORT/" \
 	-e "s/ready 127\.0\.0\.1:8181/ready 127.0.0.1:$READY_PORT/" \
 	-e "s/prometheus 127\.0\.0\.1:9153/prometheus 127.0.0.1:$METRICS_PORT/" \
+	-e "s/http 127\.0\.0\.1:8053/http 127.0.0.1:$API_PORT/" \
 	examples/Corefile >"$state/Corefile"
 
 # From examples/, where the Corefile's zone file is. setsid: a Ctrl-C in the terminal reaches
@@ -140,6 +147,15 @@ if ((ready == 0)); then
 	exit 1
 fi
 
+# A few answers of the demo zone, so that the page and the API example below show something
+# at once; recorded within a second (flush 1s).
+for question in "www.example.org A" "www.example.org AAAA" "docs.example.org A" "example.org A" "api.example.org A" \
+	"example.org MX" "example.org NS" "mail.example.org A" "nothing-here.example.org A"; do
+	# shellcheck disable=SC2086 # name and type are two arguments
+	dig @127.0.0.1 -p "$DNS_PORT" +tries=1 +time=2 $question >/dev/null 2>&1 || log "dig $question failed"
+done
+
+api=http://127.0.0.1:$API_PORT
 q="clickhouse-client --port $CH_TCP_PORT --query"
 cat <<EOF
 
@@ -147,6 +163,8 @@ passivedns demo is running; Ctrl-C stops CoreDNS, then ClickHouse.
   CoreDNS     127.0.0.1:$DNS_PORT (pid $dns_pid), Corefile examples/Corefile, zone examples/db.example.org
               metrics http://127.0.0.1:$METRICS_PORT/metrics
   ClickHouse  127.0.0.1:$CH_TCP_PORT (native), 127.0.0.1:$CH_HTTP_PORT (HTTP), data in .run/clickhouse
+  History     $api/   <- the analyst's page: open it in a browser
+              curl '$api/api/v1/name/*.example.org?rrtype=A'
 
 Ask something, from another terminal:
   dig @127.0.0.1 -p $DNS_PORT docs.example.org

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"github.com/passivedns/passivedns/internal/history"
+	"github.com/passivedns/passivedns/internal/webui"
 
 	"net/http"
 )
@@ -36,6 +37,9 @@ func (a *Server) handler() http.Handler {
 	route("GET /dnsdb/v2/rate_limit", protoDNSDB, true, a.dnsdbRateLimit)
 	route("GET /dnsdb/v2/{mode}/{rest...}", protoDNSDB, true, a.dnsdbLookup)
 	route("GET /pdns/query/{value...}", protoCOF, true, a.cofQuery)
+	// The analyst's page: public, it holds no data; its API calls need the key.
+	mux.Handle("GET /{$}", webui.Handler())
+	mux.Handle("GET /ui/", webui.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no such endpoint: see /api/v1/openapi.json, /dnsdb/v2/ and /pdns/query/")
 	})
