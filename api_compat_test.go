@@ -2,7 +2,6 @@ package passivedns
 
 import (
 	"github.com/passivedns/passivedns/internal/history"
-	"github.com/passivedns/passivedns/internal/httpapi"
 	"github.com/passivedns/passivedns/internal/param"
 	"github.com/passivedns/passivedns/internal/record"
 	"github.com/passivedns/passivedns/internal/schema"
@@ -126,7 +125,7 @@ func TestAPIQueriesModern(t *testing.T) {
 		if types != nil {
 			args = append(args, history.GroupSet(types))
 		}
-		args = append(args, httpapi.AsOfRows)
+		args = append(args, history.AsOfRows)
 		conn, _, _ := db.Get(ctx)
 		rows, err := conn.Query(ctx, history.AsOfQuery(legacy, types), args...)
 		if err != nil {
@@ -134,11 +133,11 @@ func TestAPIQueriesModern(t *testing.T) {
 		}
 		var want []string
 		for rows.Next() {
-			var x httpapi.AsOfRow
-			if err := rows.Scan(&x.T, &x.Ms, &x.Qtype, &x.Rcode, &x.Names, &x.Types, &x.TTLs, &x.Data, &x.AuthTypes, &x.AuthTTLs); err != nil {
+			var x history.AsOfRow
+			if err := rows.Scan(&x.T, &x.Ms, &x.QType, &x.RCode, &x.Names, &x.Types, &x.TTLs, &x.Data, &x.AuthTypes, &x.AuthTTLs); err != nil {
 				t.Fatal(err)
 			}
-			want = append(want, fmt.Sprintf("%d\t%d\t%s\t%s\t%s\n", x.T, x.Ms, x.Qtype, x.Rcode, strings.Join(x.Data, ",")))
+			want = append(want, fmt.Sprintf("%d\t%d\t%s\t%s\t%s\n", x.T, x.Ms, x.QType, x.RCode, strings.Join(x.Data, ",")))
 		}
 		rows.Close()
 		bound := chdbBind(t, history.AsOfQuery(modern, types), args...)

@@ -297,7 +297,7 @@ func TestAPIBadInput(t *testing.T) {
 			t.Errorf("GET %s: %d %q, want 400 with a failed terminator starting %q", tc.path, resp.status, resp.body, tc.msg)
 		}
 	}
-	for _, p := range []string{"/", "/api/v1/name/", "/api/v2/name/x"} {
+	for _, p := range []string{"/nothing", "/api/v1/name/", "/api/v2/name/x"} {
 		if resp := c.get(p); resp.status != 404 || !strings.HasPrefix(resp.body, `{"error":"no such endpoint`) {
 			t.Errorf("GET %s: %d %s", p, resp.status, resp.body)
 		}

@@ -1,12 +1,13 @@
 package httpapi
 
 import (
+	"context"
+
 	"github.com/passivedns/passivedns/internal/history"
 	"github.com/passivedns/passivedns/internal/param"
 
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -21,13 +22,8 @@ const (
 	nativeMaxLimit     = 10000
 	BulkMaxInputs      = 10000
 	bulkDefaultLimit   = 100
-	bulkWindow         = 500   // inputs answered together
-	bulkBuffered       = 50000 // most result rows held for one window
-	pivotMaxDepth      = 8
-	pivotMaxAddrs      = 256
-	aliasMaxDepth      = 4
-	asofWindow         = 24 * time.Hour // answers older than this before T are only a fallback
-	AsOfRows           = 1000
+	bulkWindow         = 500              // inputs answered together
+	bulkBuffered       = 50000            // most result rows held for one window
 	writeGrace         = 30 * time.Second // per streamed chunk
 )
 
@@ -262,7 +258,7 @@ func (a *Server) nativeIP(w http.ResponseWriter, r *http.Request) {
 	}
 	var aliases map[string][]nativeAlias
 	if withAliases && len(rows) > 0 {
-		if aliases, err = a.aliasesOf(r, rows[:min(len(rows), p.limit)], q); err != nil {
+		if aliases, err = a.aliasesOf(r.Context(), rows[:min(len(rows), p.limit)], q); err != nil {
 			a.fail(w, err)
 			return
 		}
@@ -280,61 +276,18 @@ func (a *Server) nativeIP(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// aliasesOf finds, for the rrnames of rows, the names whose CNAME chain led to them
-// (up to aliasMaxDepth CNAMEs), in the same time window: the query names that ended at
-// the addresses.
-func (a *Server) aliasesOf(r *http.Request, rows []history.Row, base history.Query) (map[string][]nativeAlias, error) {
-	out := map[string][]nativeAlias{}
-	type node struct {
-		root  string
-		chain []string // from the alias down to root, root excluded
+// aliasesOf is history's aliases of rows in the JSON of results.
+func (a *Server) aliasesOf(ctx context.Context, rows []history.Row, window history.Query) (map[string][]nativeAlias, error) {
+	found, err := a.db.Aliases(ctx, rows, window)
+	if err != nil {
+		return nil, err
 	}
-	// frontier maps a name to the roots (rrnames of rows) it leads to and the path.
-	frontier := map[string][]node{}
-	for _, h := range rows {
-		if _, ok := frontier[h.RRName]; !ok {
-			frontier[h.RRName] = []node{{root: h.RRName}}
+	out := make(map[string][]nativeAlias, len(found))
+	for root, al := range found {
+		for _, x := range al {
+			out[root] = append(out[root], nativeAlias{RRName: x.RRName, Chain: x.Chain,
+				TimeFirst: nativeTime(x.First), TimeLast: nativeTime(x.Last), Count: x.Count})
 		}
-	}
-	seen := map[string]bool{}
-	for depth := 0; depth < aliasMaxDepth && len(frontier) > 0; depth++ {
-		names := make([]string, 0, len(frontier))
-		for n := range frontier {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		q := history.Query{Table: history.TableByRdata, Names: names, RRTypes: []string{"CNAME"},
-			Limit: nativeMaxLimit}
-		base.Fence(&q)
-		next := map[string][]node{}
-		err := a.db.Run(r.Context(), q, func(h history.Row) bool {
-			for _, nd := range frontier[h.Target] {
-				key := nd.root + "\x00" + h.RRName
-				if seen[key] || h.RRName == nd.root {
-					continue
-				}
-				seen[key] = true
-				chain := append([]string{h.RRName}, nd.chain...)
-				full := append(append([]string(nil), chain...), nd.root)
-				out[nd.root] = append(out[nd.root], nativeAlias{RRName: h.RRName, Chain: full,
-					TimeFirst: nativeTime(h.First), TimeLast: nativeTime(h.Last), Count: h.Count})
-				next[h.RRName] = append(next[h.RRName], node{root: nd.root, chain: chain})
-			}
-			return true
-		})
-		if err != nil {
-			return nil, err
-		}
-		frontier = next
-	}
-	for k := range out {
-		sort.Slice(out[k], func(i, j int) bool {
-			x, y := out[k][i], out[k][j]
-			if len(x.Chain) != len(y.Chain) {
-				return len(x.Chain) < len(y.Chain)
-			}
-			return x.RRName < y.RRName
-		})
 	}
 	return out, nil
 }
