@@ -19,7 +19,7 @@ readonly CLUSTER=passivedns
 readonly NODES=4
 readonly START_TIMEOUT=60 # seconds, for ZooKeeper and for the first ON CLUSTER statement
 readonly STOP_TIMEOUT=30  # seconds to wait after SIGTERM before SIGKILL
-readonly ZK_SESSION_MS=3000
+readonly ZK_SESSION_MS=3000 # as clustertest.SessionTimeout: a killed node is writable soon after restart
 readonly ZK_HEAP=128m
 
 readonly ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

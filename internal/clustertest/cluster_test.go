@@ -1,6 +1,7 @@
 package clustertest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 var c *Cluster
@@ -324,6 +327,15 @@ func TestZooKeeperLoss(t *testing.T) {
 			if code := errorCode(err); !contains(tt.wantCodes, code) {
 				t.Errorf("error code %q, want one of %v", code, tt.wantCodes)
 			}
+			// The plugin's path: a clickhouse-go batch over the native protocol, where the code
+			// arrives as a *clickhouse.Exception.
+			err = nativeBatch(n, "native-"+tt.name)
+			var ex *clickhouse.Exception
+			if !errors.As(err, &ex) || !contains(tt.wantCodes, strconv.Itoa(int(ex.Code))) {
+				t.Errorf("native batch with ZooKeeper %s: %v (%T), want a *clickhouse.Exception with a code in %v", tt.name, err, err, tt.wantCodes)
+			} else {
+				t.Logf("native batch with ZooKeeper %s: code %d %s", tt.name, ex.Code, ex.Name)
+			}
 			// Reads need no ZooKeeper.
 			if got := mustQuery(t, c.Shard(2)[0], "SELECT count() FROM zk.responses"); got != strconv.Itoa(rows) {
 				t.Errorf("read through Distributed without ZooKeeper: %s rows, want %d", got, rows)
@@ -347,7 +359,10 @@ func TestZooKeeperLoss(t *testing.T) {
 				time.Sleep(200 * time.Millisecond)
 			}
 			t.Logf("insert succeeded %v after ZooKeeper came back (error codes meanwhile: %v)", time.Since(back).Round(time.Millisecond), codes)
-			rows += 10
+			if err := nativeBatch(n, "native-"+tt.name); err != nil {
+				t.Errorf("native batch after ZooKeeper came back: %v", err)
+			}
+			rows += 10 + 3
 			mustQuery(t, c.Shard(1)[1], insert) // the same block once more, on the other replica
 			mustQuery(t, c.Shard(1)[1], "SYSTEM SYNC REPLICA zk.responses_local")
 			if got := mustQuery(t, c.Shard(1)[1], "SELECT count() FROM zk.responses_local"); got != strconv.Itoa(rows) {
@@ -355,6 +370,32 @@ func TestZooKeeperLoss(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nativeBatch inserts three rows into zk.responses_local of n with a clickhouse-go batch.
+func nativeBatch(n *Node, tag string) error {
+	opts, err := clickhouse.ParseDSN(n.DSN("zk"))
+	if err != nil {
+		return err
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	batch, err := conn.PrepareBatch(ctx, "INSERT INTO zk.responses_local (time, time_ms, sensor, qname, qtype)")
+	if err != nil {
+		return err
+	}
+	for i := range 3 {
+		at := time.Date(2026, 12, 1, 10, 0, i, 0, time.UTC)
+		if err := batch.Append(at, uint16(i), tag, fmt.Sprintf("%s-%d.example.", tag, i), "A"); err != nil {
+			return err
+		}
+	}
+	return batch.Send()
 }
 
 // TestLifecycle starts a second cluster, stops it and checks that no process is left:
