@@ -168,7 +168,6 @@ func parseException(status int, header string, text []byte) *Exception {
 var rejectedCodes = map[int]bool{
 	6:   true, // CANNOT_PARSE_TEXT
 	27:  true, // CANNOT_PARSE_INPUT_ASSERTION_FAILED
-	33:  true, // CANNOT_READ_ALL_DATA: the block is shorter than it says
 	53:  true, // TYPE_MISMATCH
 	69:  true, // ARGUMENT_OUT_OF_BOUND
 	70:  true, // CANNOT_CONVERT_TYPE

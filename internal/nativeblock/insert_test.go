@@ -85,6 +85,15 @@ func TestInsertErrors(t *testing.T) {
 	}{
 		{"unknown database", "nb_missing", nil, 81, false},
 		{"short block", db, func(b *Responses) { *b.Flags = (*b.Flags)[:0] }, 0, true},
+		// 18.16 casts without converting: a table that is not what the block says is a
+		// schema problem, not bad rows.
+		{"type mismatch", "nb_mismatch", nil, 368, false}, // BAD_CAST
+	}
+	if _, err := testCH.Query("CREATE DATABASE IF NOT EXISTS nb_mismatch"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testCH.Query(strings.Replace(responsesDDL("nb_mismatch", false), "flags UInt16", "flags UInt8", 1)); err != nil {
+		t.Fatal(err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,7 +103,7 @@ func TestInsertErrors(t *testing.T) {
 				tt.mutate(b)
 			}
 			err := inserter(t, tt.db).Insert(context.Background(), b, 1)
-			if tt.mutate != nil {
+			if tt.name == "short block" {
 				// A block whose columns disagree is refused before it is sent.
 				if err == nil || !strings.Contains(err.Error(), "rows") {
 					t.Fatalf("want an encoding error, got %v", err)
