@@ -81,7 +81,14 @@ func (d *DB) asofRows(ctx context.Context, name string, at time.Time, types []st
 	if err != nil {
 		return nil, err
 	}
-	args := []any{record.Reverse(name), at.Unix(), from}
+	// The SQL bound is whole seconds: up to the end of at's second, then the rows after
+	// at's milliseconds are left out below.
+	upTo := at.Unix()
+	if at.Nanosecond() != 0 {
+		upTo++
+	}
+	atMs := at.UnixMilli()
+	args := []any{record.Reverse(name), upTo, from}
 	if len(types) > 0 {
 		args = append(args, GroupSet(types))
 	}
@@ -98,6 +105,9 @@ func (d *DB) asofRows(ctx context.Context, name string, at time.Time, types []st
 		var x AsOfRow
 		if err := rows.Scan(&x.T, &x.Ms, &x.QType, &x.RCode, &x.Names, &x.Types, &x.TTLs, &x.Data, &x.AuthTypes, &x.AuthTTLs); err != nil {
 			return nil, err
+		}
+		if int64(x.T)*1000+int64(x.Ms) > atMs {
+			continue
 		}
 		out = append(out, x)
 	}
@@ -123,7 +133,7 @@ func (d *DB) asof(ctx context.Context, name string, at time.Time, types []string
 	best := map[string]AsOfRow{}
 	covers := map[string]bool{}
 	for _, x := range rows { // newest first
-		c := int64(x.T)+int64(x.TTL()) >= at.Unix()
+		c := int64(x.T)*1000+int64(x.Ms)+int64(x.TTL())*1000 >= at.UnixMilli()
 		if _, ok := best[x.QType]; !ok || c && !covers[x.QType] {
 			best[x.QType], covers[x.QType] = x, c
 		}
@@ -136,9 +146,10 @@ func (d *DB) asof(ctx context.Context, name string, at time.Time, types []string
 	answers := []AsOfAnswer{}
 	for _, t := range qtypes {
 		x := best[t]
+		answered := time.UnixMilli(int64(x.T)*1000 + int64(x.Ms)).UTC()
 		ans := AsOfAnswer{QType: t, RCode: x.RCode, TTL: x.TTL(), Covers: covers[t],
-			AnsweredAt: time.UnixMilli(int64(x.T)*1000 + int64(x.Ms)).UTC(),
-			ValidUntil: time.Unix(int64(x.T)+int64(x.TTL()), 0).UTC(),
+			AnsweredAt: answered,
+			ValidUntil: answered.Add(time.Duration(x.TTL()) * time.Second),
 			Records:    []AsOfRecord{}, Final: []AsOfRecord{}}
 		for i := range x.Names {
 			ans.Records = append(ans.Records, AsOfRecord{RRName: x.Names[i], RRType: x.Types[i], TTL: x.TTLs[i], RData: x.Data[i]})

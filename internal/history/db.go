@@ -161,3 +161,24 @@ func (d *DB) Run(ctx context.Context, q Query, emit func(Row) bool) error {
 	}
 	return ClassifyError(rows.Err())
 }
+
+// MaxRows is the most rows any one query returns; Count stops one beyond it.
+const MaxRows = apiMaxRows
+
+// Count is how many rows q gives over all its pages (its cursor and limit left out),
+// up to MaxRows+1.
+func (d *DB) Count(ctx context.Context, q Query) (int64, error) {
+	conn, s, err := d.Get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	q.After, q.Limit, q.Offset = nil, 0, 0
+	sql, args := q.Build(s)
+	ctx, cancel := d.QueryContext(ctx)
+	defer cancel()
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM ("+sql+")", args...).Scan(&n); err != nil {
+		return 0, ClassifyError(err)
+	}
+	return int64(n), nil
+}

@@ -6,7 +6,6 @@ import (
 
 	"encoding/json"
 	"net/http"
-	"time"
 )
 
 // As-of: what the resolver answered for a name at an instant.
@@ -41,6 +40,7 @@ func (a *Server) nativeAsOf(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
+	w.Header().Set("X-Searched-For", n.String())
 	at := a.Now().UTC()
 	if s := v.Get("at"); s != "" {
 		if at, err = param.ParseTime("at", s, at, true); err != nil {
@@ -61,11 +61,11 @@ func (a *Server) nativeAsOf(w http.ResponseWriter, r *http.Request) {
 	answers := make([]asofAnswer, len(found))
 	for i, x := range found {
 		answers[i] = asofAnswer{QType: x.QType, RCode: x.RCode, TTL: x.TTL, Covers: x.Covers, Chain: x.Chain,
-			AnsweredAt: x.AnsweredAt.Format("2006-01-02T15:04:05.000Z07:00"), ValidUntil: x.ValidUntil.Format(time.RFC3339),
+			AnsweredAt: x.AnsweredAt.Format("2006-01-02T15:04:05.000Z07:00"), ValidUntil: param.FormatTime(x.ValidUntil),
 			Final: x.Final, Records: x.Records, Followed: x.Followed}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	enc.Encode(asofResult{Name: n.Name, At: at.Format(time.RFC3339), Answers: answers})
+	enc.Encode(asofResult{Name: n.Name, At: param.FormatTime(at), Answers: answers})
 }

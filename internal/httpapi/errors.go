@@ -14,13 +14,18 @@ import (
 type APIError struct {
 	Error     string `json:"error"`
 	Parameter string `json:"parameter,omitempty"`
+	Hint      string `json:"hint,omitempty"` // where to ask instead
 }
 
 func writeError(w http.ResponseWriter, status int, name, msg string) {
+	writeJSON(w, status, APIError{Error: msg, Parameter: name})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(APIError{Error: msg, Parameter: name})
+	json.NewEncoder(w).Encode(v)
 }
 
 // errorStatus maps an error to its status and message: parameters are 400 with the

@@ -63,6 +63,13 @@ type NativeTrailer struct {
 	Done   bool   `json:"done"`
 	Count  int    `json:"count"`
 	Cursor string `json:"cursor,omitempty"`
+	// Total is how many results all pages hold (total=true), when counting is cheap;
+	// TotalNote says why it was not counted otherwise.
+	Total     *int64 `json:"total,omitempty"`
+	TotalNote string `json:"total_note,omitempty"`
+	// SearchedFor is the canonical name searched when the input was rewritten (a URL,
+	// a defanged name, Unicode labels).
+	SearchedFor string `json:"searched_for,omitempty"`
 }
 
 func toNative(r history.Row) NativeRecord {
@@ -78,9 +85,12 @@ type listParams struct {
 	cursor   []string
 	id       uint64 // the query's fingerprint, in its cursors
 	strict   bool   // window=strict: seen only inside the window (time_first >= from, time_last <= to)
+	total    bool   // total=true: count all results in the trailer, where cheap
+	// searched is the canonical input when it differs from what was sent.
+	searched string
 }
 
-var nativeListParams = map[string]bool{"rrtype": true, "from": true, "to": true, "window": true, "limit": true, "cursor": true}
+var nativeListParams = map[string]bool{"rrtype": true, "from": true, "to": true, "window": true, "limit": true, "cursor": true, "total": true}
 
 // checkParams rejects unknown parameters, so that a typo is not silently ignored.
 func checkParams(v url.Values, allowed ...map[string]bool) error {
@@ -124,6 +134,9 @@ func (a *Server) parseList(v url.Values, table history.Table, what string) (list
 		return p, param.Bad("to", "before from")
 	}
 	if p.limit, err = param.ParseLimit("limit", v.Get("limit"), nativeDefaultLimit, 1, nativeMaxLimit); err != nil {
+		return p, err
+	}
+	if p.total, err = param.ParseBool("total", v.Get("total"), false); err != nil {
 		return p, err
 	}
 	// The parameters as given identify the query; a relative window keeps the times it
@@ -174,13 +187,13 @@ func (a *Server) nativeList(w http.ResponseWriter, r *http.Request, q history.Qu
 		a.fail(w, err)
 		return
 	}
-	a.streamPage(w, rows, q.Table, p, conv)
+	a.streamPage(w, rows, q.Table, p, conv, a.total(r.Context(), q, p, rows))
 }
 
-func (a *Server) streamPage(w http.ResponseWriter, rows []history.Row, table history.Table, p listParams, conv func(history.Row) any) {
+func (a *Server) streamPage(w http.ResponseWriter, rows []history.Row, table history.Table, p listParams, conv func(history.Row) any, t NativeTrailer) {
 	limit := p.limit
 	out := newNDJSON(w)
-	t := NativeTrailer{Done: true}
+	t.Done, t.SearchedFor = true, p.searched
 	for i, h := range rows {
 		if i == limit {
 			t.Cursor = param.Cursor{Query: p.id, Key: rows[i-1].Key(table), From: unixOrZero(p.from), To: unixOrZero(p.to)}.Encode()
@@ -204,7 +217,13 @@ func (a *Server) nativeByName(table history.Table, toJSON func(history.Row) any)
 			a.fail(w, err)
 			return
 		}
-		n, err := param.ParseName("name", r.PathValue("name"), true)
+		raw := r.PathValue("name")
+		if table == history.TableByRdata && param.LooksLikeIP(raw) {
+			writeHint(w, http.StatusBadRequest, "name", "name: "+raw+" is an address, not a name: addresses in record data are searched by /api/v1/ip/",
+				"/api/v1/ip/"+url.PathEscape(raw))
+			return
+		}
+		n, rewritten, err := param.ParseNameAs("name", raw, true)
 		if err != nil {
 			a.fail(w, err)
 			return
@@ -213,6 +232,10 @@ func (a *Server) nativeByName(table history.Table, toJSON func(history.Row) any)
 		if err != nil {
 			a.fail(w, err)
 			return
+		}
+		w.Header().Set("X-Searched-For", n.String())
+		if rewritten {
+			p.searched = n.String()
 		}
 		q := history.Query{Table: table, Name: n}
 		p.apply(&q)
@@ -249,6 +272,7 @@ func (a *Server) nativeIP(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
+	w.Header().Set("X-Searched-For", searchedRange(ip))
 	q := history.Query{Table: history.TableByIP, IP: ip}
 	p.apply(&q)
 	var rows []history.Row
@@ -273,7 +297,7 @@ func (a *Server) nativeIP(w http.ResponseWriter, r *http.Request) {
 			rec.Aliases = &al
 		}
 		return rec
-	})
+	}, a.total(r.Context(), q, p, rows))
 }
 
 // aliasesOf is history's aliases of rows in the JSON of results.

@@ -48,6 +48,7 @@ func (a *Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
+	w.Header().Set("X-Searched-For", n.String())
 	withAliases, err := param.ParseBool("aliases", v.Get("aliases"), true)
 	if err != nil {
 		a.fail(w, err)

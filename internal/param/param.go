@@ -46,6 +46,22 @@ const (
 // "*." or (if wildcards) a trailing ".*". Letters are lowered and bytes outside
 // printable ASCII (UTF-8 names) become \DDD escapes, as names are stored.
 func ParseName(param, s string, wildcards bool) (history.NameSpec, error) {
+	n, _, err := ParseNameAs(param, s, wildcards)
+	return n, err
+}
+
+// ParseNameAs is ParseName that also reports whether the input was rewritten (a URL,
+// a defanged name, Unicode labels: see Rewrite), so an answer can say what it searched.
+func ParseNameAs(param, s string, wildcards bool) (history.NameSpec, bool, error) {
+	if len(s) > maxNameText {
+		return history.NameSpec{}, false, Bad(param, "longer than %d characters", maxNameText)
+	}
+	s, rewritten := Rewrite(s)
+	n, err := parseName(param, s, wildcards)
+	return n, rewritten, err
+}
+
+func parseName(param, s string, wildcards bool) (history.NameSpec, error) {
 	if s == "" {
 		return history.NameSpec{}, Bad(param, "empty name")
 	}
@@ -253,9 +269,11 @@ func ParseTime(param, s string, now time.Time, native bool) (time.Time, error) {
 		t = rt
 	} else if d, err := time.ParseDuration(s); native && err == nil && d <= 0 {
 		t = now.Add(d)
+	} else if nt, ok := parseNativeForm(s, now); native && ok {
+		t = nt
 	} else {
 		if native {
-			return time.Time{}, Bad(param, "not a time: use RFC 3339 (2026-11-03T10:00:00Z), epoch seconds, or negative seconds or a duration (-24h) before now")
+			return time.Time{}, Bad(param, "not a time: use RFC 3339 (2026-11-03T10:00:00Z, UTC without a zone), a date (2026-12-01), epoch seconds, now, or negative seconds or a duration (-24h, -7d) before now")
 		}
 		return time.Time{}, Bad(param, "not a time: use epoch seconds, or negative seconds relative to now")
 	}

@@ -17,7 +17,8 @@ import (
 
 func FuzzParseName(f *testing.F) {
 	for _, s := range []string{"www.example.org", "*.example.org", "www.example.*", "WwW.Example.ORG.", `a\.b.example.org`, `\000\255.x`,
-		"b\xc3\xbccher.example", "x')--.example.net", "*", "*.", ".", "..", "a..b", `\`, `a\0`, strings.Repeat("a.", 200)} {
+		"b\xc3\xbccher.example", "x')--.example.net", "evil[.]example", "hxxp://evil.example/", "hxxps://u@evil(.)example:443/x?y",
+		"*.b\xc3\xbccher.example", "B\xc3\x9cCHER.example", `a\[.]b`, "[dot]", "*", "*.", ".", "..", "a..b", `\`, `a\0`, strings.Repeat("a.", 200)} {
 		f.Add(s, true)
 	}
 	f.Fuzz(func(t *testing.T, s string, wildcards bool) {
@@ -43,6 +44,11 @@ func FuzzParseName(f *testing.F) {
 		// label at either end, which reads back as a wildcard: \* is how to ask for it).
 		labels := dns.SplitDomainName(n.Name)
 		if len(labels) > 0 && (labels[0] == "*" || labels[len(labels)-1] == "*") {
+			return
+		}
+		// A stored name that reads as a URL or a defanged name ("a[.]b.", literal
+		// brackets) is rewritten again: asking for it exactly takes \[ escapes.
+		if _, again := Rewrite(n.String()); again {
 			return
 		}
 		again, err := ParseName("name", n.String(), true)
@@ -78,7 +84,8 @@ func FuzzParseIP(f *testing.F) {
 }
 
 func FuzzParseTime(f *testing.F) {
-	for _, s := range []string{"0", "1793700000", "-86400", "2026-11-03T10:00:00Z", "2026-11-03T10:00:00.5+02:00", "-24h", "1h", "-9999999999", "4294967296", "+5"} {
+	for _, s := range []string{"0", "1793700000", "-86400", "2026-11-03T10:00:00Z", "2026-11-03T10:00:00.5+02:00", "-24h", "1h", "-9999999999", "4294967296", "+5",
+		"now", "-1d", "-7d", "-2w", "-999999w", "2026-12-01", "2026-12-01T10:00:26", "2026-12-01T10:00:26.900", "2026-12-01 10:00:26", "9999-12-31"} {
 		f.Add(s, true)
 	}
 	now := time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC)
