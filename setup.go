@@ -108,6 +108,7 @@ func newAPI(cfg config, hc httpapi.Config) *httpapi.Server {
 	db := history.New(history.Options{ClickHouse: cfg.options, Database: cfg.database, MaxConcurrent: httpapi.MaxConcurrent, QueryTimeout: cfg.apiTimeout})
 
 	hc.Sensor = cfg.sensor
+	hc.Clients = map[record.ClientsMode]string{record.ClientsOff: "off", record.ClientsPrefix: "prefix", record.ClientsFull: "full"}[cfg.clients]
 	return httpapi.New(hc, db, log)
 }
 
@@ -170,7 +171,7 @@ func parseProperty(c *caddy.Controller, cfg *config) error {
 	if prop == "spool" {
 		return parseSpool(c, cfg, args)
 	}
-	if prop == "http" || prop == "api_key" || prop == "http_tls" {
+	if prop == "http" || prop == "api_key" || prop == "clients_api_key" || prop == "http_tls" {
 		return parseHTTPProperty(c, &cfg.api, prop, args)
 	}
 	if len(args) != 1 {
@@ -368,7 +369,8 @@ func redactString(s string, u *url.URL) string {
 	return s
 }
 
-// parseHTTPProperty parses http ADDRESS, api_key KEY... and http_tls CERT KEY.
+// parseHTTPProperty parses http ADDRESS, api_key KEY..., clients_api_key KEY... and
+// http_tls CERT KEY.
 func parseHTTPProperty(c *caddy.Controller, hc *httpapi.Config, prop string, args []string) error {
 	switch prop {
 	case "http":
@@ -380,22 +382,17 @@ func parseHTTPProperty(c *caddy.Controller, hc *httpapi.Config, prop string, arg
 		}
 		hc.Addr = args[0]
 	case "api_key":
-		if len(args) == 0 {
-			return c.Err("property 'api_key' needs at least one key")
+		keys, err := parseKeys(c, prop, args)
+		if err != nil {
+			return err
 		}
-		for i, k := range args {
-			if k == "" {
-				// Never echo keys: say which one.
-				return c.Errf("api_key %d is empty (is its environment variable set?)", i+1)
-			}
-			if strings.HasPrefix(k, "{$") && strings.HasSuffix(k, "}") {
-				return c.Errf("api_key %d is an environment placeholder that was not replaced (is the variable set?)", i+1)
-			}
-			if len(k) < 8 {
-				return c.Errf("api_key %d is shorter than 8 characters", i+1)
-			}
-			hc.Keys = append(hc.Keys, sha256.Sum256([]byte(k)))
+		hc.Keys = append(hc.Keys, keys...)
+	case "clients_api_key":
+		keys, err := parseKeys(c, prop, args)
+		if err != nil {
+			return err
 		}
+		hc.ClientKeys = append(hc.ClientKeys, keys...)
 	case "http_tls":
 		if len(args) != 2 {
 			return c.Errf("property 'http_tls' takes CERT KEY, got %d values", len(args))
@@ -403,4 +400,27 @@ func parseHTTPProperty(c *caddy.Controller, hc *httpapi.Config, prop string, arg
 		hc.CertFile, hc.KeyFile = args[0], args[1]
 	}
 	return nil
+}
+
+// parseKeys reads the keys of api_key or clients_api_key KEY...: their SHA-256, so the
+// keys themselves are never kept or echoed.
+func parseKeys(c *caddy.Controller, prop string, args []string) ([][32]byte, error) {
+	if len(args) == 0 {
+		return nil, c.Errf("property '%s' needs at least one key", prop)
+	}
+	var keys [][32]byte
+	for i, k := range args {
+		if k == "" {
+			// Never echo keys: say which one.
+			return nil, c.Errf("%s %d is empty (is its environment variable set?)", prop, i+1)
+		}
+		if strings.HasPrefix(k, "{$") && strings.HasSuffix(k, "}") {
+			return nil, c.Errf("%s %d is an environment placeholder that was not replaced (is the variable set?)", prop, i+1)
+		}
+		if len(k) < 8 {
+			return nil, c.Errf("%s %d is shorter than 8 characters", prop, i+1)
+		}
+		keys = append(keys, sha256.Sum256([]byte(k)))
+	}
+	return keys, nil
 }

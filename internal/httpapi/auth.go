@@ -24,7 +24,7 @@ func (a *Server) Occupy(n int) (release func()) {
 // Bearer, or HTTP Basic with the key as password.
 func (a *Server) authorize(p protocol, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(a.cfg.Keys) == 0 || a.keyOK(r) {
+		if !a.keysSet() || a.keyOK(r, a.cfg.Keys) || a.keyOK(r, a.cfg.ClientKeys) {
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -43,7 +43,25 @@ func (a *Server) authorize(p protocol, h http.Handler) http.Handler {
 	})
 }
 
-func (a *Server) keyOK(r *http.Request) bool {
+func (a *Server) keysSet() bool { return len(a.cfg.Keys) > 0 || len(a.cfg.ClientKeys) > 0 }
+
+// authorizeClients lets only clients_api_key keys read client addresses: another valid
+// key gets 403, no valid key 401. Without any keys (loopback only) everything is open.
+func (a *Server) authorizeClients(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case !a.keysSet() || a.keyOK(r, a.cfg.ClientKeys):
+			h.ServeHTTP(w, r)
+		case a.keyOK(r, a.cfg.Keys):
+			writeError(w, http.StatusForbidden, "", "client addresses are personal data: this key may not read them (only keys listed in clients_api_key may)")
+		default:
+			w.Header().Set("WWW-Authenticate", `Basic realm="passivedns"`)
+			writeError(w, http.StatusUnauthorized, "", "missing or wrong API key: send X-API-Key, Authorization: Bearer, or Basic with the key as password")
+		}
+	})
+}
+
+func (a *Server) keyOK(r *http.Request, keys [][32]byte) bool {
 	var given []string
 	if k := r.Header.Get("X-API-Key"); k != "" {
 		given = append(given, k)
@@ -59,7 +77,7 @@ func (a *Server) keyOK(r *http.Request) bool {
 	ok := 0
 	for _, g := range given {
 		sum := sha256.Sum256([]byte(g))
-		for _, k := range a.cfg.Keys {
+		for _, k := range keys {
 			ok |= subtle.ConstantTimeCompare(sum[:], k[:])
 		}
 	}

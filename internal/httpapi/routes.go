@@ -33,6 +33,8 @@ func (a *Server) handler() http.Handler {
 	route("GET /api/v1/asof/{name}", protoNative, true, a.nativeAsOf)
 	route("GET /api/v1/pivot/{name}", protoNative, true, a.nativePivot)
 	route("POST /api/v1/bulk", protoNative, true, a.nativeBulk)
+	mux.Handle("GET /api/v1/clients/{name}", instrument(protoNative, a.authorizeClients(a.bounded(protoNative, a.nativeClients(false)))))
+	mux.Handle("GET /api/v1/client/{address...}", instrument(protoNative, a.authorizeClients(a.bounded(protoNative, a.nativeClients(true)))))
 	route("GET /dnsdb/v2/ping", protoDNSDB, false, dnsdbPing)
 	route("GET /dnsdb/v2/rate_limit", protoDNSDB, true, a.dnsdbRateLimit)
 	route("GET /dnsdb/v2/{mode}/{rest...}", protoDNSDB, true, a.dnsdbLookup)

@@ -34,6 +34,11 @@ const (
 type Config struct {
 	Addr     string
 	Keys     [][32]byte // SHA-256 of each accepted key: compared in constant time, never logged
+	// ClientKeys (clients_api_key) are the keys that may also read client addresses;
+	// they open every other endpoint too.
+	ClientKeys [][32]byte
+	// Clients is what the writer records of client addresses: off (or empty), prefix, full.
+	Clients  string
 	CertFile string
 	KeyFile  string
 	Sensor   string // this server's sensor name (COF sensor_id)
@@ -182,12 +187,12 @@ func isLoopback(addr string) bool {
 // check refuses an API open to the network without keys.
 func (hc Config) Check() error {
 	if hc.Addr == "" {
-		if len(hc.Keys) > 0 || hc.CertFile != "" {
-			return errors.New("api_key and http_tls need http ADDRESS")
+		if len(hc.Keys) > 0 || len(hc.ClientKeys) > 0 || hc.CertFile != "" {
+			return errors.New("api_key, clients_api_key and http_tls need http ADDRESS")
 		}
 		return nil
 	}
-	if len(hc.Keys) == 0 && !isLoopback(hc.Addr) {
+	if len(hc.Keys) == 0 && len(hc.ClientKeys) == 0 && !isLoopback(hc.Addr) {
 		return fmt.Errorf("http %s accepts connections from the network but no api_key is set: set api_key, or listen on a loopback address such as 127.0.0.1:8053", hc.Addr)
 	}
 	return nil
