@@ -108,7 +108,6 @@ func newAPI(cfg config, hc httpapi.Config) *httpapi.Server {
 	db := history.New(history.Options{ClickHouse: cfg.options, Database: cfg.database, MaxConcurrent: httpapi.MaxConcurrent, QueryTimeout: cfg.apiTimeout})
 
 	hc.Sensor = cfg.sensor
-	hc.Clients = map[record.ClientsMode]string{record.ClientsOff: "off", record.ClientsPrefix: "prefix", record.ClientsFull: "full"}[cfg.clients]
 	return httpapi.New(hc, db, log)
 }
 
@@ -159,6 +158,7 @@ func parse(c *caddy.Controller) (config, error) {
 		}
 		cfg.sensor = h
 	}
+	cfg.api.Clients = map[record.ClientsMode]string{record.ClientsOff: "off", record.ClientsPrefix: "prefix", record.ClientsFull: "full"}[cfg.clients]
 	if err := cfg.api.Check(); err != nil {
 		return cfg, c.Err(err.Error())
 	}
