@@ -5,6 +5,7 @@ import (
 	"github.com/passivedns/passivedns/internal/record"
 	"github.com/passivedns/passivedns/internal/schema"
 	"github.com/passivedns/passivedns/internal/spool"
+	"github.com/passivedns/passivedns/internal/watch"
 
 	"context"
 	"errors"
@@ -46,6 +47,8 @@ type sink interface {
 type writer struct {
 	cfg  config
 	sink sink
+	// watch, when set, is shown every acknowledged batch (watchlists); it only queues.
+	watch *watch.Watcher
 
 	queue       chan record.Capture
 	queuedBytes atomic.Int64
@@ -323,6 +326,9 @@ func (w *writer) insert(ctx context.Context, b *record.Batch) error {
 		writtenCount.Add(float64(n))
 		w.lastWrite.Store(time.Now().UnixNano())
 		w.setHealthy(true, nil)
+		if w.watch != nil {
+			w.watch.Observe(b)
+		}
 		return nil
 	case errors.Is(err, chsink.ErrRejected):
 		errorCount.WithLabelValues("insert").Inc()

@@ -9,6 +9,7 @@ import (
 	"github.com/passivedns/passivedns/internal/httpapi"
 	"github.com/passivedns/passivedns/internal/record"
 	"github.com/passivedns/passivedns/internal/spool"
+	"github.com/passivedns/passivedns/internal/watch"
 
 	"errors"
 	"fmt"
@@ -67,6 +68,8 @@ type config struct {
 	spoolSize  int64
 	api        httpapi.Config // history API; no address: no listener
 	apiTimeout time.Duration  // of each API query; 0: history.QueryTimeout (tests shorten it)
+	watches    []watch.Watch  // watch KIND VALUE...
+	webhook    string         // webhook URL: where first sightings of watched tuples go
 }
 
 func setup(c *caddy.Controller) error {
@@ -76,9 +79,16 @@ func setup(c *caddy.Controller) error {
 	}
 	p := &PassiveDNS{cfg: cfg}
 	p.writer = newWriter(cfg, newSink(cfg))
+	if len(cfg.watches) > 0 {
+		p.writer.watch = newWatcher(cfg)
+		c.OnStartup(p.writer.watch.Start)
+	}
 
 	c.OnStartup(p.writer.start)
 	c.OnShutdown(p.writer.stop)
+	if p.writer.watch != nil {
+		c.OnShutdown(p.writer.watch.Stop) // after the writer's last batches
+	}
 
 	if cfg.api.Addr != "" {
 		api := newAPI(cfg, cfg.api)
@@ -101,6 +111,12 @@ func newSink(cfg config) *chsink.Sink { return chsink.New(sinkOptions(cfg)) }
 
 func sinkOptions(cfg config) chsink.Options {
 	return chsink.Options{ClickHouse: cfg.options, Database: cfg.database, AutoSchema: cfg.schema, Retention: cfg.retention, Log: log}
+}
+
+// newWatcher is the watchlist of cfg, with its own connection for the lookups.
+func newWatcher(cfg config) *watch.Watcher {
+	return watch.New(watch.Options{Watches: cfg.watches, URL: cfg.webhook, ClickHouse: cfg.options,
+		Database: cfg.database, Sensor: cfg.sensor, Log: log})
 }
 
 // newAPI is the history API of cfg, with its own connection pool.
@@ -158,6 +174,12 @@ func parse(c *caddy.Controller) (config, error) {
 		}
 		cfg.sensor = h
 	}
+	if len(cfg.watches) > 0 && cfg.webhook == "" {
+		return cfg, c.Err("watch needs webhook URL: where to send first sightings")
+	}
+	if cfg.webhook != "" && len(cfg.watches) == 0 {
+		return cfg, c.Err("webhook has nothing to send without watch")
+	}
 	cfg.api.Clients = map[record.ClientsMode]string{record.ClientsOff: "off", record.ClientsPrefix: "prefix", record.ClientsFull: "full"}[cfg.clients]
 	if err := cfg.api.Check(); err != nil {
 		return cfg, c.Err(err.Error())
@@ -170,6 +192,9 @@ func parseProperty(c *caddy.Controller, cfg *config) error {
 	args := c.RemainingArgs()
 	if prop == "spool" {
 		return parseSpool(c, cfg, args)
+	}
+	if prop == "watch" || prop == "webhook" {
+		return parseWatch(c, cfg, prop, args)
 	}
 	if prop == "http" || prop == "api_key" || prop == "clients_api_key" || prop == "http_tls" {
 		return parseHTTPProperty(c, &cfg.api, prop, args)
@@ -423,4 +448,38 @@ func parseKeys(c *caddy.Controller, prop string, args []string) ([][32]byte, err
 		keys = append(keys, sha256.Sum256([]byte(k)))
 	}
 	return keys, nil
+}
+
+// parseWatch reads "watch name|ip|rdata VALUE..." (repeatable) and "webhook URL".
+func parseWatch(c *caddy.Controller, cfg *config, prop string, args []string) error {
+	if prop == "webhook" {
+		if len(args) != 1 {
+			return c.Errf("property 'webhook' takes exactly one URL, got %d", len(args))
+		}
+		u, err := url.Parse(args[0])
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c.Errf("invalid webhook '%s': not an http:// or https:// URL", redactURL(args[0]))
+		}
+		cfg.webhook = args[0]
+		return nil
+	}
+	if len(args) < 2 {
+		return c.Err("property 'watch' takes a kind (name, ip or rdata) and at least one value")
+	}
+	for _, v := range args[1:] {
+		w, err := watch.Parse(args[0], v)
+		if err != nil {
+			return c.Errf("invalid watch: %v", err)
+		}
+		cfg.watches = append(cfg.watches, w)
+	}
+	return nil
+}
+
+// redactURL hides a password in a URL shown in an error.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable URL)"
 }
