@@ -57,7 +57,9 @@ func TestAPIClients(t *testing.T) {
 	evil2 := rec("10.9.9.9", "evil.example.net.", `"A"`, "2026-11-04T10:00:00Z", "2026-11-04T10:00:00Z", 1)
 	evil6 := rec("2001:db8:77::5", "evil.example.net.", `"A"`, "2026-11-04T10:00:05Z", "2026-11-04T10:00:05Z", 1)
 	good1 := rec("10.1.2.3", "good.example.net.", `"A"`, "2026-11-03T10:00:20Z", "2026-11-03T10:00:20Z", 1)
-	trailer := func(n int, extra string) string { return `{"done":true,"count":` + itoa(n) + extra + `,"clients":"full"}` }
+	trailer := func(n int, extra string) string {
+		return `{"done":true,"count":` + itoa(n) + extra + `,"clients":"full"}`
+	}
 
 	// IPv4 clients sort first: they are stored IPv4-mapped (::ffff:a.b.c.d).
 	c.expect("/api/v1/clients/evil.example.net", 200, lines(evil1, evil2, evil6, trailer(3, "")))

@@ -3,6 +3,7 @@ package passivedns
 import (
 	"github.com/passivedns/passivedns/internal/httpapi"
 
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -99,4 +100,49 @@ func TestAPIAsOfMilliseconds(t *testing.T) {
 	c.expect("/api/v1/asof/ms.example.net?at=2026-11-03T10:05:26.500", 200, `{"name":"ms.example.net.","at":"2026-11-03T10:05:26.500Z","answers":[`+ans("true")+"]}\n")
 	c.expect("/api/v1/asof/ms.example.net?at=2026-11-03T10:05:26.501Z", 200, `{"name":"ms.example.net.","at":"2026-11-03T10:05:26.501Z","answers":[`+ans("false")+"]}\n")
 	c.expect("/api/v1/asof/ms[.]example[.]net?at=2026-11-03T10:05:27Z", 200, `{"name":"ms.example.net.","at":"2026-11-03T10:05:27Z","answers":[`+ans("false")+"]}\n")
+}
+
+// TestOpenAPIAnalyst: the endpoints and parameters added for analysts are documented.
+func TestOpenAPIAnalyst(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name string `json:"name"`
+			} `json:"parameters"`
+			Responses map[string]any `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(httpapi.OpenAPIJSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"/api/v1/clients/{name}":   {"name", "rrtype", "from", "to", "limit", "cursor"},
+		"/api/v1/client/{address}": {"address", "rrtype", "from", "to", "limit", "cursor"},
+		"/api/v1/name/{name}":      {"total"},
+		"/api/v1/ip/{ip}":          {"total"},
+		"/api/v1/rdata/{name}":     {"total"},
+		"/api/v1/negative/{name}":  {"total"},
+		"/api/v1/status":           nil,
+	}
+	for path, params := range want {
+		op, ok := doc.Paths[path]["get"]
+		if !ok {
+			t.Errorf("openapi.json lacks GET %s", path)
+			continue
+		}
+		have := map[string]bool{}
+		for _, p := range op.Parameters {
+			have[p.Name] = true
+		}
+		for _, p := range params {
+			if !have[p] {
+				t.Errorf("openapi.json: %s lacks parameter %s", path, p)
+			}
+		}
+	}
+	for _, path := range []string{"/api/v1/clients/{name}", "/api/v1/client/{address}"} {
+		if doc.Paths[path]["get"].Responses["403"] == nil || doc.Paths[path]["get"].Responses["404"] == nil {
+			t.Errorf("openapi.json: %s lacks the 403 (not a clients key) or 404 (clients off) answer", path)
+		}
+	}
 }

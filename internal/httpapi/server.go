@@ -32,8 +32,8 @@ const (
 // Config is the Corefile part of the API (http, api_key, http_tls) and what the
 // answers need to know of the plugin.
 type Config struct {
-	Addr     string
-	Keys     [][32]byte // SHA-256 of each accepted key: compared in constant time, never logged
+	Addr string
+	Keys [][32]byte // SHA-256 of each accepted key: compared in constant time, never logged
 	// ClientKeys (clients_api_key) are the keys that may also read client addresses;
 	// they open every other endpoint too.
 	ClientKeys [][32]byte

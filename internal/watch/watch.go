@@ -25,10 +25,10 @@ import (
 
 // Defaults; Options may shorten them (tests).
 const (
-	defaultQueue      = 1000             // events waiting for the webhook
-	defaultBatches    = 64               // matched batches waiting for the lookup
-	maxPerBatch       = 10000            // matches looked up per batch; more are dropped
-	defaultNotified   = 100000           // tuples remembered as notified by this process
+	defaultQueue      = 1000   // events waiting for the webhook
+	defaultBatches    = 64     // matched batches waiting for the lookup
+	maxPerBatch       = 10000  // matches looked up per batch; more are dropped
+	defaultNotified   = 100000 // tuples remembered as notified by this process
 	defaultMinBackoff = 500 * time.Millisecond
 	defaultMaxBackoff = 30 * time.Second
 	defaultMaxAge     = time.Hour // an event the webhook has not taken by then is dropped
