@@ -358,6 +358,20 @@ func TestPage(t *testing.T) {
 		}
 	})
 
+	t.Run("rdata mode", func(t *testing.T) {
+		b.t = t
+		eval[bool](b, `document.getElementById('mode').value = 'rdata'; true`)
+		b.search("www.example.org", "")
+		got := b.waitRows("www.example.org")
+		if want := apiLines(d.apiRows(t, "/api/v1/rdata/www.example.org")); !slices.Equal(got, want) || !slices.Equal(got, []string{"blog.example.org. CNAME www.example.org."}) {
+			t.Errorf("rows %q, the API says %q", got, want)
+		}
+		if href := eval[string](b, `location.href`); !strings.HasSuffix(href, "/?q=www.example.org&mode=rdata") {
+			t.Errorf("URL %s: want the mode in it", href)
+		}
+		eval[bool](b, `document.getElementById('mode').value = 'auto'; true`)
+	})
+
 	t.Run("negative", func(t *testing.T) {
 		b.t = t
 		b.search("neg:*.example.org", "")

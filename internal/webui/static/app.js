@@ -568,10 +568,10 @@
           const owner = addNode(g, 'name', r.rrname, n.depth + 1);
           addEdge(g, owner, n, r);
           for (const a of r.aliases || []) {
-            // chain: alias -> ... -> owner, each hop a CNAME edge
+            // chain: alias -> ... -> owner, each hop a CNAME edge, one column further out
             let prev = null;
-            for (const hopName of a.chain) {
-              const cur = addNode(g, 'name', hopName, n.depth + 2);
+            for (const [i, hopName] of a.chain.entries()) {
+              const cur = addNode(g, 'name', hopName, n.depth + a.chain.length - i);
               if (prev) addEdge(g, prev, cur, { rrtype: 'CNAME', time_first: a.time_first, time_last: a.time_last, count: a.count });
               prev = cur;
             }
