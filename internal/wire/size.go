@@ -61,10 +61,12 @@ func (d *Decoder) compressed() int {
 // maxCompressionOffset is miekg/dns's: only offsets below it are remembered.
 const maxCompressionOffset = 2 << 13
 
-// compressor is the set of name suffixes written so far. Few names: a linear scan
-// over hashes; many: a map from hash to the first entry with it.
+// compressor is the set of name suffixes written so far: an open-addressing table
+// of their hashes, emptied by moving to the next generation; a map past its load.
 type compressor struct {
 	msg     []byte
+	gen     uint32
+	slots   [tableSlots]slot
 	hashes  []uint64
 	srcs    []int32 // offset in msg of the suffix's first label
 	next    []int32 // next entry with the same hash when indexed, or -1
@@ -74,7 +76,16 @@ type compressor struct {
 	lh      []uint64
 }
 
-const linearEntries = 48
+type slot struct {
+	h   uint64
+	src int32
+	gen uint32
+}
+
+const (
+	tableSlots = 1024
+	tableMax   = tableSlots / 2 // entries before the map takes over
+)
 
 func (c *compressor) reset(msg []byte) {
 	c.msg = msg
@@ -82,6 +93,10 @@ func (c *compressor) reset(msg []byte) {
 	if c.indexed {
 		clear(c.index)
 		c.indexed = false
+	}
+	if c.gen++; c.gen == 0 {
+		c.slots = [tableSlots]slot{}
+		c.gen = 1
 	}
 }
 
@@ -112,13 +127,10 @@ func (c *compressor) name(src, off int, compress bool) int {
 	for range labels {
 		lh = append(lh, 0)
 	}
-	h := uint64(14695981039346656037)
+	h := uint64(0x9E3779B97F4A7C15)
 	for i := len(labels) - 1; i >= 0; i-- {
 		p := int(labels[i])
-		for _, b := range msg[p : p+1+int(msg[p])] {
-			h = (h ^ uint64(b)) * 1099511628211
-		}
-		h = (h ^ 0xff) * 1099511628211 // label boundary
+		h = hashLabel(h, msg[p:p+1+int(msg[p])])
 		lh[i] = h
 	}
 	c.lh = lh
@@ -135,10 +147,27 @@ func (c *compressor) name(src, off int, compress bool) int {
 	return off + 1
 }
 
+// hashLabel mixes a label, its length byte included (so boundaries are part of the
+// hash), into h eight bytes at a time. Hits are confirmed byte for byte by same.
+func hashLabel(h uint64, lab []byte) uint64 {
+	const m = 0xFF51AFD7ED558CCD
+	for len(lab) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(lab)) * m
+		h ^= h >> 32
+		lab = lab[8:]
+	}
+	var t uint64
+	for i, b := range lab {
+		t |= uint64(b) << (8 * i)
+	}
+	h = (h ^ t ^ uint64(len(lab))<<59) * m
+	return h ^ h>>29
+}
+
 func (c *compressor) find(h uint64, labels []int32) bool {
 	if !c.indexed {
-		for i, x := range c.hashes {
-			if x == h && c.same(int(c.srcs[i]), labels) {
+		for j := h % tableSlots; c.slots[j].gen == c.gen; j = (j + 1) % tableSlots {
+			if c.slots[j].h == h && c.same(int(c.slots[j].src), labels) {
 				return true
 			}
 		}
@@ -158,7 +187,10 @@ func (c *compressor) insert(h uint64, src int32) {
 	c.hashes = append(c.hashes, h)
 	c.srcs = append(c.srcs, src)
 	c.next = append(c.next, -1)
-	if !c.indexed && len(c.hashes) > linearEntries {
+	switch {
+	case c.indexed:
+		c.link(len(c.hashes) - 1)
+	case len(c.hashes) > tableMax:
 		if c.index == nil {
 			c.index = make(map[uint64]int32)
 		}
@@ -166,10 +198,12 @@ func (c *compressor) insert(h uint64, src int32) {
 		for i := range c.hashes {
 			c.link(i)
 		}
-		return
-	}
-	if c.indexed {
-		c.link(len(c.hashes) - 1)
+	default:
+		j := h % tableSlots
+		for c.slots[j].gen == c.gen {
+			j = (j + 1) % tableSlots
+		}
+		c.slots[j] = slot{h: h, src: src, gen: c.gen}
 	}
 }
 
