@@ -234,3 +234,26 @@ func (c *compressor) same(src int, labels []int32) bool {
 	}
 	return msg[p] == 0
 }
+
+// PackedSize is Size with miekg/dns's packing where Size cannot answer: what the
+// writer stores as the size, and an error where packing fails.
+func (d *Decoder) PackedSize(compress bool) (int, error) {
+	if n, ok := d.Size(compress); ok {
+		return n, nil
+	}
+	if !d.slow {
+		d.m = dns.Msg{}
+		if err := d.m.Unpack(d.msg); err != nil {
+			return 0, err // not reached: Reset succeeded
+		}
+	}
+	if d.packBuf == nil {
+		d.packBuf = make([]byte, dns.MaxMsgSize)
+	}
+	d.m.Compress = compress
+	wire, err := d.m.PackBuffer(d.packBuf)
+	if err != nil {
+		return 0, err
+	}
+	return len(wire), nil
+}
