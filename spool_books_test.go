@@ -43,7 +43,7 @@ func longCapture(t *testing.T, i int) string {
 	return fmt.Sprintf("%s.%s.n%d.example.org.", long, long, i)
 }
 
-// spoolFiles spools n records, batch to a file, with ClickHouse down, and stops the
+// spoolRecords spools n records, batch to a file, with ClickHouse down, and stops the
 // writer: the records are in the spool files it returns, oldest first.
 func spoolRecords(t *testing.T, dir string, n, batch int) []string {
 	t.Helper()

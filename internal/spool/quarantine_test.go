@@ -126,7 +126,7 @@ func TestReadNameWithoutCount(t *testing.T) {
 var unreadable = []struct {
 	name    string
 	make    func(t *testing.T, path string)
-	setAide bool // moved to the quarantine folder (else it is gone)
+	setAside bool // moved to the quarantine folder (else it is gone)
 }{
 	{"removed", func(t *testing.T, p string) { os.Remove(p) }, false},
 	{"directory named like a spool file", func(t *testing.T, p string) {
@@ -207,7 +207,7 @@ func TestUnreadableSetAside(t *testing.T) {
 				t.Errorf("%s still in the spool directory (%v)", f.Name, err)
 			}
 			_, err = os.Lstat(filepath.Join(d.Path, QuarantineDir, f.Name))
-			if tc.setAide && err != nil {
+			if tc.setAside && err != nil {
 				t.Errorf("not in the quarantine folder: %v", err)
 			}
 			// The replay goes on with the next file; a rescan does not bring it back.
