@@ -105,6 +105,32 @@ func TestAPIClients(t *testing.T) {
 	if !strings.Contains(resp.body, `"cursor":"`) || resp.header.Get("X-Searched-For") != "10.1.2.3" {
 		t.Errorf("first page by client: %s %v", resp.body, resp.header)
 	}
+	seen = nil
+	for page := 0; page < 5; page++ {
+		ls := strings.Split(strings.TrimSpace(resp.body), "\n")
+		var tr struct {
+			Cursor string `json:"cursor"`
+		}
+		json.Unmarshal([]byte(ls[len(ls)-1]), &tr)
+		seen = append(seen, ls[:len(ls)-1]...)
+		if tr.Cursor == "" {
+			break
+		}
+		resp = c.get("/api/v1/client/10.1.2.3?from=2026-11-01&limit=1&cursor=" + tr.Cursor)
+	}
+	if strings.Join(seen, "\n") != good1+"\n"+evil1 {
+		t.Errorf("paged names of a client:\n%s", strings.Join(seen, "\n"))
+	}
+	// A cursor of one lookup does not fit another.
+	ls := strings.Split(strings.TrimSpace(c.get("/api/v1/client/10.1.2.3?from=2026-11-01&limit=1").body), "\n")
+	var tr struct {
+		Cursor string `json:"cursor"`
+	}
+	json.Unmarshal([]byte(ls[len(ls)-1]), &tr)
+	resp = c.get("/api/v1/client/10.9.9.9?from=2026-11-01&limit=1&cursor=" + tr.Cursor)
+	if resp.status != 400 || !strings.Contains(resp.body, "belongs to another query") {
+		t.Errorf("foreign cursor: %d %s", resp.status, resp.body)
+	}
 
 	// Bad input names the parameter.
 	c.expect("/api/v1/client/10.1.2.300", 400, `{"error":"address: not an IPv4 or IPv6 address","parameter":"address"}`+"\n")

@@ -216,3 +216,31 @@ func TestObserveNeverBlocks(t *testing.T) {
 		t.Errorf("dropped %v, want 20 (10 batches of 2 beyond the queue)", got)
 	}
 }
+
+// TestWatchExpires: an event the receiver never takes is retried until MaxAge, then
+// dropped and counted, and the sender goes on with the next one.
+func TestWatchExpires(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusInternalServerError)
+	}))
+	defer down.Close()
+	w := New(Options{URL: down.URL, Log: logger, MinBackoff: 20 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, MaxAge: 300 * time.Millisecond})
+	w.quit = make(chan struct{})
+	expired := func() float64 {
+		ch := make(chan prometheus.Metric, 10)
+		droppedCount.WithLabelValues("expired").Collect(ch)
+		close(ch)
+		var d dto.Metric
+		(<-ch).Write(&d)
+		return d.GetCounter().GetValue()
+	}
+	before, failed := expired(), counter(failedCount)
+	start := time.Now()
+	w.send(context.Background(), Event{Event: "first_seen", RRName: "x.example.", queued: time.Now()})
+	if expired() != before+1 || counter(failedCount) < failed+3 {
+		t.Errorf("expired %v (want 1), failed %v (want several)", expired()-before, counter(failedCount)-failed)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("gave up after %v, MaxAge is 300ms", d)
+	}
+}
