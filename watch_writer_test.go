@@ -54,7 +54,7 @@ func TestWatchThroughWriter(t *testing.T) {
 	r.ask(at(scT0, 2), "quiet.example.org.", dns.TypeA)
 	r.flush()
 	want := map[string]bool{
-		"name *.example.net. evil.example.net. A 192.0.2.1 2026-11-03T10:00:00Z sensor-w":   true,
+		"name *.example.net. evil.example.net. A 192.0.2.1 2026-11-03T10:00:00Z sensor-w":  true,
 		"ip 203.0.113.0/24 other.example.org. A 203.0.113.5 2026-11-03T10:00:01Z sensor-w": true,
 	}
 	deadline := time.After(10 * time.Second)
