@@ -113,8 +113,8 @@ func (d *DB) Pivot(ctx context.Context, name string, window Query, o PivotOption
 	}
 	g := &graph{nodes: map[string]PivotNode{}, edges: map[string]PivotEdge{}, max: o.MaxNodes}
 	g.node("name", name, 0)
-	walked := map[string]bool{}      // names whose records were read
-	ipDone := map[netip.Addr]bool{}  // addresses whose names were read
+	walked := map[string]bool{}     // names whose records were read
+	ipDone := map[netip.Addr]bool{} // addresses whose names were read
 	frontier := []string{name}
 	for hop := 1; hop <= o.Depth && len(frontier) > 0; hop++ {
 		found, err := d.pivotHop(ctx, g, window, o, hop, frontier, walked, ipDone)

@@ -76,8 +76,8 @@ type listParams struct {
 	from, to time.Time // window: seen at any time in it (time_last >= from, time_first <= to)
 	limit    int
 	cursor   []string
-	id       uint64 // the query's fingerprint, in its cursors
-	strict   bool   // window=strict: seen only inside the window (time_first >= from, time_last <= to)
+	id       uint64   // the query's fingerprint, in its cursors
+	strict   bool     // window=strict: seen only inside the window (time_first >= from, time_last <= to)
 	csv      *csvList // format=csv, else nil: NDJSON
 }
 

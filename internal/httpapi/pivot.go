@@ -113,4 +113,3 @@ func (a *Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 	enc.SetEscapeHTML(false)
 	enc.Encode(res)
 }
-
