@@ -1,6 +1,7 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/history"
 	"github.com/passivedns/passivedns/internal/httpapi"
 
 	"encoding/json"
@@ -196,10 +197,19 @@ func TestAPIPivotDepth(t *testing.T) {
 			"name:a.test. A ip:198.51.100.1, name:a.test. MX name:mail.test., name:b.test. A ip:198.51.100.1, name:b.test. A ip:198.51.100.2, " +
 				"name:c.test. A ip:198.51.100.2, name:mail.test. A ip:198.51.100.25", false},
 	}
+	bodies := map[string]string{}
 	for _, tc := range tests {
 		g, body := get(tc.path)
 		if nodes(g) != tc.nodes || edges(g) != tc.edges || g.Truncated != tc.truncated {
 			t.Errorf("GET %s:\n nodes %s\n want  %s\n edges %s\n want  %s\n truncated %v\n%s", tc.path, nodes(g), tc.nodes, edges(g), tc.edges, g.Truncated, body)
+		}
+		bodies[tc.path] = body
+	}
+	// IN lists cut into chunks of one value give the same graphs.
+	defer history.SetMaxInList(history.SetMaxInList(1))
+	for _, tc := range tests {
+		if _, body := get(tc.path); body != bodies[tc.path] {
+			t.Errorf("GET %s with one value per IN list:\n%s\nwant\n%s", tc.path, body, bodies[tc.path])
 		}
 	}
 	// depth=1 is the answer without depth, byte for byte.

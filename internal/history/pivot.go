@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/passivedns/passivedns/internal/record"
 )
@@ -22,9 +23,17 @@ const (
 	// PivotMaxNodes bounds max_nodes; PivotDefaultNodes is what a request gets unasked.
 	PivotMaxNodes     = 5000
 	PivotDefaultNodes = 500
-	// maxInList bounds the values of one statement's IN list: longer lists are chunked.
-	maxInList = 1000
 )
+
+// maxInList bounds the values of one statement's IN list: longer lists are chunked. A
+// variable only so that tests can cut every list into many chunks (SetMaxInList), read
+// atomically since the API's handlers run beside the test.
+var maxInList atomic.Int64
+
+func init() { maxInList.Store(1000) }
+
+// SetMaxInList sets the bound of IN lists and returns the one before; for tests.
+func SetMaxInList(n int) int { return int(maxInList.Swap(int64(max(n, 1)))) }
 
 // Via is the set of record types a pivot walks between names.
 type Via uint8
@@ -248,8 +257,9 @@ func (d *DB) pivotHop(ctx context.Context, g *graph, window Query, o PivotOption
 	}
 	var owners []Row
 	ownerSeen := map[string]bool{}
-	for start := 0; start < len(ips); start += maxInList {
-		chunk := ips[start:min(start+maxInList, len(ips))]
+	chunkLen := int(maxInList.Load())
+	for start := 0; start < len(ips); start += chunkLen {
+		chunk := ips[start:min(start+chunkLen, len(ips))]
 		q := Query{Table: TableByIP, IPs: chunk, LimitBy: o.Limit + 1, Limit: len(chunk) * (o.Limit + 1)}
 		window.Fence(&q)
 		got := map[string]int{}
@@ -342,8 +352,9 @@ func (d *DB) pivotHop(ctx context.Context, g *graph, window Query, o PivotOption
 // no statement's IN list grows with the graph; emit returning false stops it.
 func (d *DB) runChunked(ctx context.Context, names []string, query func([]string) Query, emit func(Row) bool) error {
 	stopped := false
-	for start := 0; start < len(names) && !stopped; start += maxInList {
-		err := d.Run(ctx, query(names[start:min(start+maxInList, len(names))]), func(h Row) bool {
+	chunkLen := int(maxInList.Load())
+	for start := 0; start < len(names) && !stopped; start += chunkLen {
+		err := d.Run(ctx, query(names[start:min(start+chunkLen, len(names))]), func(h Row) bool {
 			if !emit(h) {
 				stopped = true
 				return false
