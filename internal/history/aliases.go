@@ -46,7 +46,7 @@ func (d *DB) Aliases(ctx context.Context, rows []Row, window Query) (map[string]
 		next := map[string][]node{}
 		read := 0 // rows of this level, over all its chunks
 		err := d.runChunked(ctx, names, func(names []string) Query {
-			q := Query{Table: TableByRdata, Names: names, RRTypes: []string{"CNAME"}, Limit: aliasRows - read}
+			q := Query{Table: TableByRdata, Names: names, RRTypes: []string{"CNAME"}, Limit: max(aliasRows-read, 1)}
 			window.Fence(&q)
 			return q
 		}, func(h Row) bool {
