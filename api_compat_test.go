@@ -80,6 +80,7 @@ func TestAPIQueriesModern(t *testing.T) {
 		{"rdata exact", history.Query{Table: history.TableByRdata, Name: name("cdn.example.net"), Limit: 10}, 1, true},
 		{"rdata suffix", history.Query{Table: history.TableByRdata, Name: name("*.example.net"), Limit: 10}, 2, true},
 		{"rdata names CNAME (aliases)", history.Query{Table: history.TableByRdata, Names: []string{"cdn.example.net."}, RRTypes: []string{"CNAME"}, Limit: 10}, 1, true},
+		{"rdata names NS MX (pivot via)", history.Query{Table: history.TableByRdata, Names: []string{"mail.example.net.", "cdn.example.net."}, RRTypes: []string{"NS", "MX"}, Limit: 10}, 1, true},
 		{"rdata after cursor", history.Query{Table: history.TableByRdata, Name: name("*.example.net"),
 			After: []string{record.Reverse("mail.example.net."), "MX", "example.net.", "10 mail.example.net."}, Limit: 10}, 1, true},
 		{"negative exact", history.Query{Table: history.TableNegative, Name: name("nx.example.net"), Limit: 10}, 1, true},
