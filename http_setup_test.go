@@ -59,10 +59,9 @@ func TestSetupHTTP(t *testing.T) {
 	if _, err := dns.Exchange(m, fmt.Sprintf("127.0.0.1:%d", dnsPort)); err != nil {
 		t.Fatalf("query: %v", err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for testCH.Count(t, "SELECT count() FROM `"+db+"`.responses") == 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.WaitFor(t, "the answer to be written", 10*time.Second, func() bool {
+		return testCH.Count(t, "SELECT count() FROM `"+db+"`.responses") > 0
+	})
 	if s, body := get("/api/v1/status"); s != 200 || !strings.Contains(body, `"sensor":"one"`) {
 		t.Errorf("status: %d %s", s, body)
 	}

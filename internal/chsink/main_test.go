@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 }
 
 // options are sink options for database db on testCH, as the plugin's setup builds them.
-func options(t *testing.T, db string) chsink.Options {
+func options(t testing.TB, db string) chsink.Options {
 	t.Helper()
 	ch, err := clickhouse.ParseDSN(testCH.DSN(db))
 	if err != nil {

@@ -75,9 +75,9 @@ func (f Flavor) ipExpr(rrtype, rdata string) string {
 	return e
 }
 
-// schema renders the DDL for one database on one flavor. Every table name goes through
-// table(), the single place a later cluster mode changes (ON CLUSTER, Replicated engines,
-// Distributed tables in front): see docs/SCHEMA.md.
+// Schema renders the DDL for one database on one flavor. Every table name goes through
+// table(), the single place a cluster mode would change (ON CLUSTER, Replicated engines,
+// Distributed tables in front).
 type Schema struct {
 	Flavor    Flavor
 	DB        string // validated identifier

@@ -50,7 +50,7 @@ type Dir struct {
 	writeMu sync.Mutex
 
 	mu      sync.Mutex
-	Files   []File // complete files, oldest first
+	files   []File // complete files, oldest first
 	claimed map[string]bool
 	bytes   int64 // complete and partial files
 	records int64 // records in complete files, as written (damage is found only on replay)
@@ -144,13 +144,13 @@ func (d *Dir) scan() error {
 			return err
 		}
 		// The record count is an estimate until the file is read; the name holds it.
-		d.Files = append(d.Files, File{Name: name, size: info.Size(), records: recordsInName(name), oldest: info.ModTime()})
+		d.files = append(d.files, File{Name: name, size: info.Size(), records: recordsInName(name), oldest: info.ModTime()})
 		d.bytes += info.Size()
 		d.records += recordsInName(name)
 	}
-	slices.SortFunc(d.Files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
-	if n := len(d.Files); n > 0 {
-		d.seq = seqInName(d.Files[n-1].Name)
+	slices.SortFunc(d.files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
+	if n := len(d.files); n > 0 {
+		d.seq = seqInName(d.files[n-1].Name)
 		d.log.Infof("Spool %s holds %d files (%d bytes) from an earlier run; replaying them", d.Path, n, d.bytes)
 	}
 	return nil
@@ -260,7 +260,7 @@ func (d *Dir) Write(b *record.Batch) (written int, err error) {
 	if len(b.Caps) > 0 {
 		oldest = b.Caps[0].Time
 	}
-	d.Files = append(d.Files, File{Name: name, size: size, records: int64(written), oldest: oldest})
+	d.files = append(d.files, File{Name: name, size: size, records: int64(written), oldest: oldest})
 	d.bytes += size
 	d.records += int64(written)
 	d.mu.Unlock()
@@ -400,7 +400,7 @@ func resync(p []byte) []byte {
 func (d *Dir) ClaimOldest() (File, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, f := range d.Files {
+	for _, f := range d.files {
 		if !d.claimed[f.Name] {
 			d.claimed[f.Name] = true
 			return f, true
@@ -425,7 +425,7 @@ func (d *Dir) Remove(f File) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.claimed, f.Name)
-	d.Files = slices.DeleteFunc(d.Files, func(x File) bool { return x.Name == f.Name })
+	d.files = slices.DeleteFunc(d.files, func(x File) bool { return x.Name == f.Name })
 	d.bytes -= f.size
 	d.records -= f.records
 	return nil
@@ -442,9 +442,9 @@ type Stats struct {
 func (d *Dir) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := Stats{Files: len(d.Files), Bytes: d.bytes, Records: d.records, MaxSize: d.maxSize}
-	if len(d.Files) > 0 {
-		s.Oldest = d.Files[0].oldest
+	s := Stats{Files: len(d.files), Bytes: d.bytes, Records: d.records, MaxSize: d.maxSize}
+	if len(d.files) > 0 {
+		s.Oldest = d.files[0].oldest
 	}
 	return s
 }
