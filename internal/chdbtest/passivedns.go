@@ -119,14 +119,22 @@ func EnsureSchema(tb testing.TB, sess *Session, s schema.Schema, from int) {
 	}
 }
 
-// Insert is the sink's insert of b (s.InsertResponses(), the columns chsink sends) with the rows as literals, and on the modern flavor the settings chsink adds.
+// Insert runs InsertSQL of b in the session.
 func Insert(tb testing.TB, sess *Session, s schema.Schema, b *record.Batch) {
+	tb.Helper()
+	sess.MustExec(tb, InsertSQL(tb, s, b))
+}
+
+// InsertSQL is the sink's insert of b (s.InsertResponses(), the columns chsink sends) with
+// the rows as literals, and on the modern flavor the settings chsink adds. It runs on a
+// clickhouse-server of either flavor too, for tests that must not depend on the sink.
+func InsertSQL(tb testing.TB, s schema.Schema, b *record.Batch) string {
 	tb.Helper()
 	settings := ""
 	if s.Flavor.Modern {
 		settings = fmt.Sprintf(" SETTINGS insert_deduplication_token = '%d', deduplicate_blocks_in_dependent_materialized_views = 1", b.ID)
 	}
-	sess.MustExec(tb, s.InsertResponses()+settings+" VALUES "+values(tb, s, b))
+	return s.InsertResponses() + settings + " VALUES " + values(tb, s, b)
 }
 
 // values is b as the rows of an INSERT ... VALUES in the columns of s.InsertResponses().

@@ -1,6 +1,7 @@
-package passivedns
+package history_test
 
 import (
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/passivedns/passivedns/internal/chdbtest"
 	"github.com/passivedns/passivedns/internal/history"
 	"github.com/passivedns/passivedns/internal/param"
@@ -15,20 +16,25 @@ import (
 	"testing"
 )
 
-// TestAPIQueriesModern proves every kind of API query on ClickHouse 26.x (chDB) against
-// the modern schema made by schema.migrations: the scenario's batches (as the sink wrote
-// them to 18.16) are inserted there, each query is built for both flavors, and the rows
-// must be the same on both servers. On 26.x, EXPLAIN shows that each query that should
+// TestQueriesModern proves every kind of history query on ClickHouse 26.x (chDB) against
+// the modern schema made by the schema's migrations: the scenario's batches go there and
+// to clickhouse-server (18.16 unless PASSIVEDNS_TEST_CLICKHOUSE names another), each query
+// is built for both flavors, and the rows must be the same on both servers. On 26.x, EXPLAIN shows that each query that should
 // use its table's primary key does.
-func TestAPIQueriesModern(t *testing.T) {
-	r := recordScenario(t)
+func TestQueriesModern(t *testing.T) {
+	legacyDB, batches := fillScenario(t)
 	sess := chdbtest.ForTest(t)
 	modern := schema.Schema{Flavor: schema.DetectFlavor("26.5.1"), DB: "pdns_api"}
 	chdbtest.EnsureSchema(t, sess, modern, 0)
-	for _, b := range r.clock.batches {
+	for _, b := range batches {
 		chdbtest.Insert(t, sess, modern, b)
 	}
-	db := history.New(history.Options{ClickHouse: r.cfg.options, Database: r.cfg.database, MaxConcurrent: 1})
+	opts, err := clickhouse.ParseDSN(testCH.DSN(legacyDB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Auth.Database = ""
+	db := history.New(history.Options{ClickHouse: opts, Database: legacyDB, MaxConcurrent: 1})
 	t.Cleanup(db.Close)
 	ctx := context.Background()
 	_, legacy, err := db.Get(ctx)
