@@ -124,8 +124,8 @@ func TestReadNameWithoutCount(t *testing.T) {
 
 // unreadable makes the spool file at path unreadable in one way.
 var unreadable = []struct {
-	name    string
-	make    func(t *testing.T, path string)
+	name     string
+	make     func(t *testing.T, path string)
 	setAside bool // moved to the quarantine folder (else it is gone)
 }{
 	{"removed", func(t *testing.T, p string) { os.Remove(p) }, false},
