@@ -358,7 +358,7 @@ func TestAPIBadInput(t *testing.T) {
 		}
 	}
 	// The tables are still there.
-	if n := chCount(t, "SELECT count() FROM `"+r.db+"`.responses"); n != 1 {
+	if n := testCH.Count(t, "SELECT count() FROM `"+r.db+"`.responses"); n != 1 {
 		t.Errorf("responses has %d rows", n)
 	}
 }
