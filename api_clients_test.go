@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -180,4 +179,3 @@ func TestAPIClientsOffAndKeys(t *testing.T) {
 	open.expect("/api/v1/client/10.1.2.3", 200, lines(`{"done":true,"count":0,"from":"2026-11-04T11:00:00Z","clients":"full"}`))
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -97,7 +97,7 @@ func (d *DB) asofRows(ctx context.Context, name string, at time.Time, types []st
 	defer cancel()
 	rows, err := conn.Query(ctx, AsOfQuery(s, types), args...)
 	if err != nil {
-		return nil, ClassifyError(err)
+		return nil, classifyError(err)
 	}
 	defer rows.Close()
 	var out []AsOfRow
@@ -111,7 +111,7 @@ func (d *DB) asofRows(ctx context.Context, name string, at time.Time, types []st
 		}
 		out = append(out, x)
 	}
-	return out, ClassifyError(rows.Err())
+	return out, classifyError(rows.Err())
 }
 
 // AsOf picks, per query type, the last answer for name at or before at whose TTL covers

@@ -53,9 +53,9 @@ func (q ClientsQuery) Build(s schema.Schema) (string, []any) {
 	var keyExprs []string
 	if q.ByClient {
 		if q.Client.single() {
-			b.cond("client = "+ipParam, q.Client.Lo.String())
+			b.cond("client = "+ipPlaceholder, q.Client.Lo.String())
 		} else {
-			b.cond("client >= "+ipParam+" AND client <= "+ipParam, q.Client.Lo.String(), q.Client.Hi.String())
+			b.cond("client >= "+ipPlaceholder+" AND client <= "+ipPlaceholder, q.Client.Lo.String(), q.Client.Hi.String())
 		}
 		keyExprs = []string{"reverse(qname)", "client"}
 	} else {
@@ -63,7 +63,7 @@ func (q ClientsQuery) Build(s schema.Schema) (string, []any) {
 		keyExprs = []string{"client", "reverse(qname)"}
 	}
 	// With clients off every row holds ::, which is nobody.
-	b.cond("client != "+ipParam, "::")
+	b.cond("client != "+ipPlaceholder, "::")
 	if q.From != 0 {
 		b.cond("time >= toDateTime(?)", q.From)
 	}
@@ -76,7 +76,7 @@ func (q ClientsQuery) Build(s schema.Schema) (string, []any) {
 		var args []any
 		ph := func(e string) string {
 			if e == "client" {
-				return ipParam
+				return ipPlaceholder
 			}
 			return "?"
 		}
@@ -95,7 +95,7 @@ func (q ClientsQuery) Build(s schema.Schema) (string, []any) {
 		"\nWHERE " + strings.Join(b.where, " AND ") +
 		"\nGROUP BY client, qname\nORDER BY " + strings.Join(keyExprs, ", ") + "\nLIMIT ?"
 	args := append(b.args, limit)
-	return strings.ReplaceAll(sql, ipParam, s.Flavor.IPParam()), args
+	return strings.ReplaceAll(sql, ipPlaceholder, s.Flavor.IPParam()), args
 }
 
 // Clients runs q and calls emit for each row, in order.
@@ -109,7 +109,7 @@ func (d *DB) Clients(ctx context.Context, q ClientsQuery, emit func(ClientRow)) 
 	defer cancel()
 	rows, err := conn.Query(ctx, sql, args...)
 	if err != nil {
-		return ClassifyError(err)
+		return classifyError(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -124,5 +124,5 @@ func (d *DB) Clients(ctx context.Context, q ClientsQuery, emit func(ClientRow)) 
 		}
 		emit(r)
 	}
-	return ClassifyError(rows.Err())
+	return classifyError(rows.Err())
 }
