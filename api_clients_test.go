@@ -178,4 +178,3 @@ func TestAPIClientsOffAndKeys(t *testing.T) {
 	open := startAPI(t, r.cfg, httpapi.Config{Clients: "full"}, scNow)
 	open.expect("/api/v1/client/10.1.2.3", 200, lines(`{"done":true,"count":0,"from":"2026-11-04T11:00:00Z","clients":"full"}`))
 }
-
