@@ -50,9 +50,10 @@ type Query struct {
 	FirstAfter, FirstBefore, LastAfter, LastBefore int64
 	After                                          []string // cursor: sort key of the last row returned
 	Offset, Limit                                  int
-	LimitBy                                        int          // most rows per rrname (tableByName), 0: no bound
-	RDatas                                         []string     // tableDaily: only these record data
-	IPs                                            []netip.Addr // tableByIP: these addresses (16-byte form) instead of ip
+	LimitBy                                        int                 // most rows per rrname (tableByName), 0: no bound
+	RDatas                                         []string            // tableDaily: only these record data
+	RDataOf                                        map[string][]string // tableDaily, RunChunked: the record data of each name
+	IPs                                            []netip.Addr        // tableByIP: these addresses (16-byte form) instead of ip
 }
 
 // fence copies q's time fences into o.
@@ -272,7 +273,7 @@ func (q Query) Build(s schema.Schema) (string, []any) {
 		if len(q.Names) > 0 {
 			b.cond("reverse(qname) IN ?", GroupSet(reverseAll(q.Names)))
 			b.cond("rrname IN ?", GroupSet(q.Names))
-			if len(q.RDatas) > 0 {
+			if q.RDatas != nil {
 				b.cond("rdata IN ?", GroupSet(q.RDatas))
 			}
 		} else {

@@ -138,7 +138,7 @@ func (a *Server) nativeBulk(w http.ResponseWriter, r *http.Request) {
 			p.apply(&q)
 			q.LimitBy, q.Limit = p.limit+1, len(names)*(p.limit+1)
 			counts := map[string]int{}
-			err := a.db.Run(r.Context(), q, func(h history.Row) bool {
+			err := a.db.RunChunked(r.Context(), q, func(h history.Row) bool {
 				counts[h.RRName]++
 				for _, j := range byName[h.RRName] {
 					if counts[h.RRName] > p.limit {
