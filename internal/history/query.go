@@ -84,6 +84,20 @@ func (r Row) Key(t Table) []string {
 	return []string{record.Reverse(r.RRName), r.RRType, r.RData}
 }
 
+// ValidKey tells whether key can be the sort key of a row of t: a cursor is only
+// fingerprinted, not signed, so its fields are checked (an address must parse: ClickHouse
+// would read garbage as ::, and paging would silently start again).
+func ValidKey(t Table, key []string) bool {
+	if len(key) != KeyLen(t) {
+		return false
+	}
+	if t == TableByIP {
+		a, err := netip.ParseAddr(key[0])
+		return err == nil && a.Zone() == "" && key[2] != ""
+	}
+	return key[1] != ""
+}
+
 func KeyLen(t Table) int {
 	if t == TableByIP || t == TableByRdata {
 		return 4 - btoi(t == TableByIP)

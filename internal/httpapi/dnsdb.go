@@ -313,7 +313,7 @@ func (a *Server) dnsdbLookup(w http.ResponseWriter, r *http.Request) {
 	var out *ndjson
 	start := func() {
 		if out == nil {
-			out = newNDJSON(w)
+			out = newNDJSON(w, r)
 			out.bw.Write(safBegin)
 		}
 	}

@@ -133,6 +133,9 @@ func (a *Server) parseList(v url.Values, table history.Table, what string) (list
 	if err != nil {
 		return p, err
 	}
+	if c.Key != nil && !history.ValidKey(table, c.Key) {
+		return p, param.Bad("cursor", "not a cursor returned by this server")
+	}
 	p.cursor = c.Key
 	if c.From > 0 {
 		p.from = time.Unix(c.From, 0).UTC()
@@ -174,12 +177,15 @@ func (a *Server) nativeList(w http.ResponseWriter, r *http.Request, q history.Qu
 		a.fail(w, err)
 		return
 	}
-	a.streamPage(w, rows, q.Table, p, conv)
+	a.streamPage(w, r, rows, q.Table, p, conv)
 }
 
-func (a *Server) streamPage(w http.ResponseWriter, rows []history.Row, table history.Table, p listParams, conv func(history.Row) any) {
+// streamPage writes a page read whole: the slot is given back first, so that a slow
+// reader holds none.
+func (a *Server) streamPage(w http.ResponseWriter, r *http.Request, rows []history.Row, table history.Table, p listParams, conv func(history.Row) any) {
+	releaseSlot(r)
 	limit := p.limit
-	out := newNDJSON(w)
+	out := newNDJSON(w, r)
 	t := NativeTrailer{Done: true}
 	for i, h := range rows {
 		if i == limit {
@@ -263,7 +269,7 @@ func (a *Server) nativeIP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	a.streamPage(w, rows, history.TableByIP, p, func(h history.Row) any {
+	a.streamPage(w, r, rows, history.TableByIP, p, func(h history.Row) any {
 		rec := toNative(h)
 		if withAliases {
 			al := aliases[h.RRName]
