@@ -82,6 +82,9 @@ const retryAfterFail = time.Second
 // ErrUnavailable means ClickHouse could not answer: a 503.
 var ErrUnavailable = errors.New("ClickHouse is unavailable")
 
+// ErrTooBig means the query needed more rows or memory than one query may use.
+var ErrTooBig = errors.New("the query needs more than one query may read or use")
+
 func (d *DB) Get(ctx context.Context) (driver.Conn, schema.Schema, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -217,6 +220,8 @@ func ClassifyError(err error) error {
 		case 159, 160, 209, 210, 202, // TIMEOUT_EXCEEDED, TOO_SLOW, SOCKET_TIMEOUT, NETWORK_ERROR, TOO_MANY_SIMULTANEOUS_QUERIES
 			schema.CodeUnknownTable, schema.CodeUnknownDatabase: // no schema yet: the writer creates it
 			return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		case 158, 307, 241: // TOO_MANY_ROWS, TOO_MANY_BYTES, MEMORY_LIMIT_EXCEEDED
+			return fmt.Errorf("%w: %v", ErrTooBig, err)
 		}
 		return err
 	}
