@@ -221,7 +221,7 @@ func ClassifyError(err error) error {
 			schema.CodeUnknownTable, schema.CodeUnknownDatabase: // no schema yet: the writer creates it
 			return fmt.Errorf("%w: %v", ErrUnavailable, err)
 		case 158, 307, 241: // TOO_MANY_ROWS, TOO_MANY_BYTES, MEMORY_LIMIT_EXCEEDED
-			return fmt.Errorf("%w: %v", ErrTooBig, err)
+			return fmt.Errorf("%w: %w", ErrTooBig, err)
 		}
 		return err
 	}

@@ -98,7 +98,11 @@ func TestKillOnRequestEnd(t *testing.T) {
 				if (c+round)%2 == 0 { // a client that goes away
 					time.AfterFunc(time.Duration(300+100*c)*time.Millisecond, cancel)
 				}
-				err := d.query(ctx, conn, slowQuery(db), nil, func(driver.Rows) (bool, error) { return false, nil })
+				sql := slowQuery(db)
+				if c%4 == 3 { // rows stream from the first block on: the caller stops after one
+					sql = "SELECT k FROM " + db + ".big WHERE sleepEachRow(0.00002) = 0"
+				}
+				err := d.query(ctx, conn, sql, nil, func(driver.Rows) (bool, error) { return false, nil })
 				cancel()
 				switch {
 				case errors.Is(err, context.Canceled):
@@ -129,8 +133,8 @@ func TestKillOnRequestEnd(t *testing.T) {
 	if left != 0 {
 		t.Errorf("%d API queries still running after every caller returned", left)
 	}
-	if canceled.Load() == 0 || timedOut.Load() == 0 {
-		t.Errorf("want both canceled and timed-out queries: %d, %d", canceled.Load(), timedOut.Load())
+	if canceled.Load() == 0 || timedOut.Load() == 0 || stopped.Load() == 0 {
+		t.Errorf("want canceled, timed-out and stopped queries: %d, %d, %d", canceled.Load(), timedOut.Load(), stopped.Load())
 	}
 }
 
@@ -154,7 +158,7 @@ func TestServerLimits18(t *testing.T) {
 		start := time.Now()
 		err = d.query(context.Background(), conn, slowQuery(db), nil, func(driver.Rows) (bool, error) { return true, nil })
 		var ex *clickhouse.Exception
-		if !errors.As(err, &ex) || ex.Code != tc.code {
+		if !errors.As(err, &ex) || ex.Code != tc.code || !errors.Is(err, ErrTooBig) {
 			t.Errorf("%+v: %v, want code %d", tc.opts, err, tc.code)
 		}
 		t.Logf("MaxRowsRead %d MaxMemory %d: %v after %v", tc.opts.MaxRowsRead, tc.opts.MaxMemory, err, time.Since(start).Round(time.Millisecond))
