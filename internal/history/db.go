@@ -110,7 +110,7 @@ func (d *DB) Get(ctx context.Context) (driver.Conn, schema.Schema, error) {
 		defer cancel()
 		if err := d.conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
 			d.lastFail = time.Now()
-			return nil, schema.Schema{}, ClassifyError(err)
+			return nil, schema.Schema{}, classifyError(err)
 		}
 		d.schema = &schema.Schema{Flavor: schema.DetectFlavor(version), DB: d.opts.Database}
 	}
@@ -158,7 +158,7 @@ func (d *DB) query(ctx context.Context, conn driver.Conn, sql string, args []any
 	select {
 	case d.slots <- struct{}{}:
 	case <-ctx.Done():
-		return ClassifyError(ctx.Err())
+		return classifyError(ctx.Err())
 	}
 	id := d.idPrefix + strconv.FormatUint(d.seq.Add(1), 10)
 	qctx, cancel := d.queryContext(ctx, id)
@@ -173,7 +173,7 @@ func (d *DB) query(ctx context.Context, conn driver.Conn, sql string, args []any
 	rows, err := conn.Query(qctx, sql, args...)
 	if err != nil {
 		ended = isException(err) // the server answered with an error: the query is over
-		return ClassifyError(err)
+		return classifyError(err)
 	}
 	for rows.Next() {
 		more, err := each(rows)
@@ -186,7 +186,7 @@ func (d *DB) query(ctx context.Context, conn driver.Conn, sql string, args []any
 	err = rows.Err()
 	rows.Close()
 	ended = err == nil || isException(err)
-	return ClassifyError(err)
+	return classifyError(err)
 }
 
 func isException(err error) bool {
@@ -209,8 +209,8 @@ func (d *DB) kill(conn driver.Conn, id string) {
 	conn.Exec(ctx2, "KILL QUERY WHERE query_id = ? ASYNC", id)
 }
 
-// classifyQueryError turns transport failures and timeouts into errUnavailable.
-func ClassifyError(err error) error {
+// classifyError turns transport failures and timeouts into errUnavailable.
+func classifyError(err error) error {
 	if err == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package history
+package history_test
 
 import (
 	"context"
@@ -14,12 +14,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/passivedns/passivedns/internal/chtest"
+	"github.com/passivedns/passivedns/internal/history"
 )
-
-var ch *chtest.Server
-
-func TestMain(m *testing.M) { os.Exit(chtest.Main(m, &ch)) }
 
 // slowTable makes a table that slowQuery reads for several seconds.
 func slowTable(t *testing.T) string {
@@ -30,11 +26,11 @@ func slowTable(t *testing.T) string {
 		"CREATE TABLE " + db + ".big (k String, v UInt64) ENGINE = MergeTree ORDER BY k",
 		"INSERT INTO " + db + ".big SELECT toString(cityHash64(number)), number FROM numbers(400000)",
 	} {
-		if _, err := ch.Query(sql); err != nil {
+		if _, err := testCH.Query(sql); err != nil {
 			t.Fatal(err)
 		}
 	}
-	t.Cleanup(func() { ch.Query("DROP DATABASE IF EXISTS " + db) })
+	t.Cleanup(func() { testCH.Query("DROP DATABASE IF EXISTS " + db) })
 	return db
 }
 
@@ -45,7 +41,7 @@ func slowQuery(db string) string {
 }
 
 func running(t *testing.T, prefix string) int {
-	out, err := ch.Query("SELECT count() FROM system.processes WHERE startsWith(query_id, '" + prefix + "')")
+	out, err := testCH.Query("SELECT count() FROM system.processes WHERE startsWith(query_id, '" + prefix + "')")
 	if err != nil {
 		t.Errorf("system.processes: %v", err)
 		return -1
@@ -60,7 +56,7 @@ func running(t *testing.T, prefix string) int {
 func TestKillOnRequestEnd(t *testing.T) {
 	db := slowTable(t)
 	const limit = 3
-	d := New(Options{ClickHouse: &clickhouse.Options{Addr: []string{ch.TCPAddr}}, Database: db, MaxConcurrent: limit, QueryTimeout: 2 * time.Second})
+	d := history.New(history.Options{ClickHouse: &clickhouse.Options{Addr: []string{testCH.TCPAddr}}, Database: db, MaxConcurrent: limit, QueryTimeout: 2 * time.Second})
 	defer d.Close()
 	conn, _, err := d.Get(context.Background())
 	if err != nil {
@@ -102,12 +98,12 @@ func TestKillOnRequestEnd(t *testing.T) {
 				if c%4 == 3 { // rows stream from the first block on: the caller stops after one
 					sql = "SELECT k FROM " + db + ".big WHERE sleepEachRow(0.00002) = 0"
 				}
-				err := d.query(ctx, conn, sql, nil, func(driver.Rows) (bool, error) { return false, nil })
+				err := d.Query(ctx, conn, sql, func(driver.Rows) (bool, error) { return false, nil })
 				cancel()
 				switch {
 				case errors.Is(err, context.Canceled):
 					canceled.Add(1)
-				case errors.Is(err, ErrUnavailable):
+				case errors.Is(err, history.ErrUnavailable):
 					timedOut.Add(1)
 				case err == nil:
 					stopped.Add(1)
@@ -142,23 +138,23 @@ func TestKillOnRequestEnd(t *testing.T) {
 func TestServerLimits18(t *testing.T) {
 	db := slowTable(t)
 	for _, tc := range []struct {
-		opts Options
+		opts history.Options
 		code int32
 	}{
-		{Options{MaxRowsRead: 100000}, 158}, // TOO_MANY_ROWS
-		{Options{MaxMemory: 1 << 20}, 241},  // MEMORY_LIMIT_EXCEEDED
+		{history.Options{MaxRowsRead: 100000}, 158}, // TOO_MANY_ROWS
+		{history.Options{MaxMemory: 1 << 20}, 241},  // MEMORY_LIMIT_EXCEEDED
 	} {
-		tc.opts.ClickHouse = &clickhouse.Options{Addr: []string{ch.TCPAddr}}
+		tc.opts.ClickHouse = &clickhouse.Options{Addr: []string{testCH.TCPAddr}}
 		tc.opts.Database, tc.opts.MaxConcurrent = db, 1
-		d := New(tc.opts)
+		d := history.New(tc.opts)
 		conn, _, err := d.Get(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		err = d.query(context.Background(), conn, slowQuery(db), nil, func(driver.Rows) (bool, error) { return true, nil })
+		err = d.Query(context.Background(), conn, slowQuery(db), func(driver.Rows) (bool, error) { return true, nil })
 		var ex *clickhouse.Exception
-		if !errors.As(err, &ex) || ex.Code != tc.code || !errors.Is(err, ErrTooBig) {
+		if !errors.As(err, &ex) || ex.Code != tc.code || !errors.Is(err, history.ErrTooBig) {
 			t.Errorf("%+v: %v, want code %d", tc.opts, err, tc.code)
 		}
 		t.Logf("MaxRowsRead %d MaxMemory %d: %v after %v", tc.opts.MaxRowsRead, tc.opts.MaxMemory, err, time.Since(start).Round(time.Millisecond))

@@ -125,7 +125,7 @@ func (a *Server) bounded(p protocol, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := readBody(w, r); err != nil {
 			status, msg := http.StatusRequestTimeout, fmt.Sprintf("the body did not arrive within %v", bodyReadTimeout)
-			if errors.Is(err, &http.MaxBytesError{}) || errors.As(err, new(*http.MaxBytesError)) {
+			if errors.As(err, new(*http.MaxBytesError)) {
 				status, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("larger than %d bytes", apiMaxBody)
 			}
 			w.Header().Set("Connection", "close")

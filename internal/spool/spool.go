@@ -57,7 +57,7 @@ type Dir struct {
 	writeMu sync.Mutex
 
 	mu      sync.Mutex
-	Files   []File // complete files, oldest first
+	files   []File // complete files, oldest first
 	claimed map[string]bool
 	bytes   int64 // complete and partial files
 	records int64 // records in complete files, as written (damage is found only on replay)
@@ -158,7 +158,7 @@ func (d *Dir) scan() error {
 		d.add(name)
 	}
 	d.sortFiles()
-	if n := len(d.Files); n > 0 {
+	if n := len(d.files); n > 0 {
 		d.log.Infof("Spool %s holds %d files (%d bytes) from an earlier run; replaying them", d.Path, n, d.bytes)
 	}
 	return nil
@@ -196,14 +196,14 @@ func (d *Dir) add(name string) {
 	if info, err := os.Lstat(filepath.Join(d.Path, name)); err == nil { // a link is not followed
 		f.size, f.oldest = info.Size(), info.ModTime()
 	}
-	d.Files = append(d.Files, f)
+	d.files = append(d.files, f)
 	d.bytes += f.size
 	d.records += f.records
 	d.seq = max(d.seq, seqInName(name)) // a new file never takes the name of one found
 }
 
 func (d *Dir) sortFiles() {
-	slices.SortFunc(d.Files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(d.files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
 }
 
 // Rescan lists the spool files that appeared in the directory since it was last read
@@ -222,8 +222,8 @@ func (d *Dir) Rescan() int {
 	if err != nil {
 		return 0
 	}
-	known := make(map[string]bool, len(d.Files))
-	for _, f := range d.Files {
+	known := make(map[string]bool, len(d.files))
+	for _, f := range d.files {
 		known[f.Name] = true
 	}
 	n := 0
@@ -348,7 +348,7 @@ func (d *Dir) Write(b *record.Batch) (written int, err error) {
 	if len(b.Caps) > 0 {
 		oldest = b.Caps[0].Time
 	}
-	d.Files = append(d.Files, File{Name: name, size: size, records: int64(written), known: true, oldest: oldest})
+	d.files = append(d.files, File{Name: name, size: size, records: int64(written), known: true, oldest: oldest})
 	d.bytes += size
 	d.records += int64(written)
 	d.mu.Unlock()
@@ -603,9 +603,9 @@ func (d *Dir) forget(f File) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.claimed, f.Name)
-	n := len(d.Files)
-	d.Files = slices.DeleteFunc(d.Files, func(x File) bool { return x.Name == f.Name })
-	if len(d.Files) < n {
+	n := len(d.files)
+	d.files = slices.DeleteFunc(d.files, func(x File) bool { return x.Name == f.Name })
+	if len(d.files) < n {
 		d.bytes -= f.size
 		d.records -= f.records
 	}
@@ -629,7 +629,7 @@ func resync(p []byte) []byte {
 func (d *Dir) ClaimOldest() (File, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, f := range d.Files {
+	for _, f := range d.files {
 		if !d.claimed[f.Name] {
 			d.claimed[f.Name] = true
 			return f, true
@@ -677,9 +677,9 @@ type Stats struct {
 func (d *Dir) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := Stats{Files: len(d.Files), Bytes: d.bytes, Records: d.records, MaxSize: d.maxSize, SetAside: d.setAside}
-	if len(d.Files) > 0 {
-		s.Oldest = d.Files[0].oldest
+	s := Stats{Files: len(d.files), Bytes: d.bytes, Records: d.records, MaxSize: d.maxSize, SetAside: d.setAside}
+	if len(d.files) > 0 {
+		s.Oldest = d.files[0].oldest
 	}
 	return s
 }
