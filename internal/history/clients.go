@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/passivedns/passivedns/internal/record"
 	"github.com/passivedns/passivedns/internal/schema"
 )
@@ -105,17 +106,10 @@ func (d *DB) Clients(ctx context.Context, q ClientsQuery, emit func(ClientRow)) 
 		return err
 	}
 	sql, args := q.Build(s)
-	ctx, cancel := d.QueryContext(ctx)
-	defer cancel()
-	rows, err := conn.Query(ctx, sql, args...)
-	if err != nil {
-		return classifyError(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	return d.query(ctx, conn, sql, args, func(rows driver.Rows) (bool, error) {
 		var r ClientRow
 		if err := rows.Scan(&r.ClientText, &r.QName, &r.QTypes, &r.First, &r.Last, &r.Count); err != nil {
-			return err
+			return false, err
 		}
 		sort.Strings(r.QTypes) // groupUniqArray has no order
 		r.Client = r.ClientText
@@ -123,6 +117,6 @@ func (d *DB) Clients(ctx context.Context, q ClientsQuery, emit func(ClientRow)) 
 			r.Client = a.Unmap().String()
 		}
 		emit(r)
-	}
-	return classifyError(rows.Err())
+		return true, nil
+	})
 }

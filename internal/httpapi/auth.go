@@ -1,31 +1,29 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
 	"strings"
 )
 
-// Occupy takes n query slots as n running queries would, and returns what frees them.
-// Tests use it to see the API at its concurrency limit.
-func (a *Server) Occupy(n int) (release func()) {
-	for range n {
-		a.limit <- struct{}{}
-	}
-	return func() {
-		for range n {
-			<-a.limit
-		}
-	}
-}
-
 // authorize checks the API key when keys are configured: X-API-Key, Authorization:
 // Bearer, or HTTP Basic with the key as password.
 func (a *Server) authorize(p protocol, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.keysSet() || a.keyOK(r, a.cfg.Keys) || a.keyOK(r, a.cfg.ClientKeys) {
+		if !a.keysSet() {
 			h.ServeHTTP(w, r)
+			return
+		}
+		k := a.keyIndex(r, a.cfg.Keys)
+		if k < 0 {
+			if c := a.keyIndex(r, a.cfg.ClientKeys); c >= 0 {
+				k = len(a.cfg.Keys) + c // a clients key reads everything else too
+			}
+		}
+		if k >= 0 {
+			h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyIndexCtx{}, k)))
 			return
 		}
 		status := http.StatusUnauthorized
@@ -47,21 +45,29 @@ func (a *Server) keysSet() bool { return len(a.cfg.Keys) > 0 || len(a.cfg.Client
 
 // authorizeClients lets only clients_api_key keys read client addresses: another valid
 // key gets 403, no valid key 401. Without any keys (loopback only) everything is open.
+// A clients key counts after the api_key keys in the per-key shares.
 func (a *Server) authorizeClients(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case !a.keysSet() || a.keyOK(r, a.cfg.ClientKeys):
+		if !a.keysSet() {
 			h.ServeHTTP(w, r)
-		case a.keyOK(r, a.cfg.Keys):
-			writeError(w, http.StatusForbidden, "", "client addresses are personal data: this key may not read them (only keys listed in clients_api_key may)")
-		default:
-			w.Header().Set("WWW-Authenticate", `Basic realm="passivedns"`)
-			writeError(w, http.StatusUnauthorized, "", "missing or wrong API key: send X-API-Key, Authorization: Bearer, or Basic with the key as password")
+			return
 		}
+		if c := a.keyIndex(r, a.cfg.ClientKeys); c >= 0 {
+			h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyIndexCtx{}, len(a.cfg.Keys)+c)))
+			return
+		}
+		if a.keyIndex(r, a.cfg.Keys) >= 0 {
+			writeError(w, http.StatusForbidden, "", "client addresses are personal data: this key may not read them (only keys listed in clients_api_key may)")
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="passivedns"`)
+		writeError(w, http.StatusUnauthorized, "", "missing or wrong API key: send X-API-Key, Authorization: Bearer, or Basic with the key as password")
 	})
 }
 
-func (a *Server) keyOK(r *http.Request, keys [][32]byte) bool {
+// keyIndex is the index in keys of the key the request carries, -1 for none. Every
+// key is compared, in constant time.
+func (a *Server) keyIndex(r *http.Request, keys [][32]byte) int {
 	var given []string
 	if k := r.Header.Get("X-API-Key"); k != "" {
 		given = append(given, k)
@@ -74,31 +80,17 @@ func (a *Server) keyOK(r *http.Request, keys [][32]byte) bool {
 	if _, pw, ok := r.BasicAuth(); ok {
 		given = append(given, pw)
 	}
-	ok := 0
+	found := -1
 	for _, g := range given {
 		sum := sha256.Sum256([]byte(g))
-		for _, k := range keys {
-			ok |= subtle.ConstantTimeCompare(sum[:], k[:])
+		for i, k := range keys {
+			if subtle.ConstantTimeCompare(sum[:], k[:]) == 1 {
+				found = i
+			}
 		}
 	}
-	return ok == 1
+	return found
 }
 
-// bounded lets apiMaxConcurrent requests query at once; the others are refused at
-// once, with 503 (DNSDB: too many concurrent queries) or 429.
-func (a *Server) bounded(p protocol, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case a.limit <- struct{}{}:
-			defer func() { <-a.limit }()
-			h.ServeHTTP(w, r)
-		default:
-			w.Header().Set("Retry-After", "1")
-			if p == protoDNSDB {
-				dnsdbFail(w, http.StatusServiceUnavailable, "too many concurrent queries")
-				return
-			}
-			writeError(w, http.StatusTooManyRequests, "", "too many concurrent queries; retry shortly")
-		}
-	})
-}
+// keyIndexCtx carries keyIndex in the request's context.
+type keyIndexCtx struct{}

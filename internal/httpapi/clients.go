@@ -142,7 +142,8 @@ func (a *Server) nativeClients(byClient bool) http.HandlerFunc {
 			a.fail(w, err)
 			return
 		}
-		out := newNDJSON(w)
+		releaseSlot(r) // the page is read whole: a slow reader holds no slot
+		out := newNDJSON(w, r)
 		t := clientsTrailer{Done: true, Clients: a.clientsMode(), SearchedFor: searched}
 		if !from.IsZero() {
 			t.From = param.FormatTime(from)
