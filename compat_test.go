@@ -388,7 +388,7 @@ func TestCompatModern(t *testing.T) {
 	chdbEnsureSchema(t, sess, s, 0, time.Now())
 	// A restart runs it again: nothing changes.
 	chdbEnsureSchema(t, sess, s, schema.Version, time.Now())
-	if got := chdbExec(t, sess, "SELECT version, by FROM "+s.Table("schema_version")+" ORDER BY version"); got != "1\tpassivedns\n2\tpassivedns\n" {
+	if got := chdbExec(t, sess, "SELECT version, by FROM "+s.Table("schema_version")+" ORDER BY version"); got != "1\tpassivedns\n2\tpassivedns\n3\tpassivedns\n" {
 		t.Errorf("schema_version rows: %q", got)
 	}
 

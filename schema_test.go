@@ -114,6 +114,12 @@ var chAllTables = []string{
 	"history_by_name_mv MaterializedView",
 	"history_by_rdata AggregatingMergeTree",
 	"history_by_rdata_mv MaterializedView",
+	"history_detail_by_ip AggregatingMergeTree",
+	"history_detail_by_ip_mv MaterializedView",
+	"history_detail_by_name AggregatingMergeTree",
+	"history_detail_by_name_mv MaterializedView",
+	"history_detail_by_rdata AggregatingMergeTree",
+	"history_detail_by_rdata_mv MaterializedView",
 	"responses MergeTree",
 	"schema_version Log",
 }
@@ -128,7 +134,7 @@ func TestSchemaCreate(t *testing.T) {
 	if got := chTables(t, db); !reflect.DeepEqual(got, chAllTables) {
 		t.Errorf("tables:\n got  %q\n want %q", got, chAllTables)
 	}
-	if got, want := chVersions(t, db), []string{"1 passivedns", "2 passivedns"}; !reflect.DeepEqual(got, want) {
+	if got, want := chVersions(t, db), []string{"1 passivedns", "2 passivedns", "3 passivedns"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("schema_version rows %q, want %q", got, want)
 	}
 	if n := chCount(t, "SELECT toUInt64(max(version)) FROM `"+db+"`.schema_version"); n != schema.Version {
@@ -186,7 +192,7 @@ func TestSchemaIdempotent(t *testing.T) {
 		return n
 	}
 	before := counts()
-	if want := []uint64{2, 2, 1, 1, 2, 2}; !reflect.DeepEqual(before, want) {
+	if want := []uint64{2, 2, 1, 1, 3, 2}; !reflect.DeepEqual(before, want) {
 		t.Fatalf("rows in responses, history_by_name, _by_ip, _by_rdata, schema_version, history answers: %v, want %v", before, want)
 	}
 
@@ -260,7 +266,7 @@ func TestSchemaUpgrade(t *testing.T) {
 	if got := chTables(t, db); !reflect.DeepEqual(got, chAllTables) {
 		t.Errorf("tables after the upgrade:\n got  %q\n want %q", got, chAllTables)
 	}
-	if got, want := chVersions(t, db), []string{"1 test", "2 passivedns"}; !reflect.DeepEqual(got, want) {
+	if got, want := chVersions(t, db), []string{"1 test", "2 passivedns", "3 passivedns"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("schema_version rows %q, want %q", got, want)
 	}
 	h := func(key, name, typ, data string, first, last time.Time, n uint64) chHistoryRow {
@@ -316,7 +322,7 @@ func TestSchemaNewer(t *testing.T) {
 				w.stop()
 				t.Errorf("writer.start: %v; want errFatal so that CoreDNS does not start", err)
 			}
-			if got, want := chVersions(t, db), []string{"1 passivedns", "2 passivedns", "99 future"}; !reflect.DeepEqual(got, want) {
+			if got, want := chVersions(t, db), []string{"1 passivedns", "2 passivedns", "3 passivedns", "99 future"}; !reflect.DeepEqual(got, want) {
 				t.Errorf("schema_version rows %q, want %q", got, want)
 			}
 		})
@@ -334,7 +340,7 @@ func TestSchemaOff(t *testing.T) {
 		{"empty database", func(t *testing.T, cfg config) { chExec(t, "CREATE DATABASE `"+cfg.database+"`") }, "no passivedns schema in database"},
 		{"version 1", func(t *testing.T, cfg config) {
 			chCreateVersion1(t, chSchemaConn(t, cfg), chSchemaFor(t, cfg))
-		}, "has schema version 1, this passivedns needs 2; use 'schema auto'"},
+		}, "has schema version 1, this passivedns needs 3; use 'schema auto'"},
 		{"current", func(t *testing.T, cfg config) {
 			if err := chSink(t, cfg).Prepare(chCtx(t)); err != nil {
 				t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 
 // schemaVersion is the newest schema this build knows. Each migration moves a database
 // from version N-1 to N; see migrations.
-const Version = 2
+const Version = 3
 
 // flavor is what the connected server supports. Modern servers (22.8 and later) get
 // DateTime64, IPv6, LowCardinality, codecs, TTL and insert deduplication tokens; older
@@ -109,6 +109,7 @@ func (s Schema) Migrations() []migration {
 			s.createHistoryByIP(), s.historyByIPView(), s.backfill("history_by_ip", "history_by_ip_mv", s.historyByIPSelect()),
 			s.createHistoryByRdata(), s.historyByRdataView(), s.backfill("history_by_rdata", "history_by_rdata_mv", s.historyByRdataSelect()),
 		}},
+		{3, s.detailStatements()},
 	}
 }
 
@@ -183,6 +184,9 @@ const aggregateStates = "minState(time) AS time_first, maxState(time) AS time_la
 
 const AnswerJoin = "ARRAY JOIN answer.name AS rrname, answer.type AS rrtype, answer.data AS rdata"
 
+// answerJoinTTL is AnswerJoin with each record's TTL.
+const answerJoinTTL = AnswerJoin + ", answer.ttl AS ttl"
+
 func (s Schema) createHistoryByName() string {
 	lc := s.Flavor.lowCardinality()
 	return "CREATE TABLE IF NOT EXISTS " + s.Table("history_by_name") + " (\n    rrname String,\n    rrtype " + lc +
@@ -250,7 +254,11 @@ func (s Schema) backfill(table, view, sel string) string {
 		i := strings.Index(sel, "\nGROUP BY")
 		sel = sel[:i] + "\nWHERE " + cut + sel[i:]
 	}
-	return "INSERT INTO " + s.Table(table) + "\n" + sel
+	cols := ""
+	if i := strings.Index(table, " ("); i >= 0 { // a column list: the detail backfill fills only some
+		table, cols = table[:i], table[i:]
+	}
+	return "INSERT INTO " + s.Table(table) + cols + "\n" + sel
 }
 
 // selectVersion reads the schema version of the database (0 for an empty table).
@@ -312,3 +320,43 @@ func (f Flavor) IPParam() string {
 	}
 	return "IPv6StringToNum(?)"
 }
+
+// Version 3 keeps, per history tuple, the sensors that saw it and its smallest and
+// largest TTL, in detail tables beside the aggregating tables (same key, own views),
+// filled from the raw log for what was written before (backfill, cut at the view's
+// creation as in version 2). Not new columns in the existing tables: 18.16 then wants
+// every column from every view into them, and the old views would fail each insert
+// until they were dropped and made again, losing what arrived in between. Tuples whose
+// raw rows had already expired have no detail.
+func (s Schema) detailStatements() []string {
+	lc := s.Flavor.lowCardinality()
+	var out []string
+	for _, t := range []struct{ table, cols, order, key, where, group string }{
+		{"history_detail_by_name", "rrname String,\n    rrtype " + lc + ",\n    rdata String", "reverse(rrname), rrtype, rdata",
+			"rrname, rrtype, rdata", "", "rrname, rrtype, rdata"},
+		{"history_detail_by_ip", "ip " + s.Flavor.ipType() + ",\n    rrname String,\n    rrtype " + lc, "ip, rrname, rrtype",
+			s.Flavor.ipExpr("rrtype", "rdata") + " AS ip, rrname, rrtype", "rrtype IN ('A', 'AAAA')", "ip, rrname, rrtype"},
+		{"history_detail_by_rdata", "target String,\n    rrname String,\n    rrtype " + lc + ",\n    rdata String", "reverse(target), rrtype, rrname, rdata",
+			targetExpr + " AS target, rrname, rrtype, rdata", targetFilter, "target, rrname, rrtype, rdata"},
+	} {
+		sel := "SELECT " + t.key + ", " + detailStates + "\nFROM " + s.Table("responses") + "\n" + answerJoinTTL
+		if t.where != "" {
+			sel += "\nWHERE " + t.where
+		}
+		sel += "\nGROUP BY " + t.group
+		view := t.table + "_mv"
+		out = append(out,
+			"CREATE TABLE IF NOT EXISTS "+s.Table(t.table)+" (\n    "+t.cols+",\n    "+detailColumns+
+				"\n)\nENGINE = AggregatingMergeTree\nORDER BY ("+t.order+")"+s.dedupWindow(),
+			"CREATE MATERIALIZED VIEW IF NOT EXISTS "+s.Table(view)+" TO "+s.Table(t.table)+" AS\n"+sel,
+			s.backfill(t.table, view, sel))
+	}
+	return out
+}
+
+// detailColumns are the aggregate states of a detail table. CAST in detailStates: the
+// modern sensor column is LowCardinality, the state is of plain String.
+const (
+	detailColumns = "sensors AggregateFunction(groupUniqArray, String),\n    ttl_min AggregateFunction(min, UInt32),\n    ttl_max AggregateFunction(max, UInt32)"
+	detailStates  = "groupUniqArrayState(CAST(sensor AS String)) AS sensors, minState(ttl) AS ttl_min, maxState(ttl) AS ttl_max"
+)
