@@ -164,6 +164,9 @@ func histTSV(t history.Table, h history.Row) string {
 	if t == history.TableDaily {
 		cols = append(cols, strconv.Itoa(int(h.Day)))
 	}
+	if t == history.TableNegative {
+		cols = append(cols, chdbArrayText(h.Sensors), h.SOAName, strconv.Itoa(int(h.SOATTL)), h.SOAData)
+	}
 	return strings.Join(cols, "\t") + "\n"
 }
 
