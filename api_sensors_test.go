@@ -254,7 +254,11 @@ func TestAPIDetailModern(t *testing.T) {
 	for _, tc := range cases {
 		var want []string
 		var rows []history.Row
-		err := db.Run(ctx, tc.q, func(h history.Row) bool { rows = append(rows, h); want = append(want, histTSV(tc.q.Table, h)); return true })
+		err := db.Run(ctx, tc.q, func(h history.Row) bool {
+			rows = append(rows, h)
+			want = append(want, histTSV(tc.q.Table, h))
+			return true
+		})
 		if err != nil {
 			t.Errorf("%s on 18.16: %v", tc.what, err)
 			continue

@@ -226,7 +226,7 @@ func (b *sqlBuilder) fences(q Query, first, last string) {
 	}
 }
 
-// negativeSOA is the SOA of the newest answer of a negative group ('' and 0 without
+// negativeSOA is the SOA of the newest answer of a negative group (” and 0 without
 // one: indexOf gives 0, and [0] of an array its default).
 const negativeSOA = "argMax(authority.name[indexOf(authority.type, 'SOA')], time) AS soa_name, " +
 	"argMax(authority.ttl[indexOf(authority.type, 'SOA')], time) AS soa_ttl, " +
