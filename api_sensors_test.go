@@ -336,3 +336,19 @@ func reorderDetail(s string) string {
 	}
 	return strings.Join(out, "\n") + "\n"
 }
+
+// TestAPIPivotSensors: a pivot keeps to the sensors asked for, in every hop.
+func TestAPIPivotSensors(t *testing.T) {
+	s1, _ := recordSensors(t)
+	c := startAPI(t, s1.cfg, httpapi.Config{}, scNow)
+	all := c.get("/api/v1/pivot/alias.example.net")
+	if all.status != 200 || !strings.Contains(all.body, `"id":"ip:192.0.2.50"`) || !strings.Contains(all.body, `"id":"name:only2.example.net."`) {
+		t.Errorf("pivot: %d %s", all.status, all.body)
+	}
+	c.expect("/api/v1/pivot/alias.example.net?sensor=sensor-2", 200, all.body)
+	c.expect("/api/v1/pivot/alias.example.net?sensor=sensor-1", 200,
+		`{"name":"alias.example.net.","nodes":[{"id":"name:alias.example.net.","kind":"name","value":"alias.example.net."}],"edges":[],"truncated":false}`+"\n")
+	if r := c.get("/api/v1/pivot/alias.example.net?sensor="); r.status != 400 || !strings.Contains(r.body, `"parameter":"sensor"`) {
+		t.Errorf("pivot sensor=: %d %s", r.status, r.body)
+	}
+}

@@ -63,9 +63,11 @@ type Query struct {
 	Detail bool
 }
 
-// fence copies q's time fences into o.
+// Fence copies q's time fences and sensor filter into o: the queries a pivot or the
+// aliases of a page make keep to the window and sensors of the request.
 func (q Query) Fence(o *Query) {
 	o.FirstAfter, o.FirstBefore, o.LastAfter, o.LastBefore = q.FirstAfter, q.FirstBefore, q.LastAfter, q.LastBefore
+	o.Sensors = q.Sensors
 }
 
 // histRow is one result: a (rrname, rrtype, rdata) tuple with its history. For

@@ -39,7 +39,7 @@ type pivotResult struct {
 
 func (a *Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	if err := checkParams(v, map[string]bool{"from": true, "to": true, "window": true, "limit": true, "aliases": true}); err != nil {
+	if err := checkParams(v, map[string]bool{"from": true, "to": true, "window": true, "limit": true, "aliases": true, "sensor": true}); err != nil {
 		a.fail(w, err)
 		return
 	}
@@ -53,7 +53,7 @@ func (a *Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	p, err := a.parseList(url.Values{"from": v["from"], "to": v["to"], "window": v["window"]}, history.TableByName, "")
+	p, err := a.parseList(url.Values{"from": v["from"], "to": v["to"], "window": v["window"], "sensor": v["sensor"]}, history.TableByName, "")
 	if err != nil {
 		a.fail(w, err)
 		return
