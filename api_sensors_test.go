@@ -1,6 +1,7 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/chdbtest"
 	"github.com/passivedns/passivedns/internal/history"
 	"github.com/passivedns/passivedns/internal/httpapi"
 	"github.com/passivedns/passivedns/internal/param"
@@ -251,6 +252,7 @@ func TestAPIDetailModern(t *testing.T) {
 		{"new by name", history.Query{Table: history.TableByName, Name: name("*.example.net"), FirstAfter: 1793750400, FirstBefore: 1793836799, Limit: 10}, 2, true},
 		{"new by ip", history.Query{Table: history.TableByIP, IP: ip, FirstAfter: 1793750400, FirstBefore: 1793836799, Limit: 10}, 1, true},
 	}
+	asofBySensorModern(t, ctx, db, sess, legacy, modern)
 	for _, tc := range cases {
 		var want []string
 		var rows []history.Row
@@ -316,6 +318,34 @@ func TestAPIDetailModern(t *testing.T) {
 	}
 }
 
+// asofBySensorModern runs the as-of query with a sensor filter on both servers.
+func asofBySensorModern(t *testing.T, ctx context.Context, db *history.DB, sess *chdbtest.Session, legacy, modern schema.Schema) {
+	t.Helper()
+	args := []any{record.Reverse("evil.example.net."), int64(1793872800), int64(1793700000), history.GroupSet([]string{"A"}), history.GroupSet([]string{"sensor-2"}), history.AsOfRows}
+	conn, _, _ := db.Get(ctx)
+	rows, err := conn.Query(ctx, history.AsOfQueryBy(legacy, []string{"A"}, true), args...)
+	if err != nil {
+		t.Fatalf("as-of by sensor on 18.16: %v", err)
+	}
+	var want []string
+	for rows.Next() {
+		var x history.AsOfRow
+		if err := rows.Scan(&x.T, &x.Ms, &x.QType, &x.RCode, &x.Names, &x.Types, &x.TTLs, &x.Data, &x.AuthTypes, &x.AuthTTLs); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, fmt.Sprintf("%d\t%d\t%s\t%s\t%s\n", x.T, x.Ms, x.QType, x.RCode, strings.Join(x.Data, ",")))
+	}
+	rows.Close()
+	bound := chdbBind(t, history.AsOfQueryBy(modern, []string{"A"}, true), args...)
+	got := chdbExec(t, sess, "SELECT t, ms, qtype, rcode, arrayStringConcat(`answer.data`, ',') FROM ("+bound+")")
+	if got != strings.Join(want, "") || len(want) != 1 {
+		t.Errorf("as-of by sensor: 26.x\n%s18.16\n%s", got, strings.Join(want, ""))
+	}
+	if plan := chdbExec(t, sess, "EXPLAIN indexes = 1 "+bound); !primaryKeyUsed(plan) {
+		t.Errorf("as-of by sensor does not use the primary key:\n%s", plan)
+	}
+}
+
 func detailOrder(t history.Table) string {
 	switch t {
 	case history.TableByIP:
@@ -350,5 +380,44 @@ func TestAPIPivotSensors(t *testing.T) {
 		`{"name":"alias.example.net.","nodes":[{"id":"name:alias.example.net.","kind":"name","value":"alias.example.net."}],"edges":[],"truncated":false}`+"\n")
 	if r := c.get("/api/v1/pivot/alias.example.net?sensor="); r.status != 400 || !strings.Contains(r.body, `"parameter":"sensor"`) {
 		t.Errorf("pivot sensor=: %d %s", r.status, r.body)
+	}
+}
+
+// TestAPIAsOfSensors: as-of over one sensor's answers only.
+func TestAPIAsOfSensors(t *testing.T) {
+	s1, _ := recordSensors(t)
+	c := startAPI(t, s1.cfg, httpapi.Config{}, scNow)
+	answered := func(path string) string {
+		t.Helper()
+		r := c.get(path)
+		var res struct {
+			Answers []struct {
+				AnsweredAt string `json:"answered_at"`
+				TTL        uint32 `json:"ttl"`
+				Covers     bool   `json:"covers"`
+			} `json:"answers"`
+		}
+		if r.status != 200 || json.Unmarshal([]byte(r.body), &res) != nil {
+			t.Fatalf("%s: %d %s", path, r.status, r.body)
+		}
+		var out []string
+		for _, a := range res.Answers {
+			out = append(out, fmt.Sprintf("%s %d %v", a.AnsweredAt, a.TTL, a.Covers))
+		}
+		return strings.Join(out, ";")
+	}
+	at := "?at=2026-11-04T10:01:00Z"
+	for _, tc := range []struct{ q, want string }{
+		{"", "2026-11-04T10:00:00.000Z 300 true"},
+		{"&sensor=sensor-1", "2026-11-04T10:00:00.000Z 300 true"},
+		{"&sensor=sensor-2", "2026-11-03T10:01:00.000Z 120 false"},
+		{"&sensor=sensor-3", ""},
+	} {
+		if got := answered("/api/v1/asof/evil.example.net" + at + tc.q); got != tc.want {
+			t.Errorf("as-of%s: %q, want %q", tc.q, got, tc.want)
+		}
+	}
+	if r := c.get("/api/v1/asof/evil.example.net?sensor="); r.status != 400 || !strings.Contains(r.body, `"parameter":"sensor"`) {
+		t.Errorf("as-of sensor=: %d %s", r.status, r.body)
 	}
 }

@@ -401,7 +401,11 @@ func reverseAll(ss []string) []string {
 }
 
 // asofQuery reads the answers given for a name in (from, at], newest first.
-func AsOfQuery(s schema.Schema, qtypes []string) string {
+func AsOfQuery(s schema.Schema, qtypes []string) string { return AsOfQueryBy(s, qtypes, false) }
+
+// AsOfQueryBy is AsOfQuery with, when bySensor, one more parameter after the types: the
+// sensors whose answers count.
+func AsOfQueryBy(s schema.Schema, qtypes []string, bySensor bool) string {
 	var sql strings.Builder
 	sql.WriteString("SELECT toUInt32(time) AS t, ")
 	if s.Flavor.Modern {
@@ -413,6 +417,9 @@ func AsOfQuery(s schema.Schema, qtypes []string) string {
 		s.Table("responses") + "\nWHERE reverse(qname) = ? AND time <= toDateTime(?) AND time >= toDateTime(?)")
 	if len(qtypes) > 0 {
 		sql.WriteString(" AND qtype IN ?")
+	}
+	if bySensor {
+		sql.WriteString(" AND sensor IN ?")
 	}
 	sql.WriteString("\nORDER BY t DESC, ms DESC\nLIMIT ?")
 	return sql.String()
