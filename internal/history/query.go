@@ -247,7 +247,13 @@ func (b *sqlBuilder) sensors(s schema.Schema, sensors []string, detail, cols str
 	}
 	sub += " GROUP BY " + cols + " HAVING hasAny(groupUniqArrayMerge(sensors), ?)"
 	args := append(append([]any{}, b.args...), sensors)
-	b.cond("("+cols+") IN ("+sub+")", args...)
+	in := " IN "
+	if s.Cluster != "" {
+		// Both tables are Distributed there: a plain IN would be a double-distributed
+		// subquery, which ClickHouse refuses by default.
+		in = " GLOBAL IN "
+	}
+	b.cond("("+cols+")"+in+"("+sub+")", args...)
 }
 
 const mergedTimes = "toUInt32(minMerge(time_first)) AS tf, toUInt32(maxMerge(time_last)) AS tl, countMerge(count) AS n"
