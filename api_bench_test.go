@@ -364,11 +364,11 @@ func BenchmarkAPILatency(b *testing.B) {
 // kind: the loader and every request kind keep working.
 func TestAPILatencySmall(t *testing.T) {
 	const rows = 20000
-	db := chTestDB(t)
+	db := testCH.TestDB(t)
 	cfg := benchConfig(t, db)
 	w := newBenchWorld(rows, 1)
 	loadBench(t, cfg, w, rows)
-	if n := chCount(t, "SELECT count() FROM `"+db+"`.responses"); n != rows {
+	if n := testCH.Count(t, "SELECT count() FROM `"+db+"`.responses"); n != rows {
 		t.Fatalf("%d responses, want %d", n, rows)
 	}
 	a := newAPI(cfg, httpapi.Config{Addr: "127.0.0.1:0"})

@@ -211,12 +211,12 @@ func TestAPIDetailBadInput(t *testing.T) {
 // detail query, with the same rows as 18.16, and by primary key where one serves.
 func TestAPIDetailModern(t *testing.T) {
 	s1, s2 := recordSensors(t)
-	sess := chdbSession(t)
+	sess := chdbtest.ForTest(t)
 	modern := schema.Schema{Flavor: schema.DetectFlavor("26.5.1"), DB: "pdns_detail"}
-	chdbEnsureSchema(t, sess, modern, 0, time.Now())
+	chdbtest.EnsureSchema(t, sess, modern, 0)
 	for _, r := range []*recording{s1, s2} {
 		for _, b := range r.clock.batches {
-			chdbInsert(t, sess, modern, b)
+			chdbtest.Insert(t, sess, modern, b)
 		}
 	}
 	db := history.New(history.Options{ClickHouse: s1.cfg.options, Database: s1.cfg.database, MaxConcurrent: 1})
@@ -258,7 +258,7 @@ func TestAPIDetailModern(t *testing.T) {
 		var rows []history.Row
 		err := db.Run(ctx, tc.q, func(h history.Row) bool {
 			rows = append(rows, h)
-			want = append(want, histTSV(tc.q.Table, h))
+			want = append(want, detailTSV(tc.q.Table, h))
 			return true
 		})
 		if err != nil {
@@ -269,13 +269,13 @@ func TestAPIDetailModern(t *testing.T) {
 			t.Errorf("%s on 18.16: %d rows, want %d:\n%s", tc.what, len(want), tc.rows, strings.Join(want, ""))
 		}
 		sql, args := tc.q.Build(modern)
-		bound := chdbBind(t, sql, args...)
-		got := chdbExec(t, sess, bound)
+		bound := chdbtest.Bind(t, sql, args...)
+		got := sess.MustExec(t, bound)
 		if got != strings.Join(want, "") {
 			t.Errorf("%s: 26.x and 18.16 differ:\n26.x:\n%s18.16:\n%s\nSQL:\n%s", tc.what, got, strings.Join(want, ""), bound)
 		}
-		plan := chdbExec(t, sess, "EXPLAIN indexes = 1 "+bound)
-		if usesKey := primaryKeyUsed(plan); usesKey != tc.pk {
+		plan := sess.MustExec(t, "EXPLAIN indexes = 1 "+bound)
+		if usesKey := keyUsed(plan); usesKey != tc.pk {
 			t.Errorf("%s: primary key used %v, want %v:\n%s", tc.what, usesKey, tc.pk, plan)
 		}
 		// On a cluster the sensor filter is a GLOBAL IN (the names read are the same
@@ -287,7 +287,7 @@ func TestAPIDetailModern(t *testing.T) {
 			if !strings.Contains(csql, " GLOBAL IN (SELECT ") {
 				t.Errorf("%s: no GLOBAL IN on a cluster:\n%s", tc.what, csql)
 			}
-			if got := chdbExec(t, sess, chdbBind(t, csql, cargs...)); got != strings.Join(want, "") {
+			if got := sess.MustExec(t, chdbtest.Bind(t, csql, cargs...)); got != strings.Join(want, "") {
 				t.Errorf("%s with GLOBAL IN: 26.x\n%s want\n%s", tc.what, got, strings.Join(want, ""))
 			}
 		}
@@ -320,12 +320,12 @@ func TestAPIDetailModern(t *testing.T) {
 		}
 		res.Close()
 		msql, margs := history.DetailQuery(modern, tc.q.Table, rows)
-		mbound := chdbBind(t, msql+"\nORDER BY "+detailOrder(tc.q.Table), margs...)
-		dgot := chdbExec(t, sess, "SELECT * EXCEPT (s), length(s) AS ns, tmin, tmax FROM ("+mbound+")")
+		mbound := chdbtest.Bind(t, msql+"\nORDER BY "+detailOrder(tc.q.Table), margs...)
+		dgot := sess.MustExec(t, "SELECT * EXCEPT (s), length(s) AS ns, tmin, tmax FROM ("+mbound+")")
 		if len(dwant) == 0 || dgot != reorderDetail(strings.Join(dwant, "")) {
 			t.Errorf("%s detail: 26.x\n%s18.16\n%s", tc.what, dgot, strings.Join(dwant, ""))
 		}
-		if plan := chdbExec(t, sess, "EXPLAIN indexes = 1 "+mbound); !primaryKeyUsed(plan) {
+		if plan := sess.MustExec(t, "EXPLAIN indexes = 1 "+mbound); !keyUsed(plan) {
 			t.Errorf("%s: the detail query does not use the primary key:\n%s", tc.what, plan)
 		}
 	}
@@ -349,12 +349,12 @@ func asofBySensorModern(t *testing.T, ctx context.Context, db *history.DB, sess 
 		want = append(want, fmt.Sprintf("%d\t%d\t%s\t%s\t%s\n", x.T, x.Ms, x.QType, x.RCode, strings.Join(x.Data, ",")))
 	}
 	rows.Close()
-	bound := chdbBind(t, history.AsOfQueryBy(modern, []string{"A"}, true), args...)
-	got := chdbExec(t, sess, "SELECT t, ms, qtype, rcode, arrayStringConcat(`answer.data`, ',') FROM ("+bound+")")
+	bound := chdbtest.Bind(t, history.AsOfQueryBy(modern, []string{"A"}, true), args...)
+	got := sess.MustExec(t, "SELECT t, ms, qtype, rcode, arrayStringConcat(`answer.data`, ',') FROM ("+bound+")")
 	if got != strings.Join(want, "") || len(want) != 1 {
 		t.Errorf("as-of by sensor: 26.x\n%s18.16\n%s", got, strings.Join(want, ""))
 	}
-	if plan := chdbExec(t, sess, "EXPLAIN indexes = 1 "+bound); !primaryKeyUsed(plan) {
+	if plan := sess.MustExec(t, "EXPLAIN indexes = 1 "+bound); !keyUsed(plan) {
 		t.Errorf("as-of by sensor does not use the primary key:\n%s", plan)
 	}
 }
@@ -433,4 +433,34 @@ func TestAPIAsOfSensors(t *testing.T) {
 	if r := c.get("/api/v1/asof/evil.example.net?sensor="); r.status != 400 || !strings.Contains(r.body, `"parameter":"sensor"`) {
 		t.Errorf("as-of sensor=: %d %s", r.status, r.body)
 	}
+}
+
+// detailTSV prints a row as ClickHouse prints the query's columns in TSV.
+func detailTSV(t history.Table, h history.Row) string {
+	cols := []string{h.RRName, h.RRType, h.RData}
+	switch t {
+	case history.TableByIP:
+		cols[2] = h.IPText
+	case history.TableByRdata:
+		cols = append(cols, h.Target)
+	}
+	cols = append(cols, fmt.Sprint(h.First), fmt.Sprint(h.Last), fmt.Sprint(h.Count))
+	if t == history.TableNegative {
+		q := make([]string, len(h.Sensors))
+		for i, s := range h.Sensors {
+			q[i] = chdbtest.Literal(s)
+		}
+		cols = append(cols, "["+strings.Join(q, ",")+"]", h.SOAName, fmt.Sprint(h.SOATTL), h.SOAData)
+	}
+	return strings.Join(cols, "\t") + "\n"
+}
+
+// keyUsed tells whether an EXPLAIN indexes = 1 plan narrows by the primary key.
+func keyUsed(plan string) bool {
+	i := strings.Index(plan, "PrimaryKey")
+	if i < 0 {
+		return false
+	}
+	rest := plan[i:]
+	return strings.Contains(rest, "Keys:") && !strings.Contains(strings.SplitN(rest, "Granules", 2)[0], "Condition: true")
 }

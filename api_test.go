@@ -71,7 +71,7 @@ type recording struct {
 
 func newRecording(t *testing.T) *recording {
 	t.Helper()
-	db := chTestDB(t)
+	db := testCH.TestDB(t)
 	cfg := chConfig(t, db)
 	cfg.batch, cfg.flush, cfg.queue = 5000, 20*time.Millisecond, 100000
 	rec := &recording{t: t, db: db, cfg: cfg, answer: map[string]*dns.Msg{}}

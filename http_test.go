@@ -232,6 +232,17 @@ func TestAPIBadInput(t *testing.T) {
 		{"/api/v1/pivot/example.net?limit=0", "limit"},
 		{"/api/v1/pivot/example.net?to=x", "to"},
 		{"/api/v1/pivot/*.example.net", "name"},
+		{"/api/v1/pivot/example.net?depth=0", "depth"},
+		{"/api/v1/pivot/example.net?depth=5", "depth"},
+		{"/api/v1/pivot/example.net?via=a", "via"},
+		{"/api/v1/pivot/example.net?via=", "via"},
+		{"/api/v1/pivot/example.net?via=cname,,ns", "via"},
+		{"/api/v1/pivot/example.net?max_nodes=0", "max_nodes"},
+		{"/api/v1/pivot/example.net?max_nodes=5001", "max_nodes"},
+		{"/api/v1/pivot/example.net?format=csv", "format"}, // lists only
+		{"/api/v1/name/example.net?format=xml", "format"},
+		{"/api/v1/ip/192.0.2.1?format=json", "format"},
+		{"/api/v1/negative/example.net?format=CSV", "format"},
 		{"/pdns/query/not..a..name", "value"},
 		{"/pdns/query/192.0.2.0,99", "value"},
 		// Valid names full of SQL metacharacters: bound, found nowhere.
@@ -347,7 +358,7 @@ func TestAPIBadInput(t *testing.T) {
 		}
 	}
 	// The tables are still there.
-	if n := chCount(t, "SELECT count() FROM `"+r.db+"`.responses"); n != 1 {
+	if n := testCH.Count(t, "SELECT count() FROM `"+r.db+"`.responses"); n != 1 {
 		t.Errorf("responses has %d rows", n)
 	}
 }

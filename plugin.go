@@ -30,7 +30,7 @@ func (p *PassiveDNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 		// path), to the unwrapped writer; record what the client is about to receive.
 		m := new(dns.Msg)
 		m.SetRcode(r, rc)
-		p.capture(rec, m)
+		p.captureMsg(rec, m)
 	}
 	return rc, err
 }

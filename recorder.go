@@ -28,7 +28,7 @@ func (r *recorder) WriteMsg(m *dns.Msg) error {
 		return err // the client did not receive it
 	}
 	r.written = true
-	r.p.capture(r, m)
+	r.p.captureMsg(r, m)
 	return nil
 }
 
@@ -47,7 +47,9 @@ func (r *recorder) Write(b []byte) (int, error) {
 // copy allocates nothing.
 var packBuffers = sync.Pool{New: func() any { b := make([]byte, dns.MaxMsgSize); return &b }}
 
-func (p *PassiveDNS) capture(r *recorder, m *dns.Msg) {
+// captureMsg enqueues a copy of m, packed without compression (the size stored is still
+// the compressed one the client got, see record.Capture.Compress).
+func (p *PassiveDNS) captureMsg(r *recorder, m *dns.Msg) {
 	bp := packBuffers.Get().(*[]byte)
 	// A shallow copy lets us pack without compression (no compression map, no garbage)
 	// while leaving the caller's message untouched.
@@ -66,6 +68,7 @@ func (p *PassiveDNS) capture(r *recorder, m *dns.Msg) {
 	p.writer.enqueue(c)
 }
 
+// captureWire enqueues a copy of a response the next plugin wrote as bytes.
 func (p *PassiveDNS) captureWire(r *recorder, b []byte) {
 	c := p.newCapture(r)
 	c.Wire = append([]byte(nil), b...)

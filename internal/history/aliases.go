@@ -43,10 +43,16 @@ func (d *DB) Aliases(ctx context.Context, rows []Row, window Query) (map[string]
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		q := Query{Table: TableByRdata, Names: names, RRTypes: []string{"CNAME"}, Limit: aliasRows}
-		window.Fence(&q)
 		next := map[string][]node{}
-		err := d.Run(ctx, q, func(h Row) bool {
+		read := 0 // rows of this level, over all its chunks
+		err := d.runChunked(ctx, names, func(names []string) Query {
+			q := Query{Table: TableByRdata, Names: names, RRTypes: []string{"CNAME"}, Limit: max(aliasRows-read, 1)}
+			window.Fence(&q)
+			return q
+		}, func(h Row) bool {
+			if read++; read > aliasRows {
+				return false
+			}
 			for _, nd := range frontier[h.Target] {
 				key := nd.root + "\x00" + h.RRName
 				if seen[key] || h.RRName == nd.root {

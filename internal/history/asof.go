@@ -93,7 +93,7 @@ func (d *DB) asofRows(ctx context.Context, name string, at time.Time, types, sen
 	defer cancel()
 	rows, err := conn.Query(ctx, AsOfQueryBy(s, types, len(sensors) > 0), args...)
 	if err != nil {
-		return nil, ClassifyError(err)
+		return nil, classifyError(err)
 	}
 	defer rows.Close()
 	var out []AsOfRow
@@ -104,7 +104,7 @@ func (d *DB) asofRows(ctx context.Context, name string, at time.Time, types, sen
 		}
 		out = append(out, x)
 	}
-	return out, ClassifyError(rows.Err())
+	return out, classifyError(rows.Err())
 }
 
 // AsOf picks, per query type, the last answer for name at or before at whose TTL covers

@@ -70,7 +70,7 @@ func (d *DB) Get(ctx context.Context) (driver.Conn, schema.Schema, error) {
 		defer cancel()
 		if err := d.conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
 			d.lastFail = time.Now()
-			return nil, schema.Schema{}, ClassifyError(err)
+			return nil, schema.Schema{}, classifyError(err)
 		}
 		d.schema = &schema.Schema{Flavor: schema.DetectFlavor(version), DB: d.opts.Database}
 	}
@@ -100,8 +100,8 @@ func (d *DB) QueryContext(ctx context.Context) (context.Context, context.CancelF
 	})), cancel
 }
 
-// classifyQueryError turns transport failures and timeouts into errUnavailable.
-func ClassifyError(err error) error {
+// classifyError turns transport failures and timeouts into ErrUnavailable.
+func classifyError(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -151,7 +151,7 @@ func (d *DB) Run(ctx context.Context, q Query, emit func(Row) bool) error {
 	defer cancel()
 	rows, err := conn.Query(ctx, sql, args...)
 	if err != nil {
-		return ClassifyError(err)
+		return classifyError(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -180,5 +180,5 @@ func (d *DB) Run(ctx context.Context, q Query, emit func(Row) bool) error {
 			return nil
 		}
 	}
-	return ClassifyError(rows.Err())
+	return classifyError(rows.Err())
 }

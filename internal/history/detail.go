@@ -78,7 +78,7 @@ func (d *DB) fillDetail(ctx context.Context, t Table, rows []Row) error {
 	defer cancel()
 	res, err := conn.Query(ctx, sql, args...)
 	if err != nil {
-		return ClassifyError(err)
+		return classifyError(err)
 	}
 	defer res.Close()
 	type detail struct {
@@ -104,7 +104,7 @@ func (d *DB) fillDetail(ctx context.Context, t Table, rows []Row) error {
 		found[detailKey(t, r)] = x
 	}
 	if err := res.Err(); err != nil {
-		return ClassifyError(err)
+		return classifyError(err)
 	}
 	for i := range rows {
 		if x, ok := found[detailKey(t, rows[i])]; ok && len(x.sensors) > 0 {

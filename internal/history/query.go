@@ -205,13 +205,13 @@ func (b *sqlBuilder) after(exprs []string, key []any) {
 // placeholder is "?" wrapped in the conversion an ip column needs.
 func placeholder(expr string) string {
 	if expr == "ip" {
-		return ipParam
+		return ipPlaceholder
 	}
 	return "?"
 }
 
-// ipParam is replaced by the flavor's address conversion in build.
-const ipParam = "@IP(?)"
+// ipPlaceholder is replaced by the flavor's address conversion in build.
+const ipPlaceholder = "@IP(?)"
 
 func (b *sqlBuilder) fences(q Query, first, last string) {
 	if q.FirstAfter != 0 {
@@ -285,13 +285,13 @@ func (q Query) Build(s schema.Schema) (string, []any) {
 			ph := make([]string, len(q.IPs))
 			args := make([]any, len(q.IPs))
 			for i, a := range q.IPs {
-				ph[i], args[i] = ipParam, a.String()
+				ph[i], args[i] = ipPlaceholder, a.String()
 			}
 			b.cond("ip IN ("+strings.Join(ph, ", ")+")", args...)
 		} else if q.IP.single() {
-			b.cond("ip = "+ipParam, q.IP.Lo.String())
+			b.cond("ip = "+ipPlaceholder, q.IP.Lo.String())
 		} else {
-			b.cond("ip >= "+ipParam+" AND ip <= "+ipParam, q.IP.Lo.String(), q.IP.Hi.String())
+			b.cond("ip >= "+ipPlaceholder+" AND ip <= "+ipPlaceholder, q.IP.Lo.String(), q.IP.Hi.String())
 		}
 		b.rrtypes("rrtype", q.RRTypes)
 		b.sensors(s, q.Sensors, "history_detail_by_ip", "ip, rrname, rrtype")
@@ -395,7 +395,7 @@ func (q Query) Build(s schema.Schema) (string, []any) {
 		sql.WriteString("\nLIMIT ?")
 		args = append(args, limit)
 	}
-	return strings.ReplaceAll(sql.String(), ipParam, s.Flavor.IPParam()), args
+	return strings.ReplaceAll(sql.String(), ipPlaceholder, s.Flavor.IPParam()), args
 }
 
 func reverseAll(ss []string) []string {

@@ -395,3 +395,41 @@ func ParseSensors(param string, values []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// ParseVia reads the pivot's via: cname, ns and mx, comma-separated or repeated; none
+// given is cname alone.
+func ParseVia(param string, vals []string) (history.Via, error) {
+	if len(vals) == 0 {
+		return history.ViaCNAME, nil
+	}
+	var via history.Via
+	for _, v := range vals {
+		if len(v) > 64 {
+			return 0, Bad(param, "too long: give some of cname, ns, mx, comma-separated")
+		}
+		for _, f := range strings.Split(v, ",") {
+			switch strings.ToLower(strings.TrimSpace(f)) {
+			case "cname":
+				via |= history.ViaCNAME
+			case "ns":
+				via |= history.ViaNS
+			case "mx":
+				via |= history.ViaMX
+			default:
+				return 0, Bad(param, "%q is not one of cname, ns, mx (comma-separated)", f)
+			}
+		}
+	}
+	return via, nil
+}
+
+// ParseFormat reads the format of a native list: ndjson (the default) or csv.
+func ParseFormat(param, s string) (string, error) {
+	switch s {
+	case "", "ndjson":
+		return "ndjson", nil
+	case "csv":
+		return "csv", nil
+	}
+	return "", Bad(param, "must be ndjson (the default) or csv")
+}

@@ -279,4 +279,21 @@ func TestZooKeeperDown(t *testing.T) {
 	waitCount(t, shard[1].Server, "SELECT count() FROM "+db+".responses_local", 150, 60*time.Second)
 }
 
-var _ = clustertest.Name
+// clustertestName is the cluster of the test servers' remote_servers.
+const clustertestName = clustertest.Name
+
+// waitAnswer waits until sql answers want on s.
+func waitAnswer(t *testing.T, s *chtest.Server, sql, want string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var got string
+	for time.Now().Before(deadline) {
+		if out, err := s.Query(sql); err == nil {
+			if got = out; got == want {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s on %s:\n%s\nwant\n%s", sql, s.TCPAddr, got, want)
+}

@@ -1,10 +1,10 @@
-package passivedns
+package chsink_test
 
 import (
-	"github.com/passivedns/passivedns/internal/chsink"
 	"github.com/passivedns/passivedns/internal/record"
-	"github.com/passivedns/passivedns/internal/schema"
+	"github.com/passivedns/passivedns/internal/recordtest"
 
+	"context"
 	"reflect"
 	"strings"
 	"testing"
@@ -34,11 +34,11 @@ func sprintfTable(q, table string) string { return strings.Replace(q, "%s", tabl
 // 18.16, upgrades to version 3 and checks that the detail tables were backfilled from
 // them, that the history read before is unchanged, and that the detail views take over.
 func TestSchemaUpgradeV3(t *testing.T) {
-	db := chTestDB(t)
-	cfg := chConfig(t, db)
-	sch := chSchemaFor(t, cfg)
-	conn := chSchemaConn(t, cfg)
-	ctx := chCtx(t)
+	db := testCH.TestDB(t)
+	opts := options(t, db)
+	sch := schemaFor(t, opts)
+	conn := schemaConn(t, opts)
+	ctx := context.Background()
 	for _, q := range []string{sch.CreateDatabase(), sch.CreateVersionTable()} {
 		if err := conn.Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -54,38 +54,37 @@ func TestSchemaUpgradeV3(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	v2o := sinkOptions(cfg)
+	v2o := opts
 	v2o.Fixed = &sch
-	v2 := chsink.New(v2o)
-	t.Cleanup(func() { v2.Close() })
+	v2 := newSink(t, v2o)
 	t1 := time.Date(2024, 2, 1, 8, 0, 0, 0, time.UTC)
-	resp := func(m *dns.Msg, at time.Time) record.Capture { return chCapture(t, m, at, "192.0.2.100", "udp") }
+	resp := func(m *dns.Msg, at time.Time) record.Capture { return recordtest.CaptureOf(t, m, at, "192.0.2.100", "udp") }
 	as := func(sensor string, b *record.Batch) *record.Batch {
 		for i := range b.Sensor {
 			b.Sensor[i] = sensor
 		}
 		return b
 	}
-	chWrite(t, v2, chBatch(t,
-		resp(chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1"), t1),
-		resp(chMsg(t, "example.org.", dns.TypeMX, 0, false, "example.org. 300 IN MX 10 mail.example.org."), t1),
+	mustWrite(t, v2, recordtest.BatchOf(t,
+		resp(recordtest.Msg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1"), t1),
+		resp(recordtest.Msg(t, "example.org.", dns.TypeMX, 0, false, "example.org. 300 IN MX 10 mail.example.org."), t1),
 	))
-	chWrite(t, v2, as("sensor-2", chBatch(t,
-		resp(chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 20 IN A 192.0.2.1"), t1.Add(time.Hour)),
-		resp(chMsg(t, "v6.example.org.", dns.TypeAAAA, 0, false, "v6.example.org. 3600 IN AAAA 2001:db8::1"), t1.Add(time.Hour)),
+	mustWrite(t, v2, as("sensor-2", recordtest.BatchOf(t,
+		resp(recordtest.Msg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 20 IN A 192.0.2.1"), t1.Add(time.Hour)),
+		resp(recordtest.Msg(t, "v6.example.org.", dns.TypeAAAA, 0, false, "v6.example.org. 3600 IN AAAA 2001:db8::1"), t1.Add(time.Hour)),
 	)))
-	historyBefore := chHistory(t, db)
-	ipBefore := chHistoryByIP(t, db, sch.Flavor)
+	historyBefore := history(t, db)
+	ipBefore := historyByIP(t, db, sch.Flavor)
 
-	upgraded := chSink(t, cfg)
+	upgraded := newSink(t, opts)
 	if err := upgraded.Prepare(ctx); err != nil {
 		t.Fatalf("upgrading: %v", err)
 	}
-	if got, want := chVersions(t, db), []string{"1 test", "2 test", "3 passivedns"}; !reflect.DeepEqual(got, want) {
+	if got, want := versions(t, db), []string{"1 test", "2 test", "3 passivedns"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("schema_version rows %q, want %q", got, want)
 	}
-	if got := chTables(t, db); !reflect.DeepEqual(got, chAllTables) {
-		t.Errorf("tables after the upgrade:\n got  %q\n want %q", got, chAllTables)
+	if got := tables(t, db); !reflect.DeepEqual(got, allTables) {
+		t.Errorf("tables after the upgrade:\n got  %q\n want %q", got, allTables)
 	}
 	detail := func(table string) string {
 		t.Helper()
@@ -112,15 +111,15 @@ func TestSchemaUpgradeV3(t *testing.T) {
 		t.Errorf("history_detail_by_rdata after the backfill:\n%s want\n%s", got, want)
 	}
 	// Old data reads as before.
-	chCompareHistory(t, "history after the upgrade", chHistory(t, db), historyBefore)
-	chCompareHistory(t, "history_by_ip after the upgrade", chHistoryByIP(t, db, sch.Flavor), ipBefore)
+	compareHistory(t, "history after the upgrade", history(t, db), historyBefore)
+	compareHistory(t, "history_by_ip after the upgrade", historyByIP(t, db, sch.Flavor), ipBefore)
 
 	// The views take over; a restart does not backfill again (min/max would not show a
 	// second backfill, so a new sensor and TTL are written after the upgrade).
-	chWrite(t, upgraded, as("sensor-3", chBatch(t,
-		resp(chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 90 IN A 192.0.2.1"), t1.Add(2*time.Hour)),
+	mustWrite(t, upgraded, as("sensor-3", recordtest.BatchOf(t,
+		resp(recordtest.Msg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 90 IN A 192.0.2.1"), t1.Add(2*time.Hour)),
 	)))
-	if err := chSink(t, cfg).Prepare(ctx); err != nil {
+	if err := newSink(t, opts).Prepare(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := detail("history_detail_by_name"), "example.org.\tMX\t10 mail.example.org.\t['sensor-1']\t300\t300\n"+
@@ -128,7 +127,7 @@ func TestSchemaUpgradeV3(t *testing.T) {
 		"www.example.org.\tA\t192.0.2.1\t['sensor-1','sensor-2','sensor-3']\t20\t90\n"; got != want {
 		t.Errorf("history_detail_by_name after a write:\n%s want\n%s", got, want)
 	}
-	if n := chCount(t, "SELECT count() FROM `"+db+"`.history_detail_by_name"); n != 4 {
+	if n := testCH.Count(t, "SELECT count() FROM `"+db+"`.history_detail_by_name"); n != 4 {
 		t.Errorf("history_detail_by_name has %d rows (3 backfilled, 1 by the view), want 4", n)
 	}
 	for _, c := range detailChecks {
@@ -146,34 +145,3 @@ func TestSchemaUpgradeV3(t *testing.T) {
 	}
 }
 
-// TestCompatModernUpgradeV3 upgrades a version 2 database with data to version 3 on
-// ClickHouse 26.x: the detail tables must equal what the raw log says, for rows
-// written before the upgrade (backfill) and after it (views).
-func TestCompatModernUpgradeV3(t *testing.T) {
-	sess := chdbSession(t)
-	s := schema.Schema{Flavor: schema.DetectFlavor("26.5.1"), DB: "pdns_upgrade3"}
-	chdbExec(t, sess, s.CreateDatabase())
-	chdbExec(t, sess, s.CreateVersionTable())
-	for _, m := range s.Migrations()[:2] {
-		for _, q := range m.Statements {
-			chdbExec(t, sess, q)
-		}
-		chdbExec(t, sess, chdbBind(t, s.InsertVersion(), uint32(m.Version), "passivedns"))
-	}
-	base := time.Date(2024, 5, 1, 23, 0, 0, 0, time.UTC)
-	before, after := chdbBatches(t, base)
-	for i := range before.Sensor {
-		before.Sensor[i] = "old-sensor"
-	}
-	chdbInsert(t, sess, s, before)
-	chdbEnsureSchema(t, sess, s, 2, time.Now())
-	chdbInsert(t, sess, s, after)
-	chdbCheckData(t, sess, s, base, before, after)
-	for _, c := range detailChecks {
-		got := chdbExec(t, sess, sprintfTable(c.detail, s.Table(c.table)))
-		want := chdbExec(t, sess, sprintfTable(c.recompute, s.Table("responses")))
-		if got != want || !strings.Contains(got, "old-sensor") {
-			t.Errorf("%s:\n%s recomputed from responses:\n%s", c.table, got, want)
-		}
-	}
-}
