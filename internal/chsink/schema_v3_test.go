@@ -58,7 +58,9 @@ func TestSchemaUpgradeV3(t *testing.T) {
 	v2o.Fixed = &sch
 	v2 := newSink(t, v2o)
 	t1 := time.Date(2024, 2, 1, 8, 0, 0, 0, time.UTC)
-	resp := func(m *dns.Msg, at time.Time) record.Capture { return recordtest.CaptureOf(t, m, at, "192.0.2.100", "udp") }
+	resp := func(m *dns.Msg, at time.Time) record.Capture {
+		return recordtest.CaptureOf(t, m, at, "192.0.2.100", "udp")
+	}
 	as := func(sensor string, b *record.Batch) *record.Batch {
 		for i := range b.Sensor {
 			b.Sensor[i] = sensor
@@ -144,4 +146,3 @@ func TestSchemaUpgradeV3(t *testing.T) {
 		}
 	}
 }
-
