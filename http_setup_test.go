@@ -23,12 +23,12 @@ func TestSetupHTTP(t *testing.T) {
 	if !slices.Contains(dnsserver.Directives, "passivedns") {
 		dnsserver.Directives = append([]string{"passivedns"}, dnsserver.Directives...)
 	}
-	db := testCH.TestDB(t)
+	db := testCH(t).TestDB(t)
 	dnsPort, dnsPort2, httpPort := testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t)
 	api := fmt.Sprintf("127.0.0.1:%d", httpPort)
 	corefile := func(sensor string) string {
 		block := func(port int) string {
-			return fmt.Sprintf(".:%d {\n    bind 127.0.0.1\n    passivedns %s {\n        sensor %s\n        flush 50ms\n        http %s\n    }\n}\n", port, testCH.DSN(db), sensor, api)
+			return fmt.Sprintf(".:%d {\n    bind 127.0.0.1\n    passivedns %s {\n        sensor %s\n        flush 50ms\n        http %s\n    }\n}\n", port, testCH(t).DSN(db), sensor, api)
 		}
 		return block(dnsPort) + block(dnsPort2)
 	}
@@ -60,7 +60,7 @@ func TestSetupHTTP(t *testing.T) {
 		t.Fatalf("query: %v", err)
 	}
 	testkit.WaitFor(t, "the answer to be written", 10*time.Second, func() bool {
-		return testCH.Count(t, "SELECT count() FROM `"+db+"`.responses") > 0
+		return testCH(t).Count(t, "SELECT count() FROM `"+db+"`.responses") > 0
 	})
 	if s, body := get("/api/v1/status"); s != 200 || !strings.Contains(body, `"sensor":"one"`) {
 		t.Errorf("status: %d %s", s, body)

@@ -358,7 +358,7 @@ func TestAPIBadInput(t *testing.T) {
 		}
 	}
 	// The tables are still there.
-	if n := testCH.Count(t, "SELECT count() FROM `"+r.db+"`.responses"); n != 1 {
+	if n := testCH(t).Count(t, "SELECT count() FROM `"+r.db+"`.responses"); n != 1 {
 		t.Errorf("responses has %d rows", n)
 	}
 }
@@ -398,7 +398,7 @@ func TestAPIClickHouseDown(t *testing.T) {
 // TestAPIClickHouseStalled: a ClickHouse that stops answering (SIGSTOP) is a 503 once
 // the query time limit is over, not a hang.
 func TestAPIClickHouseStalled(t *testing.T) {
-	if testCH.External() {
+	if testCH(t).External() {
 		t.Fatal("this test pauses ClickHouse: it needs the server TestMain starts, not " + chtest.EnvDSN)
 	}
 	r := newRecording(t)
@@ -408,8 +408,8 @@ func TestAPIClickHouseStalled(t *testing.T) {
 	if resp := c.get("/api/v1/name/example.net"); resp.status != 200 {
 		t.Fatalf("before: %d %s", resp.status, resp.body)
 	}
-	testCH.Pause()
-	defer testCH.Resume()
+	testCH(t).Pause()
+	defer testCH(t).Resume()
 	for _, p := range []string{"/api/v1/name/example.net", "/dnsdb/v2/lookup/rrset/name/example.net"} {
 		start := time.Now()
 		resp := c.get(p)
@@ -417,7 +417,7 @@ func TestAPIClickHouseStalled(t *testing.T) {
 			t.Errorf("%s while ClickHouse is stalled: %d after %v: %s", p, resp.status, d, resp.body)
 		}
 	}
-	testCH.Resume()
+	testCH(t).Resume()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp := c.get("/api/v1/name/example.net")

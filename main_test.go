@@ -7,9 +7,16 @@ import (
 	"github.com/passivedns/passivedns/internal/chtest"
 )
 
-// testCH is the ClickHouse server the integration tests of this package write to: a private
-// clickhouse-server 18.16 started by TestMain, or the server named by PASSIVEDNS_TEST_CLICKHOUSE
-// (see internal/chtest). When it cannot be started the whole package fails; nothing is skipped.
-var testCH *chtest.Server
+// lazyCH is the ClickHouse server the integration tests of this package write to: a
+// private clickhouse-server 18.16 started on the first test that asks (testCH), or the server
+// named by PASSIVEDNS_TEST_CLICKHOUSE (see internal/chtest). Tests without ClickHouse, such as
+// the Corefile parse tests, run without one; a test that needs it fails when it cannot start.
+var lazyCH chtest.Lazy
 
-func TestMain(m *testing.M) { os.Exit(chtest.Main(m, &testCH)) }
+func TestMain(m *testing.M) { os.Exit(lazyCH.Main(m)) }
+
+// testCH is the server, started if need be.
+func testCH(tb testing.TB) *chtest.Server {
+	tb.Helper()
+	return lazyCH.Get(tb)
+}

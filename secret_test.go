@@ -22,7 +22,7 @@ func TestPasswordNeverShown(t *testing.T) {
 	golog.SetOutput(&logs)
 	defer golog.SetOutput(io.Discard)
 
-	dsn := "clickhouse://default:" + secret + "@" + testCH.TCPAddr + "/" + testCH.TestDB(t) + "?dial_timeout=2s"
+	dsn := "clickhouse://default:" + secret + "@" + testCH(t).TCPAddr + "/" + testCH(t).TestDB(t) + "?dial_timeout=2s"
 	cfg, err := parse(caddy.NewTestController("dns", "passivedns "+dsn+" {\n flush 50ms\n sensor s\n}"))
 	if err != nil {
 		t.Fatalf("parse: %v", err)

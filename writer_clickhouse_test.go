@@ -28,7 +28,7 @@ import (
 // chConfig is a sink configuration for database db on testCH, as parse would build it.
 func chConfig(t *testing.T, db string) config {
 	t.Helper()
-	dsn := testCH.DSN(db)
+	dsn := testCH(t).DSN(db)
 	opts, parsedDB, err := parseDSN(dsn)
 	if err != nil {
 		t.Fatalf("parseDSN(%s): %v", dsn, err)
@@ -89,7 +89,7 @@ func (m chMetrics) minus(o chMetrics) chMetrics {
 // TestWriterEndToEnd runs the writer with a real sink: everything enqueued before stop is in
 // ClickHouse after it, and the metrics agree with what was written.
 func TestWriterEndToEnd(t *testing.T) {
-	db := testCH.TestDB(t)
+	db := testCH(t).TestDB(t)
 	cfg := chConfig(t, db)
 	cfg.batch, cfg.flush, cfg.queue = 4, 20*time.Millisecond, 100
 	w := newWriter(cfg, newSink(cfg))
@@ -113,7 +113,7 @@ func TestWriterEndToEnd(t *testing.T) {
 	}
 	d := chSnapshot(t).minus(before)
 
-	if got := testCH.Qnames(t, db); !reflect.DeepEqual(got, names) {
+	if got := testCH(t).Qnames(t, db); !reflect.DeepEqual(got, names) {
 		t.Errorf("rows after stop:\n got  %q\n want %q", got, names)
 	}
 	n := float64(len(cs))
@@ -196,10 +196,10 @@ func (p *chProxy) close() {
 // TestWriterClickHouseDownAtStart starts the writer while ClickHouse is unreachable: start
 // must not fail (DNS keeps answering) and the rows arrive once the server can be reached.
 func TestWriterClickHouseDownAtStart(t *testing.T) {
-	db := testCH.TestDB(t)
-	proxy := newChProxy(t, testCH.TCPAddr)
+	db := testCH(t).TestDB(t)
+	proxy := newChProxy(t, testCH(t).TCPAddr)
 	cfg := chConfig(t, db)
-	dsn := strings.Replace(cfg.dsn, testCH.TCPAddr, proxy.addr, 1)
+	dsn := strings.Replace(cfg.dsn, testCH(t).TCPAddr, proxy.addr, 1)
 	if dsn == cfg.dsn {
 		t.Fatalf("cannot point %s at the proxy", cfg.dsn)
 	}
@@ -235,13 +235,13 @@ func TestWriterClickHouseDownAtStart(t *testing.T) {
 
 	proxy.open(t)
 	testkit.WaitFor(t, "the rows to arrive", 20*time.Second, func() bool {
-		return testCH.Count(t, "SELECT count() FROM system.tables WHERE database = ? AND name = 'responses'", db) == 1 &&
-			testCH.Count(t, "SELECT count() FROM `"+db+"`.responses") == uint64(len(cs))
+		return testCH(t).Count(t, "SELECT count() FROM system.tables WHERE database = ? AND name = 'responses'", db) == 1 &&
+			testCH(t).Count(t, "SELECT count() FROM `"+db+"`.responses") == uint64(len(cs))
 	})
 	if err := w.stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
-	if got := testCH.Qnames(t, db); !reflect.DeepEqual(got, names) {
+	if got := testCH(t).Qnames(t, db); !reflect.DeepEqual(got, names) {
 		t.Errorf("rows:\n got  %q\n want %q", got, names)
 	}
 	d := chSnapshot(t).minus(before)
@@ -259,14 +259,14 @@ func TestWriterClickHouseDownAtStart(t *testing.T) {
 func TestWriterRefusesNewerSchema(t *testing.T) {
 	for _, auto := range []bool{true, false} {
 		t.Run(map[bool]string{true: "auto", false: "off"}[auto], func(t *testing.T) {
-			db := testCH.TestDB(t)
+			db := testCH(t).TestDB(t)
 			cfg := chConfig(t, db)
 			s := newSink(cfg)
 			t.Cleanup(func() { s.Close() })
 			if err := s.Prepare(context.Background()); err != nil {
 				t.Fatalf("prepare: %v", err)
 			}
-			testCH.Exec(t, "INSERT INTO `"+db+"`.schema_version (version, applied, by) VALUES (99, now(), 'future')")
+			testCH(t).Exec(t, "INSERT INTO `"+db+"`.schema_version (version, applied, by) VALUES (99, now(), 'future')")
 			cfg.schema = auto
 			w := newWriter(cfg, newSink(cfg))
 			if err := w.start(); !errors.Is(err, schema.ErrFatal) {
