@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/passivedns/passivedns/internal/record"
 )
 
@@ -89,22 +90,16 @@ func (d *DB) asofRows(ctx context.Context, name string, at time.Time, types, sen
 		args = append(args, GroupSet(sensors))
 	}
 	args = append(args, AsOfRows)
-	ctx, cancel := d.QueryContext(ctx)
-	defer cancel()
-	rows, err := conn.Query(ctx, AsOfQueryBy(s, types, len(sensors) > 0), args...)
-	if err != nil {
-		return nil, classifyError(err)
-	}
-	defer rows.Close()
 	var out []AsOfRow
-	for rows.Next() {
+	err = d.query(ctx, conn, AsOfQueryBy(s, types, len(sensors) > 0), args, func(rows driver.Rows) (bool, error) {
 		var x AsOfRow
 		if err := rows.Scan(&x.T, &x.Ms, &x.QType, &x.RCode, &x.Names, &x.Types, &x.TTLs, &x.Data, &x.AuthTypes, &x.AuthTTLs); err != nil {
-			return nil, err
+			return false, err
 		}
 		out = append(out, x)
-	}
-	return out, classifyError(rows.Err())
+		return true, nil
+	})
+	return out, err
 }
 
 // AsOf picks, per query type, the last answer for name at or before at whose TTL covers

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/passivedns/passivedns/internal/schema"
 )
 
@@ -74,19 +75,12 @@ func (d *DB) fillDetail(ctx context.Context, t Table, rows []Row) error {
 		return err
 	}
 	sql, args := DetailQuery(s, t, rows)
-	ctx, cancel := d.QueryContext(ctx)
-	defer cancel()
-	res, err := conn.Query(ctx, sql, args...)
-	if err != nil {
-		return classifyError(err)
-	}
-	defer res.Close()
 	type detail struct {
 		sensors    []string
 		tmin, tmax uint32
 	}
 	found := map[string]detail{}
-	for res.Next() {
+	err = d.query(ctx, conn, sql, args, func(res driver.Rows) (bool, error) {
 		var r Row
 		var x detail
 		var err error
@@ -99,12 +93,13 @@ func (d *DB) fillDetail(ctx context.Context, t Table, rows []Row) error {
 			err = res.Scan(&r.RRName, &r.RRType, &r.RData, &x.sensors, &x.tmin, &x.tmax)
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
 		found[detailKey(t, r)] = x
-	}
-	if err := res.Err(); err != nil {
-		return classifyError(err)
+		return true, nil
+	})
+	if err != nil {
+		return err
 	}
 	for i := range rows {
 		if x, ok := found[detailKey(t, rows[i])]; ok && len(x.sensors) > 0 {

@@ -50,9 +50,10 @@ type Query struct {
 	FirstAfter, FirstBefore, LastAfter, LastBefore int64
 	After                                          []string // cursor: sort key of the last row returned
 	Offset, Limit                                  int
-	LimitBy                                        int          // most rows per rrname (tableByName), 0: no bound
-	RDatas                                         []string     // tableDaily: only these record data
-	IPs                                            []netip.Addr // tableByIP: these addresses (16-byte form) instead of ip
+	LimitBy                                        int                 // most rows per rrname (tableByName), 0: no bound
+	RDatas                                         []string            // tableDaily: only these record data
+	RDataOf                                        map[string][]string // tableDaily, RunChunked: the record data of each name
+	IPs                                            []netip.Addr        // tableByIP: these addresses (16-byte form) instead of ip
 	// AllNames: no name condition at all (what is new anywhere); scans the table.
 	AllNames bool
 	// Sensors keeps the tuples seen by any of these sensors (times and counts stay those
@@ -107,6 +108,20 @@ func (r Row) Key(t Table) []string {
 		return []string{record.Reverse(r.Target), r.RRType, r.RRName, r.RData}
 	}
 	return []string{record.Reverse(r.RRName), r.RRType, r.RData}
+}
+
+// ValidKey tells whether key can be the sort key of a row of t: a cursor is only
+// fingerprinted, not signed, so its fields are checked (an address must parse: ClickHouse
+// would read garbage as ::, and paging would silently start again).
+func ValidKey(t Table, key []string) bool {
+	if len(key) != KeyLen(t) {
+		return false
+	}
+	if t == TableByIP {
+		a, err := netip.ParseAddr(key[0])
+		return err == nil && a.Zone() == "" && key[2] != ""
+	}
+	return key[1] != ""
 }
 
 func KeyLen(t Table) int {
@@ -333,7 +348,7 @@ func (q Query) Build(s schema.Schema) (string, []any) {
 		if len(q.Names) > 0 {
 			b.cond("reverse(qname) IN ?", GroupSet(reverseAll(q.Names)))
 			b.cond("rrname IN ?", GroupSet(q.Names))
-			if len(q.RDatas) > 0 {
+			if q.RDatas != nil {
 				b.cond("rdata IN ?", GroupSet(q.RDatas))
 			}
 		} else {

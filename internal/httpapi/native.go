@@ -181,6 +181,9 @@ func (a *Server) parseList(v url.Values, table history.Table, what string) (list
 	if err != nil {
 		return p, err
 	}
+	if c.Key != nil && !history.ValidKey(table, c.Key) {
+		return p, param.Bad("cursor", "not a cursor returned by this server")
+	}
 	p.cursor = c.Key
 	if c.From > 0 {
 		p.from = time.Unix(c.From, 0).UTC()
@@ -227,7 +230,10 @@ func (a *Server) nativeList(w http.ResponseWriter, r *http.Request, q history.Qu
 	a.streamPage(w, r, rows, q.Table, p, conv)
 }
 
+// streamPage writes a page read whole: the slot is given back first, so that a slow
+// reader holds none.
 func (a *Server) streamPage(w http.ResponseWriter, r *http.Request, rows []history.Row, table history.Table, p listParams, conv func(history.Row) any) {
+	releaseSlot(r)
 	limit := p.limit
 	if p.csv != nil {
 		var results []any
@@ -242,7 +248,7 @@ func (a *Server) streamPage(w http.ResponseWriter, r *http.Request, rows []histo
 		writeCSVPage(w, r, p.csv.file, p.csv.cols, results, cursor)
 		return
 	}
-	out := newNDJSON(w)
+	out := newNDJSON(w, r)
 	t := NativeTrailer{Done: true}
 	for i, h := range rows {
 		if i == limit {

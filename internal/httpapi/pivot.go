@@ -108,6 +108,7 @@ func (a *Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 		res.Edges = append(res.Edges, pivotEdge{From: e.From, To: e.To, RRType: e.RRType,
 			TimeFirst: nativeTime(e.First), TimeLast: nativeTime(e.Last), Count: e.Count})
 	}
+	releaseSlot(r) // the queries are done
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

@@ -128,14 +128,21 @@ func ParseIP(param, s string) (history.IPSpec, error) {
 	if err != nil || a.Zone() != "" {
 		return history.IPSpec{}, Bad(param, "not an IPv4 or IPv6 address")
 	}
+	n, err := strconv.Atoi(bits)
 	if a.Is4In6() {
-		a = a.Unmap()
+		// An IPv4-mapped address: its IPv4 length (0 to 32), or its IPv6 length, of
+		// which 96 to 128 is an IPv4 prefix.
+		switch {
+		case !hasLen || err == nil && n <= 32:
+			a = a.Unmap()
+		case err == nil && n >= 96 && n <= 128:
+			a, n = a.Unmap(), n-96
+		}
 	}
 	if !hasLen {
 		spec.Lo, spec.Hi = to16(a), to16(a)
 		return spec, nil
 	}
-	n, err := strconv.Atoi(bits)
 	if err != nil || n < 0 || n > a.BitLen() || bits == "" || bits[0] == '+' || bits[0] == '-' {
 		return history.IPSpec{}, Bad(param, "prefix length must be 0 to %d", a.BitLen())
 	}
