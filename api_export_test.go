@@ -32,33 +32,33 @@ func TestAPICSV(t *testing.T) {
 		count                    int
 	}{
 		{"/api/v1/name/evil.example.net?format=csv", "passivedns-name-evil.example.net.csv", crlf(
-			"rrname,rrtype,rdata,time_first,time_last,count",
-			"evil.example.net.,A,192.0.2.1,2026-11-03T10:00:00Z,2026-11-03T10:01:00Z,2",
-			"evil.example.net.,A,192.0.2.2,2026-11-04T10:00:00Z,2026-11-05T10:00:00Z,2"), "", 2},
+			"rrname,rrtype,rdata,time_first,time_last,count,sensors,ttl_min,ttl_max",
+			"evil.example.net.,A,192.0.2.1,2026-11-03T10:00:00Z,2026-11-03T10:01:00Z,2,sensor-1,300,300",
+			"evil.example.net.,A,192.0.2.2,2026-11-04T10:00:00Z,2026-11-05T10:00:00Z,2,sensor-1,300,300"), "", 2},
 		{"/api/v1/name/txt.example.net?format=csv", "passivedns-name-txt.example.net.csv", crlf(
-			"rrname,rrtype,rdata,time_first,time_last,count",
-			`txt.example.net.,TXT,"""a,b"" ""=c""",2026-11-05T10:00:30Z,2026-11-05T10:00:30Z,1`), "", 1},
+			"rrname,rrtype,rdata,time_first,time_last,count,sensors,ttl_min,ttl_max",
+			`txt.example.net.,TXT,"""a,b"" ""=c""",2026-11-05T10:00:30Z,2026-11-05T10:00:30Z,1,sensor-1,300,300`), "", 1},
 		{"/api/v1/ip/192.0.2.99?format=csv", "passivedns-ip-192.0.2.99.csv", crlf(
-			"rrname,rrtype,rdata,time_first,time_last,count,aliases",
-			"'=cmd.example.net.,A,192.0.2.99,2026-11-05T10:00:10Z,2026-11-05T10:00:20Z,2,'-x.example.net."), "", 1},
+			"rrname,rrtype,rdata,time_first,time_last,count,sensors,ttl_min,ttl_max,aliases",
+			"'=cmd.example.net.,A,192.0.2.99,2026-11-05T10:00:10Z,2026-11-05T10:00:20Z,2,sensor-1,300,300,'-x.example.net."), "", 1},
 		{"/api/v1/ip/192.0.2.0/24?format=csv&aliases=false", "passivedns-ip-192.0.2.0_24.csv", crlf(
-			"rrname,rrtype,rdata,time_first,time_last,count",
-			"evil.example.net.,A,192.0.2.1,2026-11-03T10:00:00Z,2026-11-03T10:01:00Z,2",
-			"evil.example.net.,A,192.0.2.2,2026-11-04T10:00:00Z,2026-11-05T10:00:00Z,2",
-			"shared.example.net.,A,192.0.2.2,2026-11-04T10:02:00Z,2026-11-04T10:02:00Z,1",
-			"'=cmd.example.net.,A,192.0.2.99,2026-11-05T10:00:10Z,2026-11-05T10:00:20Z,2"), "", 4},
+			"rrname,rrtype,rdata,time_first,time_last,count,sensors,ttl_min,ttl_max",
+			"evil.example.net.,A,192.0.2.1,2026-11-03T10:00:00Z,2026-11-03T10:01:00Z,2,sensor-1,300,300",
+			"evil.example.net.,A,192.0.2.2,2026-11-04T10:00:00Z,2026-11-05T10:00:00Z,2,sensor-1,300,300",
+			"shared.example.net.,A,192.0.2.2,2026-11-04T10:02:00Z,2026-11-04T10:02:00Z,1,sensor-1,600,600",
+			"'=cmd.example.net.,A,192.0.2.99,2026-11-05T10:00:10Z,2026-11-05T10:00:20Z,2,sensor-1,300,300"), "", 4},
 		{"/api/v1/rdata/=cmd.example.net?format=csv", "passivedns-rdata-_cmd.example.net.csv", crlf(
-			"rrname,rrtype,rdata,time_first,time_last,count",
-			"'-x.example.net.,CNAME,'=cmd.example.net.,2026-11-05T10:00:20Z,2026-11-05T10:00:20Z,1"), "", 1},
+			"rrname,rrtype,rdata,time_first,time_last,count,sensors,ttl_min,ttl_max",
+			"'-x.example.net.,CNAME,'=cmd.example.net.,2026-11-05T10:00:20Z,2026-11-05T10:00:20Z,1,sensor-1,300,300"), "", 1},
 		{"/api/v1/negative/*.example.net?format=csv", "passivedns-negative-_.example.net.csv", crlf(
-			"qname,qtype,rcode,time_first,time_last,count",
-			"nodata.example.net.,AAAA,NOERROR,2026-11-04T10:05:00Z,2026-11-04T10:05:00Z,1",
-			"nx.example.net.,A,NXDOMAIN,2026-11-03T10:00:40Z,2026-11-03T10:00:40Z,1"), "", 2},
+			"qname,qtype,rcode,negative,time_first,time_last,count,sensors,soa",
+			"nodata.example.net.,AAAA,NOERROR,NODATA,2026-11-04T10:05:00Z,2026-11-04T10:05:00Z,1,sensor-1,example.net. 900 SOA ns1.example.net. hostmaster.example.net. 1 7200 3600 1209600 900",
+			"nx.example.net.,A,NXDOMAIN,NXDOMAIN,2026-11-03T10:00:40Z,2026-11-03T10:00:40Z,1,sensor-1,example.net. 900 SOA ns1.example.net. hostmaster.example.net. 1 7200 3600 1209600 900"), "", 2},
 		{"/api/v1/name/nothing.example.net?format=csv", "passivedns-name-nothing.example.net.csv", crlf(
-			"rrname,rrtype,rdata,time_first,time_last,count"), "", 0},
+			"rrname,rrtype,rdata,time_first,time_last,count,sensors,ttl_min,ttl_max"), "", 0},
 		{"/api/v1/name/evil.example.net?format=csv&limit=1", "passivedns-name-evil.example.net.csv", crlf(
-			"rrname,rrtype,rdata,time_first,time_last,count",
-			"evil.example.net.,A,192.0.2.1,2026-11-03T10:00:00Z,2026-11-03T10:01:00Z,2"), "next", 1},
+			"rrname,rrtype,rdata,time_first,time_last,count,sensors,ttl_min,ttl_max",
+			"evil.example.net.,A,192.0.2.1,2026-11-03T10:00:00Z,2026-11-03T10:01:00Z,2,sensor-1,300,300"), "next", 1},
 	}
 	for _, tc := range tests {
 		resp := c.get(tc.path)
@@ -89,8 +89,8 @@ func TestAPICSV(t *testing.T) {
 			t.Errorf("NDJSON trailer %s, CSV cursor %q", ls[len(ls)-1], cursor)
 		}
 		next := c.get(strings.TrimSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`))
-		want := crlf("rrname,rrtype,rdata,time_first,time_last,count",
-			"evil.example.net.,A,192.0.2.2,2026-11-04T10:00:00Z,2026-11-05T10:00:00Z,2")
+		want := crlf("rrname,rrtype,rdata,time_first,time_last,count,sensors,ttl_min,ttl_max",
+			"evil.example.net.,A,192.0.2.2,2026-11-04T10:00:00Z,2026-11-05T10:00:00Z,2,sensor-1,300,300")
 		if next.status != 200 || next.body != want || next.header.Get("Link") != "" || next.header.Get("X-Passivedns-Count") != "1" {
 			t.Errorf("next page: %d %q (Link %q), want %q", next.status, next.body, next.header.Get("Link"), want)
 		}

@@ -281,8 +281,8 @@ func TestAPIScenario(t *testing.T) {
 	n := func(k int) string { return fmt.Sprintf(done, k) }
 
 	// Name history.
-	evil1 := `{"rrname":"evil.example.net.","rrtype":"A","rdata":"192.0.2.1","time_first":"2026-11-03T10:00:00Z","time_last":"2026-11-03T10:01:00Z","count":2}`
-	evil2 := `{"rrname":"evil.example.net.","rrtype":"A","rdata":"192.0.2.2","time_first":"2026-11-04T10:00:00Z","time_last":"2026-11-05T10:00:00Z","count":2}`
+	evil1 := `{"rrname":"evil.example.net.","rrtype":"A","rdata":"192.0.2.1","time_first":"2026-11-03T10:00:00Z","time_last":"2026-11-03T10:01:00Z","count":2,"sensors":["sensor-1"],"ttl_min":300,"ttl_max":300}`
+	evil2 := `{"rrname":"evil.example.net.","rrtype":"A","rdata":"192.0.2.2","time_first":"2026-11-04T10:00:00Z","time_last":"2026-11-05T10:00:00Z","count":2,"sensors":["sensor-1"],"ttl_min":300,"ttl_max":300}`
 	c.expect("/api/v1/name/evil.example.net", 200, lines(evil1, evil2, n(2)))
 	c.expect("/api/v1/name/EVIL.example.net.?rrtype=A", 200, lines(evil1, evil2, n(2)))
 	c.expect("/api/v1/name/evil.example.net?rrtype=AAAA,MX", 200, lines(n(0)))
@@ -294,12 +294,12 @@ func TestAPIScenario(t *testing.T) {
 	c.expect("/api/v1/name/evil.example.net?from=2026-11-03T00:00:00Z&to=2026-11-04T12:00:00Z", 200, lines(evil1, evil2, n(2)))
 	c.expect("/api/v1/name/evil.example.net?from=2026-11-03T10:00:30Z&window=strict", 200, lines(evil2, n(1)))
 	c.expect("/api/v1/name/evil.example.net?from=-25h", 200, lines(evil2, n(1)))
-	wildA := `{"rrname":"a.wild.example.net.","rrtype":"A","rdata":"203.0.113.1","time_first":"2026-11-03T10:01:10Z","time_last":"2026-11-03T10:01:10Z","count":1}`
-	wildB := `{"rrname":"b.wild.example.net.","rrtype":"A","rdata":"203.0.113.2","time_first":"2026-11-03T10:01:11Z","time_last":"2026-11-03T10:01:11Z","count":1}`
-	wildC := `{"rrname":"c.wild.example.net.","rrtype":"A","rdata":"203.0.113.3","time_first":"2026-11-03T10:01:12Z","time_last":"2026-11-03T10:01:12Z","count":1}`
+	wildA := `{"rrname":"a.wild.example.net.","rrtype":"A","rdata":"203.0.113.1","time_first":"2026-11-03T10:01:10Z","time_last":"2026-11-03T10:01:10Z","count":1,"sensors":["sensor-1"],"ttl_min":300,"ttl_max":300}`
+	wildB := `{"rrname":"b.wild.example.net.","rrtype":"A","rdata":"203.0.113.2","time_first":"2026-11-03T10:01:11Z","time_last":"2026-11-03T10:01:11Z","count":1,"sensors":["sensor-1"],"ttl_min":300,"ttl_max":300}`
+	wildC := `{"rrname":"c.wild.example.net.","rrtype":"A","rdata":"203.0.113.3","time_first":"2026-11-03T10:01:12Z","time_last":"2026-11-03T10:01:12Z","count":1,"sensors":["sensor-1"],"ttl_min":300,"ttl_max":300}`
 	c.expect("/api/v1/name/*.wild.example.net", 200, lines(wildA, wildB, wildC, n(3)))
 	c.expect("/api/v1/name/b.wild.*", 200, lines(wildB, n(1)))
-	mx := `{"rrname":"example.net.","rrtype":"MX","rdata":"10 mail.example.net.","time_first":"2026-11-03T10:01:20Z","time_last":"2026-11-03T10:01:20Z","count":1}`
+	mx := `{"rrname":"example.net.","rrtype":"MX","rdata":"10 mail.example.net.","time_first":"2026-11-03T10:01:20Z","time_last":"2026-11-03T10:01:20Z","count":1,"sensors":["sensor-1"],"ttl_min":3600,"ttl_max":3600}`
 	c.expect("/api/v1/name/example.net", 200, lines(mx, n(1)))
 
 	// Page through the wildcard set.
@@ -320,33 +320,33 @@ func TestAPIScenario(t *testing.T) {
 	}
 
 	// Addresses, prefixes and ranges, with the names whose CNAME chain ended there.
-	e1 := `{"rrname":"evil.example.net.","rrtype":"A","rdata":"192.0.2.1","time_first":"2026-11-03T10:00:00Z","time_last":"2026-11-03T10:01:00Z","count":2,"aliases":[]}`
-	e2 := `{"rrname":"evil.example.net.","rrtype":"A","rdata":"192.0.2.2","time_first":"2026-11-04T10:00:00Z","time_last":"2026-11-05T10:00:00Z","count":2,"aliases":[]}`
-	sh := `{"rrname":"shared.example.net.","rrtype":"A","rdata":"192.0.2.2","time_first":"2026-11-04T10:02:00Z","time_last":"2026-11-04T10:02:00Z","count":1,"aliases":[]}`
+	e1 := `{"rrname":"evil.example.net.","rrtype":"A","rdata":"192.0.2.1","time_first":"2026-11-03T10:00:00Z","time_last":"2026-11-03T10:01:00Z","count":2,"sensors":["sensor-1"],"ttl_min":300,"ttl_max":300,"aliases":[]}`
+	e2 := `{"rrname":"evil.example.net.","rrtype":"A","rdata":"192.0.2.2","time_first":"2026-11-04T10:00:00Z","time_last":"2026-11-05T10:00:00Z","count":2,"sensors":["sensor-1"],"ttl_min":300,"ttl_max":300,"aliases":[]}`
+	sh := `{"rrname":"shared.example.net.","rrtype":"A","rdata":"192.0.2.2","time_first":"2026-11-04T10:02:00Z","time_last":"2026-11-04T10:02:00Z","count":1,"sensors":["sensor-1"],"ttl_min":600,"ttl_max":600,"aliases":[]}`
 	c.expect("/api/v1/ip/192.0.2.2", 200, lines(e2, sh, n(2)))
 	c.expect("/api/v1/ip/192.0.2.0/24", 200, lines(e1, e2, sh, n(3)))
 	c.expect("/api/v1/ip/192.0.2.0/24?from=2026-11-04T10:01:00Z", 200, lines(e2, sh, n(2)))
 	c.expect("/api/v1/ip/192.0.2.1-192.0.2.1", 200, lines(e1, n(1)))
-	cdn := `{"rrname":"cdn.example.net.","rrtype":"A","rdata":"198.51.100.7","time_first":"2026-11-03T10:00:30Z","time_last":"2026-11-03T10:00:30Z","count":1,` +
+	cdn := `{"rrname":"cdn.example.net.","rrtype":"A","rdata":"198.51.100.7","time_first":"2026-11-03T10:00:30Z","time_last":"2026-11-03T10:00:30Z","count":1,"sensors":["sensor-1"],"ttl_min":300,"ttl_max":300,` +
 		`"aliases":[{"rrname":"www.example.net.","chain":["www.example.net.","cdn.example.net."],"time_first":"2026-11-03T10:00:30Z","time_last":"2026-11-03T10:00:30Z","count":1}]}`
 	c.expect("/api/v1/ip/198.51.100.7", 200, lines(cdn, n(1)))
 	c.expect("/api/v1/ip/198.51.100.7?aliases=false", 200, lines(
-		`{"rrname":"cdn.example.net.","rrtype":"A","rdata":"198.51.100.7","time_first":"2026-11-03T10:00:30Z","time_last":"2026-11-03T10:00:30Z","count":1}`, n(1)))
-	v6 := `{"rrname":"v6.example.net.","rrtype":"AAAA","rdata":"2001:db8::1","time_first":"2026-11-03T10:00:50Z","time_last":"2026-11-03T10:00:50Z","count":1,"aliases":[]}`
+		`{"rrname":"cdn.example.net.","rrtype":"A","rdata":"198.51.100.7","time_first":"2026-11-03T10:00:30Z","time_last":"2026-11-03T10:00:30Z","count":1,"sensors":["sensor-1"],"ttl_min":300,"ttl_max":300}`, n(1)))
+	v6 := `{"rrname":"v6.example.net.","rrtype":"AAAA","rdata":"2001:db8::1","time_first":"2026-11-03T10:00:50Z","time_last":"2026-11-03T10:00:50Z","count":1,"sensors":["sensor-1"],"ttl_min":3600,"ttl_max":3600,"aliases":[]}`
 	c.expect("/api/v1/ip/2001:db8::/32", 200, lines(v6, n(1)))
 	c.expect("/api/v1/ip/2001:db8::1", 200, lines(v6, n(1)))
 	c.expect("/api/v1/ip/203.0.113.2-203.0.113.3?aliases=false", 200, lines(
 		strings.TrimSuffix(wildB, "}")+"}", strings.TrimSuffix(wildC, "}")+"}", n(2)))
 
 	// Record data that names a name.
-	www := `{"rrname":"www.example.net.","rrtype":"CNAME","rdata":"cdn.example.net.","time_first":"2026-11-03T10:00:30Z","time_last":"2026-11-03T10:00:30Z","count":1}`
+	www := `{"rrname":"www.example.net.","rrtype":"CNAME","rdata":"cdn.example.net.","time_first":"2026-11-03T10:00:30Z","time_last":"2026-11-03T10:00:30Z","count":1,"sensors":["sensor-1"],"ttl_min":60,"ttl_max":60}`
 	c.expect("/api/v1/rdata/cdn.example.net", 200, lines(www, n(1)))
 	c.expect("/api/v1/rdata/mail.example.net", 200, lines(mx, n(1)))
 	c.expect("/api/v1/rdata/*.example.net", 200, lines(mx, www, n(2))) // by reversed target: mail < cdn
 
 	// Negative answers.
-	nx := `{"qname":"nx.example.net.","qtype":"A","rcode":"NXDOMAIN","time_first":"2026-11-03T10:00:40Z","time_last":"2026-11-03T10:00:40Z","count":1}`
-	nodata := `{"qname":"nodata.example.net.","qtype":"AAAA","rcode":"NOERROR","time_first":"2026-11-04T10:05:00Z","time_last":"2026-11-04T10:05:00Z","count":1}`
+	nx := `{"qname":"nx.example.net.","qtype":"A","rcode":"NXDOMAIN","negative":"NXDOMAIN","time_first":"2026-11-03T10:00:40Z","time_last":"2026-11-03T10:00:40Z","count":1,"sensors":["sensor-1"],"soa":{"rrname":"example.net.","ttl":900,"rdata":"ns1.example.net. hostmaster.example.net. 1 7200 3600 1209600 900"}}`
+	nodata := `{"qname":"nodata.example.net.","qtype":"AAAA","rcode":"NOERROR","negative":"NODATA","time_first":"2026-11-04T10:05:00Z","time_last":"2026-11-04T10:05:00Z","count":1,"sensors":["sensor-1"],"soa":{"rrname":"example.net.","ttl":900,"rdata":"ns1.example.net. hostmaster.example.net. 1 7200 3600 1209600 900"}}`
 	c.expect("/api/v1/negative/nx.example.net", 200, lines(nx, n(1)))
 	c.expect("/api/v1/negative/*.example.net", 200, lines(nodata, nx, n(2)))
 	c.expect("/api/v1/negative/*.example.net?from=2026-11-04T00:00:00Z", 200, lines(nodata, n(1)))
@@ -410,12 +410,12 @@ func TestAPIScenario(t *testing.T) {
 	// Bulk.
 	bulk := c.do("POST", "/api/v1/bulk?limit=1", nil, strings.NewReader("evil.example.net\n{\"input\":\"192.0.2.2\"}\nnot..a..name\n*.wild.example.net\nnothing.example.net\n"))
 	wantBulk := lines(
-		`{"input":"evil.example.net","index":0,"rrname":"evil.example.net.","rrtype":"A","rdata":"192.0.2.1","time_first":"2026-11-03T10:00:00Z","time_last":"2026-11-03T10:01:00Z","count":2}`,
+		`{"input":"evil.example.net","index":0,"rrname":"evil.example.net.","rrtype":"A","rdata":"192.0.2.1","time_first":"2026-11-03T10:00:00Z","time_last":"2026-11-03T10:01:00Z","count":2,"sensors":["sensor-1"],"ttl_min":300,"ttl_max":300}`,
 		`{"input":"evil.example.net","index":0,"done":true,"count":1,"limited":true}`,
-		`{"input":"192.0.2.2","index":1,"rrname":"evil.example.net.","rrtype":"A","rdata":"192.0.2.2","time_first":"2026-11-04T10:00:00Z","time_last":"2026-11-05T10:00:00Z","count":2}`,
+		`{"input":"192.0.2.2","index":1,"rrname":"evil.example.net.","rrtype":"A","rdata":"192.0.2.2","time_first":"2026-11-04T10:00:00Z","time_last":"2026-11-05T10:00:00Z","count":2,"sensors":["sensor-1"],"ttl_min":300,"ttl_max":300}`,
 		`{"input":"192.0.2.2","index":1,"done":true,"count":1,"limited":true}`,
 		`{"input":"not..a..name","index":2,"done":false,"count":0,"limited":false,"error":"input: not a domain name in presentation format","parameter":"input"}`,
-		`{"input":"*.wild.example.net","index":3,"rrname":"a.wild.example.net.","rrtype":"A","rdata":"203.0.113.1","time_first":"2026-11-03T10:01:10Z","time_last":"2026-11-03T10:01:10Z","count":1}`,
+		`{"input":"*.wild.example.net","index":3,"rrname":"a.wild.example.net.","rrtype":"A","rdata":"203.0.113.1","time_first":"2026-11-03T10:01:10Z","time_last":"2026-11-03T10:01:10Z","count":1,"sensors":["sensor-1"],"ttl_min":300,"ttl_max":300}`,
 		`{"input":"*.wild.example.net","index":3,"done":true,"count":1,"limited":true}`,
 		`{"input":"nothing.example.net","index":4,"done":true,"count":0,"limited":false}`,
 		`{"done":true,"count":5}`)

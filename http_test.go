@@ -560,7 +560,7 @@ func TestOpenAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"/api/v1/name/{name}", "/api/v1/ip/{ip}", "/api/v1/rdata/{name}", "/api/v1/negative/{name}",
-		"/api/v1/asof/{name}", "/api/v1/pivot/{name}", "/api/v1/bulk", "/api/v1/openapi.json"} {
+		"/api/v1/asof/{name}", "/api/v1/pivot/{name}", "/api/v1/bulk", "/api/v1/openapi.json", "/api/v1/new", "/api/v1/status"} {
 		if doc.Paths[p] == nil {
 			t.Errorf("openapi.json lacks %s", p)
 		}

@@ -77,7 +77,7 @@ func (r AsOfRow) TTL() uint32 {
 	return least
 }
 
-func (d *DB) asofRows(ctx context.Context, name string, at time.Time, types []string, from int64) ([]AsOfRow, error) {
+func (d *DB) asofRows(ctx context.Context, name string, at time.Time, types, sensors []string, from int64) ([]AsOfRow, error) {
 	conn, s, err := d.Get(ctx)
 	if err != nil {
 		return nil, err
@@ -93,9 +93,12 @@ func (d *DB) asofRows(ctx context.Context, name string, at time.Time, types []st
 	if len(types) > 0 {
 		args = append(args, GroupSet(types))
 	}
+	if len(sensors) > 0 {
+		args = append(args, GroupSet(sensors))
+	}
 	args = append(args, AsOfRows)
 	var out []AsOfRow
-	err = d.query(ctx, conn, AsOfQuery(s, types), args, func(rows driver.Rows) (bool, error) {
+	err = d.query(ctx, conn, AsOfQueryBy(s, types, len(sensors) > 0), args, func(rows driver.Rows) (bool, error) {
 		var x AsOfRow
 		if err := rows.Scan(&x.T, &x.Ms, &x.QType, &x.RCode, &x.Names, &x.Types, &x.TTLs, &x.Data, &x.AuthTypes, &x.AuthTTLs); err != nil {
 			return false, err
@@ -111,16 +114,21 @@ func (d *DB) asofRows(ctx context.Context, name string, at time.Time, types []st
 // AsOf picks, per query type, the last answer for name at or before at whose TTL covers
 // at, or else the last answer before at (Covers false), and completes its CNAME chain.
 func (d *DB) AsOf(ctx context.Context, name string, at time.Time, types []string) ([]AsOfAnswer, error) {
-	return d.asof(ctx, name, at, types, 0)
+	return d.asof(ctx, name, at, types, nil, 0)
 }
 
-func (d *DB) asof(ctx context.Context, name string, at time.Time, types []string, depth int) ([]AsOfAnswer, error) {
-	rows, err := d.asofRows(ctx, name, at, types, max(at.Add(-asofWindow).Unix(), 0))
+// AsOfBy is AsOf over the answers of the given sensors only (all for none).
+func (d *DB) AsOfBy(ctx context.Context, name string, at time.Time, types, sensors []string) ([]AsOfAnswer, error) {
+	return d.asof(ctx, name, at, types, sensors, 0)
+}
+
+func (d *DB) asof(ctx context.Context, name string, at time.Time, types, sensors []string, depth int) ([]AsOfAnswer, error) {
+	rows, err := d.asofRows(ctx, name, at, types, sensors, max(at.Add(-asofWindow).Unix(), 0))
 	if err != nil {
 		return nil, err
 	}
 	if len(rows) == 0 {
-		if rows, err = d.asofRows(ctx, name, at, types, 0); err != nil {
+		if rows, err = d.asofRows(ctx, name, at, types, sensors, 0); err != nil {
 			return nil, err
 		}
 	}
@@ -171,7 +179,7 @@ func (d *DB) asof(ctx context.Context, name string, at time.Time, types []string
 		}
 		if len(ans.Final) == 0 && len(ans.Chain) > 1 && x.RCode == "NOERROR" && depth < asofMaxDepth {
 			// The answer stopped at a CNAME: the target's own answers at T finish it.
-			sub, err := d.asof(ctx, cur, at, []string{t}, depth+1)
+			sub, err := d.asof(ctx, cur, at, []string{t}, sensors, depth+1)
 			if err != nil {
 				return nil, err
 			}

@@ -171,6 +171,9 @@ func histTSV(t history.Table, h history.Row) string {
 	if t == history.TableDaily {
 		cols = append(cols, strconv.Itoa(int(h.Day)))
 	}
+	if t == history.TableNegative {
+		cols = append(cols, arrayText(h.Sensors), h.SOAName, strconv.Itoa(int(h.SOATTL)), h.SOAData)
+	}
 	return strings.Join(cols, "\t") + "\n"
 }
 
@@ -182,4 +185,13 @@ func primaryKeyUsed(plan string) bool {
 	}
 	rest := plan[i:]
 	return strings.Contains(rest, "Keys:") && !strings.Contains(strings.SplitN(rest, "Granules", 2)[0], "Condition: true")
+}
+
+// arrayText prints a string array as ClickHouse's TSV does.
+func arrayText(v []string) string {
+	q := make([]string, len(v))
+	for i, s := range v {
+		q[i] = chdbtest.Literal(s)
+	}
+	return "[" + strings.Join(q, ",") + "]"
 }

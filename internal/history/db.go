@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -236,6 +237,23 @@ func classifyError(err error) error {
 // run executes q and calls emit for each row, in order. It stops early (with nil) when
 // emit returns false.
 func (d *DB) Run(ctx context.Context, q Query, emit func(Row) bool) error {
+	if q.Detail {
+		// The detail is read for the rows of the page, so they are held (q.Limit of them).
+		var rows []Row
+		q.Detail = false
+		if err := d.Run(ctx, q, func(r Row) bool { rows = append(rows, r); return true }); err != nil {
+			return err
+		}
+		if err := d.fillDetail(ctx, q.Table, rows); err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if !emit(r) {
+				return nil
+			}
+		}
+		return nil
+	}
 	conn, s, err := d.Get(ctx)
 	if err != nil {
 		return err
@@ -254,6 +272,9 @@ func (d *DB) Run(ctx context.Context, q Query, emit func(Row) bool) error {
 			err = rows.Scan(&r.RRName, &r.RRType, &r.RData, &r.Target, &r.First, &r.Last, &r.Count)
 		case TableDaily:
 			err = rows.Scan(&r.RRName, &r.RRType, &r.RData, &r.First, &r.Last, &r.Count, &r.Day)
+		case TableNegative:
+			err = rows.Scan(&r.RRName, &r.RRType, &r.RData, &r.First, &r.Last, &r.Count, &r.Sensors, &r.SOAName, &r.SOATTL, &r.SOAData)
+			sort.Strings(r.Sensors)
 		default:
 			err = rows.Scan(&r.RRName, &r.RRType, &r.RData, &r.First, &r.Last, &r.Count)
 		}

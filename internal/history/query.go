@@ -54,11 +54,21 @@ type Query struct {
 	RDatas                                         []string            // tableDaily: only these record data
 	RDataOf                                        map[string][]string // tableDaily, RunChunked: the record data of each name
 	IPs                                            []netip.Addr        // tableByIP: these addresses (16-byte form) instead of ip
+	// AllNames: no name condition at all (what is new anywhere); scans the table.
+	AllNames bool
+	// Sensors keeps the tuples seen by any of these sensors (times and counts stay those
+	// of all sensors: the history tables keep no per-sensor times).
+	Sensors []string
+	// Detail fills each row's sensors and TTLs from the detail tables (a second query
+	// over the page's keys).
+	Detail bool
 }
 
-// fence copies q's time fences into o.
+// Fence copies q's time fences and sensor filter into o: the queries a pivot or the
+// aliases of a page make keep to the window and sensors of the request.
 func (q Query) Fence(o *Query) {
 	o.FirstAfter, o.FirstBefore, o.LastAfter, o.LastBefore = q.FirstAfter, q.FirstBefore, q.LastAfter, q.LastBefore
+	o.Sensors = q.Sensors
 }
 
 // histRow is one result: a (rrname, rrtype, rdata) tuple with its history. For
@@ -71,6 +81,22 @@ type Row struct {
 	Target                string // tableByRdata: the name the data points at
 	IPText                string // tableByIP: the ip column as ClickHouse prints it
 	Day                   uint32
+	// Detail (Query.Detail): the sensors that saw the tuple, sorted, and its smallest
+	// and largest TTL. Empty sensors: no detail (recorded before schema version 3 and
+	// its raw rows expired before the upgrade). TableNegative has sensors too.
+	Sensors        []string
+	TTLMin, TTLMax uint32
+	// TableNegative: the SOA of the newest negative answer of the group, if it had one.
+	SOAName, SOAData string
+	SOATTL           uint32
+}
+
+// Negative labels a TableNegative row: NXDOMAIN, or NODATA (NOERROR with no answer).
+func (r Row) Negative() string {
+	if r.RData == "NOERROR" {
+		return "NODATA"
+	}
+	return r.RData
 }
 
 // key is the row's sort key, the cursor after it.
@@ -217,6 +243,34 @@ func (b *sqlBuilder) fences(q Query, first, last string) {
 	}
 }
 
+// negativeSOA is the SOA of the newest answer of a negative group (” and 0 without
+// one: indexOf gives 0, and [0] of an array its default).
+const negativeSOA = "argMax(authority.name[indexOf(authority.type, 'SOA')], time) AS soa_name, " +
+	"argMax(authority.ttl[indexOf(authority.type, 'SOA')], time) AS soa_ttl, " +
+	"argMax(authority.data[indexOf(authority.type, 'SOA')], time) AS soa_data"
+
+// sensors keeps the tuples of the aggregating table whose detail table (same key
+// columns, cols) lists any of the sensors. The subquery repeats the conditions so far
+// (the key range and types), so it reads the detail table by its key as well.
+func (b *sqlBuilder) sensors(s schema.Schema, sensors []string, detail, cols string) {
+	if len(sensors) == 0 {
+		return
+	}
+	sub := "SELECT " + cols + " FROM " + s.Table(detail)
+	if len(b.where) > 0 {
+		sub += " WHERE " + strings.Join(b.where, " AND ")
+	}
+	sub += " GROUP BY " + cols + " HAVING hasAny(groupUniqArrayMerge(sensors), ?)"
+	args := append(append([]any{}, b.args...), sensors)
+	in := " IN "
+	if s.Cluster != "" {
+		// Both tables are Distributed there: a plain IN would be a double-distributed
+		// subquery, which ClickHouse refuses by default.
+		in = " GLOBAL IN "
+	}
+	b.cond("("+cols+")"+in+"("+sub+")", args...)
+}
+
 const mergedTimes = "toUInt32(minMerge(time_first)) AS tf, toUInt32(maxMerge(time_last)) AS tl, countMerge(count) AS n"
 
 // build renders the query for schema s.
@@ -232,10 +286,11 @@ func (q Query) Build(s schema.Schema) (string, []any) {
 		keyExprs = []string{"reverse(rrname)", "rrtype", "rdata"}
 		if len(q.Names) > 0 {
 			b.cond("reverse(rrname) IN ?", GroupSet(reverseAll(q.Names)))
-		} else {
+		} else if !q.AllNames {
 			b.nameRange("rrname", q.Name)
 		}
 		b.rrtypes("rrtype", q.RRTypes)
+		b.sensors(s, q.Sensors, "history_detail_by_name", "rrname, rrtype, rdata")
 	case TableByIP:
 		sel = "rrname, rrtype, " + s.Flavor.IPText("ip") + " AS ipt, " + mergedTimes
 		from, group = s.Table("history_by_ip"), "ip, rrname, rrtype"
@@ -254,6 +309,7 @@ func (q Query) Build(s schema.Schema) (string, []any) {
 			b.cond("ip >= "+ipPlaceholder+" AND ip <= "+ipPlaceholder, q.IP.Lo.String(), q.IP.Hi.String())
 		}
 		b.rrtypes("rrtype", q.RRTypes)
+		b.sensors(s, q.Sensors, "history_detail_by_ip", "ip, rrname, rrtype")
 	case TableByRdata:
 		sel = "rrname, rrtype, rdata, target, " + mergedTimes
 		from, group = s.Table("history_by_rdata"), "target, rrtype, rrname, rdata"
@@ -265,14 +321,19 @@ func (q Query) Build(s schema.Schema) (string, []any) {
 			b.nameRange("target", q.Name)
 		}
 		b.rrtypes("rrtype", q.RRTypes)
+		b.sensors(s, q.Sensors, "history_detail_by_rdata", "target, rrname, rrtype, rdata")
 	case TableNegative:
-		sel = "qname, qtype, rcode, toUInt32(min(time)) AS tf, toUInt32(max(time)) AS tl, count() AS n"
+		sel = "qname, qtype, rcode, toUInt32(min(time)) AS tf, toUInt32(max(time)) AS tl, count() AS n, " +
+			"groupUniqArray(CAST(sensor AS String)) AS sensors, " + negativeSOA
 		from, group = s.Table("responses"), "qname, qtype, rcode"
 		order = "reverse(qname), qtype, rcode"
 		keyExprs = []string{"reverse(qname)", "qtype", "rcode"}
 		b.nameRange("qname", q.Name)
 		b.rrtypes("qtype", q.RRTypes)
 		b.cond("(rcode = 'NXDOMAIN' OR rcode = 'NOERROR' AND length(answer.name) = 0)")
+		if len(q.Sensors) > 0 {
+			b.cond("sensor IN ?", GroupSet(q.Sensors))
+		}
 		// The raw log has the time in its key: fence it in WHERE as well.
 		if q.LastAfter != 0 {
 			b.cond("time >= toDateTime(?)", q.LastAfter)
@@ -302,6 +363,9 @@ func (q Query) Build(s schema.Schema) (string, []any) {
 			}
 		}
 		b.rrtypes("rrtype", q.RRTypes)
+		if len(q.Sensors) > 0 {
+			b.cond("sensor IN ?", GroupSet(q.Sensors))
+		}
 		if q.LastAfter != 0 {
 			b.cond("time >= toDateTime(?)", q.LastAfter)
 		}
@@ -358,7 +422,11 @@ func reverseAll(ss []string) []string {
 }
 
 // asofQuery reads the answers given for a name in (from, at], newest first.
-func AsOfQuery(s schema.Schema, qtypes []string) string {
+func AsOfQuery(s schema.Schema, qtypes []string) string { return AsOfQueryBy(s, qtypes, false) }
+
+// AsOfQueryBy is AsOfQuery with, when bySensor, one more parameter after the types: the
+// sensors whose answers count.
+func AsOfQueryBy(s schema.Schema, qtypes []string, bySensor bool) string {
 	var sql strings.Builder
 	sql.WriteString("SELECT toUInt32(time) AS t, ")
 	if s.Flavor.Modern {
@@ -370,6 +438,9 @@ func AsOfQuery(s schema.Schema, qtypes []string) string {
 		s.Table("responses") + "\nWHERE reverse(qname) = ? AND time <= toDateTime(?) AND time >= toDateTime(?)")
 	if len(qtypes) > 0 {
 		sql.WriteString(" AND qtype IN ?")
+	}
+	if bySensor {
+		sql.WriteString(" AND sensor IN ?")
 	}
 	sql.WriteString("\nORDER BY t DESC, ms DESC\nLIMIT ?")
 	return sql.String()

@@ -31,7 +31,7 @@ type asofResult struct {
 
 func (a *Server) nativeAsOf(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	if err := checkParams(v, map[string]bool{"at": true, "rrtype": true}); err != nil {
+	if err := checkParams(v, map[string]bool{"at": true, "rrtype": true, "sensor": true}); err != nil {
 		a.fail(w, err)
 		return
 	}
@@ -53,7 +53,12 @@ func (a *Server) nativeAsOf(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	found, err := a.db.AsOf(r.Context(), n.Name, at, types)
+	sensors, err := param.ParseSensors("sensor", v["sensor"])
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	found, err := a.db.AsOfBy(r.Context(), n.Name, at, types, sensors)
 	if err != nil {
 		a.fail(w, err)
 		return

@@ -96,11 +96,11 @@ func readBulk(body io.Reader) ([]bulkInput, error) {
 
 func (a *Server) nativeBulk(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	if err := checkParams(v, map[string]bool{"rrtype": true, "from": true, "to": true, "window": true, "limit": true}); err != nil {
+	if err := checkParams(v, map[string]bool{"rrtype": true, "from": true, "to": true, "window": true, "limit": true, "sensor": true}); err != nil {
 		a.fail(w, err)
 		return
 	}
-	p, err := a.parseList(url.Values{"rrtype": v["rrtype"], "from": v["from"], "to": v["to"], "window": v["window"]}, history.TableByName, "")
+	p, err := a.parseList(url.Values{"rrtype": v["rrtype"], "from": v["from"], "to": v["to"], "window": v["window"], "sensor": v["sensor"]}, history.TableByName, "")
 	if err != nil {
 		a.fail(w, err)
 		return

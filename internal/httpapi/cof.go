@@ -39,9 +39,16 @@ func cofType(t string) any {
 	return t
 }
 
+// cofRecord: sensor_id is the first (by name) of the sensors that saw the record; COF
+// has room for one. A record without detail (recorded before schema version 3, its raw
+// rows expired by the upgrade) says this server's own sensor, as before.
 func (a *Server) cofRecord(h history.Row) CofRecord {
+	sensor := a.cfg.Sensor
+	if len(h.Sensors) > 0 {
+		sensor = h.Sensors[0]
+	}
 	return CofRecord{RRName: h.RRName, RRType: cofType(h.RRType), RData: []string{h.RData},
-		TimeFirst: h.First, TimeLast: h.Last, Count: h.Count, SensorID: a.cfg.Sensor}
+		TimeFirst: h.First, TimeLast: h.Last, Count: h.Count, SensorID: sensor}
 }
 
 func (a *Server) cofQuery(w http.ResponseWriter, r *http.Request) {
@@ -84,6 +91,7 @@ func (a *Server) cofQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q.Limit = page + 1
+	q.Detail = true
 	var rows []history.Row
 	if err := a.db.Run(r.Context(), q, func(h history.Row) bool { rows = append(rows, h); return true }); err != nil {
 		a.fail(w, err)

@@ -55,20 +55,22 @@ func csvFileName(mode, value string) string {
 // csvColumns are the header of a list's CSV: by the shape of its results.
 func csvColumns(negative, aliases bool) []string {
 	if negative {
-		return []string{"qname", "qtype", "rcode", "time_first", "time_last", "count"}
+		return []string{"qname", "qtype", "rcode", "negative", "time_first", "time_last", "count", "sensors", "soa"}
 	}
-	cols := []string{"rrname", "rrtype", "rdata", "time_first", "time_last", "count"}
+	cols := []string{"rrname", "rrtype", "rdata", "time_first", "time_last", "count", "sensors", "ttl_min", "ttl_max"}
 	if aliases {
 		cols = append(cols, "aliases")
 	}
 	return cols
 }
 
-// csvCells are the cells of one result as conv made it for JSON.
+// csvCells are the cells of one result as conv made it for JSON: lists space-separated,
+// absent values empty, the SOA as "NAME TTL SOA RDATA" (as the page shows them).
 func csvCells(v any) []string {
 	switch r := v.(type) {
 	case NativeRecord:
-		cells := []string{r.RRName, r.RRType, r.RData, r.TimeFirst, r.TimeLast, strconv.FormatUint(r.Count, 10)}
+		cells := []string{r.RRName, r.RRType, r.RData, r.TimeFirst, r.TimeLast, strconv.FormatUint(r.Count, 10),
+			strings.Join(r.Sensors, " "), optUint(r.TTLMin), optUint(r.TTLMax)}
 		if r.Aliases != nil {
 			names := make([]string, len(*r.Aliases))
 			for i, a := range *r.Aliases {
@@ -78,9 +80,20 @@ func csvCells(v any) []string {
 		}
 		return cells
 	case nativeNegative:
-		return []string{r.QName, r.QType, r.RCode, r.TimeFirst, r.TimeLast, strconv.FormatUint(r.Count, 10)}
+		soa := ""
+		if r.SOA != nil {
+			soa = r.SOA.RRName + " " + strconv.FormatUint(uint64(r.SOA.TTL), 10) + " SOA " + r.SOA.RData
+		}
+		return []string{r.QName, r.QType, r.RCode, r.Negative, r.TimeFirst, r.TimeLast, strconv.FormatUint(r.Count, 10), strings.Join(r.Sensors, " "), soa}
 	}
 	return nil
+}
+
+func optUint(p *uint32) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.FormatUint(uint64(*p), 10)
 }
 
 // writeCSVPage writes a page of results as CSV: the cursor and count are known before the

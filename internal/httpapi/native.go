@@ -32,13 +32,18 @@ func nativeTime(sec uint32) string { return time.Unix(int64(sec), 0).UTC().Forma
 
 // nativeRecord is one history result.
 type NativeRecord struct {
-	RRName    string         `json:"rrname"`
-	RRType    string         `json:"rrtype"`
-	RData     string         `json:"rdata"`
-	TimeFirst string         `json:"time_first"`
-	TimeLast  string         `json:"time_last"`
-	Count     uint64         `json:"count"`
-	Aliases   *[]nativeAlias `json:"aliases,omitempty"`
+	RRName    string `json:"rrname"`
+	RRType    string `json:"rrtype"`
+	RData     string `json:"rdata"`
+	TimeFirst string `json:"time_first"`
+	TimeLast  string `json:"time_last"`
+	Count     uint64 `json:"count"`
+	// Schema version 3 detail; absent for tuples recorded before it whose raw rows had
+	// expired by the upgrade.
+	Sensors []string       `json:"sensors,omitempty"`
+	TTLMin  *uint32        `json:"ttl_min,omitempty"`
+	TTLMax  *uint32        `json:"ttl_max,omitempty"`
+	Aliases *[]nativeAlias `json:"aliases,omitempty"`
 }
 
 // nativeAlias is a name whose CNAME chain ended at a result's rrname.
@@ -51,12 +56,22 @@ type nativeAlias struct {
 }
 
 type nativeNegative struct {
-	QName     string `json:"qname"`
-	QType     string `json:"qtype"`
-	RCode     string `json:"rcode"`
-	TimeFirst string `json:"time_first"`
-	TimeLast  string `json:"time_last"`
-	Count     uint64 `json:"count"`
+	QName     string     `json:"qname"`
+	QType     string     `json:"qtype"`
+	RCode     string     `json:"rcode"`
+	Negative  string     `json:"negative"` // NXDOMAIN, or NODATA (NOERROR without answer)
+	TimeFirst string     `json:"time_first"`
+	TimeLast  string     `json:"time_last"`
+	Count     uint64     `json:"count"`
+	Sensors   []string   `json:"sensors"`
+	SOA       *nativeSOA `json:"soa,omitempty"` // of the newest answer of the group
+}
+
+// nativeSOA is the SOA record of a negative answer's authority section.
+type nativeSOA struct {
+	RRName string `json:"rrname"`
+	TTL    uint32 `json:"ttl"`
+	RData  string `json:"rdata"`
 }
 
 type NativeTrailer struct {
@@ -73,8 +88,12 @@ type NativeTrailer struct {
 }
 
 func toNative(r history.Row) NativeRecord {
-	return NativeRecord{RRName: r.RRName, RRType: r.RRType, RData: r.RData,
+	n := NativeRecord{RRName: r.RRName, RRType: r.RRType, RData: r.RData,
 		TimeFirst: nativeTime(r.First), TimeLast: nativeTime(r.Last), Count: r.Count}
+	if len(r.Sensors) > 0 {
+		n.Sensors, n.TTLMin, n.TTLMax = r.Sensors, &r.TTLMin, &r.TTLMax
+	}
+	return n
 }
 
 // listParams are the parameters every native list shares.
@@ -87,6 +106,7 @@ type listParams struct {
 	strict   bool     // window=strict: seen only inside the window (time_first >= from, time_last <= to)
 	csv      *csvList // format=csv, else nil: NDJSON
 	total    bool     // total=true: count all results in the trailer, where cheap
+	sensors  []string // sensor=: only tuples these sensors saw
 	// searched is the canonical input when it differs from what was sent.
 	searched string
 }
@@ -97,7 +117,7 @@ type csvList struct {
 	cols []string
 }
 
-var nativeListParams = map[string]bool{"rrtype": true, "from": true, "to": true, "window": true, "limit": true, "cursor": true, "format": true, "total": true}
+var nativeListParams = map[string]bool{"rrtype": true, "from": true, "to": true, "window": true, "limit": true, "cursor": true, "format": true, "total": true, "sensor": true}
 
 // tableMode is the path's name of a list, in CSV file names.
 var tableMode = map[history.Table]string{history.TableByName: "name", history.TableByIP: "ip", history.TableByRdata: "rdata", history.TableNegative: "negative"}
@@ -159,9 +179,17 @@ func (a *Server) parseList(v url.Values, table history.Table, what string) (list
 	if p.total, err = param.ParseBool("total", v.Get("total"), false); err != nil {
 		return p, err
 	}
+	if p.sensors, err = param.ParseSensors("sensor", v["sensor"]); err != nil {
+		return p, err
+	}
 	// The parameters as given identify the query; a relative window keeps the times it
-	// had on the first page, carried in the cursor.
-	p.id = param.QueryID(strconv.Itoa(int(table)), what, strings.Join(p.rrtypes, ","), v.Get("from"), v.Get("to"), strconv.FormatBool(p.strict))
+	// had on the first page, carried in the cursor. Without sensor= the fingerprint is
+	// what it was before sensors existed, so cursors stay valid across an upgrade.
+	parts := []string{strconv.Itoa(int(table)), what, strings.Join(p.rrtypes, ","), v.Get("from"), v.Get("to"), strconv.FormatBool(p.strict)}
+	if len(p.sensors) > 0 {
+		parts = append(parts, "sensor", strings.Join(p.sensors, "\x00"))
+	}
+	p.id = param.QueryID(parts...)
 	c, err := param.DecodeCursor("cursor", v.Get("cursor"), p.id, history.KeyLen(table))
 	if err != nil {
 		return p, err
@@ -200,6 +228,8 @@ func (p listParams) apply(q *history.Query) {
 	}
 	q.After = p.cursor
 	q.Limit = p.limit + 1 // one more tells whether there is a next page
+	q.Sensors = p.sensors
+	q.Detail = true
 }
 
 // nativeList runs q and streams its page with the trailer.
@@ -289,8 +319,15 @@ func (a *Server) nativeByName(table history.Table, toJSON func(history.Row) any)
 func nativeHistoryJSON(h history.Row) any { return toNative(h) }
 
 func nativeNegativeJSON(h history.Row) any {
-	return nativeNegative{QName: h.RRName, QType: h.RRType, RCode: h.RData,
-		TimeFirst: nativeTime(h.First), TimeLast: nativeTime(h.Last), Count: h.Count}
+	n := nativeNegative{QName: h.RRName, QType: h.RRType, RCode: h.RData, Negative: h.Negative(),
+		TimeFirst: nativeTime(h.First), TimeLast: nativeTime(h.Last), Count: h.Count, Sensors: h.Sensors}
+	if n.Sensors == nil {
+		n.Sensors = []string{}
+	}
+	if h.SOAData != "" {
+		n.SOA = &nativeSOA{RRName: h.SOAName, TTL: h.SOATTL, RData: h.SOAData}
+	}
+	return n
 }
 
 func (a *Server) nativeIP(w http.ResponseWriter, r *http.Request) {

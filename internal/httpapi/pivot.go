@@ -41,7 +41,7 @@ type pivotResult struct {
 func (a *Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	if err := checkParams(v, map[string]bool{"from": true, "to": true, "window": true, "limit": true, "aliases": true,
-		"depth": true, "via": true, "max_nodes": true}); err != nil {
+		"depth": true, "via": true, "max_nodes": true, "sensor": true}); err != nil {
 		a.fail(w, err)
 		return
 	}
@@ -56,7 +56,7 @@ func (a *Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	p, err := a.parseList(url.Values{"from": v["from"], "to": v["to"], "window": v["window"]}, history.TableByName, "")
+	p, err := a.parseList(url.Values{"from": v["from"], "to": v["to"], "window": v["window"], "sensor": v["sensor"]}, history.TableByName, "")
 	if err != nil {
 		a.fail(w, err)
 		return

@@ -31,6 +31,7 @@ func (a *Server) handler() http.Handler {
 	route("GET /api/v1/ip/{ip...}", protoNative, true, a.nativeIP)
 	route("GET /api/v1/rdata/{name}", protoNative, true, a.nativeByName(history.TableByRdata, nativeHistoryJSON))
 	route("GET /api/v1/negative/{name}", protoNative, true, a.nativeByName(history.TableNegative, nativeNegativeJSON))
+	route("GET /api/v1/new", protoNative, true, a.nativeNew)
 	route("GET /api/v1/asof/{name}", protoNative, true, a.nativeAsOf)
 	route("GET /api/v1/pivot/{name}", protoNative, true, a.nativePivot)
 	route("POST /api/v1/bulk", protoNative, true, a.nativeBulk)

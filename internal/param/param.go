@@ -387,6 +387,40 @@ func DecodeCursor(param, s string, id uint64, keyLen int) (Cursor, error) {
 	return c, nil
 }
 
+// Bounds of sensor filters.
+const (
+	maxSensors    = 16
+	maxSensorText = 255
+)
+
+// ParseSensors parses sensor filters: repeated parameters, each one sensor name as the
+// Corefile's sensor property gave it (any text but control characters).
+func ParseSensors(param string, values []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range values {
+		if v == "" {
+			return nil, Bad(param, "empty sensor name")
+		}
+		if len(v) > maxSensorText {
+			return nil, Bad(param, "longer than %d characters", maxSensorText)
+		}
+		for i := 0; i < len(v); i++ {
+			if c := v[i]; c < 0x20 || c == 0x7f {
+				return nil, Bad(param, "control character at offset %d", i)
+			}
+		}
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+		if len(out) > maxSensors {
+			return nil, Bad(param, "more than %d sensors", maxSensors)
+		}
+	}
+	return out, nil
+}
+
 // ParseVia reads the pivot's via: cname, ns and mx, comma-separated or repeated; none
 // given is cname alone.
 func ParseVia(param string, vals []string) (history.Via, error) {

@@ -48,9 +48,9 @@ func TestClusterDDLOnModern(t *testing.T) {
 			t.Errorf("does not parse on 26.x: %v\n%s", err, q)
 		}
 	}
-	// schema_version, responses and three history tables.
-	if replicatedSeen != 5 || distributedSeen != 4 {
-		t.Errorf("%d Replicated engines and %d Distributed tables, want 5 and 4", replicatedSeen, distributedSeen)
+	// schema_version, responses, three history tables and their three detail tables.
+	if replicatedSeen != 8 || distributedSeen != 7 {
+		t.Errorf("%d Replicated engines and %d Distributed tables, want 8 and 7", replicatedSeen, distributedSeen)
 	}
 	if !strings.Contains(s.InsertResponses(), "`pdns_cluster`.`responses_local`") ||
 		!strings.Contains(s.UnlandedQuery(), "`pdns_cluster`.`responses_local`") {

@@ -9,7 +9,7 @@ import (
 
 // schemaVersion is the newest schema this build knows. Each migration moves a database
 // from version N-1 to N; see migrations.
-const Version = 2
+const Version = 3
 
 // flavor is what the connected server supports. Modern servers (22.8 and later) get
 // DateTime64, IPv6, LowCardinality, codecs, TTL and insert deduplication tokens; older
@@ -157,6 +157,7 @@ func (s Schema) Migrations() []migration {
 			s.createHistoryByIP(), []string{s.historyByIPView(), s.backfill("history_by_ip", "history_by_ip_mv", s.historyByIPSelect)},
 			s.createHistoryByRdata(), []string{s.historyByRdataView(), s.backfill("history_by_rdata", "history_by_rdata_mv", s.historyByRdataSelect)},
 		)},
+		{3, s.detailStatements()},
 	}
 }
 
@@ -243,6 +244,9 @@ func (s Schema) aggregates() string {
 const aggregateStates = "minState(time) AS time_first, maxState(time) AS time_last, countState() AS count"
 
 const AnswerJoin = "ARRAY JOIN answer.name AS rrname, answer.type AS rrtype, answer.data AS rdata"
+
+// answerJoinTTL is AnswerJoin with each record's TTL.
+const answerJoinTTL = AnswerJoin + ", answer.ttl AS ttl"
 
 func (s Schema) createHistoryByName() []string {
 	lc := s.Flavor.lowCardinality()
@@ -383,3 +387,43 @@ func (f Flavor) IPParam() string {
 	}
 	return "IPv6StringToNum(?)"
 }
+
+// Version 3 keeps, per history tuple, the sensors that saw it and its smallest and
+// largest TTL, in detail tables beside the aggregating tables (same key, own views),
+// filled from the raw log for what was written before (backfill, cut at the view's
+// creation as in version 2). Not new columns in the existing tables: 18.16 then wants
+// every column from every view into them, and the old views would fail each insert
+// until they were dropped and made again, losing what arrived in between. Tuples whose
+// raw rows had already expired have no detail.
+func (s Schema) detailStatements() []string {
+	lc := s.Flavor.lowCardinality()
+	var out []string
+	for _, t := range []struct{ table, cols, order, key, where, group string }{
+		{"history_detail_by_name", "rrname String,\n    rrtype " + lc + ",\n    rdata String", "reverse(rrname), rrtype, rdata",
+			"rrname, rrtype, rdata", "", "rrname, rrtype, rdata"},
+		{"history_detail_by_ip", "ip " + s.Flavor.ipType() + ",\n    rrname String,\n    rrtype " + lc, "ip, rrname, rrtype",
+			s.Flavor.ipExpr("rrtype", "rdata") + " AS ip, rrname, rrtype", "rrtype IN ('A', 'AAAA')", "ip, rrname, rrtype"},
+		{"history_detail_by_rdata", "target String,\n    rrname String,\n    rrtype " + lc + ",\n    rdata String", "reverse(target), rrtype, rrname, rdata",
+			targetExpr + " AS target, rrname, rrtype, rdata", targetFilter, "target, rrname, rrtype, rdata"},
+	} {
+		t := t
+		sel := func(from string) string {
+			q := "SELECT " + t.key + ", " + detailStates + "\nFROM " + from + "\n" + answerJoinTTL
+			if t.where != "" {
+				q += "\nWHERE " + t.where
+			}
+			return q + "\nGROUP BY " + t.group
+		}
+		view := t.table + "_mv"
+		out = append(out, s.createTable(t.table, t.cols+",\n    "+detailColumns, "AggregatingMergeTree", "\nORDER BY ("+t.order+")"+s.dedupWindow())...)
+		out = append(out, s.view(view, t.table, sel), s.backfill(t.table, view, sel))
+	}
+	return out
+}
+
+// detailColumns are the aggregate states of a detail table. CAST in detailStates: the
+// modern sensor column is LowCardinality, the state is of plain String.
+const (
+	detailColumns = "sensors AggregateFunction(groupUniqArray, String),\n    ttl_min AggregateFunction(min, UInt32),\n    ttl_max AggregateFunction(max, UInt32)"
+	detailStates  = "groupUniqArrayState(CAST(sensor AS String)) AS sensors, minState(ttl) AS ttl_min, maxState(ttl) AS ttl_max"
+)

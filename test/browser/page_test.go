@@ -379,9 +379,14 @@ func TestPage(t *testing.T) {
 		b.run(chromedp.Click(chromedp.CSS(`button[data-download=results][data-format=csv]`)),
 			chromedp.Click(chromedp.CSS(`button[data-download=pivot][data-format=csv]`)))
 		var want []string
-		want = append(want, "rrname,rrtype,rdata,time_first,time_last,count")
+		want = append(want, "rrname,rrtype,rdata,time_first,time_last,count,sensors,ttl_min,ttl_max")
 		for _, r := range d.apiRows(t, "/api/v1/name/www.example.org") {
-			want = append(want, fmt.Sprintf("%s,%s,%s,%s,%s,%v", r["rrname"], r["rrtype"], r["rdata"], r["time_first"], r["time_last"], r["count"]))
+			var sensors []string
+			for _, x := range r["sensors"].([]any) {
+				sensors = append(sensors, x.(string))
+			}
+			want = append(want, fmt.Sprintf("%s,%s,%s,%s,%s,%v,%s,%v,%v", r["rrname"], r["rrtype"], r["rdata"], r["time_first"], r["time_last"], r["count"],
+				strings.Join(sensors, " "), r["ttl_min"], r["ttl_max"]))
 		}
 		if got := readDownload(t, filepath.Join(downloads, "passivedns-results-name-www.example.org.csv")); !slices.Equal(got, want) {
 			t.Errorf("results CSV:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -242,10 +242,16 @@
   // ---------- results table ----------
   function resultColumns() {
     if (state.kind === 'negative') {
-      return [['qname', 'qname'], ['qtype', 'type'], ['rcode', 'rcode'], ['time_first', 'first seen'], ['time_last', 'last seen'], ['count', 'count']];
+      const neg = [['qname', 'qname'], ['qtype', 'type'], ['rcode', 'rcode']];
+      if (state.rows.some((r) => r.negative !== undefined)) neg.push(['negative', 'answer']);
+      neg.push(['time_first', 'first seen'], ['time_last', 'last seen'], ['count', 'count']);
+      if (state.rows.some((r) => r.sensors !== undefined)) neg.push(['sensors', 'sensors']);
+      if (state.rows.some((r) => r.soa !== undefined)) neg.push(['soa', 'SOA']);
+      return neg;
     }
     const cols = [['rrname', 'rrname'], ['rrtype', 'type'], ['rdata', 'rdata'], ['time_first', 'first seen'], ['time_last', 'last seen'], ['count', 'count']];
     if (state.rows.some((r) => r.sensors !== undefined)) cols.push(['sensors', 'sensors']);
+    if (state.rows.some((r) => r.ttl_min !== undefined)) cols.push(['ttl_min', 'TTL min'], ['ttl_max', 'TTL max']);
     if (state.rows.some((r) => r.aliases !== undefined)) cols.push(['aliases', 'aliases (CNAME to rrname)']);
     return cols;
   }
@@ -254,12 +260,13 @@
     const v = row[col];
     if (v === undefined || v === null) return '';
     if (col === 'aliases') return v.map((a) => a.rrname).join(' ');
+    if (col === 'soa') return v.rrname + ' ' + v.ttl + ' SOA ' + v.rdata;
     if (Array.isArray(v)) return v.join(' ');
     return String(v);
   }
 
   function compare(a, b, col) {
-    if (col === 'count') return (a[col] || 0) - (b[col] || 0);
+    if (col === 'count' || col === 'ttl_min' || col === 'ttl_max') return (a[col] || 0) - (b[col] || 0);
     const x = cellText(a, col), y = cellText(b, col);
     return x < y ? -1 : x > y ? 1 : 0;
   }
@@ -330,7 +337,7 @@
       tbody.appendChild(tr);
     }
     $('results-title').textContent = state.kind === 'negative' ? 'Negative answers' : 'Results';
-    $('results-hint').textContent = state.kind === 'negative' ? 'NXDOMAIN: no such name; NOERROR: NODATA, the name exists without records of that type' : '';
+    $('results-hint').textContent = state.kind === 'negative' ? 'NXDOMAIN: no such name; NODATA (rcode NOERROR): the name exists without records of that type' : '';
     $('results-count').textContent = state.rows.length + (state.cursor ? '+' : '') + ' rows';
     $('more').hidden = !state.cursor;
     $('results-section').dataset.q = state.search.q; // what these are the results of
