@@ -255,7 +255,15 @@ func TestSpoolFileCopiedInIsReplayed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.stop()
-	os.WriteFile(filepath.Join(dir, filepath.Base(files[0])), data, 0o600)
-	testkit.WaitFor(t, "the copied file replayed", 5*time.Second, func() bool { n, _ := s.rows(); return n == 10 })
-	testkit.WaitFor(t, "an empty spool", 5*time.Second, func() bool { return w.spool.Stats().Files == 0 })
+	// Copied in as an operator should: written under another name, then renamed, so that
+	// the replayer never reads half a file.
+	tmp := filepath.Join(dir, "copy.tmp")
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, filepath.Base(files[0]))); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "the copied file replayed", 15*time.Second, func() bool { n, _ := s.rows(); return n == 10 })
+	testkit.WaitFor(t, "an empty spool", 15*time.Second, func() bool { return w.spool.Stats().Files == 0 })
 }
