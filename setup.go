@@ -67,6 +67,8 @@ type config struct {
 	spoolSize  int64
 	api        httpapi.Config // history API; no address: no listener
 	apiTimeout time.Duration  // of each API query; 0: history.QueryTimeout (tests shorten it)
+	httpURL    string         // ClickHouse's HTTP interface for inserts; empty: clickhouse-go
+	httpSet    bool           // clickhouse_http was given (else httpURL follows the DSN)
 }
 
 func setup(c *caddy.Controller) error {
@@ -100,7 +102,8 @@ func setup(c *caddy.Controller) error {
 func newSink(cfg config) *chsink.Sink { return chsink.New(sinkOptions(cfg)) }
 
 func sinkOptions(cfg config) chsink.Options {
-	return chsink.Options{ClickHouse: cfg.options, Database: cfg.database, AutoSchema: cfg.schema, Retention: cfg.retention, Log: log}
+	return chsink.Options{ClickHouse: cfg.options, Database: cfg.database, AutoSchema: cfg.schema, Retention: cfg.retention, Log: log,
+		HTTP: cfg.httpURL}
 }
 
 // newAPI is the history API of cfg, with its own connection pool.
@@ -148,6 +151,9 @@ func parse(c *caddy.Controller) (config, error) {
 			return cfg, err
 		}
 	}
+	if !cfg.httpSet {
+		cfg.httpURL = defaultHTTP(cfg.options)
+	}
 	if cfg.batch > cfg.queue {
 		return cfg, c.Errf("batch %d is larger than queue %d: a full batch could never form", cfg.batch, cfg.queue)
 	}
@@ -181,6 +187,8 @@ func parseProperty(c *caddy.Controller, cfg *config) error {
 	switch prop {
 	case "dsn":
 		return setDSN(c, cfg, v)
+	case "clickhouse_http":
+		return parseClickHouseHTTP(c, cfg, v)
 	case "batch":
 		cfg.batch, err = parseCount(v, 1, maxBatch)
 	case "queue":
