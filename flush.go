@@ -126,12 +126,14 @@ func (w *writer) release(b *record.Batch) {
 func (w *writer) enqueue(c record.Capture) {
 	capturedCount.Inc()
 	if w.stopped.Load() {
+		c.Release()
 		w.drop(dropShutdown, 1, nil)
 		return
 	}
 	n := int64(len(c.Wire))
 	if w.queuedBytes.Add(n) > w.maxBytes {
 		w.queuedBytes.Add(-n)
+		c.Release()
 		w.drop(dropQueueFull, 1, nil)
 		return
 	}
@@ -139,6 +141,7 @@ func (w *writer) enqueue(c record.Capture) {
 	case w.queue <- c:
 	default:
 		w.queuedBytes.Add(-n)
+		c.Release()
 		w.drop(dropQueueFull, 1, nil)
 	}
 }
@@ -278,6 +281,7 @@ func (w *writer) run(quit, done chan struct{}) {
 func (w *writer) take(b *record.Batch, c *record.Capture, scratch *record.Decoder) {
 	w.queuedBytes.Add(-int64(len(c.Wire)))
 	if err := b.Add(c, scratch, w.cfg.sensor); err != nil {
+		c.Release()
 		w.drop(dropEncode, 1, err)
 	}
 }
@@ -310,6 +314,7 @@ func (w *writer) drain(cur *record.Batch, scratch *record.Decoder) {
 			for len(w.queue) > 0 {
 				c := <-w.queue
 				w.queuedBytes.Add(-int64(len(c.Wire)))
+				c.Release()
 				lost++
 			}
 			w.drop(dropShutdown, lost, errors.New("ClickHouse unreachable at shutdown"))

@@ -143,8 +143,12 @@ func (b *Batch) text(start int) string {
 
 // Reset empties the batch for reuse under a new id, keeping every buffer. The strings of
 // its rows point into its arena, which the next rows overwrite: only the batch's owner
-// may call it, once nothing reads the old rows any more.
+// may call it, once nothing reads the old rows any more. The captures' pooled message
+// buffers go back to their pool.
 func (b *Batch) Reset(id uint64) {
+	for i := range b.Caps {
+		b.Caps[i].Release()
+	}
 	clear(b.Caps) // let the captured messages go
 	*b = Batch{
 		ID: id, Caps: b.Caps[:0], Time: b.Time[:0], TimeMs: b.TimeMs[:0], Sensor: b.Sensor[:0],
