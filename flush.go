@@ -357,9 +357,16 @@ func (w *writer) flushUntil(b *record.Batch, deadline time.Time, quit chan struc
 // rejects as invalid are dropped and counted: that is a success for the caller (nil),
 // since retrying them cannot help.
 func (w *writer) insert(ctx context.Context, b *record.Batch) error {
+	_, err := w.insertRows(ctx, b)
+	return err
+}
+
+// insertRows is insert that also says whether the rows were rejected (and dropped)
+// rather than written.
+func (w *writer) insertRows(ctx context.Context, b *record.Batch) (rejected bool, err error) {
 	start := time.Now()
 	n := b.Len()
-	err := w.sink.Write(ctx, b)
+	err = w.sink.Write(ctx, b)
 	switch {
 	case err == nil:
 		flushDuration.Observe(time.Since(start).Seconds())
@@ -367,16 +374,16 @@ func (w *writer) insert(ctx context.Context, b *record.Batch) error {
 		writtenCount.Add(float64(n))
 		w.lastWrite.Store(time.Now().UnixNano())
 		w.setHealthy(true, nil)
-		return nil
+		return false, nil
 	case errors.Is(err, chsink.ErrRejected):
 		errorCount.WithLabelValues("insert").Inc()
 		w.lastError.Store(err.Error())
 		w.drop(dropRejected, n, err)
-		return nil
+		return true, nil
 	}
 	errorCount.WithLabelValues("insert").Inc()
 	w.setHealthy(false, err)
-	return err
+	return false, err
 }
 
 // setHealthy logs only changes of state, so an outage is one line, not one per retry.

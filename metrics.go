@@ -91,5 +91,13 @@ const (
 	dropEncode    = "encode"     // the captured message could not be decoded again
 	dropSpoolFull = "spool_full" // the spool reached its size limit: the newest records are left out
 	dropSpoolErr  = "spool_error"
-	dropCorrupt   = "corrupt" // a damaged spool record (torn write, flipped bytes), found at replay
+	// corrupt: records a spool file was written with that did not come back intact (torn
+	// write, flipped or zeroed bytes, a cut tail), counted once, when the file is replayed.
+	dropCorrupt = "corrupt"
+	// unreadable: the records of a spool file that could not be read at all (gone, not a
+	// regular file, refused, not a spool file) and was set aside.
+	dropUnreadable = "unreadable"
 )
+
+// dropReasons lists every reason, for the status.
+var dropReasons = []string{dropQueueFull, dropRejected, dropShutdown, dropEncode, dropSpoolFull, dropSpoolErr, dropCorrupt, dropUnreadable}

@@ -63,6 +63,7 @@ type config struct {
 	clients    record.ClientsMode
 	schema     bool // auto: create and upgrade tables at startup
 	retention  time.Duration
+	cluster    string // remote_servers cluster of the tables; empty: one server
 	spoolDir   string // empty: no spool
 	spoolSize  int64
 	api        httpapi.Config // history API; no address: no listener
@@ -102,7 +103,7 @@ func setup(c *caddy.Controller) error {
 func newSink(cfg config) *chsink.Sink { return chsink.New(sinkOptions(cfg)) }
 
 func sinkOptions(cfg config) chsink.Options {
-	return chsink.Options{ClickHouse: cfg.options, Database: cfg.database, AutoSchema: cfg.schema, Retention: cfg.retention, Log: log,
+	return chsink.Options{ClickHouse: cfg.options, Database: cfg.database, AutoSchema: cfg.schema, Retention: cfg.retention, Cluster: cfg.cluster, Log: log,
 		HTTP: cfg.httpURL}
 }
 
@@ -204,6 +205,11 @@ func parseProperty(c *caddy.Controller, cfg *config) error {
 		if err == nil && cfg.retention%time.Hour != 0 {
 			err = errors.New("must be a whole number of hours")
 		}
+	case "cluster":
+		if !identifier.MatchString(v) {
+			err = errors.New("must be the name of a cluster of the servers' remote_servers: letters, digits and underscores")
+		}
+		cfg.cluster = v
 	case "sensor":
 		if v == "" {
 			err = errors.New("must not be empty")

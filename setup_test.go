@@ -34,6 +34,8 @@ func TestParse(t *testing.T) {
 		{"passivedns {\n spool /s 512MiB\n}", "", func(c config) bool { return c.spoolSize == 512<<20 }},
 		{"passivedns {\n spool /s 2G\n}", "", func(c config) bool { return c.spoolSize == 2<<30 }},
 		{"passivedns {\n spool /s 100000\n}", "", func(c config) bool { return c.spoolSize == 100000 }},
+		{"passivedns {\n cluster passivedns_2\n}", "", func(c config) bool { return c.cluster == "passivedns_2" && sinkOptions(c).Cluster == "passivedns_2" }},
+		{"passivedns", "", func(c config) bool { return c.cluster == "" }},
 
 		// Errors: each names the problem; the dispenser adds the line.
 		{`passivedns a b`, "Wrong argument count", nil},
@@ -62,6 +64,8 @@ func TestParse(t *testing.T) {
 		{"passivedns {\n retention 876001h\n}", "must be between 1h0m0s and 87600h0m0s", nil},
 		{"passivedns {\n retention forever\n}", "not a duration", nil},
 		{"passivedns {\n colour blue\n}", "unknown property 'colour'", nil},
+		{"passivedns {\n cluster a-b\n}", "invalid cluster 'a-b': must be the name of a cluster", nil},
+		{"passivedns {\n cluster\n}", "takes exactly one value", nil},
 		{"passivedns {\n spool\n}", "takes a directory and an optional size, got 0", nil},
 		{"passivedns {\n spool /s 1G x\n}", "takes a directory and an optional size, got 3", nil},
 		{"passivedns {\n spool /s lots\n}", "invalid spool size 'lots'", nil},

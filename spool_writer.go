@@ -6,7 +6,7 @@ import (
 
 	"context"
 	"errors"
-	"path/filepath"
+	"fmt"
 	"time"
 )
 
@@ -91,20 +91,26 @@ func (w *writer) replayer(ctx context.Context) {
 	scratch := new(record.Decoder)
 	for {
 		wait := replayIdle
-		if f, ok := w.spool.ClaimOldest(); ok {
-			if err := w.replay(ctx, f, scratch); err != nil {
-				w.spool.Release(f)
-				wait, backoff = backoff, min(backoff*2, maxReplayBackoff)
-			} else {
+		f, ok := w.spool.ClaimOldest()
+		if !ok && w.spool.Rescan() > 0 { // files copied into the directory
+			f, ok = w.spool.ClaimOldest()
+		}
+		switch {
+		case ok:
+			err := w.replay(ctx, f, scratch)
+			if err == nil {
 				backoff, wait = minBackoff, 0
+				break
 			}
-		} else if !w.healthy.Load() {
-			// Nothing spooled (the spool itself failed): find out another way.
-			pctx, cancel := context.WithTimeout(ctx, insertTimeout)
-			if err := w.sink.Ping(pctx); err == nil {
-				w.setHealthy(true, nil)
+			w.spool.Release(f)
+			wait, backoff = backoff, min(backoff*2, maxReplayBackoff)
+			if !errors.As(err, new(insertError)) {
+				// The file, not ClickHouse, failed: the replay says nothing of ClickHouse.
+				w.pingIfDown(ctx)
 			}
-			cancel()
+		default:
+			// Nothing to replay (or the spool itself failed): find out another way.
+			w.pingIfDown(ctx)
 		}
 		if wait > 0 {
 			select {
@@ -118,30 +124,69 @@ func (w *writer) replayer(ctx context.Context) {
 	}
 }
 
+// pingIfDown marks ClickHouse healthy again when it answers a ping.
+func (w *writer) pingIfDown(ctx context.Context) {
+	if w.healthy.Load() {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, insertTimeout)
+	defer cancel()
+	if err := w.sink.Ping(pctx); err == nil {
+		w.setHealthy(true, nil)
+	}
+}
+
+// insertError is a replay that failed in ClickHouse.
+type insertError struct{ error }
+
+func (e insertError) Unwrap() error { return e.error }
+
 // replay writes one spool file back to ClickHouse and deletes it once acknowledged.
 // Every replayed batch is treated as possibly landed already (CoreDNS may have died
 // between the insert and the delete), so the sink checks before inserting.
+//
+// The file's losses are counted once, when its rows are acknowledged (or it is set
+// aside), and in records: spooled = replayed + dropped{corrupt, unreadable}, however
+// often the insert fails before. A file that cannot be read is set aside and the replay
+// goes on with the next one: it returns an error only when the same file is worth
+// another try.
 func (w *writer) replay(ctx context.Context, f spool.File, scratch *record.Decoder) error {
-	b, caps, damaged, err := spool.ReadFile(filepath.Join(w.spool.Path, f.Name))
+	b, caps, lost, err := w.spool.Read(f)
+	if errors.Is(err, spool.ErrUnreadable) {
+		if n := w.spool.SetAside(f, err); n > 0 {
+			w.drop(dropUnreadable, int(n), err)
+		}
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	if damaged > 0 {
-		w.drop(dropCorrupt, damaged, errors.New("damaged records in spool file "+f.Name))
-	}
+	var (
+		encodeLost int
+		encodeErr  error
+	)
 	for i := range caps {
 		if err := b.Add(&caps[i], scratch, w.cfg.sensor); err != nil {
-			w.drop(dropEncode, 1, err)
+			encodeLost, encodeErr = encodeLost+1, err
 		}
 	}
 	if b.Len() > 0 {
 		ictx, cancel := context.WithTimeout(ctx, insertTimeout)
-		err := w.insert(ictx, b)
+		rejected, err := w.insertRows(ictx, b)
 		cancel()
 		if err != nil {
-			return err
+			return insertError{err}
 		}
-		replayedCount.Add(float64(b.Len()))
+		if !rejected { // rejected rows are counted as dropped, not replayed
+			replayedCount.Add(float64(b.Len()))
+		}
 	}
-	return w.spool.Remove(f)
+	if lost > 0 {
+		w.drop(dropCorrupt, lost, fmt.Errorf("%d of %d records damaged in spool file %s", lost, f.Records(), f.Name))
+	}
+	if encodeLost > 0 {
+		w.drop(dropEncode, encodeLost, encodeErr)
+	}
+	w.spool.Remove(f) // a failure is logged, and the file is not replayed again
+	return nil
 }

@@ -67,7 +67,7 @@ func (w *writer) status() writerStatus {
 		t := time.Unix(0, ns).UTC()
 		st.ClickHouse.LastWrite = &t
 	}
-	for _, r := range []string{dropQueueFull, dropRejected, dropShutdown, dropEncode, dropSpoolFull, dropSpoolErr, dropCorrupt} {
+	for _, r := range dropReasons {
 		st.Records.Dropped[r] = counterValue(droppedCount.WithLabelValues(r))
 	}
 	if w.spool != nil {

@@ -31,7 +31,7 @@
 #             inserting the same rows in Native format
 #   queries   10 million answers recorded through the writer, then p50/p99 of each kind of
 #             history lookup through the HTTP API and as SQL; bytes on disk per row
-#   capture   go test -bench 'Capture|Decode' -count 6 (medians)
+#   capture   go test -bench 'Capture|Decode' -count 6, root and internal/record (medians)
 # All traffic is on 127.0.0.1; every load loop is bounded by a time limit.
 set -euo pipefail
 
@@ -508,7 +508,7 @@ fi
 
 if want capture; then
 	log "go test -bench 'Capture|Decode' ${GOBENCH[*]}"
-	go test -run '^$' -bench 'Capture|Decode' -benchmem "${GOBENCH[@]}" . >"$DIR/gobench.txt" ||
+	go test -run '^$' -bench 'Capture|Decode' -benchmem "${GOBENCH[@]}" . ./internal/record >"$DIR/gobench.txt" ||
 		{ cat "$DIR/gobench.txt" >&2; die "the Go benchmarks failed"; }
 	grep '^Benchmark' "$DIR/gobench.txt" | while read -r name n ns _ b _ allocs _; do
 		record "gobench name=${name%-*} ns_op=$ns b_op=$b allocs_op=$allocs"

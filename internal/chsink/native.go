@@ -25,11 +25,13 @@ var httpClient = &http.Client{Transport: &http.Transport{
 }}
 
 // prepareNative sets up inserts of Native blocks over HTTP when an HTTP interface is
-// configured and the table has exactly the columns of a nativeblock block; otherwise
-// inserts go through clickhouse-go. Called with s.mu held, once the schema is known.
+// configured, the server is not a cluster and the table has exactly the columns of a
+// nativeblock block; otherwise inserts go through clickhouse-go. Called with s.mu held, once the schema is known.
 func (s *Sink) prepareNative() error {
 	s.native, s.block = nil, nil
-	if s.opts.HTTP == "" {
+	// A cluster takes inserts into the local replicated table of the node the native
+	// connection chose (failing over between the DSN's hosts): that stays on clickhouse-go.
+	if s.opts.HTTP == "" || s.schema.Cluster != "" {
 		return nil
 	}
 	block := nativeblock.New(s.schema.Flavor.Modern)

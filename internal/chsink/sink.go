@@ -28,6 +28,7 @@ type Options struct {
 	Database   string
 	AutoSchema bool          // create and upgrade the schema (schema auto)
 	Retention  time.Duration // TTL of the raw log where the server has TTL; 0: none
+	Cluster    string        // remote_servers cluster: replicated tables, inserts into the local ones
 	Log        clog.P
 	// HTTP, when set, is the base URL of the server's HTTP interface ("http://host:8123/"):
 	// inserts go there as Native blocks. Queries (schema, landed check) stay on the
@@ -93,7 +94,7 @@ func (s *Sink) Prepare(ctx context.Context) error {
 	if err := s.conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
 		return err
 	}
-	s.schema = schema.Schema{Flavor: schema.DetectFlavor(version), DB: s.opts.Database, Retention: s.opts.Retention}
+	s.schema = schema.Schema{Flavor: schema.DetectFlavor(version), DB: s.opts.Database, Retention: s.opts.Retention, Cluster: s.opts.Cluster}
 	if err := schema.Ensure(ctx, s.conn, s.schema, s.opts.AutoSchema, s.opts.Log); err != nil {
 		return err
 	}

@@ -16,6 +16,16 @@ var ErrFatal = errors.New("cannot continue")
 
 // ensureSchema brings the database to schemaVersion (auto) or checks that it is there.
 func Ensure(ctx context.Context, conn driver.Conn, s Schema, auto bool, log clog.P) error {
+	settings := clickhouse.Settings{}
+	if s.Cluster != "" {
+		// A node that is down would hold each ON CLUSTER statement for 180 s (the
+		// default): fail sooner and let the writer retry; the node runs the statement when
+		// it is back. A backfill through the Distributed tables completes before its
+		// version is recorded.
+		settings["distributed_ddl_task_timeout"] = int(ddlTaskTimeout / time.Second)
+		settings["insert_distributed_sync"] = 1
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(settings))
+	}
 	if auto {
 		for _, q := range []string{s.CreateDatabase(), s.CreateVersionTable()} {
 			if err := conn.Exec(ctx, q); err != nil {
@@ -45,7 +55,8 @@ func Ensure(ctx context.Context, conn driver.Conn, s Schema, auto bool, log clog
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), migrationTimeout)
 		defer cancel()
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": 0}))
+		settings["max_execution_time"] = 0
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(settings))
 		if initial > 0 {
 			log.Infof("Upgrading the schema of database %s from version %d to %d", s.DB, initial, Version)
 		}
@@ -92,6 +103,9 @@ func currentVersion(ctx context.Context, conn driver.Conn, s Schema) (int, error
 
 // migrationTimeout bounds a schema upgrade, backfills included.
 const migrationTimeout = time.Hour
+
+// ddlTaskTimeout is how long an ON CLUSTER statement waits for every node.
+const ddlTaskTimeout = 60 * time.Second
 
 // ClickHouse error codes the sink acts on.
 const (

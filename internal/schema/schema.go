@@ -75,16 +75,64 @@ func (f Flavor) ipExpr(rrtype, rdata string) string {
 	return e
 }
 
-// schema renders the DDL for one database on one flavor. Every table name goes through
-// table(), the single place a later cluster mode changes (ON CLUSTER, Replicated engines,
-// Distributed tables in front): see docs/SCHEMA.md.
+// Schema renders the DDL for one database on one flavor, on one server or on a cluster.
+//
+// On a cluster (Cluster set: a cluster of the servers' remote_servers) every statement runs
+// ON CLUSTER; the data lives in replicated tables named NAME_local on every node, and a
+// Distributed table under each usual name (responses, history_by_*) reads the whole
+// cluster, so users' SQL and the history API see it unchanged. Writes go to the local
+// tables of the node a resolver is connected to (Store), where the replicated engine drops
+// a retried block it already has.
 type Schema struct {
 	Flavor    Flavor
 	DB        string // validated identifier
 	Retention time.Duration
+	Cluster   string // validated identifier; empty: one server
 }
 
+// Table is the name users and the read side query: on a cluster, the Distributed table.
 func (s Schema) Table(name string) string { return "`" + s.DB + "`.`" + name + "`" }
+
+// Store is the table that holds the data of name and takes inserts: on a cluster, the
+// local replicated table of the connected node.
+func (s Schema) Store(name string) string {
+	if s.Cluster != "" {
+		return s.Table(name + "_local")
+	}
+	return s.Table(name)
+}
+
+// onCluster is the ON CLUSTER clause of every DDL statement on a cluster.
+func (s Schema) onCluster() string {
+	if s.Cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER `" + s.Cluster + "`"
+}
+
+// engine is the table engine of a data table: kind (MergeTree, AggregatingMergeTree) on
+// one server, its Replicated form on a cluster, with one ZooKeeper path per shard and
+// database so that several passivedns databases can share a cluster.
+func (s Schema) engine(kind, name string) string {
+	if s.Cluster == "" {
+		return kind
+	}
+	return fmt.Sprintf("Replicated%s('/clickhouse/tables/{shard}/%s/%s_local', '{replica}')", kind, s.DB, name)
+}
+
+// createTable creates the data table name with the given columns and engine clauses and,
+// on a cluster, the Distributed table in front of it.
+func (s Schema) createTable(name, columns, kind, clauses string) []string {
+	ddl := []string{"CREATE TABLE IF NOT EXISTS " + s.Store(name) + s.onCluster() + " (\n    " + columns + "\n)\nENGINE = " +
+		s.engine(kind, name) + clauses}
+	if s.Cluster != "" {
+		// Reads only: writes go to the local tables, so the sharding key never decides
+		// where a row lands and rand() spreads nothing twice.
+		ddl = append(ddl, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s\nENGINE = Distributed(`%s`, `%s`, `%s_local`, rand())",
+			s.Table(name), s.onCluster(), s.Store(name), s.Cluster, s.DB, name))
+	}
+	return ddl
+}
 
 // targetTypes are the record types whose data holds a domain name worth indexing, with
 // the position of that name among the space-separated fields of their data.
@@ -104,21 +152,35 @@ type migration struct {
 
 func (s Schema) Migrations() []migration {
 	return []migration{
-		{1, []string{s.createResponses(), s.createHistoryByName(), s.historyByNameView(), s.historyView()}},
-		{2, []string{
-			s.createHistoryByIP(), s.historyByIPView(), s.backfill("history_by_ip", "history_by_ip_mv", s.historyByIPSelect()),
-			s.createHistoryByRdata(), s.historyByRdataView(), s.backfill("history_by_rdata", "history_by_rdata_mv", s.historyByRdataSelect()),
-		}},
+		{1, concat(s.createResponses(), s.createHistoryByName(), []string{s.historyByNameView(), s.historyView()})},
+		{2, concat(
+			s.createHistoryByIP(), []string{s.historyByIPView(), s.backfill("history_by_ip", "history_by_ip_mv", s.historyByIPSelect)},
+			s.createHistoryByRdata(), []string{s.historyByRdataView(), s.backfill("history_by_rdata", "history_by_rdata_mv", s.historyByRdataSelect)},
+		)},
 	}
 }
 
-func (s Schema) CreateDatabase() string {
-	return "CREATE DATABASE IF NOT EXISTS `" + s.DB + "`"
+func concat(parts ...[]string) []string {
+	var all []string
+	for _, p := range parts {
+		all = append(all, p...)
+	}
+	return all
 }
 
+func (s Schema) CreateDatabase() string {
+	return "CREATE DATABASE IF NOT EXISTS `" + s.DB + "`" + s.onCluster()
+}
+
+// CreateVersionTable creates the table of applied migrations. On a cluster every node is
+// a replica of one such table (one path for all shards), so each sees the version.
 func (s Schema) CreateVersionTable() string {
-	return "CREATE TABLE IF NOT EXISTS " + s.Table("schema_version") +
-		" (version UInt32, applied DateTime, by String) ENGINE = Log"
+	engine := "Log"
+	if s.Cluster != "" {
+		engine = fmt.Sprintf("ReplicatedMergeTree('/clickhouse/tables/all/%s/schema_version', '{shard}-{replica}') ORDER BY version", s.DB)
+	}
+	return "CREATE TABLE IF NOT EXISTS " + s.Table("schema_version") + s.onCluster() +
+		" (version UInt32, applied DateTime, by String) ENGINE = " + engine
 }
 
 func (s Schema) section(name string) string {
@@ -126,11 +188,10 @@ func (s Schema) section(name string) string {
 	return fmt.Sprintf("%s Nested(name String, type %s, class %s, ttl UInt32, data String)", name, lc, lc)
 }
 
-func (s Schema) createResponses() string {
+func (s Schema) createResponses() []string {
 	f := s.Flavor
 	lc := f.lowCardinality()
 	var b strings.Builder
-	b.WriteString("CREATE TABLE IF NOT EXISTS " + s.Table("responses") + " (\n")
 	cols := []string{
 		"time " + f.timeType() + f.codec("Delta, ZSTD(1)"),
 	}
@@ -153,21 +214,21 @@ func (s Schema) createResponses() string {
 		"duration_us UInt32",
 		"batch_id UInt64",
 	)
-	b.WriteString("    " + strings.Join(cols, ",\n    ") + "\n)")
-	b.WriteString("\nENGINE = MergeTree\nPARTITION BY toYYYYMMDD(time)\nORDER BY (reverse(qname), time)")
+	b.WriteString("\nPARTITION BY toYYYYMMDD(time)\nORDER BY (reverse(qname), time)")
 	if f.Modern {
 		if s.Retention > 0 {
 			fmt.Fprintf(&b, "\nTTL toDateTime(time) + toIntervalHour(%d)", int64(s.Retention/time.Hour))
 		}
 		b.WriteString(s.dedupWindow())
 	}
-	return b.String()
+	return s.createTable("responses", strings.Join(cols, ",\n    "), "MergeTree", b.String())
 }
 
 // dedupWindow lets a retried insert with the same insert_deduplication_token be ignored,
-// by the raw table and, through the views, by the history tables alike.
+// by the raw table and, through the views, by the history tables alike. Replicated tables
+// deduplicate on their own (replicated_deduplication_window).
 func (s Schema) dedupWindow() string {
-	if !s.Flavor.Modern {
+	if !s.Flavor.Modern || s.Cluster != "" {
 		return ""
 	}
 	return "\nSETTINGS non_replicated_deduplication_window = 1000"
@@ -183,66 +244,76 @@ const aggregateStates = "minState(time) AS time_first, maxState(time) AS time_la
 
 const AnswerJoin = "ARRAY JOIN answer.name AS rrname, answer.type AS rrtype, answer.data AS rdata"
 
-func (s Schema) createHistoryByName() string {
+func (s Schema) createHistoryByName() []string {
 	lc := s.Flavor.lowCardinality()
-	return "CREATE TABLE IF NOT EXISTS " + s.Table("history_by_name") + " (\n    rrname String,\n    rrtype " + lc +
-		",\n    rdata String,\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (reverse(rrname), rrtype, rdata)" + s.dedupWindow()
+	return s.createTable("history_by_name", "rrname String,\n    rrtype "+lc+",\n    rdata String,\n    "+s.aggregates(),
+		"AggregatingMergeTree", "\nORDER BY (reverse(rrname), rrtype, rdata)"+s.dedupWindow())
 }
 
-func (s Schema) historyByNameSelect() string {
-	return "SELECT rrname, rrtype, rdata, " + aggregateStates + "\nFROM " + s.Table("responses") + "\n" + AnswerJoin +
+// The history selects read from, the table given: the materialized views read the rows
+// inserted into the stored responses table; a backfill reads all of responses.
+
+func (s Schema) historyByNameSelect(from string) string {
+	return "SELECT rrname, rrtype, rdata, " + aggregateStates + "\nFROM " + from + "\n" + AnswerJoin +
 		"\nGROUP BY rrname, rrtype, rdata"
 }
 
+// view creates the materialized view name that feeds the stored table to from what is
+// inserted into responses; on a cluster every node has one over its local tables.
+func (s Schema) view(name, to string, sel func(from string) string) string {
+	return "CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.Table(name) + s.onCluster() + " TO " + s.Store(to) +
+		" AS\n" + sel(s.Store("responses"))
+}
+
 func (s Schema) historyByNameView() string {
-	return "CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.Table("history_by_name_mv") + " TO " + s.Table("history_by_name") +
-		" AS\n" + s.historyByNameSelect()
+	return s.view("history_by_name_mv", "history_by_name", s.historyByNameSelect)
 }
 
 // historyView is what users query: finalised values, one row per (rrname, rrtype, rdata).
 func (s Schema) historyView() string {
-	return "CREATE VIEW IF NOT EXISTS " + s.Table("history") + " AS\nSELECT rrname, rrtype, rdata, " +
+	return "CREATE VIEW IF NOT EXISTS " + s.Table("history") + s.onCluster() + " AS\nSELECT rrname, rrtype, rdata, " +
 		"minMerge(time_first) AS time_first, maxMerge(time_last) AS time_last, countMerge(count) AS count\nFROM " +
 		s.Table("history_by_name") + "\nGROUP BY rrname, rrtype, rdata"
 }
 
-func (s Schema) createHistoryByIP() string {
+func (s Schema) createHistoryByIP() []string {
 	lc := s.Flavor.lowCardinality()
-	return "CREATE TABLE IF NOT EXISTS " + s.Table("history_by_ip") + " (\n    ip " + s.Flavor.ipType() +
-		",\n    rrname String,\n    rrtype " + lc + ",\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (ip, rrname, rrtype)" + s.dedupWindow()
+	return s.createTable("history_by_ip", "ip "+s.Flavor.ipType()+",\n    rrname String,\n    rrtype "+lc+",\n    "+s.aggregates(),
+		"AggregatingMergeTree", "\nORDER BY (ip, rrname, rrtype)"+s.dedupWindow())
 }
 
-func (s Schema) historyByIPSelect() string {
+func (s Schema) historyByIPSelect(from string) string {
 	return "SELECT " + s.Flavor.ipExpr("rrtype", "rdata") + " AS ip, rrname, rrtype, " + aggregateStates +
-		"\nFROM " + s.Table("responses") + "\n" + AnswerJoin + "\nWHERE rrtype IN ('A', 'AAAA')\nGROUP BY ip, rrname, rrtype"
+		"\nFROM " + from + "\n" + AnswerJoin + "\nWHERE rrtype IN ('A', 'AAAA')\nGROUP BY ip, rrname, rrtype"
 }
 
 func (s Schema) historyByIPView() string {
-	return "CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.Table("history_by_ip_mv") + " TO " + s.Table("history_by_ip") +
-		" AS\n" + s.historyByIPSelect()
+	return s.view("history_by_ip_mv", "history_by_ip", s.historyByIPSelect)
 }
 
-func (s Schema) createHistoryByRdata() string {
+func (s Schema) createHistoryByRdata() []string {
 	lc := s.Flavor.lowCardinality()
-	return "CREATE TABLE IF NOT EXISTS " + s.Table("history_by_rdata") + " (\n    target String,\n    rrname String,\n    rrtype " + lc +
-		",\n    rdata String,\n    " + s.aggregates() + "\n)\nENGINE = AggregatingMergeTree\nORDER BY (reverse(target), rrtype, rrname, rdata)" + s.dedupWindow()
+	return s.createTable("history_by_rdata", "target String,\n    rrname String,\n    rrtype "+lc+",\n    rdata String,\n    "+s.aggregates(),
+		"AggregatingMergeTree", "\nORDER BY (reverse(target), rrtype, rrname, rdata)"+s.dedupWindow())
 }
 
-func (s Schema) historyByRdataSelect() string {
+func (s Schema) historyByRdataSelect(from string) string {
 	return "SELECT " + targetExpr + " AS target, rrname, rrtype, rdata, " + aggregateStates +
-		"\nFROM " + s.Table("responses") + "\n" + AnswerJoin + "\nWHERE " + targetFilter + "\nGROUP BY target, rrname, rrtype, rdata"
+		"\nFROM " + from + "\n" + AnswerJoin + "\nWHERE " + targetFilter + "\nGROUP BY target, rrname, rrtype, rdata"
 }
 
 func (s Schema) historyByRdataView() string {
-	return "CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.Table("history_by_rdata_mv") + " TO " + s.Table("history_by_rdata") +
-		" AS\n" + s.historyByRdataSelect()
+	return s.view("history_by_rdata_mv", "history_by_rdata", s.historyByRdataSelect)
 }
 
 // backfill fills a table added by an upgrade from the responses recorded before its
 // materialized view existed; rows after that reach the table through the view. The cut
 // is the view's creation time as the server recorded it, so a migration that runs again
-// after an interruption cuts at the same instant.
-func (s Schema) backfill(table, view, sel string) string {
+// after an interruption cuts at the same instant. On a cluster it reads every shard and
+// writes through the Distributed table: history rows may land on any shard, which the
+// reads (GROUP BY over the Distributed tables) merge anyway.
+func (s Schema) backfill(table, view string, selectFrom func(from string) string) string {
+	sel := selectFrom(s.Table("responses"))
 	cut := fmt.Sprintf("time < (SELECT metadata_modification_time FROM system.tables WHERE database = '%s' AND name = '%s')", s.DB, view)
 	if i := strings.Index(sel, "\nWHERE "); i >= 0 {
 		sel = sel[:i] + "\nWHERE " + cut + " AND " + sel[i+len("\nWHERE "):]
@@ -267,13 +338,13 @@ func (s Schema) InsertVersion() string {
 
 // alterRetention sets the TTL of responses to s.retention; modern flavor only.
 func (s Schema) AlterRetention() string {
-	return fmt.Sprintf("ALTER TABLE %s MODIFY TTL toDateTime(time) + toIntervalHour(%d)", s.Table("responses"), int64(s.Retention/time.Hour))
+	return fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL toDateTime(time) + toIntervalHour(%d)", s.Store("responses"), s.onCluster(), int64(s.Retention/time.Hour))
 }
 
 // unlandedQuery counts the rows of one batch on one day with one qname; its parameters
 // are reverse(qname), the day (YYYY-MM-DD) and the batch id.
 func (s Schema) UnlandedQuery() string {
-	return "SELECT count() FROM " + s.Table("responses") +
+	return "SELECT count() FROM " + s.Store("responses") +
 		" WHERE reverse(qname) = ? AND toDate(time) = toDate(?) AND batch_id = ?"
 }
 
@@ -294,7 +365,7 @@ func (s Schema) InsertResponses() string {
 	for i, c := range cols {
 		cols[i] = "`" + c + "`"
 	}
-	return "INSERT INTO " + s.Table("responses") + " (" + strings.Join(cols, ", ") + ")"
+	return "INSERT INTO " + s.Store("responses") + " (" + strings.Join(cols, ", ") + ")"
 }
 
 // IPText prints an ip column as text; IPParam converts bound text to the column type.

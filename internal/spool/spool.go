@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -35,6 +37,11 @@ const (
 	spoolSuffix      = ".spool"
 	spoolPartSuffix  = ".part" // being written; renamed to .spool when complete
 
+	// QuarantineDir, inside the spool directory, holds the files that could not be read,
+	// set aside for an operator to look at; nothing in it is replayed or counted in the
+	// spool's size.
+	QuarantineDir = "quarantine"
+
 	DefaultSize  = 1 << 30
 	MaxRecordLen = 1 << 17 // a DNS message is at most 64 KiB; anything longer is damage
 )
@@ -57,13 +64,28 @@ type Dir struct {
 	seq     uint64
 	refs    int
 	log     clog.P
+	// skip holds the names of files still on disk that this process gave up on (they
+	// could be neither removed nor set aside), so that a rescan does not bring them back.
+	skip     map[string]bool
+	setAside int
 }
 
+// A File is a complete spool file. Its name carries the number of records written to it,
+// which is what replay measures the damage against.
 type File struct {
 	Name    string
 	size    int64
 	records int64
+	known   bool // records is from the name; false for a name without a count
 	oldest  time.Time
+}
+
+// Records is the number of records written to the file, as its name says.
+func (f File) Records() int64 { return f.records }
+
+func newFile(name string, size int64, oldest time.Time) File {
+	n, ok := recordsInName(name)
+	return File{Name: name, size: size, records: n, known: ok, oldest: oldest}
 }
 
 var (
@@ -95,7 +117,7 @@ func Open(path string, maxSize int64, log clog.P) (*Dir, error) {
 		lock.Close()
 		return nil, fmt.Errorf("spool directory %s is in use by another process: %v", abs, err)
 	}
-	d := &Dir{Path: abs, maxSize: maxSize, lock: lock, claimed: map[string]bool{}, refs: 1, log: log}
+	d := &Dir{Path: abs, maxSize: maxSize, lock: lock, claimed: map[string]bool{}, skip: map[string]bool{}, refs: 1, log: log}
 	if err := d.scan(); err != nil {
 		lock.Close()
 		return nil, err
@@ -116,7 +138,8 @@ func (d *Dir) Close() {
 }
 
 // scan finds the files a previous run left. A .part file was being written when that
-// run died: its complete records are good, a torn last one is found by its checksum.
+// run died: its complete records are good, a torn last one is found by its checksum. No
+// entry can fail the start: one that cannot be read is left for the replay to set aside.
 func (d *Dir) scan() error {
 	entries, err := os.ReadDir(d.Path)
 	if err != nil {
@@ -125,35 +148,96 @@ func (d *Dir) scan() error {
 	for _, e := range entries {
 		name := e.Name()
 		if strings.HasSuffix(name, spoolPartSuffix) {
-			// Count what it holds so the status is right; damage is counted at replay.
-			_, caps, _, err := ReadFile(filepath.Join(d.Path, name))
-			if err != nil {
-				return err
+			if name = d.finishPart(name); name == "" {
+				continue
 			}
-			final := spoolName(seqInName(strings.TrimSuffix(name, spoolPartSuffix)), len(caps))
-			if err := os.Rename(filepath.Join(d.Path, name), filepath.Join(d.Path, final)); err != nil {
-				return err
-			}
-			name = final
 		}
 		if !strings.HasSuffix(name, spoolSuffix) {
 			continue
 		}
-		info, err := os.Stat(filepath.Join(d.Path, name))
-		if err != nil {
-			return err
-		}
-		// The record count is an estimate until the file is read; the name holds it.
-		d.Files = append(d.Files, File{Name: name, size: info.Size(), records: recordsInName(name), oldest: info.ModTime()})
-		d.bytes += info.Size()
-		d.records += recordsInName(name)
+		d.add(name)
 	}
-	slices.SortFunc(d.Files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
+	d.sortFiles()
 	if n := len(d.Files); n > 0 {
-		d.seq = seqInName(d.Files[n-1].Name)
 		d.log.Infof("Spool %s holds %d files (%d bytes) from an earlier run; replaying them", d.Path, n, d.bytes)
 	}
 	return nil
+}
+
+// finishPart turns a .part file a dead process left into a spool file and returns its
+// new name, or "" if nothing is left to replay. Its count is the records it holds,
+// intact or damaged (a torn last record), so that replay counts the damage as lost.
+func (d *Dir) finishPart(name string) string {
+	path := filepath.Join(d.Path, name)
+	r, err := read(path)
+	switch {
+	case err != nil:
+	case len(r.caps) == 0 && r.damaged == 0 && (r.headerOK || r.size == 0):
+		os.Remove(path) // created, nothing written yet
+		return ""
+	case len(r.caps) == 0 && !r.headerOK:
+		err = errors.New("no spool header and no intact record")
+	}
+	if err != nil {
+		d.quarantine(name, err, -1)
+		return ""
+	}
+	final := spoolName(seqInName(strings.TrimSuffix(name, spoolPartSuffix)), len(r.caps)+r.damaged)
+	if err := os.Rename(path, filepath.Join(d.Path, final)); err != nil {
+		d.quarantine(name, err, -1)
+		return ""
+	}
+	return final
+}
+
+// add lists a file found on disk. Called with mu held, or before the Dir is shared.
+func (d *Dir) add(name string) {
+	f := newFile(name, 0, time.Now())
+	if info, err := os.Lstat(filepath.Join(d.Path, name)); err == nil { // a link is not followed
+		f.size, f.oldest = info.Size(), info.ModTime()
+	}
+	d.Files = append(d.Files, f)
+	d.bytes += f.size
+	d.records += f.records
+	d.seq = max(d.seq, seqInName(name)) // a new file never takes the name of one found
+}
+
+func (d *Dir) sortFiles() {
+	slices.SortFunc(d.Files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// Rescan lists the spool files that appeared in the directory since it was last read
+// (copied in by an operator) and returns how many. Files in progress (.part) are left
+// alone: only Open finishes those of a dead process.
+func (d *Dir) Rescan() int {
+	// Write holds writeMu from the .part to the listing of its file, and a file leaves the
+	// list (under mu) only after it left the directory: read under both, the directory
+	// and the list agree on every file but the new ones. Otherwise a file being written
+	// could be listed twice, or a file just replayed listed again.
+	d.writeMu.Lock()
+	defer d.writeMu.Unlock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	entries, err := os.ReadDir(d.Path)
+	if err != nil {
+		return 0
+	}
+	known := make(map[string]bool, len(d.Files))
+	for _, f := range d.Files {
+		known[f.Name] = true
+	}
+	n := 0
+	for _, e := range entries {
+		if name := e.Name(); strings.HasSuffix(name, spoolSuffix) && !known[name] && !d.skip[name] {
+			d.add(name)
+			n++
+		}
+	}
+	if n > 0 {
+		d.sortFiles()
+		d.log.Infof("Spool %s: %d files appeared in the directory; replaying them", d.Path, n)
+	}
+	return n
 }
 
 // Names sort by sequence; they carry the record count so status is right before replay.
@@ -167,10 +251,14 @@ func seqInName(name string) uint64 {
 	return n
 }
 
-func recordsInName(name string) int64 {
-	_, rest, _ := strings.Cut(name, "-")
-	n, _ := strconv.ParseInt(strings.TrimSuffix(rest, spoolSuffix), 10, 64)
-	return n
+// recordsInName returns the record count a name carries, and false if it carries none.
+func recordsInName(name string) (int64, bool) {
+	_, rest, ok := strings.Cut(name, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSuffix(rest, spoolSuffix), 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // errSpoolFull and friends say why records were not spooled.
@@ -260,7 +348,7 @@ func (d *Dir) Write(b *record.Batch) (written int, err error) {
 	if len(b.Caps) > 0 {
 		oldest = b.Caps[0].Time
 	}
-	d.Files = append(d.Files, File{Name: name, size: size, records: int64(written), oldest: oldest})
+	d.Files = append(d.Files, File{Name: name, size: size, records: int64(written), known: true, oldest: oldest})
 	d.bytes += size
 	d.records += int64(written)
 	d.mu.Unlock()
@@ -339,20 +427,50 @@ func readString(p []byte) (string, []byte, error) {
 	return string(p[2 : 2+n]), p[2+n:], nil
 }
 
-// readSpoolFile reads a spool file back into a batch, counting damaged records. A file
-// whose header is damaged gets a fresh id and is treated as possibly landed.
-func ReadFile(path string) (b *record.Batch, caps []record.Capture, damaged int, err error) {
-	data, err := os.ReadFile(path)
+// ErrUnreadable marks a spool file that cannot be read at all: gone, not a regular file,
+// refused by the filesystem, or holding nothing of a spool file. It is to be set aside.
+var ErrUnreadable = errors.New("unreadable spool file")
+
+// contents is what reading a spool file found.
+type contents struct {
+	b        *record.Batch
+	caps     []record.Capture
+	damaged  int  // damaged stretches among the records
+	headerOK bool // the header was intact
+	size     int
+}
+
+// read reads a spool file. It opens without following a link and without blocking (a
+// FIFO named like a spool file would otherwise hang the replay for good), and refuses
+// anything but a regular file. A file whose header is damaged gets a fresh id and is
+// treated as possibly landed.
+func read(path string) (contents, error) {
+	var r contents
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, nil, 0, err
+		return r, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	b = &record.Batch{ID: record.NewBatchID(), Uncertain: true}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return r, err
+	}
+	if !info.Mode().IsRegular() {
+		return r, fmt.Errorf("%s is not a regular file (%s)", path, info.Mode().Type())
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return r, err
+	}
+	r.b = &record.Batch{ID: record.NewBatchID(), Uncertain: true}
+	r.size = len(data)
 	rest := data
 	if len(data) >= HeaderLen && string(data[:len(HeaderMagic)]) == HeaderMagic {
-		b.ID = binary.BigEndian.Uint64(data[len(HeaderMagic):])
+		r.headerOK = true
+		r.b.ID = binary.BigEndian.Uint64(data[len(HeaderMagic):])
 		rest = data[HeaderLen:]
 	} else {
-		damaged++
 		rest = resync(data)
 		if len(data) >= 4 && binary.BigEndian.Uint32(data) == spoolRecordMagic {
 			rest = data
@@ -360,26 +478,137 @@ func ReadFile(path string) (b *record.Batch, caps []record.Capture, damaged int,
 	}
 	for len(rest) > 0 {
 		if len(rest) < FrameLen || binary.BigEndian.Uint32(rest) != spoolRecordMagic {
-			damaged++
+			r.damaged++
 			rest = resync(rest)
 			continue
 		}
 		n := int(binary.BigEndian.Uint32(rest[4:]))
 		sum := binary.BigEndian.Uint32(rest[8:])
 		if n > MaxRecordLen || len(rest) < FrameLen+n || crc32.Checksum(rest[FrameLen:FrameLen+n], crcTable) != sum {
-			damaged++
+			r.damaged++
 			rest = resync(rest)
 			continue
 		}
 		c, perr := ParseRecord(rest[FrameLen : FrameLen+n])
 		if perr != nil {
-			damaged++
+			r.damaged++
 		} else {
-			caps = append(caps, c)
+			r.caps = append(r.caps, c)
 		}
 		rest = rest[FrameLen+n:]
 	}
-	return b, caps, damaged, nil
+	return r, nil
+}
+
+// ReadFile reads a spool file back into a batch, counting damaged stretches (a damaged
+// header is one).
+func ReadFile(path string) (b *record.Batch, caps []record.Capture, damaged int, err error) {
+	r, err := read(path)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if !r.headerOK {
+		r.damaged++
+	}
+	return r.b, r.caps, r.damaged, nil
+}
+
+// Read reads f back for replay. lost is the number of records written to f that did not
+// come back intact: its name says how many were written (a name without a count: one
+// per damaged stretch, all that can be known). An error wrapping ErrUnreadable means f
+// cannot be read at all and is to be set aside (SetAside); any other error is passing
+// (too many open files) and worth another try.
+func (d *Dir) Read(f File) (b *record.Batch, caps []record.Capture, lost int, err error) {
+	r, err := read(filepath.Join(d.Path, f.Name))
+	if err != nil {
+		if transient(err) {
+			return nil, nil, 0, err
+		}
+		return nil, nil, 0, fmt.Errorf("%w: %w", ErrUnreadable, err)
+	}
+	if !r.headerOK && len(r.caps) == 0 {
+		return nil, nil, 0, fmt.Errorf("%w: %s holds no spool header and no intact record", ErrUnreadable, f.Name)
+	}
+	lost = r.damaged
+	if f.known {
+		lost = max(0, int(f.records)-len(r.caps))
+	}
+	return r.b, r.caps, lost, nil
+}
+
+// transient tells errors that say nothing about the file itself.
+func transient(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOMEM) || errors.Is(err, syscall.EINTR)
+}
+
+// SetAside takes f, which cannot be read, out of the replay: it is moved into
+// QuarantineDir (or, if that fails, left where it is and skipped until the next start),
+// or just forgotten if it is gone. One log line says which. It returns the records f
+// held, as its name says, for the caller to count as lost.
+func (d *Dir) SetAside(f File, why error) int64 {
+	d.quarantine(f.Name, why, f.records)
+	d.forget(f)
+	d.mu.Lock()
+	d.setAside++
+	d.mu.Unlock()
+	return f.records
+}
+
+// quarantine moves the entry name into QuarantineDir and logs it, with the records lost
+// (-1: unknown).
+func (d *Dir) quarantine(name string, why error, records int64) {
+	src := filepath.Join(d.Path, name)
+	var what string
+	if _, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
+		what = "it is gone"
+	} else {
+		dst, err := d.quarantineName(name)
+		if err == nil {
+			err = os.Rename(src, dst)
+		}
+		if err != nil {
+			d.mu.Lock()
+			d.skip[name] = true
+			d.mu.Unlock()
+			what = fmt.Sprintf("cannot set it aside (%v), left in place and skipped until restart", err)
+		} else {
+			what = "moved to " + dst
+		}
+	}
+	lost := "its records are lost" // a .part: nobody knows how many
+	if records >= 0 {
+		lost = fmt.Sprintf("%d records lost", records)
+	}
+	d.log.Warningf("Spool file %s cannot be replayed (%v): %s; %s", src, why, what, lost)
+}
+
+// quarantineName returns a free name for name in QuarantineDir, creating the folder.
+func (d *Dir) quarantineName(name string) (string, error) {
+	dir := filepath.Join(d.Path, QuarantineDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	dst := filepath.Join(dir, name)
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+			return dst, nil
+		}
+		dst = filepath.Join(dir, fmt.Sprintf("%s.%d", name, i))
+	}
+}
+
+// forget drops f from the list, whatever became of it on disk.
+func (d *Dir) forget(f File) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.claimed, f.Name)
+	n := len(d.Files)
+	d.Files = slices.DeleteFunc(d.Files, func(x File) bool { return x.Name == f.Name })
+	if len(d.Files) < n {
+		d.bytes -= f.size
+		d.records -= f.records
+	}
 }
 
 // resync skips to the next record magic number after the start of p.
@@ -415,20 +644,23 @@ func (d *Dir) Release(f File) {
 	d.mu.Unlock()
 }
 
-// remove deletes a file whose rows ClickHouse acknowledged.
+// Remove deletes a file whose rows ClickHouse acknowledged. A file that cannot be
+// deleted (a read-only filesystem) is still taken out of the replay, so that its rows are
+// not sent and counted again and again: it stays on disk, the next start replays it, and
+// the replay's check finds its rows already there.
 func (d *Dir) Remove(f File) error {
 	err := os.Remove(filepath.Join(d.Path, f.Name))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		d.Release(f)
-		return err
+	if errors.Is(err, os.ErrNotExist) {
+		err = nil
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.claimed, f.Name)
-	d.Files = slices.DeleteFunc(d.Files, func(x File) bool { return x.Name == f.Name })
-	d.bytes -= f.size
-	d.records -= f.records
-	return nil
+	if err != nil {
+		d.mu.Lock()
+		d.skip[f.Name] = true
+		d.mu.Unlock()
+		d.log.Warningf("Spool file %s was replayed but cannot be deleted (%v); skipped until restart", f.Name, err)
+	}
+	d.forget(f)
+	return err
 }
 
 type Stats struct {
@@ -437,12 +669,15 @@ type Stats struct {
 	Records int64     `json:"records"`
 	Oldest  time.Time `json:"oldest,omitzero"`
 	MaxSize int64     `json:"max_bytes"`
+	// SetAside counts the files this process could not read and moved to QuarantineDir
+	// (or skipped).
+	SetAside int `json:"set_aside"`
 }
 
 func (d *Dir) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := Stats{Files: len(d.Files), Bytes: d.bytes, Records: d.records, MaxSize: d.maxSize}
+	s := Stats{Files: len(d.Files), Bytes: d.bytes, Records: d.records, MaxSize: d.maxSize, SetAside: d.setAside}
 	if len(d.Files) > 0 {
 		s.Oldest = d.Files[0].oldest
 	}

@@ -4,6 +4,14 @@
 // Msg.Unpack (escapes kept, ASCII lowered in names). The common record types are
 // read straight from the wire without allocating; anything else, and anything odd,
 // goes through miekg/dns, so the text never differs from the library's.
+//
+// Walked: A, AAAA, CNAME, NS, PTR, DNAME, MX, SRV, SOA and TXT with complete rdata,
+// and OPT in the additional section with no options or only NSID, cookie, padding
+// and extended errors. Through miekg/dns's UnpackRR (per record): every other type,
+// empty rdata, rdata cut short (which the library accepts), OPT elsewhere or with
+// other options. Through Msg.Unpack (whole message): a message of 12 bytes or less,
+// counts larger than the message, and anything malformed, so the error is the
+// library's. The size as packed is computed when every record was walked.
 package wire
 
 import (
@@ -13,7 +21,8 @@ import (
 )
 
 // Decoder walks one message at a time. Its scratch space is reused by Reset, so a
-// long-lived Decoder allocates nothing for the common record types.
+// long-lived Decoder allocates nothing for the common record types. It is not safe
+// for concurrent use.
 type Decoder struct {
 	msg []byte
 
@@ -33,6 +42,8 @@ type Decoder struct {
 	slow bool
 	m    dns.Msg
 	fb   []dns.RR // records of types the walk does not decode, unpacked by miekg/dns
+
+	packBuf []byte // for PackedSize's fallback
 
 	comp compressor
 }

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -39,6 +40,13 @@ func seeds(tb testing.TB) [][]byte {
 		many = append(many, strings.Repeat("x", i%7+1)+".n"+string(rune('a'+i%26))+".example. 60 IN CNAME t"+string(rune('a'+i%13))+".example.net.")
 	}
 	add(reply(tb, "many.example.", dns.TypeCNAME, 0, many, nil, nil))
+	// More suffixes than the compressor's table holds: its map.
+	var lots []string
+	for i := range 1500 { // past 16 KiB: offsets too far to point to
+		n := strconv.Itoa(i)
+		lots = append(lots, "h"+n+".s"+n+".example. 60 IN MX "+n+" mx.s"+n+".example.")
+	}
+	add(reply(tb, "lots.example.", dns.TypeMX, 0, lots, nil, nil))
 	// Other types through miekg/dns, mixed with the walked ones.
 	add(reply(tb, "mix.example.", dns.TypeANY, 0, []string{
 		"mix.example. 60 IN A 192.0.2.1",

@@ -61,12 +61,15 @@ func (d *Decoder) compressed() int {
 // maxCompressionOffset is miekg/dns's: only offsets below it are remembered.
 const maxCompressionOffset = 2 << 13
 
-// compressor is the set of name suffixes written so far. Few names: a linear scan
-// over hashes; many: a map from hash to the first entry with it.
+// compressor is the set of name suffixes written so far: an open-addressing table
+// of their hashes, emptied by moving to the next generation; a map past its load.
 type compressor struct {
 	msg     []byte
+	gen     uint32
+	slots   [tableSlots]slot
 	hashes  []uint64
 	srcs    []int32 // offset in msg of the suffix's first label
+	lens    []int32 // the suffix's length when it lies in one piece (no pointer), or -1
 	next    []int32 // next entry with the same hash when indexed, or -1
 	index   map[uint64]int32
 	indexed bool
@@ -74,14 +77,28 @@ type compressor struct {
 	lh      []uint64
 }
 
-const linearEntries = 48
+type slot struct {
+	h   uint64
+	src int32
+	n   int32 // as lens
+	gen uint32
+}
+
+const (
+	tableSlots = 1024
+	tableMax   = tableSlots / 2 // entries before the map takes over
+)
 
 func (c *compressor) reset(msg []byte) {
 	c.msg = msg
-	c.hashes, c.srcs, c.next = c.hashes[:0], c.srcs[:0], c.next[:0]
+	c.hashes, c.srcs, c.lens, c.next = c.hashes[:0], c.srcs[:0], c.lens[:0], c.next[:0]
 	if c.indexed {
 		clear(c.index)
 		c.indexed = false
+	}
+	if c.gen++; c.gen == 0 {
+		c.slots = [tableSlots]slot{}
+		c.gen = 1
 	}
 }
 
@@ -90,14 +107,19 @@ func (c *compressor) reset(msg []byte) {
 func (c *compressor) name(src, off int, compress bool) int {
 	msg := c.msg
 	labels := c.labels[:0]
+	// labels[flat:] lie in one piece ending with the root at end: most names (all of
+	// them in an uncompressed capture) compare as one run of bytes.
+	flat, end := 0, src
 	for p, hops := src, 0; hops <= maxPointers; {
 		l := int(msg[p])
 		if l == 0 {
+			end = p
 			break
 		}
 		if l&0xC0 == 0xC0 {
 			p = (l&0x3F)<<8 | int(msg[p+1])
 			hops++
+			flat = len(labels)
 			continue
 		}
 		labels = append(labels, int32(p))
@@ -112,33 +134,58 @@ func (c *compressor) name(src, off int, compress bool) int {
 	for range labels {
 		lh = append(lh, 0)
 	}
-	h := uint64(14695981039346656037)
+	h := uint64(0x9E3779B97F4A7C15)
 	for i := len(labels) - 1; i >= 0; i-- {
 		p := int(labels[i])
-		for _, b := range msg[p : p+1+int(msg[p])] {
-			h = (h ^ uint64(b)) * 1099511628211
-		}
-		h = (h ^ 0xff) * 1099511628211 // label boundary
+		h = hashLabel(h, msg, p)
 		lh[i] = h
 	}
 	c.lh = lh
 	for i, p := range labels {
-		if c.find(lh[i], labels[i:]) {
+		n := int32(-1)
+		if i >= flat {
+			n = int32(end + 1 - int(p))
+		}
+		if c.find(lh[i], labels[i:], n) {
 			if compress {
 				return off + 2
 			}
 		} else if off < maxCompressionOffset {
-			c.insert(lh[i], p)
+			c.insert(lh[i], p, n)
 		}
 		off += 1 + int(msg[p])
 	}
 	return off + 1
 }
 
-func (c *compressor) find(h uint64, labels []int32) bool {
+// hashLabel mixes a label, its length byte included (so boundaries are part of the
+// hash), into h eight bytes at a time. Hits are confirmed byte for byte by same.
+func hashLabel(h uint64, msg []byte, p int) uint64 {
+	const m = 0xFF51AFD7ED558CCD
+	lab := msg[p : p+1+int(msg[p])]
+	for len(lab) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(lab)) * m
+		h ^= h >> 32
+		lab = lab[8:]
+	}
+	var t uint64
+	if rest := len(msg) - (p + 1 + int(msg[p]) - len(lab)); len(lab) > 0 && rest >= 8 {
+		// One load past the label, masked, instead of a byte loop.
+		q := p + 1 + int(msg[p]) - len(lab)
+		t = binary.LittleEndian.Uint64(msg[q:]) & (1<<(8*len(lab)) - 1)
+	} else {
+		for i, b := range lab {
+			t |= uint64(b) << (8 * i)
+		}
+	}
+	h = (h ^ t ^ uint64(len(lab))<<59) * m
+	return h ^ h>>29
+}
+
+func (c *compressor) find(h uint64, labels []int32, n int32) bool {
 	if !c.indexed {
-		for i, x := range c.hashes {
-			if x == h && c.same(int(c.srcs[i]), labels) {
+		for j := h % tableSlots; c.slots[j].gen == c.gen; j = (j + 1) % tableSlots {
+			if s := &c.slots[j]; s.h == h && c.same(int(s.src), s.n, labels, n) {
 				return true
 			}
 		}
@@ -146,7 +193,7 @@ func (c *compressor) find(h uint64, labels []int32) bool {
 	}
 	i, ok := c.index[h]
 	for ok && i >= 0 {
-		if c.same(int(c.srcs[i]), labels) {
+		if c.same(int(c.srcs[i]), c.lens[i], labels, n) {
 			return true
 		}
 		i = c.next[i]
@@ -154,11 +201,15 @@ func (c *compressor) find(h uint64, labels []int32) bool {
 	return false
 }
 
-func (c *compressor) insert(h uint64, src int32) {
+func (c *compressor) insert(h uint64, src, n int32) {
 	c.hashes = append(c.hashes, h)
 	c.srcs = append(c.srcs, src)
+	c.lens = append(c.lens, n)
 	c.next = append(c.next, -1)
-	if !c.indexed && len(c.hashes) > linearEntries {
+	switch {
+	case c.indexed:
+		c.link(len(c.hashes) - 1)
+	case len(c.hashes) > tableMax:
 		if c.index == nil {
 			c.index = make(map[uint64]int32)
 		}
@@ -166,10 +217,12 @@ func (c *compressor) insert(h uint64, src int32) {
 		for i := range c.hashes {
 			c.link(i)
 		}
-		return
-	}
-	if c.indexed {
-		c.link(len(c.hashes) - 1)
+	default:
+		j := h % tableSlots
+		for c.slots[j].gen == c.gen {
+			j = (j + 1) % tableSlots
+		}
+		c.slots[j] = slot{h: h, src: src, n: n, gen: c.gen}
 	}
 }
 
@@ -180,9 +233,14 @@ func (c *compressor) link(i int) {
 	c.index[c.hashes[i]] = int32(i)
 }
 
-// same reports whether the suffix starting at the label at src spells the labels.
-func (c *compressor) same(src int, labels []int32) bool {
+// same reports whether the suffix starting at the label at src spells the labels;
+// srcLen and n are their lengths when in one piece.
+func (c *compressor) same(src int, srcLen int32, labels []int32, n int32) bool {
 	msg := c.msg
+	if srcLen >= 0 && n >= 0 {
+		q := int(labels[0])
+		return srcLen == n && string(msg[src:src+int(n)]) == string(msg[q:q+int(n)])
+	}
 	p := src
 	for _, lq := range labels {
 		q := int(lq)
@@ -199,4 +257,27 @@ func (c *compressor) same(src int, labels []int32) bool {
 		p = int(binary.BigEndian.Uint16(msg[p:]) & 0x3FFF)
 	}
 	return msg[p] == 0
+}
+
+// PackedSize is Size with miekg/dns's packing where Size cannot answer: what the
+// writer stores as the size, and an error where packing fails.
+func (d *Decoder) PackedSize(compress bool) (int, error) {
+	if n, ok := d.Size(compress); ok {
+		return n, nil
+	}
+	if !d.slow {
+		d.m = dns.Msg{}
+		if err := d.m.Unpack(d.msg); err != nil {
+			return 0, err // not reached: Reset succeeded
+		}
+	}
+	if d.packBuf == nil {
+		d.packBuf = make([]byte, dns.MaxMsgSize)
+	}
+	d.m.Compress = compress
+	wire, err := d.m.PackBuffer(d.packBuf)
+	if err != nil {
+		return 0, err
+	}
+	return len(wire), nil
 }

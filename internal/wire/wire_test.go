@@ -207,6 +207,10 @@ func compare(t testing.TB, d *Decoder, wire []byte, compress bool) {
 			t.Fatalf("size %d, want %d (compress %v)\n%x", got.size, want.size, compress, wire)
 		}
 	}
+	n, err := d.PackedSize(compress)
+	if (err != nil) != want.sizeErr || (err == nil && n != want.size) {
+		t.Fatalf("PackedSize %d, %v; want %d, error %v (compress %v)\n%x", n, err, want.size, want.sizeErr, compress, wire)
+	}
 	got.size, got.sizeErr = want.size, want.sizeErr
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("rows differ\n got %+v\nwant %+v\n%x", got, want, wire)

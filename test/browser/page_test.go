@@ -99,6 +99,7 @@ func (b *tab) open(url string) {
 		b.t.Fatalf("refusing to load %s: loopback URLs only", url)
 	}
 	b.run(chromedp.Navigate(url))
+	b.waitJS("the page at "+url, fmt.Sprintf(`location.href === %q && document.readyState === 'complete'`, url))
 }
 
 // giveKey types a key into the page's key form, which must be showing.
@@ -127,7 +128,7 @@ const rowsJS = `[...document.querySelectorAll('#results tbody tr')].map(tr =>
 func (b *tab) waitRows(q string) []string {
 	b.t.Helper()
 	b.waitJS("results of "+q, fmt.Sprintf(`!document.getElementById('results-section').hidden &&
-		document.getElementById('status').textContent.includes(%q)`, strings.TrimPrefix(q, "ip:")))
+		document.getElementById('results-section').dataset.q === %q`, q))
 	return b.strings(rowsJS)
 }
 
@@ -306,9 +307,31 @@ func TestPage(t *testing.T) {
 		b.shot("08-pivot-expanded")
 	})
 
+	t.Run("address", func(t *testing.T) {
+		b.t = t
+		b.open(d.base + "/?q=192.0.2.10")
+		got := b.waitRows("192.0.2.10")
+		if want := apiLines(d.apiRows(t, "/api/v1/ip/192.0.2.10")); !slices.Equal(got, want) || len(got) != 2 {
+			t.Errorf("rows %q, the API says %q", got, want)
+		}
+		// The names whose CNAME chains end at www.example.org. are in its row.
+		aliases := b.strings(`[...document.querySelectorAll('#results tbody tr')].map(tr => tr.querySelector('td[data-col=rrname]').textContent + ': ' + tr.querySelector('td[data-col=aliases]').textContent)`)
+		if !slices.Contains(aliases, "www.example.org.: blog.example.org. docs.example.org.") && !slices.Contains(aliases, "www.example.org.: docs.example.org. blog.example.org.") {
+			t.Errorf("aliases column %q", aliases)
+		}
+		b.waitJS("the graph of the address", `document.querySelector('#graph g.node.root.expanded[data-id="ip:192.0.2.10"]')`)
+		want := []string{"ip:192.0.2.10", "name:blog.example.org.", "name:docs.example.org.", "name:example.org.", "name:www.example.org."}
+		if got := b.strings(nodesJS); !slices.Equal(got, want) {
+			t.Errorf("graph of 192.0.2.10: %q, want %q", got, want)
+		}
+		b.shot("09-address")
+	})
+
 	t.Run("CSV download", func(t *testing.T) {
 		b.t = t
-		// The page is still on www.example.org, with the graph of the test before.
+		b.open(d.base + "/?q=www.example.org")
+		b.waitRows("www.example.org")
+		b.waitJS("the pivot graph", `document.querySelector('#graph g.node.root.expanded')`)
 		b.run(chromedp.Click(chromedp.CSS(`button[data-download=results][data-format=csv]`)),
 			chromedp.Click(chromedp.CSS(`button[data-download=pivot][data-format=csv]`)))
 		var want []string
@@ -323,16 +346,30 @@ func TestPage(t *testing.T) {
 		if len(pivot) == 0 || pivot[0] != "from,rrtype,to,time_first,time_last,count" {
 			t.Fatalf("pivot CSV: %q", pivot)
 		}
-		edges := map[string]bool{}
+		var edges []string
 		for _, l := range pivot[1:] {
 			f := strings.Split(l, ",")
-			edges[strings.Join(f[:3], " ")] = true
+			edges = append(edges, strings.Join(f[:3], " "))
 		}
-		for _, e := range []string{"www.example.org. A 192.0.2.10", "example.org. MX mail.example.org.", "example.org. NS ns2.example.net.", "blog.example.org. CNAME www.example.org.", "mail.example.org. AAAA 2001:db8::25"} {
-			if !edges[e] {
-				t.Errorf("pivot CSV lacks the edge %s:\n%s", e, strings.Join(pivot, "\n"))
-			}
+		want = []string{"blog.example.org. CNAME www.example.org.", "docs.example.org. CNAME blog.example.org.",
+			"example.org. A 192.0.2.10", "www.example.org. A 192.0.2.10", "www.example.org. AAAA 2001:db8::10"}
+		if !slices.Equal(edges, want) {
+			t.Errorf("pivot CSV edges:\n%s\nwant:\n%s", strings.Join(edges, "\n"), strings.Join(want, "\n"))
 		}
+	})
+
+	t.Run("rdata mode", func(t *testing.T) {
+		b.t = t
+		eval[bool](b, `document.getElementById('mode').value = 'rdata'; true`)
+		b.search("www.example.org", "")
+		got := b.waitRows("www.example.org")
+		if want := apiLines(d.apiRows(t, "/api/v1/rdata/www.example.org")); !slices.Equal(got, want) || !slices.Equal(got, []string{"blog.example.org. CNAME www.example.org."}) {
+			t.Errorf("rows %q, the API says %q", got, want)
+		}
+		if href := eval[string](b, `location.href`); !strings.HasSuffix(href, "/?q=www.example.org&mode=rdata") {
+			t.Errorf("URL %s: want the mode in it", href)
+		}
+		eval[bool](b, `document.getElementById('mode').value = 'auto'; true`)
 	})
 
 	t.Run("negative", func(t *testing.T) {
@@ -349,7 +386,7 @@ func TestPage(t *testing.T) {
 		if !slices.Equal(got, want) || !slices.Contains(got, "nothing-here.example.org. A NXDOMAIN") || len(got) != 2 {
 			t.Errorf("negative rows %q, the API says %q", got, want)
 		}
-		b.shot("09-negative")
+		b.shot("10-negative")
 	})
 
 	t.Run("bad query", func(t *testing.T) {
@@ -360,7 +397,7 @@ func TestPage(t *testing.T) {
 		if !strings.HasPrefix(msg, `Bad query (parameter "ip"): `) {
 			t.Errorf("a bad address shows %q", msg)
 		}
-		b.shot("10-bad-query")
+		b.shot("11-bad-query")
 	})
 
 	t.Run("ClickHouse down", func(t *testing.T) {
@@ -379,7 +416,7 @@ func TestPage(t *testing.T) {
 		if msg := b3.text("#message"); !strings.Contains(msg, "ClickHouse") || !strings.Contains(msg, "503") {
 			t.Errorf("with ClickHouse down the page says %q", msg)
 		}
-		b3.shot("11-clickhouse-down")
+		b3.shot("12-clickhouse-down")
 	})
 	t.Logf("screenshots in %s", out)
 }

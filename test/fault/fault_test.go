@@ -458,9 +458,13 @@ func TestSpoolSizeLimit(t *testing.T) {
 }
 
 // Test 6: damaged spool files are in the directory when CoreDNS starts: one truncated in
-// the middle of a record, one with bytes flipped in two records. CoreDNS starts and
-// answers, the intact records are replayed (exactly those), and the three damaged ones
-// are counted as dropped_total{reason="corrupt"}.
+// the middle of a record, one with bytes flipped in two records, and a directory in place
+// of a third. CoreDNS starts and answers; while ClickHouse stays down for several replay
+// attempts nothing is counted corrupt; once it is back the intact records are replayed (exactly
+// those), the directory is set aside into quarantine/, and the books are exact, in
+// records, counted once: dropped_total{reason="corrupt"} is every record the damage cost
+// (the torn one, those cut off after it, the two flipped), {reason="unreadable"} the
+// records the third file's name counts.
 func TestCorruptSpool(t *testing.T) {
 	f := newFixture(t, "corrupt")
 	ch.Kill()
@@ -492,18 +496,21 @@ func TestCorruptSpool(t *testing.T) {
 			t.Errorf("answer %s is not in the spool after SIGTERM", name)
 		}
 	}
-	var a, b string
+	var a, b, c string
 	for _, path := range files {
 		if len(records[path]) >= 3 {
-			if a == "" {
+			switch {
+			case a == "":
 				a = path
-			} else if b == "" {
+			case b == "":
 				b = path
+			case c == "":
+				c = path
 			}
 		}
 	}
-	if b == "" {
-		t.Fatalf("no two spool files with 3 records or more: %d files", len(files))
+	if c == "" {
+		t.Fatalf("no three spool files with 3 records or more: %d files", len(files))
 	}
 
 	intact := copySet(all)
@@ -533,12 +540,28 @@ func TestCorruptSpool(t *testing.T) {
 	if err := os.WriteFile(b, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	const corrupt = 3 // the torn record in a, the two flipped ones in b
+	// c: a directory in its place, which cannot be read.
+	rc := records[c]
+	if err := os.Remove(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(c, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rc {
+		delete(intact, r.qname)
+	}
+	const stretches = 3               // what the test's reader finds: the torn record in a, the two flipped ones in b
+	corrupt := int64(len(ra)-mid) + 2 // in records: the torn one, those cut off after it, the two flipped
+	unreadable := int64(len(rc))
 	gone := len(ra) - mid - 1
 	// The test's reader agrees on what the damage did.
 	after := map[string]bool{}
 	damaged := 0
 	for _, path := range files {
+		if path == c {
+			continue
+		}
 		recs, d, err := readSpool(path)
 		if err != nil {
 			t.Fatal(err)
@@ -548,11 +571,12 @@ func TestCorruptSpool(t *testing.T) {
 			after[r.qname] = true
 		}
 	}
-	if damaged != corrupt || len(after) != len(intact) {
-		t.Fatalf("after the damage the test's reader finds %d damaged and %d intact records, want %d and %d", damaged, len(after), corrupt, len(intact))
+	if damaged != stretches || len(after) != len(intact) {
+		t.Fatalf("after the damage the test's reader finds %d damaged stretches and %d intact records, want %d and %d", damaged, len(after), stretches, len(intact))
 	}
 
-	restartClickHouse(t)
+	// CoreDNS starts while ClickHouse is still down: the replay of the oldest file fails
+	// again and again, and a failed replay counts nothing.
 	res.Restart(t)
 	res.WaitOutput(t, "from an earlier run", 1, 5*time.Second)
 	// CoreDNS starts normally: it answers, and records, new queries.
@@ -562,6 +586,12 @@ func TestCorruptSpool(t *testing.T) {
 	if len(fresh.answered) == 0 || len(fresh.unanswered) != 0 {
 		t.Errorf("after the start with damaged spool files: %d answers, %d unanswered", len(fresh.answered), len(fresh.unanswered))
 	}
+	time.Sleep(3 * time.Second) // a few more failed replays (backoff 0.1 s to 2 s)
+	down := res.mustStatus(t)
+	if down.Records.Dropped["corrupt"] != 0 {
+		t.Errorf("ClickHouse down: want nothing counted corrupt yet: %v", down)
+	}
+	restartClickHouse(t)
 
 	s, took := settle(t, res, f.db, f.spool, 0, settleTimeout)
 	want := copySet(intact)
@@ -570,18 +600,29 @@ func TestCorruptSpool(t *testing.T) {
 	}
 	rows, _ := checkExactlyOnce(t, f.db, want, nil)
 	checkHistory(t, f.db, rows)
-	checkAccounting(t, res, s, int64(len(intact)+corrupt), "corrupt")
-	if s.Records.Dropped["corrupt"] != corrupt || s.Records.Replayed-s.Records.Spooled != int64(len(intact)) {
-		t.Errorf("want %d corrupt and %d replayed from the earlier run: %v", corrupt, len(intact), s)
+	checkAccounting(t, res, s, int64(len(intact))+corrupt+unreadable, "corrupt", "unreadable")
+	earlier := s.Records.Replayed - s.Records.Spooled
+	if s.Records.Dropped["corrupt"] != corrupt || s.Records.Dropped["unreadable"] != unreadable || earlier != int64(len(intact)) {
+		t.Errorf("want %d corrupt, %d unreadable and %d replayed from the earlier run: %v", corrupt, unreadable, len(intact), s)
+	}
+	// The books of the earlier run: what its files held = replayed + corrupt + unreadable.
+	if earlier+s.Records.Dropped["corrupt"]+s.Records.Dropped["unreadable"] != int64(len(all)) {
+		t.Errorf("books: %d spooled by the earlier run != replayed %d + corrupt %d + unreadable %d",
+			len(all), earlier, s.Records.Dropped["corrupt"], s.Records.Dropped["unreadable"])
 	}
 	m, err := res.metricValues()
-	if err != nil || m["dropped/corrupt"] != corrupt {
-		t.Errorf(`coredns_passivedns_dropped_total{reason="corrupt"} = %v (error %v), want %d`, m["dropped/corrupt"], err, corrupt)
+	if err != nil || m["dropped/corrupt"] != float64(corrupt) || m["dropped/unreadable"] != float64(unreadable) {
+		t.Errorf(`dropped_total{reason="corrupt"} = %v, {reason="unreadable"} = %v (error %v), want %d, %d`, m["dropped/corrupt"], m["dropped/unreadable"], err, corrupt, unreadable)
+	}
+	if info, err := os.Stat(filepath.Join(f.spool, "quarantine", filepath.Base(c))); err != nil || !info.IsDir() {
+		t.Errorf("the directory is not in quarantine/: %v", err)
 	}
 	t.Logf("FIGURES test 6 (corrupt spool): %d files, %d records spooled at SIGTERM; damaged: %s cut in record %d of %d (%d after it gone), "+
-		"%s with the first and last of %d records flipped; replayed %d = intact %d, corrupt %d; new answers after the start %d; rows %d; settled in %v",
-		len(files), len(all), filepath.Base(a), mid+1, len(ra), gone, filepath.Base(b), len(rb),
-		s.Records.Replayed-s.Records.Spooled, len(intact), s.Records.Dropped["corrupt"], len(fresh.answered), rows, took.Round(time.Millisecond))
+		"%s with the first and last of %d records flipped, %s (%d records) replaced by a directory; while ClickHouse was down: corrupt %d, unreadable %d; "+
+		"replayed %d = intact %d, corrupt %d (records), unreadable %d; new answers after the start %d; rows %d; settled in %v",
+		len(files), len(all), filepath.Base(a), mid+1, len(ra), gone, filepath.Base(b), len(rb), filepath.Base(c), len(rc),
+		down.Records.Dropped["corrupt"], down.Records.Dropped["unreadable"],
+		earlier, len(intact), s.Records.Dropped["corrupt"], s.Records.Dropped["unreadable"], len(fresh.answered), rows, took.Round(time.Millisecond))
 }
 
 func copySet(m map[string]bool) map[string]bool {

@@ -213,7 +213,9 @@
       $('asof-section').hidden = false;
       $('at').value = s.to || '';
       drawAsof();
-      startGraph(d.value);
+      startGraph('name', d.value);
+    } else if (d.mode === 'ip' && isAddr(d.value)) {
+      startGraph('ip', d.value);
     }
   }
 
@@ -321,8 +323,10 @@
       tbody.appendChild(tr);
     }
     $('results-title').textContent = state.kind === 'negative' ? 'Negative answers' : 'Results';
+    $('results-hint').textContent = state.kind === 'negative' ? 'NXDOMAIN: no such name; NOERROR: NODATA, the name exists without records of that type' : '';
     $('results-count').textContent = state.rows.length + (state.cursor ? '+' : '') + ' rows';
     $('more').hidden = !state.cursor;
+    $('results-section').dataset.q = state.search.q; // what these are the results of
     $('results-section').hidden = false;
   }
 
@@ -465,7 +469,8 @@
       const res = await api('/api/v1/asof/' + encodeURIComponent(d.value), { at: $('at').value.trim(), rrtype: state.search.rrtype });
       state.asof = res.answers.map((a) => ({
         qtype: a.qtype, rcode: a.rcode, answered_at: a.answered_at, ttl: a.ttl, covers: a.covers,
-        chain: a.chain.join(' → '), final: a.final.map((r) => r.rrtype + ' ' + r.rdata).join(', '),
+        chain: a.chain.join(' → '),
+        final: a.final.length ? a.final.map((r) => r.rrtype + ' ' + r.rdata).join(', ') : a.rcode === 'NOERROR' ? '(none: NODATA)' : '(none)',
         at: res.at, _raw: a,
       }));
       simpleTable($('asof'), ASOF_COLS, state.asof);
@@ -484,8 +489,8 @@
   // The graph grows by expansion: a name brings its addresses and the other names there
   // (/pivot), its CNAME, NS and MX targets (/name) and the names pointing at it (/rdata);
   // an address brings the names that resolved to it and their aliases (/ip).
-  function newGraph(root) {
-    return { nodes: new Map(), edges: new Map(), root: 'name:' + root, order: 0 };
+  function newGraph(rootID) {
+    return { nodes: new Map(), edges: new Map(), root: rootID, order: 0 };
   }
 
   function addNode(g, kind, value, depth) {
@@ -513,10 +518,10 @@
     g.edges.set(k, { from: from.id, to: to.id, rrtype: e.rrtype, time_first: e.time_first || '', time_last: e.time_last || '', count: e.count || 0 });
   }
 
-  function startGraph(name) {
-    const fq = name.endsWith('.') ? name.toLowerCase() : name.toLowerCase() + '.';
-    state.graph = newGraph(fq);
-    addNode(state.graph, 'name', fq, 0);
+  function startGraph(kind, value) {
+    if (kind === 'name') value = value.endsWith('.') ? value.toLowerCase() : value.toLowerCase() + '.';
+    state.graph = newGraph(kind + ':' + value);
+    addNode(state.graph, kind, value, 0);
     $('pivot-section').hidden = false;
     expand(state.graph.root);
   }
@@ -563,10 +568,10 @@
           const owner = addNode(g, 'name', r.rrname, n.depth + 1);
           addEdge(g, owner, n, r);
           for (const a of r.aliases || []) {
-            // chain: alias -> ... -> owner, each hop a CNAME edge
+            // chain: alias -> ... -> owner, each hop a CNAME edge, one column further out
             let prev = null;
-            for (const hopName of a.chain) {
-              const cur = addNode(g, 'name', hopName, n.depth + 2);
+            for (const [i, hopName] of a.chain.entries()) {
+              const cur = addNode(g, 'name', hopName, n.depth + a.chain.length - i);
               if (prev) addEdge(g, prev, cur, { rrtype: 'CNAME', time_first: a.time_first, time_last: a.time_last, count: a.count });
               prev = cur;
             }

@@ -1,0 +1,4 @@
+// Package record turns a captured DNS response into the columns of a batch for the
+// responses table: presentation-format names and record data as miekg/dns prints them,
+// canonical (fully qualified, ASCII lowered), plus the batch ids that make inserts exactly once.
+package record
