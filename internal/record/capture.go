@@ -3,8 +3,8 @@ package record
 import (
 	"net/netip"
 	"sync"
-	"unsafe"
 	"time"
+	"unsafe"
 )
 
 // capture is everything the writer needs to turn one response into a row. It holds a
