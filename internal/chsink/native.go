@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/passivedns/passivedns/internal/nativeblock"
 	"github.com/passivedns/passivedns/internal/record"
@@ -24,29 +25,64 @@ var httpClient = &http.Client{Transport: &http.Transport{
 	MaxIdleConnsPerHost: 2,
 }}
 
+// nativePath holds what Native inserts reuse: a block and an Inserter (its request body) per
+// insert running at once. The live inserter and the spool's replayer write at the same
+// time, as they do through clickhouse-go's connection pool, so there are at most two.
+type nativePath struct {
+	cfg    nativeblock.Config
+	modern bool
+	mu     sync.Mutex
+	free   []*nativeConn
+}
+
+type nativeConn struct {
+	ins *nativeblock.Inserter
+	blk *nativeblock.Responses
+}
+
+func (p *nativePath) get() (*nativeConn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.free); n > 0 {
+		c := p.free[n-1]
+		p.free = p.free[:n-1]
+		return c, nil
+	}
+	ins, err := nativeblock.NewInserter(p.cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &nativeConn{ins: ins, blk: nativeblock.New(p.modern)}, nil
+}
+
+func (p *nativePath) put(c *nativeConn) {
+	p.mu.Lock()
+	p.free = append(p.free, c)
+	p.mu.Unlock()
+}
+
 // prepareNative sets up inserts of Native blocks over HTTP when an HTTP interface is
 // configured, the server is not a cluster and the table has exactly the columns of a
-// nativeblock block; otherwise inserts go through clickhouse-go. Called with s.mu held, once the schema is known.
+// nativeblock block; otherwise inserts go through clickhouse-go. Called with s.mu held,
+// once the schema is known.
 func (s *Sink) prepareNative() error {
-	s.native, s.block = nil, nil
+	s.native = nil
 	// A cluster takes inserts into the local replicated table of the node the native
 	// connection chose (failing over between the DSN's hosts): that stays on clickhouse-go.
 	if s.opts.HTTP == "" || s.schema.Cluster != "" {
 		return nil
 	}
-	block := nativeblock.New(s.schema.Flavor.Modern)
-	if !slices.Equal(block.Columns(), s.schema.ResponseColumns()) {
+	if !slices.Equal(nativeblock.New(s.schema.Flavor.Modern).Columns(), s.schema.ResponseColumns()) {
 		return nil
 	}
 	cfg := nativeblock.Config{URL: s.opts.HTTP, Database: s.schema.DB, Modern: s.schema.Flavor.Modern, Client: httpClient}
 	if s.opts.ClickHouse != nil {
 		cfg.User, cfg.Password = s.opts.ClickHouse.Auth.Username, s.opts.ClickHouse.Auth.Password
 	}
-	ins, err := nativeblock.NewInserter(cfg)
-	if err != nil {
+	if _, err := nativeblock.NewInserter(cfg); err != nil {
 		return err
 	}
-	s.native, s.block = ins, block
+	s.native = &nativePath{cfg: cfg, modern: s.schema.Flavor.Modern}
 	return nil
 }
 
@@ -59,11 +95,13 @@ func (s *Sink) Native() bool {
 
 // writeNative inserts b as one Native block. Any failure may have landed rows (the server
 // may have written parts before it answered), so b is marked uncertain.
-func (s *Sink) writeNative(ctx context.Context, b *record.Batch, ins *nativeblock.Inserter, blk *nativeblock.Responses) error {
-	// The live inserter and the spool's replayer write at the same time; they share the
-	// block and the request buffer.
-	s.nativeMu.Lock()
-	defer s.nativeMu.Unlock()
+func (s *Sink) writeNative(ctx context.Context, b *record.Batch, np *nativePath) error {
+	c, err := np.get()
+	if err != nil {
+		return err
+	}
+	defer np.put(c)
+	blk := c.blk
 	blk.Reset()
 	for lo := 0; lo < b.Len(); lo += appendChunk {
 		for i := lo; i < min(lo+appendChunk, b.Len()); i++ {
@@ -73,7 +111,7 @@ func (s *Sink) writeNative(ctx context.Context, b *record.Batch, ins *nativebloc
 		// goroutines wait behind a whole batch.
 		runtime.Gosched()
 	}
-	err := ins.Insert(ctx, blk, b.ID)
+	err = c.ins.Insert(ctx, blk, b.ID)
 	if err == nil {
 		return nil
 	}

@@ -2,7 +2,6 @@ package chsink
 
 import (
 	clog "github.com/coredns/coredns/plugin/pkg/log"
-	"github.com/passivedns/passivedns/internal/nativeblock"
 	"github.com/passivedns/passivedns/internal/record"
 	"github.com/passivedns/passivedns/internal/schema"
 
@@ -49,9 +48,7 @@ type Sink struct {
 	ready  bool // connected and schema checked
 
 	// Inserts over HTTP (see native.go); nil when they go through clickhouse-go.
-	native   *nativeblock.Inserter
-	block    *nativeblock.Responses
-	nativeMu sync.Mutex // guards block and native's buffers while a Write uses them
+	native *nativePath
 }
 
 // New returns a sink; it connects on first use.
@@ -131,10 +128,10 @@ func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 		b = rest
 	}
 	s.mu.Lock()
-	nins, blk := s.native, s.block
+	np := s.native
 	s.mu.Unlock()
-	if nins != nil {
-		return s.writeNative(ctx, b, nins, blk)
+	if np != nil {
+		return s.writeNative(ctx, b, np)
 	}
 	if s.schema.Flavor.Modern {
 		// A retry with the same token is dropped by the server if the first try landed.
