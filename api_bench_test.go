@@ -298,7 +298,7 @@ func percentile(d []time.Duration, p float64) time.Duration {
 }
 
 func benchConfig(tb testing.TB, db string) config {
-	dsn := testCH.DSN(db)
+	dsn := testCH(tb).DSN(db)
 	opts, parsed, err := parseDSN(dsn)
 	if err != nil || parsed != db {
 		tb.Fatalf("parseDSN(%s): %v", dsn, err)
@@ -320,17 +320,17 @@ func BenchmarkAPILatency(b *testing.B) {
 	cfg := benchConfig(b, db)
 	w := newBenchWorld(rows, 1)
 	var have uint64
-	if n, err := testCH.Query("SELECT count() FROM `" + db + "`.responses"); err == nil {
+	if n, err := testCH(b).Query("SELECT count() FROM `" + db + "`.responses"); err == nil {
 		have, _ = strconv.ParseUint(strings.TrimSpace(n), 10, 64)
 	}
 	if have < uint64(rows) {
-		testCH.Query("DROP DATABASE IF EXISTS `" + db + "`")
+		testCH(b).Query("DROP DATABASE IF EXISTS `" + db + "`")
 		loadBench(b, cfg, w, rows)
 	} else {
 		b.Logf("reusing %d responses in %s", have, db)
 	}
 	for _, t := range []string{"responses", "history_by_name", "history_by_ip", "history_by_rdata"} {
-		out, _ := testCH.Query(fmt.Sprintf("SELECT count(), sum(rows), formatReadableSize(sum(bytes)) FROM system.parts WHERE active AND database = '%s' AND table = '%s'", db, t))
+		out, _ := testCH(b).Query(fmt.Sprintf("SELECT count(), sum(rows), formatReadableSize(sum(bytes)) FROM system.parts WHERE active AND database = '%s' AND table = '%s'", db, t))
 		b.Logf("%s: parts, rows, bytes: %s", t, strings.TrimSpace(out))
 	}
 	a := newAPI(cfg, httpapi.Config{Addr: "127.0.0.1:0"})
@@ -364,11 +364,11 @@ func BenchmarkAPILatency(b *testing.B) {
 // kind: the loader and every request kind keep working.
 func TestAPILatencySmall(t *testing.T) {
 	const rows = 20000
-	db := chTestDB(t)
+	db := testCH(t).TestDB(t)
 	cfg := benchConfig(t, db)
 	w := newBenchWorld(rows, 1)
 	loadBench(t, cfg, w, rows)
-	if n := chCount(t, "SELECT count() FROM `"+db+"`.responses"); n != rows {
+	if n := testCH(t).Count(t, "SELECT count() FROM `"+db+"`.responses"); n != rows {
 		t.Fatalf("%d responses, want %d", n, rows)
 	}
 	a := newAPI(cfg, httpapi.Config{Addr: "127.0.0.1:0"})

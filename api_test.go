@@ -59,7 +59,7 @@ func (s *clockSink) Write(ctx context.Context, b *record.Batch) error {
 	return s.sink.Write(ctx, b)
 }
 
-// recording is a PassiveDNS in front of an answering handler, writing into db on testCH.
+// recording is a PassiveDNS in front of an answering handler, writing into db on testCH(t).t).
 type recording struct {
 	t      *testing.T
 	db     string
@@ -71,7 +71,7 @@ type recording struct {
 
 func newRecording(t *testing.T) *recording {
 	t.Helper()
-	db := chTestDB(t)
+	db := testCH(t).TestDB(t)
 	cfg := chConfig(t, db)
 	cfg.batch, cfg.flush, cfg.queue = 5000, 20*time.Millisecond, 100000
 	rec := &recording{t: t, db: db, cfg: cfg, answer: map[string]*dns.Msg{}}

@@ -1,15 +1,12 @@
 package passivedns
 
 import (
-	"github.com/passivedns/passivedns/internal/record"
 	"github.com/passivedns/passivedns/internal/recordtest"
 
 	"context"
 	"net"
 	"testing"
-	"time"
 
-	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/test"
 
@@ -80,41 +77,4 @@ func BenchmarkCaptureBaseline(b *testing.B) {
 	for b.Loop() {
 		next.ServeDNS(ctx, w, q)
 	}
-}
-
-// BenchmarkInsertRows is the writer's cost of handing decoded rows to the driver
-// (appendColumns) for a batch of 10,000 typical answers, per row, without sending.
-func BenchmarkInsertRows(b *testing.B) {
-	_, reply := recordtest.TypicalAnswer(b)
-	wire, _ := reply.Pack()
-	rows := &record.Batch{ID: 1}
-	d := new(record.Decoder)
-	for range 10000 {
-		if err := rows.Add(&record.Capture{Wire: wire, Time: time.Now()}, d, "bench"); err != nil {
-			b.Fatal(err)
-		}
-	}
-	cfg, err := parse(caddy.NewTestController("dns", "passivedns "+testCH.DSN("bench_insert_rows")))
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := newSink(cfg)
-	defer s.Close()
-	ctx := context.Background()
-	if err := s.Prepare(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		ins, err := s.Conn().PrepareBatch(ctx, s.Schema().InsertResponses())
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := s.AppendColumns(ins, rows); err != nil {
-			b.Fatal(err)
-		}
-		ins.Abort()
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10000, "ns/row")
 }

@@ -1,8 +1,11 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/chsink"
 	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/recordtest"
 
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -60,25 +63,25 @@ func httpBatch(t *testing.T, at time.Time) *record.Batch {
 	t.Helper()
 	txt := &dns.TXT{Hdr: dns.RR_Header{Name: "txt.example.org.", Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60},
 		Txt: []string{`say \"hi\"`, `back\\slash`, "caf\xc3\xa9 \xff", `\000\255`, ""}}
-	txtMsg := chMsg(t, "TXT.example.org.", dns.TypeTXT, 0, false)
+	txtMsg := recordtest.Msg(t, "TXT.example.org.", dns.TypeTXT, 0, false)
 	txtMsg.Answer = []dns.RR{txt}
-	nx := chMsg(t, "nope.example.org.", dns.TypeA, dns.RcodeNameError, true)
+	nx := recordtest.Msg(t, "nope.example.org.", dns.TypeA, dns.RcodeNameError, true)
 	soa, _ := dns.NewRR("example.org. 300 IN SOA ns1.Example.org. hostmaster.example.org. 1 7200 3600 1209600 300")
 	nx.Ns = []dns.RR{soa}
 	cs := []record.Capture{
-		chCapture(t, chMsg(t, "www.Example.org.", dns.TypeA, 0, false, "www.example.org. 300 IN CNAME web.example.net.",
+		recordtest.CaptureOf(t, recordtest.Msg(t, "www.Example.org.", dns.TypeA, 0, false, "www.example.org. 300 IN CNAME web.example.net.",
 			"web.example.net. 60 IN A 192.0.2.1", "web.example.net. 60 IN A 192.0.2.2"), at, "192.0.2.9", "udp"),
-		chCapture(t, chMsg(t, `\000\255\"Q\\x\;.example.org.`, dns.TypeCNAME, 0, false,
+		recordtest.CaptureOf(t, recordtest.Msg(t, `\000\255\"Q\\x\;.example.org.`, dns.TypeCNAME, 0, false,
 			`\000\255\"Q\\x\;.example.org. 60 IN CNAME \(t\).Example.org.`), at.Add(time.Millisecond), "2001:db8::1", "tcp"),
-		chCapture(t, txtMsg, at.Add(2*time.Millisecond), "", "udp"),
-		chCapture(t, nx, at.Add(3*time.Millisecond), "192.0.2.9", "udp"),
-		chCapture(t, chMsg(t, "example.org.", dns.TypeCAA, 0, false, `example.org. 60 IN CAA 0 issue "ca.example.net"`,
+		recordtest.CaptureOf(t, txtMsg, at.Add(2*time.Millisecond), "", "udp"),
+		recordtest.CaptureOf(t, nx, at.Add(3*time.Millisecond), "192.0.2.9", "udp"),
+		recordtest.CaptureOf(t, recordtest.Msg(t, "example.org.", dns.TypeCAA, 0, false, `example.org. 60 IN CAA 0 issue "ca.example.net"`,
 			"example.org. 60 IN HINFO \"a b\" \"c\""), at.Add(4*time.Millisecond), "192.0.2.9", "udp"),
 		// A day later: a batch spanning two partitions.
-		chCapture(t, chMsg(t, "mx.example.org.", dns.TypeMX, 0, false, "mx.example.org. 60 IN MX 10 MAIL.example.org."),
+		recordtest.CaptureOf(t, recordtest.Msg(t, "mx.example.org.", dns.TypeMX, 0, false, "mx.example.org. 60 IN MX 10 MAIL.example.org."),
 			at.Add(24*time.Hour), "192.0.2.9", "udp"),
 	}
-	return chBatch(t, cs...)
+	return recordtest.BatchOf(t, cs...)
 }
 
 // TestHTTPInsertRowsIdentical: the same batch written as a Native block over HTTP and
@@ -88,22 +91,22 @@ func TestHTTPInsertRowsIdentical(t *testing.T) {
 	b := httpBatch(t, at)
 	dump := map[bool]string{}
 	for _, native := range []bool{true, false} {
-		db := chTestDB(t) + map[bool]string{true: "_http", false: "_native"}[native]
+		db := testCH(t).TestDB(t) + map[bool]string{true: "_http", false: "_native"}[native]
 		cfg := chConfig(t, db)
 		if native {
-			cfg.httpURL = "http://" + testCH.HTTPAddr + "/"
+			cfg.httpURL = "http://" + testCH(t).HTTPAddr + "/"
 		}
-		s := chSink(t, cfg)
-		if err := s.Prepare(chCtx(t)); err != nil {
+		s := httpSink(t, cfg)
+		if err := s.Prepare(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { testCH.Query("DROP DATABASE IF EXISTS `" + db + "`") })
+		t.Cleanup(func() { testCH(t).Query("DROP DATABASE IF EXISTS `" + db + "`") })
 		if s.Native() != native {
 			t.Fatalf("sink writes Native blocks over HTTP: %v, want %v", s.Native(), native)
 		}
 		again := *b // Write may mark it uncertain
-		chWrite(t, s, &again)
-		out, err := testCH.Query("SELECT * FROM `" + db + "`.responses ORDER BY time, qname FORMAT TabSeparated")
+		httpWrite(t, s, &again)
+		out, err := testCH(t).Query("SELECT * FROM `" + db + "`.responses ORDER BY time, qname FORMAT TabSeparated")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,18 +123,18 @@ func TestHTTPInsertRowsIdentical(t *testing.T) {
 // TestHTTPInsertLandedCheck: a batch whose HTTP insert may have landed is not written
 // twice, and the days that did not land are.
 func TestHTTPInsertLandedCheck(t *testing.T) {
-	db := chTestDB(t)
+	db := testCH(t).TestDB(t)
 	cfg := chConfig(t, db)
-	cfg.httpURL = "http://" + testCH.HTTPAddr + "/"
-	s := chSink(t, cfg)
+	cfg.httpURL = "http://" + testCH(t).HTTPAddr + "/"
+	s := httpSink(t, cfg)
 	at := time.Now().UTC().Truncate(time.Millisecond).Add(-48 * time.Hour)
 	b := httpBatch(t, at)
 	// Only the first day landed.
 	firstDay := b.Subset(func(i int) bool { return b.Time[i].Before(at.Add(time.Hour)) })
-	chWrite(t, s, firstDay)
+	httpWrite(t, s, firstDay)
 	b.Uncertain = true
-	chWrite(t, s, b)
-	out, err := testCH.Query("SELECT count(), uniqExact(qname) FROM `" + db + "`.responses")
+	httpWrite(t, s, b)
+	out, err := testCH(t).Query("SELECT count(), uniqExact(qname) FROM `" + db + "`.responses")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,8 +143,8 @@ func TestHTTPInsertLandedCheck(t *testing.T) {
 	}
 	// Everything landed: nothing is written.
 	firstDay.Uncertain = true
-	chWrite(t, s, firstDay)
-	if out, _ := testCH.Query("SELECT count() FROM `" + db + "`.responses"); out != "6\n" {
+	httpWrite(t, s, firstDay)
+	if out, _ := testCH(t).Query("SELECT count() FROM `" + db + "`.responses"); out != "6\n" {
 		t.Errorf("after a resend of a landed batch: %q rows, want 6", out)
 	}
 }
@@ -149,11 +152,11 @@ func TestHTTPInsertLandedCheck(t *testing.T) {
 // TestHTTPInsertThroughWriter: captures from the recorder reach the table over HTTP, with
 // the writer reusing its batches across inserts.
 func TestHTTPInsertThroughWriter(t *testing.T) {
-	db := chTestDB(t)
+	db := testCH(t).TestDB(t)
 	cfg := chConfig(t, db)
-	cfg.httpURL = "http://" + testCH.HTTPAddr + "/"
+	cfg.httpURL = "http://" + testCH(t).HTTPAddr + "/"
 	cfg.batch = 3
-	s := chSink(t, cfg)
+	s := httpSink(t, cfg)
 	w := newWriter(cfg, s)
 	if w.free == nil {
 		t.Fatal("the writer does not reuse the sink's batches")
@@ -164,17 +167,33 @@ func TestHTTPInsertThroughWriter(t *testing.T) {
 	at := time.Now().UTC().Truncate(time.Millisecond).Add(-time.Hour)
 	const n = 20
 	for i := range n {
-		m := chMsg(t, "n"+strings.Repeat("x", i)+".example.org.", dns.TypeA, 0, false)
-		w.enqueue(chCapture(t, m, at.Add(time.Duration(i)*time.Millisecond), "192.0.2.1", "udp"))
+		m := recordtest.Msg(t, "n"+strings.Repeat("x", i)+".example.org.", dns.TypeA, 0, false)
+		w.enqueue(recordtest.CaptureOf(t, m, at.Add(time.Duration(i)*time.Millisecond), "192.0.2.1", "udp"))
 	}
 	if err := w.stop(); err != nil {
 		t.Fatal(err)
 	}
-	out, err := testCH.Query("SELECT count(), uniqExact(qname), min(length(qname)), max(length(qname)) FROM `" + db + "`.responses")
+	out, err := testCH(t).Query("SELECT count(), uniqExact(qname), min(length(qname)), max(length(qname)) FROM `" + db + "`.responses")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := "20\t20\t14\t33\n"; out != want {
 		t.Errorf("count, names, shortest, longest: %q, want %q", out, want)
+	}
+}
+
+func httpSink(t *testing.T, cfg config) *chsink.Sink {
+	t.Helper()
+	s := newSink(cfg)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func httpWrite(t *testing.T, s *chsink.Sink, b *record.Batch) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Write(ctx, b); err != nil {
+		t.Fatalf("write (%d rows, uncertain %v): %v", b.Len(), b.Uncertain, err)
 	}
 }

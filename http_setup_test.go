@@ -3,7 +3,6 @@ package passivedns
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	_ "github.com/coredns/coredns/plugin/bind" // to listen on loopback only
 	"github.com/miekg/dns"
+	"github.com/passivedns/passivedns/internal/testkit"
 )
 
 // TestSetupHTTP runs CoreDNS in the test process from a Corefile with http: the API
@@ -23,12 +23,12 @@ func TestSetupHTTP(t *testing.T) {
 	if !slices.Contains(dnsserver.Directives, "passivedns") {
 		dnsserver.Directives = append([]string{"passivedns"}, dnsserver.Directives...)
 	}
-	db := chTestDB(t)
-	dnsPort, dnsPort2, httpPort := freeTestPort(t), freeTestPort(t), freeTestPort(t)
+	db := testCH(t).TestDB(t)
+	dnsPort, dnsPort2, httpPort := testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t)
 	api := fmt.Sprintf("127.0.0.1:%d", httpPort)
 	corefile := func(sensor string) string {
 		block := func(port int) string {
-			return fmt.Sprintf(".:%d {\n    bind 127.0.0.1\n    passivedns %s {\n        sensor %s\n        flush 50ms\n        http %s\n    }\n}\n", port, testCH.DSN(db), sensor, api)
+			return fmt.Sprintf(".:%d {\n    bind 127.0.0.1\n    passivedns %s {\n        sensor %s\n        flush 50ms\n        http %s\n    }\n}\n", port, testCH(t).DSN(db), sensor, api)
 		}
 		return block(dnsPort) + block(dnsPort2)
 	}
@@ -59,10 +59,9 @@ func TestSetupHTTP(t *testing.T) {
 	if _, err := dns.Exchange(m, fmt.Sprintf("127.0.0.1:%d", dnsPort)); err != nil {
 		t.Fatalf("query: %v", err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for chCount(t, "SELECT count() FROM `"+db+"`.responses") == 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.WaitFor(t, "the answer to be written", 10*time.Second, func() bool {
+		return testCH(t).Count(t, "SELECT count() FROM `"+db+"`.responses") > 0
+	})
 	if s, body := get("/api/v1/status"); s != 200 || !strings.Contains(body, `"sensor":"one"`) {
 		t.Errorf("status: %d %s", s, body)
 	}
@@ -88,14 +87,4 @@ func TestSetupHTTP(t *testing.T) {
 	if s, _ := get("/dnsdb/v2/ping"); s != 0 {
 		t.Errorf("API still answers after shutdown: %d", s)
 	}
-}
-
-func freeTestPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -232,6 +232,17 @@ func TestAPIBadInput(t *testing.T) {
 		{"/api/v1/pivot/example.net?limit=0", "limit"},
 		{"/api/v1/pivot/example.net?to=x", "to"},
 		{"/api/v1/pivot/*.example.net", "name"},
+		{"/api/v1/pivot/example.net?depth=0", "depth"},
+		{"/api/v1/pivot/example.net?depth=5", "depth"},
+		{"/api/v1/pivot/example.net?via=a", "via"},
+		{"/api/v1/pivot/example.net?via=", "via"},
+		{"/api/v1/pivot/example.net?via=cname,,ns", "via"},
+		{"/api/v1/pivot/example.net?max_nodes=0", "max_nodes"},
+		{"/api/v1/pivot/example.net?max_nodes=5001", "max_nodes"},
+		{"/api/v1/pivot/example.net?format=csv", "format"}, // lists only
+		{"/api/v1/name/example.net?format=xml", "format"},
+		{"/api/v1/ip/192.0.2.1?format=json", "format"},
+		{"/api/v1/negative/example.net?format=CSV", "format"},
 		{"/pdns/query/not..a..name", "value"},
 		{"/pdns/query/192.0.2.0,99", "value"},
 		// Valid names full of SQL metacharacters: bound, found nowhere.
@@ -347,7 +358,7 @@ func TestAPIBadInput(t *testing.T) {
 		}
 	}
 	// The tables are still there.
-	if n := chCount(t, "SELECT count() FROM `"+r.db+"`.responses"); n != 1 {
+	if n := testCH(t).Count(t, "SELECT count() FROM `"+r.db+"`.responses"); n != 1 {
 		t.Errorf("responses has %d rows", n)
 	}
 }
@@ -387,7 +398,7 @@ func TestAPIClickHouseDown(t *testing.T) {
 // TestAPIClickHouseStalled: a ClickHouse that stops answering (SIGSTOP) is a 503 once
 // the query time limit is over, not a hang.
 func TestAPIClickHouseStalled(t *testing.T) {
-	if testCH.External() {
+	if testCH(t).External() {
 		t.Fatal("this test pauses ClickHouse: it needs the server TestMain starts, not " + chtest.EnvDSN)
 	}
 	r := newRecording(t)
@@ -397,8 +408,8 @@ func TestAPIClickHouseStalled(t *testing.T) {
 	if resp := c.get("/api/v1/name/example.net"); resp.status != 200 {
 		t.Fatalf("before: %d %s", resp.status, resp.body)
 	}
-	testCH.Pause()
-	defer testCH.Resume()
+	testCH(t).Pause()
+	defer testCH(t).Resume()
 	for _, p := range []string{"/api/v1/name/example.net", "/dnsdb/v2/lookup/rrset/name/example.net"} {
 		start := time.Now()
 		resp := c.get(p)
@@ -406,7 +417,7 @@ func TestAPIClickHouseStalled(t *testing.T) {
 			t.Errorf("%s while ClickHouse is stalled: %d after %v: %s", p, resp.status, d, resp.body)
 		}
 	}
-	testCH.Resume()
+	testCH(t).Resume()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp := c.get("/api/v1/name/example.net")

@@ -32,7 +32,7 @@ func (p *PassiveDNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 		// path), to the unwrapped writer; record what the client is about to receive.
 		m := new(dns.Msg)
 		m.SetRcode(r, rc)
-		p.capture(rec, m)
+		p.captureMsg(rec, m)
 	}
 	// Plugins answer before they return (the server writes the error answer itself, to
 	// its own writer), so the wrapper is free again: reusing it saves an allocation per

@@ -27,7 +27,7 @@ func (r *recorder) WriteMsg(m *dns.Msg) error {
 		return err // the client did not receive it
 	}
 	r.written = true
-	r.p.capture(r, m)
+	r.p.captureMsg(r, m)
 	return nil
 }
 
@@ -42,7 +42,9 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-func (p *PassiveDNS) capture(r *recorder, m *dns.Msg) {
+// captureMsg enqueues a copy of m, packed without compression (the size stored is still
+// the compressed one the client got, see record.Capture.Compress).
+func (p *PassiveDNS) captureMsg(r *recorder, m *dns.Msg) {
 	// A shallow copy lets us pack without compression (no compression map, no garbage)
 	// while leaving the caller's message untouched. It is packed straight into a pooled
 	// buffer that the writer returns once the row is written.
@@ -58,6 +60,7 @@ func (p *PassiveDNS) capture(r *recorder, m *dns.Msg) {
 	p.writer.enqueue(c)
 }
 
+// captureWire enqueues a copy of a response the next plugin wrote as bytes.
 func (p *PassiveDNS) captureWire(r *recorder, b []byte) {
 	c := p.newCapture(r)
 	c.CopyWire(b)

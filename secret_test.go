@@ -11,6 +11,7 @@ import (
 
 	"github.com/coredns/caddy"
 	"github.com/passivedns/passivedns/internal/recordtest"
+	"github.com/passivedns/passivedns/internal/testkit"
 )
 
 // The ClickHouse password must not appear in logs, errors or the status: here the server
@@ -21,7 +22,7 @@ func TestPasswordNeverShown(t *testing.T) {
 	golog.SetOutput(&logs)
 	defer golog.SetOutput(io.Discard)
 
-	dsn := "clickhouse://default:" + secret + "@" + testCH.TCPAddr + "/" + chTestDB(t) + "?dial_timeout=2s"
+	dsn := "clickhouse://default:" + secret + "@" + testCH(t).TCPAddr + "/" + testCH(t).TestDB(t) + "?dial_timeout=2s"
 	cfg, err := parse(caddy.NewTestController("dns", "passivedns "+dsn+" {\n flush 50ms\n sensor s\n}"))
 	if err != nil {
 		t.Fatalf("parse: %v", err)
@@ -32,7 +33,7 @@ func TestPasswordNeverShown(t *testing.T) {
 		t.Fatalf("start: %v", err)
 	}
 	w.enqueue(recordtest.Capture(t, "example.org."))
-	waitFor(t, "the failed login to be seen", func() bool { return !w.healthy.Load() })
+	testkit.WaitFor(t, "the failed login to be seen", 5*time.Second, func() bool { return !w.healthy.Load() })
 	rec := httptest.NewRecorder()
 	w.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/status", nil))
 	w.stop()

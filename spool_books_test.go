@@ -3,6 +3,7 @@ package passivedns
 import (
 	"github.com/passivedns/passivedns/internal/recordtest"
 	"github.com/passivedns/passivedns/internal/spool"
+	"github.com/passivedns/passivedns/internal/testkit"
 
 	"encoding/binary"
 	"fmt"
@@ -136,10 +137,10 @@ func TestSpoolBooksDamagedFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer w.stop()
-			waitFor(t, "4 failed replays", func() bool { return readBooks().since(before).insertErrors >= 4 })
+			testkit.WaitFor(t, "4 failed replays", 5*time.Second, func() bool { return readBooks().since(before).insertErrors >= 4 })
 			down := readBooks().since(before)
 			s.down.Store(false)
-			waitFor(t, "an empty spool", func() bool { return w.spool.Stats().Files == 0 })
+			testkit.WaitFor(t, "an empty spool", 5*time.Second, func() bool { return w.spool.Stats().Files == 0 })
 			got := readBooks().since(before)
 			rows, _ := s.rows()
 			t.Logf("%s: %d of %d records lost; %v failed replays; corrupt counted %v while ClickHouse was down, %v in all; %d rows, %v replayed",
@@ -209,13 +210,13 @@ func TestSpoolUnreadableFileDoesNotWedge(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer w.stop()
-			waitFor(t, "a failed replay", func() bool { return readBooks().since(before).insertErrors >= 1 })
+			testkit.WaitFor(t, "a failed replay", 5*time.Second, func() bool { return readBooks().since(before).insertErrors >= 1 })
 			tc.make(t, files[0])
 			// Dealt with while ClickHouse is still down: none of its rows can reach it.
-			waitFor(t, "the file to be set aside", func() bool { return w.spool.Stats().Files == tc.wantFiles })
+			testkit.WaitFor(t, "the file to be set aside", 5*time.Second, func() bool { return w.spool.Stats().Files == tc.wantFiles })
 			s.down.Store(false)
-			waitFor(t, "ClickHouse healthy again", func() bool { return w.healthy.Load() })
-			waitFor(t, "an empty spool", func() bool { return w.spool.Stats().Files == 0 })
+			testkit.WaitFor(t, "ClickHouse healthy again", 5*time.Second, func() bool { return w.healthy.Load() })
+			testkit.WaitFor(t, "an empty spool", 5*time.Second, func() bool { return w.spool.Stats().Files == 0 })
 			rows, _ := s.rows()
 			got := readBooks().since(before)
 			if want := 10 * (tc.files - 1); rows != want || got.replayed != float64(want) || got.unreadable != 10 || got.corrupt != 0 {
@@ -232,7 +233,7 @@ func TestSpoolUnreadableFileDoesNotWedge(t *testing.T) {
 			for i := range 10 {
 				w.enqueue(recordtest.Capture(t, fmt.Sprintf("after%d.example.org.", i)))
 			}
-			waitFor(t, "new records written", func() bool { n, _ := s.rows(); return n == rows+10 })
+			testkit.WaitFor(t, "new records written", 5*time.Second, func() bool { n, _ := s.rows(); return n == rows+10 })
 			if got := readBooks().since(before).spooled; got != 0 {
 				t.Errorf("%v new records spooled after ClickHouse came back", got)
 			}
@@ -255,6 +256,6 @@ func TestSpoolFileCopiedInIsReplayed(t *testing.T) {
 	}
 	defer w.stop()
 	os.WriteFile(filepath.Join(dir, filepath.Base(files[0])), data, 0o600)
-	waitFor(t, "the copied file replayed", func() bool { n, _ := s.rows(); return n == 10 })
-	waitFor(t, "an empty spool", func() bool { return w.spool.Stats().Files == 0 })
+	testkit.WaitFor(t, "the copied file replayed", 5*time.Second, func() bool { n, _ := s.rows(); return n == 10 })
+	testkit.WaitFor(t, "an empty spool", 5*time.Second, func() bool { return w.spool.Stats().Files == 0 })
 }

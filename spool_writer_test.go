@@ -3,6 +3,7 @@ package passivedns
 import (
 	"github.com/passivedns/passivedns/internal/recordtest"
 	"github.com/passivedns/passivedns/internal/spool"
+	"github.com/passivedns/passivedns/internal/testkit"
 
 	"fmt"
 	"os"
@@ -33,13 +34,13 @@ func TestWriterSpoolsAndReplays(t *testing.T) {
 	for i := range 95 {
 		w.enqueue(recordtest.Capture(t, fmt.Sprintf("n%d.example.org.", i)))
 	}
-	waitFor(t, "95 spooled records", func() bool { return testutil.ToFloat64(spooledCount)-spooled == 95 })
+	testkit.WaitFor(t, "95 spooled records", 5*time.Second, func() bool { return testutil.ToFloat64(spooledCount)-spooled == 95 })
 	if st := w.spool.Stats(); st.Records != 95 {
 		t.Fatalf("spool holds %d records, want 95", st.Records)
 	}
 	s.down.Store(false)
-	waitFor(t, "the replay", func() bool { return testutil.ToFloat64(replayedCount)-replayed == 95 })
-	waitFor(t, "an empty spool", func() bool { return w.spool.Stats().Files == 0 })
+	testkit.WaitFor(t, "the replay", 5*time.Second, func() bool { return testutil.ToFloat64(replayedCount)-replayed == 95 })
+	testkit.WaitFor(t, "an empty spool", 5*time.Second, func() bool { return w.spool.Stats().Files == 0 })
 	w.stop()
 	if n, _ := s.rows(); n != 95 {
 		t.Errorf("ClickHouse got %d rows, want 95", n)
@@ -70,9 +71,9 @@ func TestWriterSpoolsPastAHungInsert(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	waitFor(t, "the queue to empty into the spool", func() bool { return len(w.queue) == 0 && w.spool.Stats().Records >= 490 })
+	testkit.WaitFor(t, "the queue to empty into the spool", 5*time.Second, func() bool { return len(w.queue) == 0 && w.spool.Stats().Records >= 490 })
 	close(s.hang) // the server wakes up
-	waitFor(t, "every record written", func() bool { n, _ := s.rows(); return n == 500 })
+	testkit.WaitFor(t, "every record written", 5*time.Second, func() bool { n, _ := s.rows(); return n == 500 })
 	w.stop()
 	if got := dropped(dropQueueFull) - dropsBefore; got != 0 {
 		t.Errorf("%v records dropped while ClickHouse hung", got)
@@ -103,8 +104,8 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 	if err := w2.start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the replay after restart", func() bool { n, _ := s2.rows(); return n == 30 })
-	waitFor(t, "an empty spool", func() bool { return w2.spool.Stats().Files == 0 })
+	testkit.WaitFor(t, "the replay after restart", 5*time.Second, func() bool { n, _ := s2.rows(); return n == 30 })
+	testkit.WaitFor(t, "an empty spool", 5*time.Second, func() bool { return w2.spool.Stats().Files == 0 })
 	w2.stop()
 	if got := dropped(dropCorrupt) - corrupt; got != 1 {
 		t.Errorf("torn record counted %v times, want 1", got)

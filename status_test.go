@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/passivedns/passivedns/internal/recordtest"
+	"github.com/passivedns/passivedns/internal/testkit"
 )
 
 func TestStatus(t *testing.T) {
@@ -21,7 +22,7 @@ func TestStatus(t *testing.T) {
 	for range 12 {
 		w.enqueue(recordtest.Capture(t, "status.example.org."))
 	}
-	waitFor(t, "12 spooled", func() bool { return w.spool.Stats().Records == 12 })
+	testkit.WaitFor(t, "12 spooled", 5*time.Second, func() bool { return w.spool.Stats().Records == 12 })
 
 	rec := httptest.NewRecorder()
 	w.ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))

@@ -123,13 +123,18 @@ func BenchmarkWriter(b *testing.B) {
 		http  string
 		fixed *schema.Schema
 	}{
-		{name: "18.16/http", http: "http://" + testCH.HTTPAddr + "/"},
+		{name: "18.16/http", http: "http://" + testCH(b).HTTPAddr + "/"},
 		{name: "18.16/clickhouse-go"},
 		{name: "modern/encode", http: ack.URL + "/", fixed: &schema.Schema{Flavor: schema.Flavor{Modern: true}, DB: "bench_writer"}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			db := "bench_writer"
-			cfg := chConfig(&testing.T{}, db)
+			dsn := testCH(b).DSN(db)
+			chOpts, _, err := parseDSN(dsn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg := config{dsn: dsn, options: chOpts, database: db, sensor: "bench", clients: record.ClientsFull, schema: true}
 			cfg.httpURL = tc.http
 			cfg.batch, cfg.queue, cfg.flush = defaultBatch, defaultQueue, defaultFlush
 			opts := sinkOptions(cfg)
@@ -177,5 +182,5 @@ func BenchmarkWriter(b *testing.B) {
 			b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
-	testCH.Query("DROP DATABASE IF EXISTS bench_writer")
+	testCH(b).Query("DROP DATABASE IF EXISTS bench_writer")
 }

@@ -18,12 +18,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/chdb-io/chdb-go/chdb"
 
 	_ "github.com/passivedns/passivedns/internal/chdbtest/libcheck" // must init before chdb-go
+	"github.com/passivedns/passivedns/internal/testkit"
 )
 
 // Session is the process's chDB session, with its databases in a folder.
@@ -81,14 +81,14 @@ func (s *Session) Exec(sql string) (string, error) {
 	}
 	res, err := s.sess.Query(sql, "TSV")
 	if err != nil {
-		return "", fmt.Errorf("chdbtest: %s: %w", abbrev(sql), err)
+		return "", fmt.Errorf("chdbtest: %s: %w", testkit.Abbrev(sql), err)
 	}
 	if res == nil {
 		return "", nil
 	}
 	defer res.Free()
 	if err := res.Error(); err != nil {
-		return "", fmt.Errorf("chdbtest: %s: %w", abbrev(sql), err)
+		return "", fmt.Errorf("chdbtest: %s: %w", testkit.Abbrev(sql), err)
 	}
 	return res.String(), nil // String copies the buffer that Free releases
 }
@@ -105,12 +105,4 @@ func (s *Session) Close() {
 	if current == s {
 		current = nil
 	}
-}
-
-func abbrev(sql string) string {
-	sql = strings.Join(strings.Fields(sql), " ")
-	if len(sql) > 80 {
-		return sql[:77] + "..."
-	}
-	return sql
 }

@@ -54,13 +54,6 @@ type Sink struct {
 // New returns a sink; it connects on first use.
 func New(opts Options) *Sink { return &Sink{opts: opts} }
 
-// Conn is the sink's connection (nil before Prepare), for tests and benchmarks.
-func (s *Sink) Conn() driver.Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.conn
-}
-
 // Schema is the schema the sink writes (zero before Prepare).
 func (s *Sink) Schema() schema.Schema {
 	s.mu.Lock()
@@ -68,6 +61,9 @@ func (s *Sink) Schema() schema.Schema {
 	return s.schema
 }
 
+// Prepare connects and checks the schema (creating or upgrading it with AutoSchema) once;
+// after a success it does nothing until a write finds the schema gone. An error wrapping
+// schema.ErrFatal means retrying cannot help.
 func (s *Sink) Prepare(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -113,6 +109,9 @@ var rejectedCodes = map[int32]bool{
 	117: true, // INCORRECT_DATA
 }
 
+// Write inserts b. For an uncertain batch (an earlier try may have landed) it first drops
+// the rows already in ClickHouse. ErrRejected means the rows are bad; any other error is
+// worth a retry, and leaves b uncertain when the rows were sent.
 func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 	if err := s.Prepare(ctx); err != nil {
 		return err
@@ -145,7 +144,7 @@ func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 		return s.classify(err) // nothing was sent yet
 	}
 	defer ins.Close()
-	if err := s.AppendColumns(ins, b); err != nil {
+	if err := s.appendColumns(ins, b); err != nil {
 		return fmt.Errorf("%w: %v", ErrRejected, err)
 	}
 	if err := ins.Send(); err != nil {
@@ -155,6 +154,8 @@ func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 	return nil
 }
 
+// classify wraps server errors that reject the rows in ErrRejected and makes the next
+// write check the schema again when the schema is gone.
 func (s *Sink) classify(err error) error {
 	var ex *clickhouse.Exception
 	if errors.As(err, &ex) {
@@ -170,7 +171,8 @@ func (s *Sink) classify(err error) error {
 	return err
 }
 
-func (s *Sink) AppendColumns(ins driver.Batch, b *record.Batch) error {
+// appendColumns appends the rows of b to the insert block, every row with b's batch id.
+func (s *Sink) appendColumns(ins driver.Batch, b *record.Batch) error {
 	ids := make([]uint64, b.Len())
 	for i := range ids {
 		ids[i] = b.ID
@@ -297,6 +299,7 @@ func (s *Sink) unlanded(ctx context.Context, b *record.Batch) (*record.Batch, er
 	return rest, nil
 }
 
+// Ping prepares the sink and checks that the server answers.
 func (s *Sink) Ping(ctx context.Context) error {
 	if err := s.Prepare(ctx); err != nil {
 		return err
@@ -304,6 +307,7 @@ func (s *Sink) Ping(ctx context.Context) error {
 	return s.conn.Ping(ctx)
 }
 
+// Close closes the connection; the next use connects and checks the schema again.
 func (s *Sink) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

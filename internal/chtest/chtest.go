@@ -43,6 +43,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/passivedns/passivedns/internal/testkit"
 )
 
 // Environment variables that point the tests at an external server.
@@ -121,7 +123,7 @@ func StartWith(dir string, opts Options) (*Server, error) {
 	for try := 0; try < startTries; try++ {
 		ports := []int{opts.TCPPort, opts.HTTPPort}
 		if !fixed {
-			if ports, err = freePorts(2); err != nil {
+			if ports, err = testkit.FreePorts(2); err != nil {
 				return nil, fmt.Errorf("chtest: finding free ports: %w", err)
 			}
 		}
@@ -211,15 +213,15 @@ func (s *Server) QueryContext(ctx context.Context, sql string) (string, error) {
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("chtest: query %q: %w", abbrev(sql), err)
+		return "", fmt.Errorf("chtest: query %q: %w", testkit.Abbrev(sql), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return "", fmt.Errorf("chtest: query %q: reading answer: %w", abbrev(sql), err)
+		return "", fmt.Errorf("chtest: query %q: reading answer: %w", testkit.Abbrev(sql), err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("chtest: query %q: HTTP %d: %s", abbrev(sql), resp.StatusCode, strings.TrimSpace(string(body)))
+		return "", fmt.Errorf("chtest: query %q: HTTP %d: %s", testkit.Abbrev(sql), resp.StatusCode, strings.TrimSpace(string(body)))
 	}
 	return string(body), nil
 }
@@ -458,20 +460,6 @@ func findBinary() (string, error) {
 	return "", fmt.Errorf("chtest: clickhouse-server not found on PATH or at /usr/sbin: run scripts/deps.sh, or set %s to the DSN of a running server", EnvDSN)
 }
 
-// freePorts returns n distinct loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer ln.Close() // held until all are chosen, so they differ
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 func tail(path string, lines int) string {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -491,12 +479,4 @@ func isClosed(c chan struct{}) bool {
 	default:
 		return false
 	}
-}
-
-func abbrev(sql string) string {
-	sql = strings.Join(strings.Fields(sql), " ")
-	if len(sql) > 80 {
-		return sql[:77] + "..."
-	}
-	return sql
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/passivedns/passivedns/internal/testkit"
 )
 
 var srv *Server
@@ -237,7 +238,7 @@ func mustQuery(t *testing.T, s *Server, sql string) string {
 // TestStartWith checks the options a cluster node needs: fixed ports and a config.d file
 // merged over config.xml, both kept by Restart.
 func TestStartWith(t *testing.T) {
-	ports, err := freePorts(2)
+	ports, err := testkit.FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +29,7 @@ import (
 	"time"
 
 	"github.com/passivedns/passivedns/internal/chtest"
+	"github.com/passivedns/passivedns/internal/testkit"
 )
 
 // Name is the name of the cluster in remote_servers, for ON CLUSTER and Distributed.
@@ -255,17 +255,12 @@ func nodeName(n int) string { return fmt.Sprintf("node%d", n) }
 func shardOf(n int) int { return (n-1)/2 + 1 }
 
 // freePorts picks ZooKeeper's port and three ports per node, all distinct and free a
-// moment ago (held open until all are chosen).
+// moment ago.
 func freePorts() (ports, error) {
 	var p ports
-	all := make([]int, 0, 1+3*nodes)
-	for range 1 + 3*nodes {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return p, err
-		}
-		defer ln.Close()
-		all = append(all, ln.Addr().(*net.TCPAddr).Port)
+	all, err := testkit.FreePorts(1 + 3*nodes)
+	if err != nil {
+		return p, err
 	}
 	p.zk = all[0]
 	p.tcp, p.http, p.interserver = all[1:1+nodes], all[1+nodes:1+2*nodes], all[1+2*nodes:]

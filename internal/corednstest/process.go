@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/passivedns/passivedns/internal/testkit"
 )
 
 // Defaults of Binary.
@@ -71,7 +73,7 @@ func (b *Binary) Start(t testing.TB, name, dir string, corefile func(Ports) stri
 	for try := 0; try < startTries; try++ {
 		p := &Process{
 			Name:        name,
-			Ports:       Ports{DNS: FreePort(t), HTTP: FreePort(t), Metrics: FreePort(t)},
+			Ports:       Ports{DNS: testkit.FreePort(t), HTTP: testkit.FreePort(t), Metrics: testkit.FreePort(t)},
 			Corefile:    filepath.Join(dir, "Corefile."+name),
 			dir:         dir,
 			path:        b.Path,
@@ -219,26 +221,6 @@ func (p *Process) WaitOutput(t testing.TB, substr string, n int, timeout time.Du
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// FreePort returns a loopback port that was free for both TCP and UDP a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return port
-		}
-	}
-	t.Fatal("no loopback port free for both TCP and UDP")
-	return 0
 }
 
 // tail returns the last n lines of s, saying how many it left out.

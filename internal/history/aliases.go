@@ -22,7 +22,7 @@ type Alias struct {
 
 // Aliases finds, for the rrnames of rows, the names whose CNAME chain led to them (up to
 // AliasMaxDepth CNAMEs) within window's time fences: the query names that ended at the
-// addresses. One query a level, all names of the level at once.
+// addresses. One query a level (in chunks: RunChunked), all names of the level at once.
 func (d *DB) Aliases(ctx context.Context, rows []Row, window Query) (map[string][]Alias, error) {
 	out := map[string][]Alias{}
 	type node struct {
@@ -46,7 +46,7 @@ func (d *DB) Aliases(ctx context.Context, rows []Row, window Query) (map[string]
 		q := Query{Table: TableByRdata, Names: names, RRTypes: []string{"CNAME"}, Limit: aliasRows}
 		window.Fence(&q)
 		next := map[string][]node{}
-		err := d.Run(ctx, q, func(h Row) bool {
+		err := d.RunChunked(ctx, q, func(h Row) bool {
 			for _, nd := range frontier[h.Target] {
 				key := nd.root + "\x00" + h.RRName
 				if seen[key] || h.RRName == nd.root {

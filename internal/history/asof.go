@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/passivedns/passivedns/internal/record"
 )
 
@@ -86,22 +87,16 @@ func (d *DB) asofRows(ctx context.Context, name string, at time.Time, types []st
 		args = append(args, GroupSet(types))
 	}
 	args = append(args, AsOfRows)
-	ctx, cancel := d.QueryContext(ctx)
-	defer cancel()
-	rows, err := conn.Query(ctx, AsOfQuery(s, types), args...)
-	if err != nil {
-		return nil, ClassifyError(err)
-	}
-	defer rows.Close()
 	var out []AsOfRow
-	for rows.Next() {
+	err = d.query(ctx, conn, AsOfQuery(s, types), args, func(rows driver.Rows) (bool, error) {
 		var x AsOfRow
 		if err := rows.Scan(&x.T, &x.Ms, &x.QType, &x.RCode, &x.Names, &x.Types, &x.TTLs, &x.Data, &x.AuthTypes, &x.AuthTTLs); err != nil {
-			return nil, err
+			return false, err
 		}
 		out = append(out, x)
-	}
-	return out, ClassifyError(rows.Err())
+		return true, nil
+	})
+	return out, err
 }
 
 // AsOf picks, per query type, the last answer for name at or before at whose TTL covers

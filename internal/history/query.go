@@ -50,9 +50,10 @@ type Query struct {
 	FirstAfter, FirstBefore, LastAfter, LastBefore int64
 	After                                          []string // cursor: sort key of the last row returned
 	Offset, Limit                                  int
-	LimitBy                                        int          // most rows per rrname (tableByName), 0: no bound
-	RDatas                                         []string     // tableDaily: only these record data
-	IPs                                            []netip.Addr // tableByIP: these addresses (16-byte form) instead of ip
+	LimitBy                                        int                 // most rows per rrname (tableByName), 0: no bound
+	RDatas                                         []string            // tableDaily: only these record data
+	RDataOf                                        map[string][]string // tableDaily, RunChunked: the record data of each name
+	IPs                                            []netip.Addr        // tableByIP: these addresses (16-byte form) instead of ip
 }
 
 // fence copies q's time fences into o.
@@ -81,6 +82,20 @@ func (r Row) Key(t Table) []string {
 		return []string{record.Reverse(r.Target), r.RRType, r.RRName, r.RData}
 	}
 	return []string{record.Reverse(r.RRName), r.RRType, r.RData}
+}
+
+// ValidKey tells whether key can be the sort key of a row of t: a cursor is only
+// fingerprinted, not signed, so its fields are checked (an address must parse: ClickHouse
+// would read garbage as ::, and paging would silently start again).
+func ValidKey(t Table, key []string) bool {
+	if len(key) != KeyLen(t) {
+		return false
+	}
+	if t == TableByIP {
+		a, err := netip.ParseAddr(key[0])
+		return err == nil && a.Zone() == "" && key[2] != ""
+	}
+	return key[1] != ""
 }
 
 func KeyLen(t Table) int {
@@ -179,13 +194,13 @@ func (b *sqlBuilder) after(exprs []string, key []any) {
 // placeholder is "?" wrapped in the conversion an ip column needs.
 func placeholder(expr string) string {
 	if expr == "ip" {
-		return ipParam
+		return ipPlaceholder
 	}
 	return "?"
 }
 
-// ipParam is replaced by the flavor's address conversion in build.
-const ipParam = "@IP(?)"
+// ipPlaceholder is replaced by the flavor's address conversion in build.
+const ipPlaceholder = "@IP(?)"
 
 func (b *sqlBuilder) fences(q Query, first, last string) {
 	if q.FirstAfter != 0 {
@@ -230,13 +245,13 @@ func (q Query) Build(s schema.Schema) (string, []any) {
 			ph := make([]string, len(q.IPs))
 			args := make([]any, len(q.IPs))
 			for i, a := range q.IPs {
-				ph[i], args[i] = ipParam, a.String()
+				ph[i], args[i] = ipPlaceholder, a.String()
 			}
 			b.cond("ip IN ("+strings.Join(ph, ", ")+")", args...)
 		} else if q.IP.single() {
-			b.cond("ip = "+ipParam, q.IP.Lo.String())
+			b.cond("ip = "+ipPlaceholder, q.IP.Lo.String())
 		} else {
-			b.cond("ip >= "+ipParam+" AND ip <= "+ipParam, q.IP.Lo.String(), q.IP.Hi.String())
+			b.cond("ip >= "+ipPlaceholder+" AND ip <= "+ipPlaceholder, q.IP.Lo.String(), q.IP.Hi.String())
 		}
 		b.rrtypes("rrtype", q.RRTypes)
 	case TableByRdata:
@@ -272,7 +287,7 @@ func (q Query) Build(s schema.Schema) (string, []any) {
 		if len(q.Names) > 0 {
 			b.cond("reverse(qname) IN ?", GroupSet(reverseAll(q.Names)))
 			b.cond("rrname IN ?", GroupSet(q.Names))
-			if len(q.RDatas) > 0 {
+			if q.RDatas != nil {
 				b.cond("rdata IN ?", GroupSet(q.RDatas))
 			}
 		} else {
@@ -331,7 +346,7 @@ func (q Query) Build(s schema.Schema) (string, []any) {
 		sql.WriteString("\nLIMIT ?")
 		args = append(args, limit)
 	}
-	return strings.ReplaceAll(sql.String(), ipParam, s.Flavor.IPParam()), args
+	return strings.ReplaceAll(sql.String(), ipPlaceholder, s.Flavor.IPParam()), args
 }
 
 func reverseAll(ss []string) []string {

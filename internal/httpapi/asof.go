@@ -64,6 +64,7 @@ func (a *Server) nativeAsOf(w http.ResponseWriter, r *http.Request) {
 			AnsweredAt: x.AnsweredAt.Format("2006-01-02T15:04:05.000Z07:00"), ValidUntil: x.ValidUntil.Format(time.RFC3339),
 			Final: x.Final, Records: x.Records, Followed: x.Followed}
 	}
+	releaseSlot(r) // the queries are done
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

@@ -1,31 +1,23 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
 	"strings"
 )
 
-// Occupy takes n query slots as n running queries would, and returns what frees them.
-// Tests use it to see the API at its concurrency limit.
-func (a *Server) Occupy(n int) (release func()) {
-	for range n {
-		a.limit <- struct{}{}
-	}
-	return func() {
-		for range n {
-			<-a.limit
-		}
-	}
-}
-
 // authorize checks the API key when keys are configured: X-API-Key, Authorization:
 // Bearer, or HTTP Basic with the key as password.
 func (a *Server) authorize(p protocol, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(a.cfg.Keys) == 0 || a.keyOK(r) {
+		if len(a.cfg.Keys) == 0 {
 			h.ServeHTTP(w, r)
+			return
+		}
+		if k := a.keyIndex(r); k >= 0 {
+			h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyIndexCtx{}, k)))
 			return
 		}
 		status := http.StatusUnauthorized
@@ -43,7 +35,9 @@ func (a *Server) authorize(p protocol, h http.Handler) http.Handler {
 	})
 }
 
-func (a *Server) keyOK(r *http.Request) bool {
+// keyIndex is the index of the configured key the request carries, -1 for none. Every
+// key is compared, in constant time.
+func (a *Server) keyIndex(r *http.Request) int {
 	var given []string
 	if k := r.Header.Get("X-API-Key"); k != "" {
 		given = append(given, k)
@@ -56,31 +50,17 @@ func (a *Server) keyOK(r *http.Request) bool {
 	if _, pw, ok := r.BasicAuth(); ok {
 		given = append(given, pw)
 	}
-	ok := 0
+	found := -1
 	for _, g := range given {
 		sum := sha256.Sum256([]byte(g))
-		for _, k := range a.cfg.Keys {
-			ok |= subtle.ConstantTimeCompare(sum[:], k[:])
+		for i, k := range a.cfg.Keys {
+			if subtle.ConstantTimeCompare(sum[:], k[:]) == 1 {
+				found = i
+			}
 		}
 	}
-	return ok == 1
+	return found
 }
 
-// bounded lets apiMaxConcurrent requests query at once; the others are refused at
-// once, with 503 (DNSDB: too many concurrent queries) or 429.
-func (a *Server) bounded(p protocol, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case a.limit <- struct{}{}:
-			defer func() { <-a.limit }()
-			h.ServeHTTP(w, r)
-		default:
-			w.Header().Set("Retry-After", "1")
-			if p == protoDNSDB {
-				dnsdbFail(w, http.StatusServiceUnavailable, "too many concurrent queries")
-				return
-			}
-			writeError(w, http.StatusTooManyRequests, "", "too many concurrent queries; retry shortly")
-		}
-	})
-}
+// keyIndexCtx carries keyIndex in the request's context.
+type keyIndexCtx struct{}

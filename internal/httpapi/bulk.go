@@ -5,8 +5,10 @@ import (
 	"github.com/passivedns/passivedns/internal/param"
 
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -40,13 +42,18 @@ type bulkDone struct {
 	Parameter string `json:"parameter,omitempty"`
 }
 
+// bulkMaxLine bounds one line of a bulk body.
+const bulkMaxLine = 64 << 10
+
 // readBulk reads the body: one input per line, either plain text or a JSON object
 // {"input": "..."} (also "name" or "ip").
 func readBulk(body io.Reader) ([]bulkInput, error) {
 	sc := bufio.NewScanner(body)
-	sc.Buffer(make([]byte, 4096), 64<<10)
+	sc.Buffer(make([]byte, 4096), bulkMaxLine)
 	var in []bulkInput
+	lineNo := 0
 	for sc.Scan() {
+		lineNo++
 		line := strings.TrimSpace(sc.Text())
 		if line == "" {
 			continue
@@ -75,6 +82,9 @@ func readBulk(body io.Reader) ([]bulkInput, error) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, param.Bad("body", "larger than %d bytes", apiMaxBody)
+		}
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, param.Bad("body", "line %d is longer than %d bytes", lineNo+1, bulkMaxLine)
 		}
 		return nil, param.Bad("body", "%v", err)
 	}
@@ -108,7 +118,18 @@ func (a *Server) nativeBulk(w http.ResponseWriter, r *http.Request) {
 	// limit+1 rows per name), then each input of the window in order, the others with a
 	// query each. Memory holds one window's results: at most bulkBuffered rows.
 	window := max(1, min(bulkWindow, bulkBuffered/p.limit))
-	out := newNDJSON(w)
+	out := newNDJSON(w, r)
+	// The request's deadline ends the answer with an error line that says how far it
+	// got, and no trailer.
+	cut := func(i int) bool {
+		if !errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+			return false
+		}
+		out.write(APIError{Error: fmt.Sprintf("request deadline of %v reached: inputs 0 to %d answered, %d not; send those again",
+			a.requestTimeout(r), i-1, len(inputs)-i)})
+		out.flush()
+		return true
+	}
 	failed := func(err error) {
 		status, _, msg := a.errorStatus(err)
 		if out.lines == 0 && status >= 500 {
@@ -138,7 +159,7 @@ func (a *Server) nativeBulk(w http.ResponseWriter, r *http.Request) {
 			p.apply(&q)
 			q.LimitBy, q.Limit = p.limit+1, len(names)*(p.limit+1)
 			counts := map[string]int{}
-			err := a.db.Run(r.Context(), q, func(h history.Row) bool {
+			err := a.db.RunChunked(r.Context(), q, func(h history.Row) bool {
 				counts[h.RRName]++
 				for _, j := range byName[h.RRName] {
 					if counts[h.RRName] > p.limit {
@@ -150,11 +171,16 @@ func (a *Server) nativeBulk(w http.ResponseWriter, r *http.Request) {
 				return true
 			})
 			if err != nil {
-				failed(err)
+				if !cut(start) {
+					failed(err)
+				}
 				return
 			}
 		}
 		for i := start; i < end; i++ {
+			if cut(i) {
+				return
+			}
 			in, j := inputs[i], i-start
 			done := bulkDone{Input: in.text, Index: i, Done: true}
 			switch {
@@ -177,7 +203,9 @@ func (a *Server) nativeBulk(w http.ResponseWriter, r *http.Request) {
 				})
 				if err != nil {
 					if status, _, _ := a.errorStatus(err); status >= 500 {
-						failed(err)
+						if !cut(i) {
+							failed(err)
+						}
 						return
 					}
 					_, done.Parameter, done.Error = a.errorStatus(err)

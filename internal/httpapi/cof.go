@@ -79,17 +79,22 @@ func (a *Server) cofQuery(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
+	if q.After != nil && !history.ValidKey(q.Table, q.After) {
+		a.fail(w, param.Bad("dribble-paginate-cursor", "not a cursor returned by this server"))
+		return
+	}
 	q.Limit = page + 1
 	var rows []history.Row
 	if err := a.db.Run(r.Context(), q, func(h history.Row) bool { rows = append(rows, h); return true }); err != nil {
 		a.fail(w, err)
 		return
 	}
+	releaseSlot(r) // the page is read whole: a slow reader holds no slot
 	if len(rows) > page {
 		rows = rows[:page]
 		w.Header().Set("x-dribble-cursor", param.Cursor{Query: id, Key: rows[page-1].Key(q.Table)}.Encode())
 	}
-	out := newNDJSON(w)
+	out := newNDJSON(w, r)
 	for _, h := range rows {
 		if out.write(a.cofRecord(h)) != nil {
 			return

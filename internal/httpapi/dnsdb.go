@@ -313,14 +313,14 @@ func (a *Server) dnsdbLookup(w http.ResponseWriter, r *http.Request) {
 	var out *ndjson
 	start := func() {
 		if out == nil {
-			out = newNDJSON(w)
+			out = newNDJSON(w, r)
 			out.bw.Write(safBegin)
 		}
 	}
 	var sum dnsdbSummary
 	n := 0
 	limited := false
-	err = a.db.Run(r.Context(), d.Q, func(h history.Row) bool {
+	err = a.db.RunChunked(r.Context(), d.Q, func(h history.Row) bool {
 		if n == d.limit {
 			limited = true
 			return false
@@ -379,9 +379,9 @@ const dnsdbDailyMax = 10000
 func (a *Server) dailyOfRdata(r *http.Request, q history.Query) (history.Query, error) {
 	find := q
 	find.Offset, find.Limit, find.After = 0, dnsdbDailyMax, nil
-	names, rdatas := map[string]bool{}, map[string]bool{}
+	rdataOf := map[string][]string{}
 	err := a.db.Run(r.Context(), find, func(h history.Row) bool {
-		names[h.RRName], rdatas[h.RData] = true, true
+		rdataOf[h.RRName] = append(rdataOf[h.RRName], h.RData)
 		return true
 	})
 	if err != nil {
@@ -389,17 +389,16 @@ func (a *Server) dailyOfRdata(r *http.Request, q history.Query) (history.Query, 
 	}
 	daily := history.Query{Table: history.TableDaily, RRTypes: q.RRTypes, Offset: q.Offset, Limit: q.Limit,
 		FirstAfter: q.FirstAfter, FirstBefore: q.FirstBefore, LastAfter: q.LastAfter, LastBefore: q.LastBefore}
-	if len(names) == 0 {
+	if len(rdataOf) == 0 {
 		daily.Names, daily.RDatas = []string{"."}, []string{""} // matches nothing
 		return daily, nil
 	}
-	for n := range names {
+	// Each name with its own record data: RunChunked sends them in statements of
+	// bounded size.
+	daily.RDataOf = rdataOf
+	for n := range rdataOf {
 		daily.Names = append(daily.Names, n)
 	}
-	for d := range rdatas {
-		daily.RDatas = append(daily.RDatas, d)
-	}
 	sort.Strings(daily.Names)
-	sort.Strings(daily.RDatas)
 	return daily, nil
 }

@@ -32,6 +32,8 @@ func (a *Server) errorStatus(err error) (int, string, string) {
 		return http.StatusBadRequest, pe.Param, pe.Error()
 	case errors.Is(err, history.ErrUnavailable):
 		return http.StatusServiceUnavailable, "", "history database unavailable, retry later"
+	case errors.Is(err, history.ErrTooBig):
+		return http.StatusUnprocessableEntity, "", "the query reads more rows or needs more memory than one query may: narrow it (a longer name or prefix, rrtype, a time window)"
 	case errors.Is(err, context.Canceled):
 		return 499, "", "request canceled"
 	}

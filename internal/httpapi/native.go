@@ -76,11 +76,31 @@ type listParams struct {
 	from, to time.Time // window: seen at any time in it (time_last >= from, time_first <= to)
 	limit    int
 	cursor   []string
-	id       uint64 // the query's fingerprint, in its cursors
-	strict   bool   // window=strict: seen only inside the window (time_first >= from, time_last <= to)
+	id       uint64   // the query's fingerprint, in its cursors
+	strict   bool     // window=strict: seen only inside the window (time_first >= from, time_last <= to)
+	csv      *csvList // format=csv, else nil: NDJSON
 }
 
-var nativeListParams = map[string]bool{"rrtype": true, "from": true, "to": true, "window": true, "limit": true, "cursor": true}
+// csvList is how a list answers in CSV: its download's name and header line.
+type csvList struct {
+	file string
+	cols []string
+}
+
+var nativeListParams = map[string]bool{"rrtype": true, "from": true, "to": true, "window": true, "limit": true, "cursor": true, "format": true}
+
+// tableMode is the path's name of a list, in CSV file names.
+var tableMode = map[history.Table]string{history.TableByName: "name", history.TableByIP: "ip", history.TableByRdata: "rdata", history.TableNegative: "negative"}
+
+// parseFormat reads format; csv gives the list its CSV shape.
+func parseFormat(v url.Values, p *listParams, table history.Table, value string, aliases bool) error {
+	f, err := param.ParseFormat("format", v.Get("format"))
+	if err != nil || f != "csv" {
+		return err
+	}
+	p.csv = &csvList{file: csvFileName(tableMode[table], value), cols: csvColumns(table == history.TableNegative, aliases)}
+	return nil
+}
 
 // checkParams rejects unknown parameters, so that a typo is not silently ignored.
 func checkParams(v url.Values, allowed ...map[string]bool) error {
@@ -133,6 +153,9 @@ func (a *Server) parseList(v url.Values, table history.Table, what string) (list
 	if err != nil {
 		return p, err
 	}
+	if c.Key != nil && !history.ValidKey(table, c.Key) {
+		return p, param.Bad("cursor", "not a cursor returned by this server")
+	}
 	p.cursor = c.Key
 	if c.From > 0 {
 		p.from = time.Unix(c.From, 0).UTC()
@@ -174,12 +197,28 @@ func (a *Server) nativeList(w http.ResponseWriter, r *http.Request, q history.Qu
 		a.fail(w, err)
 		return
 	}
-	a.streamPage(w, rows, q.Table, p, conv)
+	a.streamPage(w, r, rows, q.Table, p, conv)
 }
 
-func (a *Server) streamPage(w http.ResponseWriter, rows []history.Row, table history.Table, p listParams, conv func(history.Row) any) {
+// streamPage writes a page read whole: the slot is given back first, so that a slow
+// reader holds none.
+func (a *Server) streamPage(w http.ResponseWriter, r *http.Request, rows []history.Row, table history.Table, p listParams, conv func(history.Row) any) {
+	releaseSlot(r)
 	limit := p.limit
-	out := newNDJSON(w)
+	if p.csv != nil {
+		var results []any
+		cursor := ""
+		for i, h := range rows {
+			if i == limit {
+				cursor = param.Cursor{Query: p.id, Key: rows[i-1].Key(table), From: unixOrZero(p.from), To: unixOrZero(p.to)}.Encode()
+				break
+			}
+			results = append(results, conv(h))
+		}
+		writeCSVPage(w, r, p.csv.file, p.csv.cols, results, cursor)
+		return
+	}
+	out := newNDJSON(w, r)
 	t := NativeTrailer{Done: true}
 	for i, h := range rows {
 		if i == limit {
@@ -211,6 +250,10 @@ func (a *Server) nativeByName(table history.Table, toJSON func(history.Row) any)
 		}
 		p, err := a.parseList(v, table, n.String())
 		if err != nil {
+			a.fail(w, err)
+			return
+		}
+		if err := parseFormat(v, &p, table, r.PathValue("name"), false); err != nil {
 			a.fail(w, err)
 			return
 		}
@@ -249,6 +292,10 @@ func (a *Server) nativeIP(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
+	if err := parseFormat(v, &p, history.TableByIP, r.PathValue("ip"), withAliases); err != nil {
+		a.fail(w, err)
+		return
+	}
 	q := history.Query{Table: history.TableByIP, IP: ip}
 	p.apply(&q)
 	var rows []history.Row
@@ -263,7 +310,7 @@ func (a *Server) nativeIP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	a.streamPage(w, rows, history.TableByIP, p, func(h history.Row) any {
+	a.streamPage(w, r, rows, history.TableByIP, p, func(h history.Row) any {
 		rec := toNative(h)
 		if withAliases {
 			al := aliases[h.RRName]

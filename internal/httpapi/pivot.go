@@ -17,6 +17,7 @@ type pivotNode struct {
 	ID    string `json:"id"`
 	Kind  string `json:"kind"` // name or ip
 	Value string `json:"value"`
+	Depth *int   `json:"depth,omitempty"` // only when asked for depth>1 or via: the default answer keeps its bytes
 }
 
 type pivotEdge struct {
@@ -39,7 +40,8 @@ type pivotResult struct {
 
 func (a *Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	if err := checkParams(v, map[string]bool{"from": true, "to": true, "window": true, "limit": true, "aliases": true}); err != nil {
+	if err := checkParams(v, map[string]bool{"from": true, "to": true, "window": true, "limit": true, "aliases": true,
+		"depth": true, "via": true, "max_nodes": true}); err != nil {
 		a.fail(w, err)
 		return
 	}
@@ -63,6 +65,22 @@ func (a *Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
+	depth, err := param.ParseLimit("depth", v.Get("depth"), 1, 1, history.PivotMaxHops)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	via, err := param.ParseVia("via", v["via"])
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	maxNodes, err := param.ParseLimit("max_nodes", v.Get("max_nodes"), history.PivotDefaultNodes, 1, history.PivotMaxNodes)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	withDepth := depth > 1 || v.Has("via")
 	var window history.Query
 	p.apply(&window)
 	res := pivotResult{Name: n.Name, Nodes: []pivotNode{}, Edges: []pivotEdge{}}
@@ -72,19 +90,25 @@ func (a *Server) nativePivot(w http.ResponseWriter, r *http.Request) {
 	if !p.to.IsZero() {
 		res.To = p.to.Format(time.RFC3339)
 	}
-	g, err := a.db.Pivot(r.Context(), n.Name, window, limit, withAliases)
+	g, err := a.db.Pivot(r.Context(), n.Name, window, history.PivotOptions{Limit: limit, Aliases: withAliases,
+		Depth: depth, Via: via, MaxNodes: maxNodes})
 	if err != nil {
 		a.fail(w, err)
 		return
 	}
 	res.Truncated = g.Truncated
 	for _, nd := range g.Nodes {
-		res.Nodes = append(res.Nodes, pivotNode{ID: nd.ID, Kind: nd.Kind, Value: nd.Value})
+		pn := pivotNode{ID: nd.ID, Kind: nd.Kind, Value: nd.Value}
+		if withDepth {
+			pn.Depth = &nd.Depth
+		}
+		res.Nodes = append(res.Nodes, pn)
 	}
 	for _, e := range g.Edges {
 		res.Edges = append(res.Edges, pivotEdge{From: e.From, To: e.To, RRType: e.RRType,
 			TimeFirst: nativeTime(e.First), TimeLast: nativeTime(e.Last), Count: e.Count})
 	}
+	releaseSlot(r) // the queries are done
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

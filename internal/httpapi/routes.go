@@ -5,6 +5,7 @@ import (
 	"github.com/passivedns/passivedns/internal/webui"
 
 	"net/http"
+	"strings"
 )
 
 // protocol decides the shape of errors and the status of an overload.
@@ -41,6 +42,12 @@ func (a *Server) handler() http.Handler {
 	mux.Handle("GET /{$}", webui.Handler())
 	mux.Handle("GET /ui/", webui.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// This pattern takes every method, so the mux never answers 405 itself.
+		if allow := allowedMethods(mux, r); allow != "" {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, "", "method "+r.Method+" not allowed here: use "+allow)
+			return
+		}
 		writeError(w, http.StatusNotFound, "", "no such endpoint: see /api/v1/openapi.json, /dnsdb/v2/ and /pdns/query/")
 	})
 	a.extraMu.Lock()
@@ -53,6 +60,22 @@ func (a *Server) handler() http.Handler {
 	}
 	a.extraMu.Unlock()
 	return a.recoverer(mux)
+}
+
+// allowedMethods lists the methods that another pattern of mux serves for r's path.
+func allowedMethods(mux *http.ServeMux, r *http.Request) string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+		if m == r.Method {
+			continue
+		}
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		if _, pattern := mux.Handler(r2); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	return strings.Join(allow, ", ")
 }
 
 // recoverer turns a panic into a 500 without a stack trace in the answer.

@@ -47,7 +47,7 @@ type Server struct {
 	// Now is the clock of relative times; tests set it.
 	Now func() time.Time
 
-	limit chan struct{} // semaphore of MaxConcurrent
+	slots slots // of MaxConcurrent
 
 	extraMu sync.Mutex
 	extra   []extraRoute
@@ -65,7 +65,7 @@ type extraRoute struct {
 
 // New returns the API server of cfg, reading through db.
 func New(cfg Config, db *history.DB, log clog.P) *Server {
-	return &Server{cfg: cfg, db: db, log: log, Now: time.Now, limit: make(chan struct{}, MaxConcurrent)}
+	return &Server{cfg: cfg, db: db, log: log, Now: time.Now}
 }
 
 // Handle mounts an extra handler on the API listener (for example a status page of the
@@ -112,8 +112,8 @@ func (a *Server) OnStartup() error {
 	srv := &http.Server{
 		Handler:           a.handler(),
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second, // a bulk body of 10,000 lines on a slow link
-		WriteTimeout:      history.QueryTimeout + 30*time.Second,
+		ReadTimeout:       30 * time.Second,                             // a bulk body of 10,000 lines on a slow link
+		WriteTimeout:      bulkTimeouts*a.db.Timeout() + 30*time.Second, // the handlers set tighter ones
 		IdleTimeout:       30 * time.Second,
 	}
 	a.ln, a.srv = ln, srv

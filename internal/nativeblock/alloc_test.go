@@ -36,7 +36,13 @@ func TestNoAllocPerRow(t *testing.T) {
 				blk.Reset()
 			})
 			t.Logf("allocations: %v per block of 100, %v per block of %d, %v appending %d rows", small, large, len(rows), appendOnly, len(rows))
-			if appendOnly != 0 || large != small || large > 100 {
+			// The race detector allocates on its own, a few dozen a block, not a row: there
+			// only per-row growth is an error (2000 rows would add thousands).
+			perBlockOK := large == small && large <= 100
+			if raceEnabled {
+				perBlockOK = large <= small+small/4
+			}
+			if appendOnly != 0 || !perBlockOK {
 				t.Errorf("allocations: %v per block of 100, %v per block of %d, %v appending %d rows; want the same few per block and none per row",
 					small, large, len(rows), appendOnly, len(rows))
 			}

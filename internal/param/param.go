@@ -128,14 +128,21 @@ func ParseIP(param, s string) (history.IPSpec, error) {
 	if err != nil || a.Zone() != "" {
 		return history.IPSpec{}, Bad(param, "not an IPv4 or IPv6 address")
 	}
+	n, err := strconv.Atoi(bits)
 	if a.Is4In6() {
-		a = a.Unmap()
+		// An IPv4-mapped address: its IPv4 length (0 to 32), or its IPv6 length, of
+		// which 96 to 128 is an IPv4 prefix.
+		switch {
+		case !hasLen || err == nil && n <= 32:
+			a = a.Unmap()
+		case err == nil && n >= 96 && n <= 128:
+			a, n = a.Unmap(), n-96
+		}
 	}
 	if !hasLen {
 		spec.Lo, spec.Hi = to16(a), to16(a)
 		return spec, nil
 	}
-	n, err := strconv.Atoi(bits)
 	if err != nil || n < 0 || n > a.BitLen() || bits == "" || bits[0] == '+' || bits[0] == '-' {
 		return history.IPSpec{}, Bad(param, "prefix length must be 0 to %d", a.BitLen())
 	}
@@ -360,4 +367,42 @@ func DecodeCursor(param, s string, id uint64, keyLen int) (Cursor, error) {
 		return Cursor{}, Bad(param, "not a cursor returned by this server")
 	}
 	return c, nil
+}
+
+// ParseVia reads the pivot's via: cname, ns and mx, comma-separated or repeated; none
+// given is cname alone.
+func ParseVia(param string, vals []string) (history.Via, error) {
+	if len(vals) == 0 {
+		return history.ViaCNAME, nil
+	}
+	var via history.Via
+	for _, v := range vals {
+		if len(v) > 64 {
+			return 0, Bad(param, "too long: give some of cname, ns, mx, comma-separated")
+		}
+		for _, f := range strings.Split(v, ",") {
+			switch strings.ToLower(strings.TrimSpace(f)) {
+			case "cname":
+				via |= history.ViaCNAME
+			case "ns":
+				via |= history.ViaNS
+			case "mx":
+				via |= history.ViaMX
+			default:
+				return 0, Bad(param, "%q is not one of cname, ns, mx (comma-separated)", f)
+			}
+		}
+	}
+	return via, nil
+}
+
+// ParseFormat reads the format of a native list: ndjson (the default) or csv.
+func ParseFormat(param, s string) (string, error) {
+	switch s {
+	case "", "ndjson":
+		return "ndjson", nil
+	case "csv":
+		return "csv", nil
+	}
+	return "", Bad(param, "must be ndjson (the default) or csv")
 }

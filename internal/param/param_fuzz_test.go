@@ -113,3 +113,37 @@ func FuzzCursor(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseVia(f *testing.F) {
+	for _, s := range []string{"cname", "cname,ns,mx", "NS, MX", "mx", "", ",", "a", "cname,,ns", strings.Repeat("ns,", 30)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		via, err := ParseVia("via", []string{s})
+		if err != nil {
+			if e, ok := err.(*Error); !ok || e.Param != "via" {
+				t.Fatalf("%q: error %v of type %T", s, err, err)
+			}
+			return
+		}
+		if via == 0 || via&^(history.ViaCNAME|history.ViaNS|history.ViaMX) != 0 {
+			t.Fatalf("%q: via %b", s, via)
+		}
+		// Every accepted list names each of its types: reading them back gives the same.
+		var names []string
+		for _, n := range []struct {
+			v    history.Via
+			name string
+		}{{history.ViaCNAME, "cname"}, {history.ViaNS, "ns"}, {history.ViaMX, "mx"}} {
+			if via&n.v != 0 {
+				names = append(names, n.name)
+			}
+			if via&n.v != 0 != strings.Contains(strings.ToLower(s), n.name) {
+				t.Fatalf("%q: via %b", s, via)
+			}
+		}
+		if again, err := ParseVia("via", []string{strings.Join(names, ",")}); err != nil || again != via {
+			t.Fatalf("%q → %v → %b, %v", s, names, again, err)
+		}
+	})
+}

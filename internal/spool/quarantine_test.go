@@ -106,15 +106,15 @@ func TestReadCountsLostRecords(t *testing.T) {
 func TestReadNameWithoutCount(t *testing.T) {
 	d := openTestSpool(t, DefaultSize)
 	d.Write(bigBatch(t, 20))
-	data, _ := os.ReadFile(filepath.Join(d.Path, d.Files[0].Name))
+	data, _ := os.ReadFile(filepath.Join(d.Path, d.files[0].Name))
 	clear(data[len(data)/2 : len(data)/2+1000])
 	os.WriteFile(filepath.Join(d.Path, "copied.spool"), data, 0o600)
 	if d.Rescan() != 1 {
 		t.Fatal("the copied file was not found")
 	}
-	f := d.Files[1]
+	f := d.files[1]
 	if f.Name != "copied.spool" {
-		t.Fatalf("files %v", d.Files)
+		t.Fatalf("files %v", d.files)
 	}
 	_, caps, lost, err := d.Read(f)
 	if err != nil || len(caps) >= 20 || lost != 1 {
@@ -124,8 +124,8 @@ func TestReadNameWithoutCount(t *testing.T) {
 
 // unreadable makes the spool file at path unreadable in one way.
 var unreadable = []struct {
-	name    string
-	make    func(t *testing.T, path string)
+	name     string
+	make     func(t *testing.T, path string)
 	setAside bool // moved to the quarantine folder (else it is gone)
 }{
 	{"removed", func(t *testing.T, p string) { os.Remove(p) }, false},
@@ -253,7 +253,7 @@ func TestOpenSurvivesOddEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.Write(recordtest.Batch(t, 10))
-	good, _ := os.ReadFile(filepath.Join(dir, first.Files[0].Name))
+	good, _ := os.ReadFile(filepath.Join(dir, first.files[0].Name))
 	first.Close()
 
 	os.Symlink(filepath.Join(dir, "gone"), filepath.Join(dir, spoolName(2, 4)))
@@ -280,7 +280,7 @@ func TestOpenSurvivesOddEntries(t *testing.T) {
 	}
 	defer d.Close()
 	var names []string
-	for _, f := range d.Files {
+	for _, f := range d.files {
 		names = append(names, f.Name)
 	}
 	want := []string{spoolName(1, 10), spoolName(2, 4), spoolName(3, 4), spoolName(7, 10)}
@@ -296,13 +296,13 @@ func TestOpenSurvivesOddEntries(t *testing.T) {
 		t.Error("the empty .part is still there")
 	}
 	// The torn .part counts its torn record, so that replay counts it as lost.
-	f := d.Files[3]
+	f := d.files[3]
 	if _, caps, lost, err := d.Read(f); err != nil || len(caps) != 9 || lost != 1 {
 		t.Errorf("torn .part: %d intact, %d lost, %v; want 9 and 1", len(caps), lost, err)
 	}
 	// New files never take the name of one found.
 	d.Write(recordtest.Batch(t, 1))
-	if last := d.Files[len(d.Files)-1].Name; last != spoolName(8, 1) {
+	if last := d.files[len(d.files)-1].Name; last != spoolName(8, 1) {
 		t.Errorf("new file %s", last)
 	}
 }
@@ -312,7 +312,7 @@ func TestOpenSurvivesOddEntries(t *testing.T) {
 func TestRescan(t *testing.T) {
 	src := openTestSpool(t, DefaultSize)
 	src.Write(recordtest.Batch(t, 3))
-	data, _ := os.ReadFile(filepath.Join(src.Path, src.Files[0].Name))
+	data, _ := os.ReadFile(filepath.Join(src.Path, src.files[0].Name))
 
 	d := openTestSpool(t, DefaultSize)
 	d.Write(recordtest.Batch(t, 2))
@@ -332,7 +332,7 @@ func TestRescan(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 	d.Write(recordtest.Batch(t, 1))
-	if last := d.Files[len(d.Files)-1].Name; last != spoolName(41, 1) {
+	if last := d.files[len(d.files)-1].Name; last != spoolName(41, 1) {
 		t.Errorf("new file %s, want after the copied one", last)
 	}
 }

@@ -85,7 +85,7 @@ func TestSpoolDamage(t *testing.T) {
 			if _, err := d.Write(recordtest.Batch(t, 10)); err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join(d.Path, d.Files[0].Name)
+			path := filepath.Join(d.Path, d.files[0].Name)
 			data, _ := os.ReadFile(path)
 			os.WriteFile(path, tc.damage(data), 0o600)
 			_, caps, damaged, err := ReadFile(path)

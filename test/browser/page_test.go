@@ -1,7 +1,9 @@
 package browser
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -17,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/passivedns/passivedns/internal/corednstest"
+	"github.com/passivedns/passivedns/internal/httpapi"
 )
 
 // tab is one browser tab and the test driving it.
@@ -307,6 +310,47 @@ func TestPage(t *testing.T) {
 		b.shot("08-pivot-expanded")
 	})
 
+	t.Run("pivot two hops", func(t *testing.T) {
+		b.t = t
+		b.open(d.base + "/?q=www.example.org")
+		b.waitJS("the pivot graph", `document.querySelector('#graph g.node.root.expanded')`)
+		before := b.strings(nodesJS)
+		// Two hops a click: example.org.'s MX and NS targets, and the addresses of those.
+		b.run(chromedp.SetValue(chromedp.CSS("#hops"), "2"),
+			chromedp.Click(chromedp.CSS(`#graph g.node[data-id="name:example.org."]`)))
+		b.waitJS("example.org. expanded", `document.querySelector('#graph g.node.expanded[data-id="name:example.org."]')`)
+		after := b.strings(nodesJS)
+		want := []string{"ip:192.0.2.25", "ip:2001:db8::25", "name:mail.example.org.", "name:mx.example.net.", "name:ns1.example.org.", "name:ns2.example.net."}
+		if added := minus(after, before); !slices.Equal(added, want) {
+			t.Errorf("expanding example.org. two hops added %q, want %q", added, want)
+		}
+		// Every node of the API's two-hop pivot is drawn.
+		body, _ := d.apiBody(t, "/api/v1/pivot/example.org?depth=2&via=cname,ns,mx")
+		var pv struct {
+			Nodes []struct {
+				ID    string `json:"id"`
+				Depth int    `json:"depth"`
+			} `json:"nodes"`
+		}
+		if err := json.Unmarshal([]byte(body), &pv); err != nil {
+			t.Fatal(err)
+		}
+		hop2 := 0
+		for _, n := range pv.Nodes {
+			if !slices.Contains(after, n.ID) {
+				t.Errorf("the API's node %s is not in the graph", n.ID)
+			}
+			if n.Depth == 2 {
+				hop2++
+			}
+		}
+		if hop2 == 0 {
+			t.Errorf("the API's two-hop pivot has no node two hops away: %s", body)
+		}
+		b.shot("08b-pivot-two-hops")
+		b.run(chromedp.SetValue(chromedp.CSS("#hops"), "1"))
+	})
+
 	t.Run("address", func(t *testing.T) {
 		b.t = t
 		b.open(d.base + "/?q=192.0.2.10")
@@ -342,6 +386,18 @@ func TestPage(t *testing.T) {
 		if got := readDownload(t, filepath.Join(downloads, "passivedns-results-name-www.example.org.csv")); !slices.Equal(got, want) {
 			t.Errorf("results CSV:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
+		// The API's own CSV of the search, saved by the page, and fetched here: the same
+		// bytes as the page's CSV of the table (in the API's order, as the table is unsorted).
+		b.run(chromedp.Click(chromedp.CSS(`#export-csv`)))
+		server, hdr := d.apiBody(t, "/api/v1/name/www.example.org?format=csv&limit=10000")
+		saved := readDownload(t, filepath.Join(downloads, "passivedns-name-www.example.org.csv"))
+		page := readDownload(t, filepath.Join(downloads, "passivedns-results-name-www.example.org.csv"))
+		if hdr.Get("Content-Type") != "text/csv; charset=utf-8" || server != strings.Join(want, "\r\n")+"\r\n" {
+			t.Errorf("format=csv (%s):\n%q\nwant the lines\n%q", hdr.Get("Content-Type"), server, want)
+		}
+		if !slices.Equal(saved, page) || strings.Join(saved, "\r\n")+"\r\n" != server {
+			t.Errorf("the API's CSV saved by the page:\n%q\nthe page's own:\n%q\nfetched:\n%q", saved, page, server)
+		}
 		pivot := readDownload(t, filepath.Join(downloads, "passivedns-pivot-name-www.example.org.csv"))
 		if len(pivot) == 0 || pivot[0] != "from,rrtype,to,time_first,time_last,count" {
 			t.Fatalf("pivot CSV: %q", pivot)
@@ -355,6 +411,23 @@ func TestPage(t *testing.T) {
 			"example.org. A 192.0.2.10", "www.example.org. A 192.0.2.10", "www.example.org. AAAA 2001:db8::10"}
 		if !slices.Equal(edges, want) {
 			t.Errorf("pivot CSV edges:\n%s\nwant:\n%s", strings.Join(edges, "\n"), strings.Join(want, "\n"))
+		}
+	})
+
+	t.Run("CSV cells as the API writes them", func(t *testing.T) {
+		b.t = t
+		cells := []string{"", "www.example.org.", "=cmd|' /C calc'!A0", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "a=b", `"v=spf1 mx -all"`,
+			"a,b", "a\nb", "a\r\nb", " lead", "\u00a0nbsp", `\.`, "\u0085x", "\u2003x", "\ufeffx", "x\ry", "ünïcode", `b\195\188cher.example.`}
+		js, _ := json.Marshal(cells)
+		got := b.strings(fmt.Sprintf(`%s.map(c => window.passivednsCSV.cell(c) + "\r\n")`, js))
+		for i, c := range cells {
+			var buf bytes.Buffer
+			w := httpapi.NewCSV(&buf)
+			w.Write([]string{c})
+			w.Flush()
+			if i >= len(got) || got[i] != buf.String() {
+				t.Errorf("cell %q: the page writes %q, the API %q", c, got[min(i, len(got)-1)], buf.String())
+			}
 		}
 	})
 

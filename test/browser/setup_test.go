@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -142,6 +143,23 @@ func (d *demo) apiRows(t *testing.T, path string) []map[string]any {
 	}
 	t.Fatalf("GET %s: no trailer", path)
 	return nil
+}
+
+// apiBody is the body of a native API answer, its status checked.
+func (d *demo) apiBody(t *testing.T, path string) (string, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", d.base+path, nil)
+	req.Header.Set("X-API-Key", apiKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s %v", path, resp.Status, err)
+	}
+	return string(b), resp.Header
 }
 
 // outDir is where screenshots go: $PASSIVEDNS_BROWSER_OUT, or a new folder that is kept.

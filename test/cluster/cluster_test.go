@@ -282,8 +282,8 @@ func TestZooKeeperDown(t *testing.T) {
 // clustertestName is the cluster of the test servers' remote_servers.
 const clustertestName = clustertest.Name
 
-// waitFor waits until sql answers want on s.
-func waitFor(t *testing.T, s *chtest.Server, sql, want string, timeout time.Duration) {
+// waitAnswer waits until sql answers want on s.
+func waitAnswer(t *testing.T, s *chtest.Server, sql, want string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var got string

@@ -69,8 +69,8 @@ func TestUpgradeOnCluster(t *testing.T) {
 	}
 	for _, node := range cl.Nodes {
 		q := "SELECT IPv6NumToString(ip), rrtype, countMerge(count) FROM " + db + ".history_by_ip GROUP BY ip, rrtype ORDER BY rrtype"
-		waitFor(t, node.Server, q, "::ffff:192.0.2.10\tA\t2\n2001:db8::10\tAAAA\t2\n", 30*time.Second)
+		waitAnswer(t, node.Server, q, "::ffff:192.0.2.10\tA\t2\n2001:db8::10\tAAAA\t2\n", 30*time.Second)
 		q = "SELECT target, rrname, countMerge(count) FROM " + db + ".history_by_rdata GROUP BY target, rrname"
-		waitFor(t, node.Server, q, "cdn.example.net.\tup.example.org.\t4\n", 30*time.Second)
+		waitAnswer(t, node.Server, q, "cdn.example.net.\tup.example.org.\t4\n", 30*time.Second)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/passivedns/passivedns/internal/corednstest"
+	"github.com/passivedns/passivedns/internal/testkit"
 )
 
 // The load of tests 1 to 6: 500 queries a second from 4 sockets, each query a new name,
@@ -68,19 +69,6 @@ func checkDrops(t *testing.T, s status, allowed ...string) {
 			t.Errorf("%d records dropped for %s: %v", n, r, s)
 		}
 	}
-}
-
-// waitFor polls cond every 100 ms until it holds, failing the test after timeout.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > timeout {
-			t.Fatalf("%s: not after %v", what, timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return time.Since(start)
 }
 
 // Test 1: steady load; ClickHouse is SIGKILLed for 30 s, then restarted. Every answer the
@@ -210,7 +198,7 @@ func TestCoreDNSKilled(t *testing.T) {
 	res := startResolver(t, f.dir, f.cfg)
 	l := startLoad(t, res.Addr, "c", loadWorkers, loadQPS, loadTimeout, true)
 
-	waitFor(t, "10 spool files", 20*time.Second, func() bool {
+	testkit.WaitFor(t, "10 spool files", 20*time.Second, func() bool {
 		files, _ := spoolFiles(t, f.spool)
 		return len(files) >= 10
 	})
@@ -373,7 +361,7 @@ func TestSpoolFilesystemFull(t *testing.T) {
 	l := startLoad(t, res.Addr, "s", loadWorkers, loadQPS, loadTimeout, true)
 
 	spoolDrops := func(s status) int64 { return s.Records.Dropped["spool_error"] + s.Records.Dropped["spool_full"] }
-	fullAfter := waitFor(t, "drops for a full spool filesystem", 30*time.Second, func() bool {
+	fullAfter := testkit.WaitFor(t, "drops for a full spool filesystem", 30*time.Second, func() bool {
 		s, err := res.status()
 		return err == nil && spoolDrops(s) > 0
 	})

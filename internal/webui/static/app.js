@@ -31,13 +31,13 @@
 
   function apiKey() { try { return sessionStorage.getItem(KEY) || ''; } catch (e) { return ''; } }
 
-  // api fetches path with params; NDJSON answers are returned as {rows, trailer}, JSON as is.
-  async function api(path, params) {
+  // apiFetch fetches path with params and the key; an error answer is thrown as APIError.
+  async function apiFetch(path, params) {
     const u = new URL(path, location.origin);
     for (const [k, v] of Object.entries(params || {})) {
       if (v !== undefined && v !== null && v !== '') u.searchParams.set(k, v);
     }
-    const headers = { 'Accept': 'application/x-ndjson, application/json' };
+    const headers = { 'Accept': 'application/x-ndjson, application/json, text/csv' };
     const key = apiKey();
     if (key) headers['X-API-Key'] = key;
     let res;
@@ -46,12 +46,19 @@
     } catch (e) {
       throw new APIError(0, 'cannot reach the passivedns API (' + e.message + ')');
     }
-    const text = await res.text();
     if (!res.ok) {
+      const text = await res.text();
       let msg = text.trim(), param = '';
       try { const j = JSON.parse(text); msg = j.error || j.msg || msg; param = j.parameter || ''; } catch (e) { /* not JSON */ }
       throw new APIError(res.status, msg, param);
     }
+    return res;
+  }
+
+  // api fetches path with params; NDJSON answers are returned as {rows, trailer}, JSON as is.
+  async function api(path, params) {
+    const res = await apiFetch(path, params);
+    const text = await res.text();
     const ctype = res.headers.get('Content-Type') || '';
     if (!ctype.includes('ndjson')) return JSON.parse(text);
     const rows = [];
@@ -486,9 +493,10 @@
   }
 
   // ---------- pivot graph ----------
-  // The graph grows by expansion: a name brings its addresses and the other names there
-  // (/pivot), its CNAME, NS and MX targets (/name) and the names pointing at it (/rdata);
-  // an address brings the names that resolved to it and their aliases (/ip).
+  // The graph grows by expansion: a name brings, in one /pivot call of the chosen hops,
+  // its addresses and the other names there, its CNAME, NS and MX targets and the names
+  // pointing at it by those; an address brings the names that resolved to it and their
+  // aliases (/ip).
   function newGraph(rootID) {
     return { nodes: new Map(), edges: new Map(), root: rootID, order: 0 };
   }
@@ -518,6 +526,9 @@
     g.edges.set(k, { from: from.id, to: to.id, rrtype: e.rrtype, time_first: e.time_first || '', time_last: e.time_last || '', count: e.count || 0 });
   }
 
+  // hops is the pivot depth asked for on each expansion.
+  function hops() { return $('hops').value || '1'; }
+
   function startGraph(kind, value) {
     if (kind === 'name') value = value.endsWith('.') ? value.toLowerCase() : value.toLowerCase() + '.';
     state.graph = newGraph(kind + ':' + value);
@@ -534,34 +545,34 @@
     drawGraph();
     const s = state.search, w = windowParams(s);
     const before = g.nodes.size;
+    let truncated = false;
     try {
       if (n.kind === 'name') {
-        const [pv, targets, refs] = await Promise.all([
-          api('/api/v1/pivot/' + encodeURIComponent(n.value), w),
-          api('/api/v1/name/' + encodeURIComponent(n.value), Object.assign({ rrtype: 'CNAME,NS,MX', limit: 200 }, w)),
-          api('/api/v1/rdata/' + encodeURIComponent(n.value), Object.assign({ limit: 200 }, w)),
-        ]);
-        // The pivot's own nodes: depth by hops from the expanded node.
-        const hop = new Map([['name:' + pv.name, n.depth]]);
+        // One call: the API walks the hops (depth) through CNAME, NS and MX (via).
+        const pv = await api('/api/v1/pivot/' + encodeURIComponent(n.value),
+          Object.assign({ depth: hops(), via: 'cname,ns,mx' }, w));
+        // Columns by edges away from the expanded node (an address, then the other names
+        // there, one column further), which reads better than the API's hop (depth) that
+        // puts all of one hop in one column; that is the fallback for a node left apart.
+        const col = new Map([['name:' + pv.name, n.depth]]);
         const pending = pv.edges.slice();
-        for (let round = 0; round < 12 && pending.length; round++) {
+        for (let round = 0; round < 4 * 12 && pending.length; round++) {
+          let moved = false;
           for (let i = pending.length - 1; i >= 0; i--) {
             const e = pending[i];
-            const df = hop.get(e.from), dt = hop.get(e.to);
+            const df = col.get(e.from), dt = col.get(e.to);
             if (df === undefined && dt === undefined) continue;
-            if (df !== undefined && dt === undefined) hop.set(e.to, df + 1);
-            if (dt !== undefined && df === undefined) hop.set(e.from, dt + 1);
+            if (df !== undefined && dt === undefined) col.set(e.to, df + 1);
+            if (dt !== undefined && df === undefined) col.set(e.from, dt + 1);
             pending.splice(i, 1);
+            moved = true;
           }
+          if (!moved) break;
         }
         const byID = new Map(pv.nodes.map((x) => [x.id, x]));
-        const node = (pid) => { const x = byID.get(pid); return x ? addNode(g, x.kind, x.value, hop.get(pid) ?? n.depth + 1) : null; };
+        const node = (pid) => { const x = byID.get(pid); return x ? addNode(g, x.kind, x.value, col.get(pid) ?? n.depth + (x.depth || 1)) : null; };
         for (const e of pv.edges) addEdge(g, node(e.from), node(e.to), e);
-        for (const r of targets.rows) {
-          const t = targetOf(r.rrtype, r.rdata);
-          if (t) addEdge(g, addNode(g, 'name', r.rrname, n.depth), addNode(g, 'name', t.toLowerCase(), n.depth + 1), r);
-        }
-        for (const r of refs.rows) addEdge(g, addNode(g, 'name', r.rrname, n.depth + 1), n, r);
+        truncated = pv.truncated;
       } else {
         const res = await api('/api/v1/ip/' + encodeURIComponent(n.value), Object.assign({ limit: 200 }, w));
         for (const r of res.rows) {
@@ -581,7 +592,8 @@
       n.expanded = true;
       const added = g.nodes.size - before;
       setStatus('Expanded ' + n.value + ': ' + added + ' new node' + (added === 1 ? '' : 's') + ', ' + g.nodes.size + ' in the graph.' +
-        (g.nodes.size >= GRAPH_MAX ? ' The graph is full (' + GRAPH_MAX + ' nodes): start a new search from a node to go further.' : ''));
+        (g.nodes.size >= GRAPH_MAX ? ' The graph is full (' + GRAPH_MAX + ' nodes): start a new search from a node to go further.' : '') +
+        (truncated ? ' The API cut this expansion short (too many names or addresses): fewer hops show all of each.' : ''));
     } catch (err) {
       explain(err, () => expand(id));
     } finally {
@@ -661,13 +673,20 @@
   }
 
   // ---------- downloads ----------
-  // csvCell quotes per RFC 4180, and defuses cells a spreadsheet would run as a formula
-  // (DNS data is written by strangers): those get a leading apostrophe.
+  // csvCell is the API's CSV cell (format=csv: httpapi.CSVSafe, then Go's encoding/csv with
+  // CRLF) byte for byte, so both downloads of a table are the same file. A cell a
+  // spreadsheet would run as a formula (DNS data is written by strangers) gets a leading
+  // apostrophe; then RFC 4180 quoting, also of a cell starting with a space as Go's
+  // unicode.IsSpace sees it, where a CR is dropped and a LF written as CRLF.
+  const CSV_SPACE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
   function csvCell(v) {
     let s = v === undefined || v === null ? '' : String(v);
     if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
-    return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+    if (s === '' || !(s === '\\.' || /[",\r\n]/.test(s) || CSV_SPACE.test(s))) return s;
+    return '"' + s.replace(/"/g, '""').replace(/\r/g, '').replace(/\n/g, '\r\n') + '"';
   }
+  // For the browser tests, which compare it with the API's.
+  window.passivednsCSV = { cell: csvCell, lines: (cols, rows) => toCSV(cols.map((c) => [c]), rows) };
 
   function toCSV(cols, rows) {
     const lines = [cols.map(([c]) => csvCell(c)).join(',')];
@@ -694,9 +713,31 @@
     const blob = new Blob([body], { type: format === 'csv' ? 'text/csv;charset=utf-8' : 'application/json' });
     const d = state.search.detected;
     const base = ('passivedns-' + which + '-' + d.mode + '-' + d.value).replace(/[^A-Za-z0-9._-]+/g, '_').replace(/_+$/, '');
+    save(blob, base + '.' + format);
+  }
+
+  // exportAPI saves the API's own CSV of the search (format=csv, one page of up to 10000
+  // rows), fetched with the key in its header, under the name the API gives it.
+  async function exportAPI() {
+    const s = state.search;
+    if (!s) return;
+    const d = s.detected;
+    try {
+      const res = await apiFetch(lookupPath(d), Object.assign(windowParams(s), { rrtype: s.rrtype, limit: 10000, format: 'csv' }));
+      const m = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '');
+      const blob = await res.blob();
+      save(blob, m ? m[1] : 'passivedns.csv');
+      const more = res.headers.get('X-Passivedns-Cursor');
+      setStatus('Saved ' + res.headers.get('X-Passivedns-Count') + ' rows as CSV from the API' + (more ? '; there are more: narrow the search or use the API\'s cursor.' : '.'));
+    } catch (err) {
+      explain(err, exportAPI);
+    }
+  }
+
+  function save(blob, name) {
     const a = document.createElement('a');
     a.href = URL.createObjectURL(blob);
-    a.download = base + '.' + format;
+    a.download = name;
     document.body.appendChild(a);
     a.click();
     a.remove();
@@ -729,6 +770,7 @@
       $('more').disabled = true;
       try { await loadPage(); if (state.kind === 'history') drawTimeline(); } catch (err) { explain(err, () => $('more').click()); } finally { $('more').disabled = false; }
     });
+    $('export-csv').addEventListener('click', exportAPI);
     $('asof-form').addEventListener('submit', (e) => { e.preventDefault(); if (state.search) drawAsof(); });
     for (const b of document.querySelectorAll('button[data-download]')) {
       b.addEventListener('click', () => download(b.dataset.download, b.dataset.format));

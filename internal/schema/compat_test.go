@@ -1,17 +1,16 @@
-package passivedns
+package schema_test
 
 import (
 	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/recordtest"
 	"github.com/passivedns/passivedns/internal/schema"
 
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/miekg/dns"
 	"github.com/passivedns/passivedns/internal/chdbtest"
 )
@@ -21,217 +20,22 @@ import (
 // ensureSchema, write and unlanded use), with the clickhouse-go parameters and the native
 // insert blocks replaced by literals.
 
-// chdbSession opens the process's chDB session in a folder of the test's own.
-func chdbSession(t *testing.T) *chdbtest.Session {
-	t.Helper()
-	s, err := chdbtest.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
-}
-
-func chdbExec(t *testing.T, s *chdbtest.Session, sql string) string {
-	t.Helper()
-	out, err := s.Exec(sql)
-	if err != nil {
-		t.Fatalf("on ClickHouse 26.x: %v\nstatement:\n%s", err, sql)
-	}
-	return out
-}
-
-// chdbLiteral is v as a ClickHouse SQL literal, for every type the plugin binds.
-func chdbLiteral(v any) string {
-	switch v := v.(type) {
-	case string:
-		return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\x00", `\0`).Replace(v) + "'"
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case clickhouse.GroupSet:
-		q := make([]string, len(v.Value))
-		for i, x := range v.Value {
-			q[i] = chdbLiteral(x)
-		}
-		return "(" + strings.Join(q, ", ") + ")"
-	case uint16:
-		return strconv.FormatUint(uint64(v), 10)
-	case uint32:
-		return strconv.FormatUint(uint64(v), 10)
-	case uint64:
-		return strconv.FormatUint(v, 10)
-	case int:
-		return strconv.Itoa(v)
-	case []string:
-		q := make([]string, len(v))
-		for i, s := range v {
-			q[i] = chdbLiteral(s)
-		}
-		return "[" + strings.Join(q, ", ") + "]"
-	case []uint32:
-		q := make([]string, len(v))
-		for i, n := range v {
-			q[i] = chdbLiteral(n)
-		}
-		return "[" + strings.Join(q, ", ") + "]"
-	}
-	panic(fmt.Sprintf("no literal for %T", v))
-}
-
-// chdbBind replaces the clickhouse-go placeholders (?) of sql with literals, as clickhouse-go
-// binds them on the client side.
-func chdbBind(t *testing.T, sql string, args ...any) string {
-	t.Helper()
-	parts := strings.Split(sql, "?")
-	if len(parts) != len(args)+1 {
-		t.Fatalf("%d placeholders for %d arguments in %s", len(parts)-1, len(args), sql)
-	}
-	var b strings.Builder
-	for i, a := range args {
-		b.WriteString(parts[i])
-		b.WriteString(chdbLiteral(a))
-	}
-	b.WriteString(parts[len(args)])
-	return b.String()
-}
-
-// chdbEnsureSchema issues, in order, the statements ensureSchema issues with schema auto on
-// an empty database, or from version from on.
-func chdbEnsureSchema(t *testing.T, sess *chdbtest.Session, s schema.Schema, from int, now time.Time) {
-	t.Helper()
-	chdbExec(t, sess, s.CreateDatabase())
-	chdbExec(t, sess, s.CreateVersionTable())
-	if got := chdbExec(t, sess, s.SelectVersion()); got != strconv.Itoa(from)+"\n" {
-		t.Fatalf("%s: %q, want %d", s.SelectVersion(), got, from)
-	}
-	for _, m := range s.Migrations() {
-		if m.Version <= from {
-			continue
-		}
-		for _, q := range m.Statements {
-			chdbExec(t, sess, q)
-		}
-		chdbExec(t, sess, chdbBind(t, s.InsertVersion(), uint32(m.Version), "passivedns"))
-	}
-	if got := chdbExec(t, sess, s.SelectVersion()); got != strconv.Itoa(schema.Version)+"\n" {
-		t.Fatalf("%s after the migrations: %q, want %d", s.SelectVersion(), got, schema.Version)
-	}
-	if s.Flavor.Modern && s.Retention > 0 {
-		chdbExec(t, sess, s.AlterRetention())
-	}
-}
-
 // chdbMigrateTo1 is what a passivedns that knew only version 1 issued.
 func chdbMigrateTo1(t *testing.T, sess *chdbtest.Session, s schema.Schema) {
 	t.Helper()
-	chdbExec(t, sess, s.CreateDatabase())
-	chdbExec(t, sess, s.CreateVersionTable())
+	sess.MustExec(t, s.CreateDatabase())
+	sess.MustExec(t, s.CreateVersionTable())
 	m := s.Migrations()[0]
 	for _, q := range m.Statements {
-		chdbExec(t, sess, q)
+		sess.MustExec(t, q)
 	}
-	chdbExec(t, sess, chdbBind(t, s.InsertVersion(), uint32(m.Version), "passivedns"))
-}
-
-// chdbInsert is the sink's insert of b (s.insertResponses(), the columns appendColumns
-// sends) with the rows as literals, and on the modern flavor the settings write adds.
-func chdbInsert(t *testing.T, sess *chdbtest.Session, s schema.Schema, b *record.Batch) {
-	t.Helper()
-	settings := ""
-	if s.Flavor.Modern {
-		settings = fmt.Sprintf(" SETTINGS insert_deduplication_token = '%d', deduplicate_blocks_in_dependent_materialized_views = 1", b.ID)
-	}
-	chdbExec(t, sess, s.InsertResponses()+settings+" VALUES "+chdbValues(t, s, b))
-}
-
-// chdbValues is b as the rows of an INSERT ... VALUES in the columns of s.insertResponses().
-func chdbValues(t *testing.T, s schema.Schema, b *record.Batch) string {
-	t.Helper()
-	var rows []string
-	for i := range b.Len() {
-		var v []string
-		for _, col := range s.ResponseColumns() {
-			var lit string
-			switch col {
-			case "time":
-				ts := b.Time[i].Format("2006-01-02 15:04:05")
-				if s.Flavor.Modern {
-					ts = b.Time[i].Format("2006-01-02 15:04:05.000")
-				}
-				lit = chdbLiteral(ts)
-			case "time_ms":
-				lit = chdbLiteral(b.TimeMs[i])
-			case "client":
-				a := b.Client[i]
-				text := "::"
-				if a.IsValid() {
-					text = chdbIPv6Text(a.As16())
-				}
-				lit = chdbLiteral(text)
-				if !s.Flavor.Modern {
-					lit = "IPv6StringToNum(" + lit + ")" // FixedString(16)
-				}
-			case "sensor":
-				lit = chdbLiteral(b.Sensor[i])
-			case "server":
-				lit = chdbLiteral(b.Server[i])
-			case "transport":
-				lit = chdbLiteral(b.Transport[i])
-			case "qname":
-				lit = chdbLiteral(b.QName[i])
-			case "qtype":
-				lit = chdbLiteral(b.QType[i])
-			case "qclass":
-				lit = chdbLiteral(b.QClass[i])
-			case "rcode":
-				lit = chdbLiteral(b.RCode[i])
-			case "flags":
-				lit = chdbLiteral(b.Flags[i])
-			case "answer.name":
-				lit = chdbLiteral(b.Answer.Name[i])
-			case "answer.type":
-				lit = chdbLiteral(b.Answer.Type[i])
-			case "answer.class":
-				lit = chdbLiteral(b.Answer.Class[i])
-			case "answer.ttl":
-				lit = chdbLiteral(b.Answer.TTL[i])
-			case "answer.data":
-				lit = chdbLiteral(b.Answer.Data[i])
-			case "authority.name":
-				lit = chdbLiteral(b.Authority.Name[i])
-			case "authority.type":
-				lit = chdbLiteral(b.Authority.Type[i])
-			case "authority.class":
-				lit = chdbLiteral(b.Authority.Class[i])
-			case "authority.ttl":
-				lit = chdbLiteral(b.Authority.TTL[i])
-			case "authority.data":
-				lit = chdbLiteral(b.Authority.Data[i])
-			case "size":
-				lit = chdbLiteral(b.Size[i])
-			case "duration_us":
-				lit = chdbLiteral(b.DurationUs[i])
-			case "batch_id":
-				lit = chdbLiteral(b.ID)
-			default:
-				t.Fatalf("insert column %q has no literal in this test", col)
-			}
-			v = append(v, lit)
-		}
-		rows = append(rows, "("+strings.Join(v, ", ")+")")
-	}
-	return strings.Join(rows, ", ")
-}
-
-// chdbIPv6Text prints a 16-byte address as ClickHouse does (IPv4-mapped as ::ffff:a.b.c.d).
-func chdbIPv6Text(a [16]byte) string {
-	return netip.AddrFrom16(a).String()
+	sess.MustExec(t, chdbtest.Bind(t, s.InsertVersion(), uint32(m.Version), "passivedns"))
 }
 
 // chdbProbe runs the unlanded probe for the first row of b's day d as the sink does.
 func chdbProbe(t *testing.T, sess *chdbtest.Session, s schema.Schema, b *record.Batch, i int) string {
 	t.Helper()
-	return chdbExec(t, sess, chdbBind(t, s.UnlandedQuery(), record.Reverse(b.QName[i]), b.Time[i].Format(time.DateOnly), b.ID))
+	return sess.MustExec(t, chdbtest.Bind(t, s.UnlandedQuery(), record.Reverse(b.QName[i]), b.Time[i].Format(time.DateOnly), b.ID))
 }
 
 // chdbBatches are the responses the compatibility tests write: before is recorded first,
@@ -240,19 +44,19 @@ func chdbBatches(t *testing.T, base time.Time) (before, after *record.Batch) {
 	t.Helper()
 	at := func(d time.Duration) time.Time { return base.Add(d) }
 	resp := func(m *dns.Msg, when time.Time, client string) record.Capture {
-		return chCapture(t, m, when, client, "udp")
+		return recordtest.CaptureOf(t, m, when, client, "udp")
 	}
-	before = chBatch(t,
-		resp(chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1", "www.example.org. 60 IN A 192.0.2.2"), at(123*time.Millisecond), "10.240.0.1"),
-		resp(chMsg(t, "v6.example.org.", dns.TypeAAAA, 0, false, "v6.example.org. 60 IN AAAA 2001:db8::1"), at(time.Second+456*time.Millisecond), "2001:db8:ffff::53"),
-		resp(chMsg(t, "alias.example.org.", dns.TypeA, 0, false,
+	before = recordtest.BatchOf(t,
+		resp(recordtest.Msg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1", "www.example.org. 60 IN A 192.0.2.2"), at(123*time.Millisecond), "10.240.0.1"),
+		resp(recordtest.Msg(t, "v6.example.org.", dns.TypeAAAA, 0, false, "v6.example.org. 60 IN AAAA 2001:db8::1"), at(time.Second+456*time.Millisecond), "2001:db8:ffff::53"),
+		resp(recordtest.Msg(t, "alias.example.org.", dns.TypeA, 0, false,
 			"alias.example.org. 60 IN CNAME target.example.org.", "target.example.org. 60 IN A 192.0.2.9"), at(24*time.Hour+7*time.Millisecond), "2001:db8::1:0:0:1"),
-		resp(chMsg(t, "example.org.", dns.TypeMX, 0, false, "example.org. 60 IN MX 10 mail.example.org."), at(24*time.Hour+8*time.Millisecond), ""),
-		resp(chMsg(t, `q\"uote\\.example.org.`, dns.TypeTXT, 0, false, `q\"uote\\.example.org. 60 IN TXT "it's \"quoted\" \\ caf\195\169"`), at(24*time.Hour+9*time.Millisecond), ""),
+		resp(recordtest.Msg(t, "example.org.", dns.TypeMX, 0, false, "example.org. 60 IN MX 10 mail.example.org."), at(24*time.Hour+8*time.Millisecond), ""),
+		resp(recordtest.Msg(t, `q\"uote\\.example.org.`, dns.TypeTXT, 0, false, `q\"uote\\.example.org. 60 IN TXT "it's \"quoted\" \\ caf\195\169"`), at(24*time.Hour+9*time.Millisecond), ""),
 	)
-	after = chBatch(t,
-		resp(chMsg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1"), at(48*time.Hour+999*time.Millisecond), "10.240.0.1"),
-		resp(chMsg(t, "example.org.", dns.TypeMX, 0, false, "example.org. 60 IN MX 10 mail.example.org."), at(48*time.Hour), ""),
+	after = recordtest.BatchOf(t,
+		resp(recordtest.Msg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1"), at(48*time.Hour+999*time.Millisecond), "10.240.0.1"),
+		resp(recordtest.Msg(t, "example.org.", dns.TypeMX, 0, false, "example.org. 60 IN MX 10 mail.example.org."), at(48*time.Hour), ""),
 	)
 	return before, after
 }
@@ -282,13 +86,13 @@ func chdbCheckData(t *testing.T, sess *chdbtest.Session, s schema.Schema, base t
 		ms = "toUnixTimestamp64Milli(time) % 1000"
 	}
 
-	got := chdbExec(t, sess, "SELECT toString(time), "+ms+", "+ip("client")+", qname, answer.data, batch_id FROM "+s.Table("responses")+" ORDER BY time, qname")
+	got := sess.MustExec(t, "SELECT toString(time), "+ms+", "+ip("client")+", qname, answer.data, batch_id FROM "+s.Table("responses")+" ORDER BY time, qname")
 	var want strings.Builder
 	for _, b := range []*record.Batch{before, after} {
 		for i := range b.Len() {
 			client := "::"
 			if b.Client[i].IsValid() {
-				client = chdbIPv6Text(b.Client[i].As16())
+				client = netip.AddrFrom16(b.Client[i].As16()).String()
 			}
 			fmt.Fprintf(&want, "%s\t%d\t%s\t%s\t%s\t%d\n", chdbTime(f, b.Time[i]), b.TimeMs[i], client,
 				chdbTSV(b.QName[i]), chdbArrayText(b.Answer.Data[i]), b.ID)
@@ -310,7 +114,7 @@ func chdbCheckData(t *testing.T, sess *chdbtest.Session, s schema.Schema, base t
 		t.Errorf("unlanded probe for another batch id: %q, want 0", got)
 	}
 
-	got = chdbExec(t, sess, "SELECT * FROM "+s.Table("history")+" ORDER BY rrname, rrtype, rdata")
+	got = sess.MustExec(t, "SELECT * FROM "+s.Table("history")+" ORDER BY rrname, rrtype, rdata")
 	wantHistory := strings.Join([]string{
 		"alias.example.org.\tCNAME\ttarget.example.org.\t" + tm(24*time.Hour+7*time.Millisecond) + "\t" + tm(24*time.Hour+7*time.Millisecond) + "\t1",
 		"example.org.\tMX\t10 mail.example.org.\t" + tm(24*time.Hour+8*time.Millisecond) + "\t" + tm(48*time.Hour) + "\t2",
@@ -324,7 +128,7 @@ func chdbCheckData(t *testing.T, sess *chdbtest.Session, s schema.Schema, base t
 		t.Errorf("SELECT * FROM history:\n got\n%s want\n%s", got, wantHistory)
 	}
 
-	got = chdbExec(t, sess, "SELECT "+ip("ip")+" AS k, rrname, rrtype, minMerge(time_first), maxMerge(time_last), countMerge(count) FROM "+
+	got = sess.MustExec(t, "SELECT "+ip("ip")+" AS k, rrname, rrtype, minMerge(time_first), maxMerge(time_last), countMerge(count) FROM "+
 		s.Table("history_by_ip")+" GROUP BY ip, rrname, rrtype ORDER BY rrname, k")
 	wantIP := strings.Join([]string{
 		"::ffff:192.0.2.9\ttarget.example.org.\tA\t" + tm(24*time.Hour+7*time.Millisecond) + "\t" + tm(24*time.Hour+7*time.Millisecond) + "\t1",
@@ -336,7 +140,7 @@ func chdbCheckData(t *testing.T, sess *chdbtest.Session, s schema.Schema, base t
 		t.Errorf("history_by_ip:\n got\n%s want\n%s", got, wantIP)
 	}
 
-	got = chdbExec(t, sess, "SELECT target, rrname, rrtype, rdata, minMerge(time_first), maxMerge(time_last), countMerge(count) FROM "+
+	got = sess.MustExec(t, "SELECT target, rrname, rrtype, rdata, minMerge(time_first), maxMerge(time_last), countMerge(count) FROM "+
 		s.Table("history_by_rdata")+" GROUP BY target, rrname, rrtype, rdata ORDER BY target, rrname, rdata")
 	wantRdata := strings.Join([]string{
 		"mail.example.org.\texample.org.\tMX\t10 mail.example.org.\t" + tm(24*time.Hour+8*time.Millisecond) + "\t" + tm(48*time.Hour) + "\t2",
@@ -352,7 +156,7 @@ func chdbCheckData(t *testing.T, sess *chdbtest.Session, s schema.Schema, base t
 func chdbArrayText(v []string) string {
 	q := make([]string, len(v))
 	for i, s := range v {
-		q[i] = chdbLiteral(s)
+		q[i] = chdbtest.Literal(s)
 	}
 	return "[" + strings.Join(q, ",") + "]"
 }
@@ -375,8 +179,8 @@ func chdbSortLines(s string) string {
 // TestCompatModern runs the modern flavor's statements on ClickHouse 26.x: a new database,
 // then writes, probes and history reads.
 func TestCompatModern(t *testing.T) {
-	sess := chdbSession(t)
-	version := strings.TrimSpace(chdbExec(t, sess, "SELECT version()"))
+	sess := chdbtest.ForTest(t)
+	version := strings.TrimSpace(sess.MustExec(t, "SELECT version()"))
 	if !strings.HasPrefix(version, "26.") {
 		t.Fatalf("chDB runs ClickHouse %s, want 26.x", version)
 	}
@@ -385,15 +189,15 @@ func TestCompatModern(t *testing.T) {
 		t.Fatalf("detectFlavor: 26.5.1 → %+v, %s → %+v; want modern", f, version, schema.DetectFlavor(version))
 	}
 	s := schema.Schema{Flavor: f, DB: "pdns_modern", Retention: 30 * 24 * time.Hour}
-	chdbEnsureSchema(t, sess, s, 0, time.Now())
+	chdbtest.EnsureSchema(t, sess, s, 0)
 	// A restart runs it again: nothing changes.
-	chdbEnsureSchema(t, sess, s, schema.Version, time.Now())
-	if got := chdbExec(t, sess, "SELECT version, by FROM "+s.Table("schema_version")+" ORDER BY version"); got != "1\tpassivedns\n2\tpassivedns\n" {
+	chdbtest.EnsureSchema(t, sess, s, schema.Version)
+	if got := sess.MustExec(t, "SELECT version, by FROM "+s.Table("schema_version")+" ORDER BY version"); got != "1\tpassivedns\n2\tpassivedns\n" {
 		t.Errorf("schema_version rows: %q", got)
 	}
 
 	// The modern types are really used.
-	got := chdbExec(t, sess, "SELECT name, type FROM system.columns WHERE database = 'pdns_modern' AND table = 'responses' AND name IN "+
+	got := sess.MustExec(t, "SELECT name, type FROM system.columns WHERE database = 'pdns_modern' AND table = 'responses' AND name IN "+
 		"('time', 'client', 'qtype', 'sensor', 'answer.type', 'answer.data', 'qname') ORDER BY name")
 	want := strings.Join([]string{
 		"answer.data\tArray(String)",
@@ -407,13 +211,13 @@ func TestCompatModern(t *testing.T) {
 	if got != want {
 		t.Errorf("responses column types:\n got\n%s want\n%s", got, want)
 	}
-	got = chdbExec(t, sess, "SELECT name, type FROM system.columns WHERE database = 'pdns_modern' AND table IN ('history_by_ip', 'history_by_name') "+
+	got = sess.MustExec(t, "SELECT name, type FROM system.columns WHERE database = 'pdns_modern' AND table IN ('history_by_ip', 'history_by_name') "+
 		"AND name IN ('ip', 'time_first') ORDER BY table, name")
 	want = "ip\tIPv6\n" + `time_first	AggregateFunction(min, DateTime64(3, \'UTC\'))` + "\n" + `time_first	AggregateFunction(min, DateTime64(3, \'UTC\'))` + "\n"
 	if got != want {
 		t.Errorf("history column types:\n got\n%s want\n%s", got, want)
 	}
-	ttl := chdbExec(t, sess, "SELECT engine_full FROM system.tables WHERE database = 'pdns_modern' AND name = 'responses'")
+	ttl := sess.MustExec(t, "SELECT engine_full FROM system.tables WHERE database = 'pdns_modern' AND name = 'responses'")
 	if !strings.Contains(ttl, "TTL toDateTime(time) + toIntervalHour(720)") || !strings.Contains(ttl, "non_replicated_deduplication_window = 1000") {
 		t.Errorf("responses engine: %s; want the 720 hour TTL and the deduplication window", ttl)
 	}
@@ -421,19 +225,19 @@ func TestCompatModern(t *testing.T) {
 	// Within the retention: on 26.x rows already past the TTL are not stored at all.
 	base := time.Now().UTC().Truncate(24 * time.Hour).Add(-3*24*time.Hour + 23*time.Hour)
 	before, after := chdbBatches(t, base)
-	chdbInsert(t, sess, s, before)
-	chdbInsert(t, sess, s, after)
+	chdbtest.Insert(t, sess, s, before)
+	chdbtest.Insert(t, sess, s, after)
 	chdbCheckData(t, sess, s, base, before, after)
 
 	// The insert settings the sink adds on modern servers: a second insert with the same
 	// deduplication token adds nothing, neither to responses nor, through the views, to
 	// the history tables (each has its own deduplication window).
 	counts := func() string {
-		return chdbExec(t, sess, "SELECT (SELECT count() FROM "+s.Table("responses")+"), (SELECT sum(count) FROM "+s.Table("history")+
+		return sess.MustExec(t, "SELECT (SELECT count() FROM "+s.Table("responses")+"), (SELECT sum(count) FROM "+s.Table("history")+
 			"), (SELECT countMerge(count) FROM "+s.Table("history_by_ip")+"), (SELECT countMerge(count) FROM "+s.Table("history_by_rdata")+")")
 	}
 	n := counts()
-	chdbInsert(t, sess, s, before)
+	chdbtest.Insert(t, sess, s, before)
 	if got := counts(); got != n || !strings.HasPrefix(n, "7\t") {
 		t.Errorf("counts (responses, history, by ip, by rdata) after a retry with the same token: %q, before it %q", got, n)
 	}
@@ -442,14 +246,14 @@ func TestCompatModern(t *testing.T) {
 // TestCompatModernUpgrade upgrades a version 1 database with data to version 2 on
 // ClickHouse 26.x: the backfills must fill the new tables.
 func TestCompatModernUpgrade(t *testing.T) {
-	sess := chdbSession(t)
+	sess := chdbtest.ForTest(t)
 	s := schema.Schema{Flavor: schema.DetectFlavor("26.5.1"), DB: "pdns_upgrade"}
 	chdbMigrateTo1(t, sess, s)
 	base := time.Date(2024, 5, 1, 23, 0, 0, 0, time.UTC)
 	before, after := chdbBatches(t, base)
-	chdbInsert(t, sess, s, before)
-	chdbEnsureSchema(t, sess, s, 1, time.Now())
-	chdbInsert(t, sess, s, after)
+	chdbtest.Insert(t, sess, s, before)
+	chdbtest.EnsureSchema(t, sess, s, 1)
+	chdbtest.Insert(t, sess, s, after)
 	chdbCheckData(t, sess, s, base, before, after)
 }
 
@@ -459,7 +263,7 @@ func TestCompatModernUpgrade(t *testing.T) {
 func TestCompatLegacyOnModern(t *testing.T) {
 	for _, upgrade := range []bool{false, true} {
 		t.Run(map[bool]string{false: "new", true: "upgrade"}[upgrade], func(t *testing.T) {
-			sess := chdbSession(t)
+			sess := chdbtest.ForTest(t)
 			s := schema.Schema{Flavor: schema.DetectFlavor("18.16.1"), DB: "pdns_legacy", Retention: 24 * time.Hour}
 			if s.Flavor.Modern {
 				t.Fatalf("18.16.1 detected as modern")
@@ -468,14 +272,14 @@ func TestCompatLegacyOnModern(t *testing.T) {
 			before, after := chdbBatches(t, base)
 			if upgrade {
 				chdbMigrateTo1(t, sess, s)
-				chdbInsert(t, sess, s, before)
-				chdbEnsureSchema(t, sess, s, 1, time.Now())
+				chdbtest.Insert(t, sess, s, before)
+				chdbtest.EnsureSchema(t, sess, s, 1)
 			} else {
-				chdbEnsureSchema(t, sess, s, 0, time.Now())
-				chdbInsert(t, sess, s, before)
+				chdbtest.EnsureSchema(t, sess, s, 0)
+				chdbtest.Insert(t, sess, s, before)
 			}
-			chdbInsert(t, sess, s, after)
-			got := chdbExec(t, sess, "SELECT name, type FROM system.columns WHERE database = 'pdns_legacy' AND table = 'responses' AND name IN "+
+			chdbtest.Insert(t, sess, s, after)
+			got := sess.MustExec(t, "SELECT name, type FROM system.columns WHERE database = 'pdns_legacy' AND table = 'responses' AND name IN "+
 				"('time', 'time_ms', 'client', 'qtype') ORDER BY name")
 			want := "client\tFixedString(16)\nqtype\tString\n" + `time	DateTime(\'UTC\')` + "\ntime_ms\tUInt16\n"
 			if got != want {

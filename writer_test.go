@@ -4,6 +4,7 @@ import (
 	"github.com/passivedns/passivedns/internal/chsink"
 	"github.com/passivedns/passivedns/internal/record"
 	"github.com/passivedns/passivedns/internal/recordtest"
+	"github.com/passivedns/passivedns/internal/testkit"
 
 	"context"
 	"errors"
@@ -72,17 +73,6 @@ func newTestWriter(batch, queue int, flush time.Duration, s sink) *writer {
 	return w
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func dropped(reason string) float64 { return testutil.ToFloat64(droppedCount.WithLabelValues(reason)) }
 
 func TestWriterFlushesOnSize(t *testing.T) {
@@ -95,7 +85,7 @@ func TestWriterFlushesOnSize(t *testing.T) {
 	for range 7 {
 		w.enqueue(recordtest.Capture(t, "example.org."))
 	}
-	waitFor(t, "two full batches", func() bool { _, b := s.rows(); return b == 2 })
+	testkit.WaitFor(t, "two full batches", 5*time.Second, func() bool { _, b := s.rows(); return b == 2 })
 	if n, _ := s.rows(); n != 6 {
 		t.Errorf("wrote %d rows before the flush interval, want 6", n)
 	}
@@ -109,7 +99,7 @@ func TestWriterFlushesOnInterval(t *testing.T) {
 	start := time.Now()
 	w.enqueue(recordtest.Capture(t, "example.org."))
 	w.enqueue(recordtest.Capture(t, "example.net."))
-	waitFor(t, "the interval flush", func() bool { n, _ := s.rows(); return n == 2 })
+	testkit.WaitFor(t, "the interval flush", 5*time.Second, func() bool { n, _ := s.rows(); return n == 2 })
 	if d := time.Since(start); d < 50*time.Millisecond {
 		t.Errorf("flushed after %s, before the interval", d)
 	}
@@ -127,7 +117,7 @@ func TestWriterRetriesTransientErrors(t *testing.T) {
 	w.start()
 	w.enqueue(recordtest.Capture(t, "a.example.org."))
 	w.enqueue(recordtest.Capture(t, "b.example.org."))
-	waitFor(t, "the retried batch", func() bool { n, _ := s.rows(); return n == 2 })
+	testkit.WaitFor(t, "the retried batch", 5*time.Second, func() bool { n, _ := s.rows(); return n == 2 })
 	w.stop()
 	if s.calls != 3 {
 		t.Errorf("sink called %d times, want 3", s.calls)
@@ -144,7 +134,7 @@ func TestWriterDropsRejectedRows(t *testing.T) {
 	w.start()
 	w.enqueue(recordtest.Capture(t, "a.example.org."))
 	w.enqueue(recordtest.Capture(t, "b.example.org."))
-	waitFor(t, "the rejection", func() bool { return dropped(dropRejected)-before == 2 })
+	testkit.WaitFor(t, "the rejection", 5*time.Second, func() bool { return dropped(dropRejected)-before == 2 })
 	w.stop()
 	if s.calls != 1 {
 		t.Errorf("rejected batch tried %d times, want 1", s.calls)
@@ -224,7 +214,7 @@ func TestWriterCountsUndecodable(t *testing.T) {
 	w.start()
 	w.enqueue(record.Capture{Wire: []byte{1, 2, 3}})
 	w.enqueue(recordtest.Capture(t, "example.org."))
-	waitFor(t, "the good row", func() bool { n, _ := s.rows(); return n == 1 })
+	testkit.WaitFor(t, "the good row", 5*time.Second, func() bool { n, _ := s.rows(); return n == 1 })
 	w.stop()
 	if got := dropped(dropEncode) - before; got != 1 {
 		t.Errorf("undecodable counted %v, want 1", got)

@@ -1,6 +1,8 @@
-package passivedns
+package history_test
 
 import (
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/passivedns/passivedns/internal/chdbtest"
 	"github.com/passivedns/passivedns/internal/history"
 	"github.com/passivedns/passivedns/internal/param"
 	"github.com/passivedns/passivedns/internal/record"
@@ -12,23 +14,27 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
-// TestAPIQueriesModern proves every kind of API query on ClickHouse 26.x (chDB) against
-// the modern schema made by schema.migrations: the scenario's batches (as the sink wrote
-// them to 18.16) are inserted there, each query is built for both flavors, and the rows
-// must be the same on both servers. On 26.x, EXPLAIN shows that each query that should
+// TestQueriesModern proves every kind of history query on ClickHouse 26.x (chDB) against
+// the modern schema made by the schema's migrations: the scenario's batches go there and
+// to clickhouse-server (18.16 unless PASSIVEDNS_TEST_CLICKHOUSE names another), each query
+// is built for both flavors, and the rows must be the same on both servers. On 26.x, EXPLAIN shows that each query that should
 // use its table's primary key does.
-func TestAPIQueriesModern(t *testing.T) {
-	r := recordScenario(t)
-	sess := chdbSession(t)
+func TestQueriesModern(t *testing.T) {
+	legacyDB, batches := fillScenario(t)
+	sess := chdbtest.ForTest(t)
 	modern := schema.Schema{Flavor: schema.DetectFlavor("26.5.1"), DB: "pdns_api"}
-	chdbEnsureSchema(t, sess, modern, 0, time.Now())
-	for _, b := range r.clock.batches {
-		chdbInsert(t, sess, modern, b)
+	chdbtest.EnsureSchema(t, sess, modern, 0)
+	for _, b := range batches {
+		chdbtest.Insert(t, sess, modern, b)
 	}
-	db := history.New(history.Options{ClickHouse: r.cfg.options, Database: r.cfg.database, MaxConcurrent: 1})
+	opts, err := clickhouse.ParseDSN(testCH.DSN(legacyDB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Auth.Database = ""
+	db := history.New(history.Options{ClickHouse: opts, Database: legacyDB, MaxConcurrent: 1})
 	t.Cleanup(db.Close)
 	ctx := context.Background()
 	_, legacy, err := db.Get(ctx)
@@ -80,6 +86,7 @@ func TestAPIQueriesModern(t *testing.T) {
 		{"rdata exact", history.Query{Table: history.TableByRdata, Name: name("cdn.example.net"), Limit: 10}, 1, true},
 		{"rdata suffix", history.Query{Table: history.TableByRdata, Name: name("*.example.net"), Limit: 10}, 2, true},
 		{"rdata names CNAME (aliases)", history.Query{Table: history.TableByRdata, Names: []string{"cdn.example.net."}, RRTypes: []string{"CNAME"}, Limit: 10}, 1, true},
+		{"rdata names NS MX (pivot via)", history.Query{Table: history.TableByRdata, Names: []string{"mail.example.net.", "cdn.example.net."}, RRTypes: []string{"NS", "MX"}, Limit: 10}, 1, true},
 		{"rdata after cursor", history.Query{Table: history.TableByRdata, Name: name("*.example.net"),
 			After: []string{record.Reverse("mail.example.net."), "MX", "example.net.", "10 mail.example.net."}, Limit: 10}, 1, true},
 		{"negative exact", history.Query{Table: history.TableNegative, Name: name("nx.example.net"), Limit: 10}, 1, true},
@@ -102,12 +109,12 @@ func TestAPIQueriesModern(t *testing.T) {
 			t.Errorf("%s on 18.16: %d rows, want %d:\n%s", tc.what, len(want), tc.rows, strings.Join(want, "\n"))
 		}
 		sql, args := tc.q.Build(modern)
-		bound := chdbBind(t, sql, args...)
-		got := chdbExec(t, sess, bound)
+		bound := chdbtest.Bind(t, sql, args...)
+		got := sess.MustExec(t, bound)
 		if got != strings.Join(want, "") {
 			t.Errorf("%s: 26.x and 18.16 differ:\n26.x:\n%s18.16:\n%s\nSQL:\n%s", tc.what, got, strings.Join(want, ""), bound)
 		}
-		plan := chdbExec(t, sess, "EXPLAIN indexes = 1 "+bound)
+		plan := sess.MustExec(t, "EXPLAIN indexes = 1 "+bound)
 		if usesKey := primaryKeyUsed(plan); usesKey != tc.pk {
 			t.Errorf("%s: primary key used %v, want %v:\n%s", tc.what, usesKey, tc.pk, plan)
 		}
@@ -140,12 +147,12 @@ func TestAPIQueriesModern(t *testing.T) {
 			want = append(want, fmt.Sprintf("%d\t%d\t%s\t%s\t%s\n", x.T, x.Ms, x.QType, x.RCode, strings.Join(x.Data, ",")))
 		}
 		rows.Close()
-		bound := chdbBind(t, history.AsOfQuery(modern, types), args...)
-		got := chdbExec(t, sess, "SELECT t, ms, qtype, rcode, arrayStringConcat(`answer.data`, ',') FROM ("+bound+")")
+		bound := chdbtest.Bind(t, history.AsOfQuery(modern, types), args...)
+		got := sess.MustExec(t, "SELECT t, ms, qtype, rcode, arrayStringConcat(`answer.data`, ',') FROM ("+bound+")")
 		if got != strings.Join(want, "") || len(want) != 4 {
 			t.Errorf("as-of %v: 26.x\n%s18.16\n%s", types, got, strings.Join(want, ""))
 		}
-		if plan := chdbExec(t, sess, "EXPLAIN indexes = 1 "+bound); !primaryKeyUsed(plan) {
+		if plan := sess.MustExec(t, "EXPLAIN indexes = 1 "+bound); !primaryKeyUsed(plan) {
 			t.Errorf("as-of does not use the primary key:\n%s", plan)
 		}
 	}

@@ -1,0 +1,222 @@
+package chdbtest
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/schema"
+)
+
+// The plugin's own SQL on 26.x: chDB is an engine, not a server, so the statements are the
+// schema package's, with the clickhouse-go parameters and the native insert blocks replaced
+// by literals.
+
+// ForTest opens the process's chDB session in a folder of the test's own, closed when
+// the test ends.
+func ForTest(tb testing.TB) *Session {
+	tb.Helper()
+	s, err := Open(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// MustExec runs sql like Exec and fails the test when it fails, showing the statement.
+func (s *Session) MustExec(tb testing.TB, sql string) string {
+	tb.Helper()
+	out, err := s.Exec(sql)
+	if err != nil {
+		tb.Fatalf("on ClickHouse 26.x: %v\nstatement:\n%s", err, sql)
+	}
+	return out
+}
+
+// Literal is v as a ClickHouse SQL literal, for every type the plugin binds.
+func Literal(v any) string {
+	switch v := v.(type) {
+	case string:
+		return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\x00", `\0`).Replace(v) + "'"
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case clickhouse.GroupSet:
+		q := make([]string, len(v.Value))
+		for i, x := range v.Value {
+			q[i] = Literal(x)
+		}
+		return "(" + strings.Join(q, ", ") + ")"
+	case uint16:
+		return strconv.FormatUint(uint64(v), 10)
+	case uint32:
+		return strconv.FormatUint(uint64(v), 10)
+	case uint64:
+		return strconv.FormatUint(v, 10)
+	case int:
+		return strconv.Itoa(v)
+	case []string:
+		q := make([]string, len(v))
+		for i, s := range v {
+			q[i] = Literal(s)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	case []uint32:
+		q := make([]string, len(v))
+		for i, n := range v {
+			q[i] = Literal(n)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	}
+	panic(fmt.Sprintf("no literal for %T", v))
+}
+
+// Bind replaces the clickhouse-go placeholders (?) of sql with literals, as clickhouse-go
+// binds them on the client side.
+func Bind(tb testing.TB, sql string, args ...any) string {
+	tb.Helper()
+	parts := strings.Split(sql, "?")
+	if len(parts) != len(args)+1 {
+		tb.Fatalf("%d placeholders for %d arguments in %s", len(parts)-1, len(args), sql)
+	}
+	var b strings.Builder
+	for i, a := range args {
+		b.WriteString(parts[i])
+		b.WriteString(Literal(a))
+	}
+	b.WriteString(parts[len(args)])
+	return b.String()
+}
+
+// EnsureSchema issues, in order, the statements schema.Ensure issues with schema auto on
+// an empty database, or from version from on.
+func EnsureSchema(tb testing.TB, sess *Session, s schema.Schema, from int) {
+	tb.Helper()
+	sess.MustExec(tb, s.CreateDatabase())
+	sess.MustExec(tb, s.CreateVersionTable())
+	if got := sess.MustExec(tb, s.SelectVersion()); got != strconv.Itoa(from)+"\n" {
+		tb.Fatalf("%s: %q, want %d", s.SelectVersion(), got, from)
+	}
+	for _, m := range s.Migrations() {
+		if m.Version <= from {
+			continue
+		}
+		for _, q := range m.Statements {
+			sess.MustExec(tb, q)
+		}
+		sess.MustExec(tb, Bind(tb, s.InsertVersion(), uint32(m.Version), "passivedns"))
+	}
+	if got := sess.MustExec(tb, s.SelectVersion()); got != strconv.Itoa(schema.Version)+"\n" {
+		tb.Fatalf("%s after the migrations: %q, want %d", s.SelectVersion(), got, schema.Version)
+	}
+	if s.Flavor.Modern && s.Retention > 0 {
+		sess.MustExec(tb, s.AlterRetention())
+	}
+}
+
+// Insert runs InsertSQL of b in the session.
+func Insert(tb testing.TB, sess *Session, s schema.Schema, b *record.Batch) {
+	tb.Helper()
+	sess.MustExec(tb, InsertSQL(tb, s, b))
+}
+
+// InsertSQL is the sink's insert of b (s.InsertResponses(), the columns chsink sends) with
+// the rows as literals, and on the modern flavor the settings chsink adds. It runs on a
+// clickhouse-server of either flavor too, for tests that must not depend on the sink.
+func InsertSQL(tb testing.TB, s schema.Schema, b *record.Batch) string {
+	tb.Helper()
+	settings := ""
+	if s.Flavor.Modern {
+		settings = fmt.Sprintf(" SETTINGS insert_deduplication_token = '%d', deduplicate_blocks_in_dependent_materialized_views = 1", b.ID)
+	}
+	return s.InsertResponses() + settings + " VALUES " + values(tb, s, b)
+}
+
+// values is b as the rows of an INSERT ... VALUES in the columns of s.InsertResponses().
+func values(tb testing.TB, s schema.Schema, b *record.Batch) string {
+	tb.Helper()
+	var rows []string
+	for i := range b.Len() {
+		var v []string
+		for _, col := range s.ResponseColumns() {
+			var lit string
+			switch col {
+			case "time":
+				ts := b.Time[i].Format("2006-01-02 15:04:05")
+				if s.Flavor.Modern {
+					ts = b.Time[i].Format("2006-01-02 15:04:05.000")
+				}
+				lit = Literal(ts)
+			case "time_ms":
+				lit = Literal(b.TimeMs[i])
+			case "client":
+				a := b.Client[i]
+				text := "::"
+				if a.IsValid() {
+					text = ipv6Text(a.As16())
+				}
+				lit = Literal(text)
+				if !s.Flavor.Modern {
+					lit = "IPv6StringToNum(" + lit + ")" // FixedString(16)
+				}
+			case "sensor":
+				lit = Literal(b.Sensor[i])
+			case "server":
+				lit = Literal(b.Server[i])
+			case "transport":
+				lit = Literal(b.Transport[i])
+			case "qname":
+				lit = Literal(b.QName[i])
+			case "qtype":
+				lit = Literal(b.QType[i])
+			case "qclass":
+				lit = Literal(b.QClass[i])
+			case "rcode":
+				lit = Literal(b.RCode[i])
+			case "flags":
+				lit = Literal(b.Flags[i])
+			case "answer.name":
+				lit = Literal(b.Answer.Name[i])
+			case "answer.type":
+				lit = Literal(b.Answer.Type[i])
+			case "answer.class":
+				lit = Literal(b.Answer.Class[i])
+			case "answer.ttl":
+				lit = Literal(b.Answer.TTL[i])
+			case "answer.data":
+				lit = Literal(b.Answer.Data[i])
+			case "authority.name":
+				lit = Literal(b.Authority.Name[i])
+			case "authority.type":
+				lit = Literal(b.Authority.Type[i])
+			case "authority.class":
+				lit = Literal(b.Authority.Class[i])
+			case "authority.ttl":
+				lit = Literal(b.Authority.TTL[i])
+			case "authority.data":
+				lit = Literal(b.Authority.Data[i])
+			case "size":
+				lit = Literal(b.Size[i])
+			case "duration_us":
+				lit = Literal(b.DurationUs[i])
+			case "batch_id":
+				lit = Literal(b.ID)
+			default:
+				tb.Fatalf("insert column %q has no literal in this test", col)
+			}
+			v = append(v, lit)
+		}
+		rows = append(rows, "("+strings.Join(v, ", ")+")")
+	}
+	return strings.Join(rows, ", ")
+}
+
+// ipv6Text prints a 16-byte address as ClickHouse does (IPv4-mapped as ::ffff:a.b.c.d).
+func ipv6Text(a [16]byte) string {
+	return netip.AddrFrom16(a).String()
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package nativeblock
+
+const raceEnabled = true
