@@ -24,11 +24,12 @@ func BenchmarkCapture(b *testing.B) {
 		return 0, w.WriteMsg(reply)
 	})
 	done := make(chan struct{})
-	go func() { // stands in for the writer goroutine: empties the queue
+	go func() { // stands in for the writer goroutine: empties the queue, returns the buffers
 		for {
 			select {
 			case c := <-p.writer.queue:
 				p.writer.queuedBytes.Add(-int64(len(c.Wire)))
+				c.Release()
 			case <-done:
 				return
 			}

@@ -4,6 +4,7 @@ package passivedns
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/coredns/coredns/plugin"
@@ -23,7 +24,8 @@ type PassiveDNS struct {
 
 // ServeDNS implements plugin.Handler.
 func (p *PassiveDNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
-	rec := &recorder{ResponseWriter: w, p: p, start: time.Now(), server: metrics.WithServer(ctx)}
+	rec := recorders.Get().(*recorder)
+	*rec = recorder{ResponseWriter: w, p: p, start: time.Now(), server: metrics.WithServer(ctx)}
 	rc, err := plugin.NextOrFailure(p.Name(), p.Next, ctx, rec, r)
 	if !rec.written && !plugin.ClientWrite(rc) {
 		// The server itself answers with this rcode after we return (dnsserver's error
@@ -32,8 +34,15 @@ func (p *PassiveDNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 		m.SetRcode(r, rc)
 		p.captureMsg(rec, m)
 	}
+	// Plugins answer before they return (the server writes the error answer itself, to
+	// its own writer), so the wrapper is free again: reusing it saves an allocation per
+	// query.
+	*rec = recorder{}
+	recorders.Put(rec)
 	return rc, err
 }
+
+var recorders = sync.Pool{New: func() any { return new(recorder) }}
 
 // Name implements plugin.Handler.
 func (p *PassiveDNS) Name() string { return "passivedns" }

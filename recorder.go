@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -43,35 +42,28 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// packBuffers holds scratch buffers big enough for any DNS message, so packing the
-// copy allocates nothing.
-var packBuffers = sync.Pool{New: func() any { b := make([]byte, dns.MaxMsgSize); return &b }}
-
 // captureMsg enqueues a copy of m, packed without compression (the size stored is still
 // the compressed one the client got, see record.Capture.Compress).
 func (p *PassiveDNS) captureMsg(r *recorder, m *dns.Msg) {
-	bp := packBuffers.Get().(*[]byte)
 	// A shallow copy lets us pack without compression (no compression map, no garbage)
-	// while leaving the caller's message untouched.
+	// while leaving the caller's message untouched. It is packed straight into a pooled
+	// buffer that the writer returns once the row is written.
 	uncompressed := *m
 	uncompressed.Compress = false
-	wire, err := uncompressed.PackBuffer(*bp)
-	if err != nil {
-		packBuffers.Put(bp)
+	c := p.newCapture(r)
+	if err := c.PackWire(uncompressed.PackBuffer); err != nil {
+		c.Release()
 		p.writer.drop(dropEncode, 1, err)
 		return
 	}
-	c := p.newCapture(r)
-	c.Wire = append([]byte(nil), wire...)
 	c.Compress = m.Compress
-	packBuffers.Put(bp)
 	p.writer.enqueue(c)
 }
 
 // captureWire enqueues a copy of a response the next plugin wrote as bytes.
 func (p *PassiveDNS) captureWire(r *recorder, b []byte) {
 	c := p.newCapture(r)
-	c.Wire = append([]byte(nil), b...)
+	c.CopyWire(b)
 	c.Size = uint32(len(b))
 	p.writer.enqueue(c)
 }

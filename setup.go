@@ -71,6 +71,8 @@ type config struct {
 	apiTimeout time.Duration  // of each API query; 0: history.QueryTimeout (tests shorten it)
 	watches    []watch.Watch  // watch KIND VALUE...
 	webhook    string         // webhook URL: where first sightings of watched tuples go
+	httpURL    string         // ClickHouse's HTTP interface for inserts; empty: clickhouse-go
+	httpSet    bool           // clickhouse_http was given (else httpURL follows the DSN)
 }
 
 func setup(c *caddy.Controller) error {
@@ -111,7 +113,8 @@ func setup(c *caddy.Controller) error {
 func newSink(cfg config) *chsink.Sink { return chsink.New(sinkOptions(cfg)) }
 
 func sinkOptions(cfg config) chsink.Options {
-	return chsink.Options{ClickHouse: cfg.options, Database: cfg.database, AutoSchema: cfg.schema, Retention: cfg.retention, Cluster: cfg.cluster, Log: log}
+	return chsink.Options{ClickHouse: cfg.options, Database: cfg.database, AutoSchema: cfg.schema, Retention: cfg.retention, Cluster: cfg.cluster, Log: log,
+		HTTP: cfg.httpURL}
 }
 
 // newWatcher is the watchlist of cfg, with its own connection for the lookups.
@@ -165,6 +168,9 @@ func parse(c *caddy.Controller) (config, error) {
 			return cfg, err
 		}
 	}
+	if !cfg.httpSet {
+		cfg.httpURL = defaultHTTP(cfg.options)
+	}
 	if cfg.batch > cfg.queue {
 		return cfg, c.Errf("batch %d is larger than queue %d: a full batch could never form", cfg.batch, cfg.queue)
 	}
@@ -208,6 +214,8 @@ func parseProperty(c *caddy.Controller, cfg *config) error {
 	switch prop {
 	case "dsn":
 		return setDSN(c, cfg, v)
+	case "clickhouse_http":
+		return parseClickHouseHTTP(c, cfg, v)
 	case "batch":
 		cfg.batch, err = parseCount(v, 1, maxBatch)
 	case "queue":

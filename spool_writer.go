@@ -37,6 +37,7 @@ func (w *writer) dispatch(b *record.Batch) {
 		}
 	}
 	w.spoolBatch(b)
+	w.release(b)
 }
 
 // writeOrSpool is the shutdown path: one try within the deadline, else the spool.
@@ -63,6 +64,7 @@ func (w *writer) inserter(ctx context.Context) {
 			if err != nil {
 				w.spoolBatch(b)
 			}
+			w.release(b)
 		case <-ctx.Done():
 			return
 		}

@@ -41,6 +41,14 @@ type sink interface {
 	Close() error
 }
 
+// consumer is a sink that is done with a batch when Write returns: nothing of it is kept,
+// so the writer reuses the batch's buffers for a later batch.
+type consumer interface{ ConsumesBatches() }
+
+// freeBatches bounds the batches kept for reuse: the one being filled, the one being
+// inserted and one spare.
+const freeBatches = 3
+
 // writer owns the queue between ServeDNS and ClickHouse and the one goroutine that
 // drains it: it decodes captures into batches and inserts a batch when it is full or
 // when its oldest record has waited cfg.flush.
@@ -74,6 +82,9 @@ type writer struct {
 	inserts chan *record.Batch
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
+
+	// free holds written batches for reuse when the sink is a consumer; nil otherwise.
+	free chan *record.Batch
 }
 
 func newWriter(cfg config, s sink) *writer {
@@ -86,19 +97,46 @@ func newWriter(cfg config, s sink) *writer {
 		shutdownTimeout: shutdownTimeout,
 	}
 	w.healthy.Store(true)
+	if _, ok := s.(consumer); ok {
+		w.free = make(chan *record.Batch, freeBatches)
+	}
 	return w
+}
+
+// newBatch is an empty batch with a fresh id, reusing a written one's buffers if any.
+func (w *writer) newBatch() *record.Batch {
+	select {
+	case b := <-w.free:
+		b.Reset(record.NewBatchID())
+		return b
+	default:
+		return &record.Batch{ID: record.NewBatchID()}
+	}
+}
+
+// release hands back a batch that is written, spooled or dropped, for reuse.
+func (w *writer) release(b *record.Batch) {
+	if w.free == nil {
+		return
+	}
+	select {
+	case w.free <- b:
+	default:
+	}
 }
 
 // enqueue never blocks: a full queue drops the record and counts it.
 func (w *writer) enqueue(c record.Capture) {
 	capturedCount.Inc()
 	if w.stopped.Load() {
+		c.Release()
 		w.drop(dropShutdown, 1, nil)
 		return
 	}
 	n := int64(len(c.Wire))
 	if w.queuedBytes.Add(n) > w.maxBytes {
 		w.queuedBytes.Add(-n)
+		c.Release()
 		w.drop(dropQueueFull, 1, nil)
 		return
 	}
@@ -106,6 +144,7 @@ func (w *writer) enqueue(c record.Capture) {
 	case w.queue <- c:
 	default:
 		w.queuedBytes.Add(-n)
+		c.Release()
 		w.drop(dropQueueFull, 1, nil)
 	}
 }
@@ -198,7 +237,7 @@ func (w *writer) stop() error {
 func (w *writer) run(quit, done chan struct{}) {
 	defer close(done)
 	var (
-		cur     = &record.Batch{ID: record.NewBatchID()}
+		cur     = w.newBatch()
 		scratch = new(record.Decoder)
 		timer   = time.NewTimer(w.cfg.flush)
 		logTick = time.NewTicker(time.Second)
@@ -227,7 +266,7 @@ func (w *writer) run(quit, done chan struct{}) {
 		if full && w.spool != nil {
 			timer.Stop()
 			w.dispatch(cur)
-			cur = &record.Batch{ID: record.NewBatchID()}
+			cur = w.newBatch()
 		} else if full {
 			timer.Stop()
 			// Interrupted by quit: the drain takes over this batch and the queue.
@@ -235,7 +274,8 @@ func (w *writer) run(quit, done chan struct{}) {
 				w.drain(cur, scratch)
 				return
 			}
-			cur = &record.Batch{ID: record.NewBatchID()}
+			w.release(cur)
+			cur = w.newBatch()
 		}
 		queueLength.Set(float64(len(w.queue) + cur.Len()))
 	}
@@ -244,6 +284,7 @@ func (w *writer) run(quit, done chan struct{}) {
 func (w *writer) take(b *record.Batch, c *record.Capture, scratch *record.Decoder) {
 	w.queuedBytes.Add(-int64(len(c.Wire)))
 	if err := b.Add(c, scratch, w.cfg.sensor); err != nil {
+		c.Release()
 		w.drop(dropEncode, 1, err)
 	}
 }
@@ -267,7 +308,8 @@ func (w *writer) drain(cur *record.Batch, scratch *record.Decoder) {
 		}
 		if w.spool != nil {
 			w.writeOrSpool(cur, deadline)
-			cur = &record.Batch{ID: record.NewBatchID()}
+			w.release(cur)
+			cur = w.newBatch()
 			continue
 		}
 		if !w.flushUntil(cur, deadline, nil) {
@@ -275,12 +317,14 @@ func (w *writer) drain(cur *record.Batch, scratch *record.Decoder) {
 			for len(w.queue) > 0 {
 				c := <-w.queue
 				w.queuedBytes.Add(-int64(len(c.Wire)))
+				c.Release()
 				lost++
 			}
 			w.drop(dropShutdown, lost, errors.New("ClickHouse unreachable at shutdown"))
 			break
 		}
-		cur = &record.Batch{ID: record.NewBatchID()}
+		w.release(cur)
+		cur = w.newBatch()
 	}
 	queueLength.Set(0)
 }

@@ -228,6 +228,8 @@ corefile() {
 	passivedns)
 		echo "    passivedns $dsn {"
 		echo "        sensor $sensor"
+		# The default path of a stock server (9000 + 8123): Native blocks over HTTP.
+		[[ $dsn == *":$CH_TCP/"* ]] && echo "        clickhouse_http http://127.0.0.1:$CH_HTTP/"
 		# Experiments: BENCH_PASSIVEDNS_EXTRA="batch 5000;flush 100ms" adds properties.
 		local prop props
 		IFS=';' read -ra props <<<"${BENCH_PASSIVEDNS_EXTRA:-}"

@@ -29,6 +29,10 @@ type Options struct {
 	Retention  time.Duration // TTL of the raw log where the server has TTL; 0: none
 	Cluster    string        // remote_servers cluster: replicated tables, inserts into the local ones
 	Log        clog.P
+	// HTTP, when set, is the base URL of the server's HTTP interface ("http://host:8123/"):
+	// inserts go there as Native blocks. Queries (schema, landed check) stay on the
+	// ClickHouse connection.
+	HTTP string
 	// Fixed, when set, is the schema to write as it is: never checked or upgraded (tests
 	// of upgrades write through an old schema with it).
 	Fixed *schema.Schema
@@ -42,6 +46,9 @@ type Sink struct {
 	conn   driver.Conn
 	schema schema.Schema
 	ready  bool // connected and schema checked
+
+	// Inserts over HTTP (see native.go); nil when they go through clickhouse-go.
+	native *nativePath
 }
 
 // New returns a sink; it connects on first use.
@@ -74,7 +81,7 @@ func (s *Sink) Prepare(ctx context.Context) error {
 	}
 	if s.opts.Fixed != nil {
 		s.schema, s.ready = *s.opts.Fixed, true
-		return nil
+		return s.prepareNative()
 	}
 	var version string
 	if err := s.conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
@@ -82,6 +89,9 @@ func (s *Sink) Prepare(ctx context.Context) error {
 	}
 	s.schema = schema.Schema{Flavor: schema.DetectFlavor(version), DB: s.opts.Database, Retention: s.opts.Retention, Cluster: s.opts.Cluster}
 	if err := schema.Ensure(ctx, s.conn, s.schema, s.opts.AutoSchema, s.opts.Log); err != nil {
+		return err
+	}
+	if err := s.prepareNative(); err != nil {
 		return err
 	}
 	s.ready = true
@@ -115,6 +125,12 @@ func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 			return nil
 		}
 		b = rest
+	}
+	s.mu.Lock()
+	np := s.native
+	s.mu.Unlock()
+	if np != nil {
+		return s.writeNative(ctx, b, np)
 	}
 	if s.schema.Flavor.Modern {
 		// A retry with the same token is dropped by the server if the first try landed.

@@ -5,10 +5,11 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/miekg/dns"
+	"github.com/passivedns/passivedns/internal/wire"
 )
 
 // batch holds decoded responses column by column, in the order of the responses table,
@@ -34,6 +35,8 @@ type Batch struct {
 	Authority  Section
 	Size       []uint32
 	DurationUs []uint32
+
+	arena []byte // the bytes of the rows' names and record data (see Add)
 }
 
 // section is one message section as the columns of a Nested field.
@@ -50,32 +53,33 @@ type Section struct {
 
 func (b *Batch) Len() int { return len(b.Time) }
 
-// decoder is the writer's scratch space for turning captures into rows.
+// Decoder is the writer's scratch space for turning captures into rows: the wire walk,
+// and a miekg/dns message for the sizes the walk leaves to the library.
 type Decoder struct {
+	w   wire.Decoder
 	msg dns.Msg
 	buf []byte
 }
 
-// add decodes one captured response.
+// Add decodes one captured response. The names and record data are written into the
+// batch's arena and the row's strings point into it (see Reset), so a batch that is
+// reused allocates nothing for them; the text is byte for byte what miekg/dns prints
+// (internal/wire), which decodes what the walk does not cover.
 func (b *Batch) Add(c *Capture, d *Decoder, sensor string) error {
-	m := &d.msg
-	*m = dns.Msg{}
-	if err := m.Unpack(c.Wire); err != nil {
+	w := &d.w
+	if err := w.Reset(c.Wire); err != nil {
 		return err
 	}
 	size := c.Size
 	if size == 0 {
-		// Packing again as the server did gives the exact size sent; Msg.Len is an
-		// estimate that is off for escaped TXT data.
-		m.Compress = c.Compress
-		if d.buf == nil {
-			d.buf = make([]byte, dns.MaxMsgSize)
+		n, ok := w.Size(c.Compress)
+		if !ok {
+			var err error
+			if n, err = d.packedSize(c); err != nil {
+				return err
+			}
 		}
-		wire, err := m.PackBuffer(d.buf)
-		if err != nil {
-			return err
-		}
-		size = uint32(len(wire))
+		size = uint32(n)
 	}
 	t := c.Time.UTC()
 	b.Caps = append(b.Caps, *c)
@@ -86,17 +90,18 @@ func (b *Batch) Add(c *Capture, d *Decoder, sensor string) error {
 	b.Transport = append(b.Transport, c.Transport)
 	b.Client = append(b.Client, c.Client)
 	var qname, qtype, qclass string
-	if len(m.Question) > 0 {
-		q := m.Question[0]
-		qname, qtype, qclass = CanonicalName(q.Name), TypeString(q.Qtype), classString(q.Qclass)
+	if w.Questions() > 0 {
+		start := len(b.arena)
+		b.arena = w.AppendQName(b.arena)
+		qname, qtype, qclass = b.text(start), wire.TypeName(w.QType()), wire.ClassName(w.QClass())
 	}
 	b.QName = append(b.QName, qname)
 	b.QType = append(b.QType, qtype)
 	b.QClass = append(b.QClass, qclass)
-	b.RCode = append(b.RCode, rcodeString(m.Rcode))
+	b.RCode = append(b.RCode, wire.RcodeName(w.Rcode()))
 	b.Flags = append(b.Flags, binary.BigEndian.Uint16(c.Wire[2:4]))
-	b.Answer.add(m.Answer)
-	b.Authority.add(m.Ns)
+	b.Answer.add(b, w.NumAnswer(), w.Answer)
+	b.Authority.add(b, w.NumAuthority(), w.Authority)
 	b.Size = append(b.Size, size)
 	us := c.Elapsed.Microseconds()
 	if us > int64(^uint32(0)) {
@@ -106,26 +111,82 @@ func (b *Batch) Add(c *Capture, d *Decoder, sensor string) error {
 	return nil
 }
 
-func (s *Section) add(rrs []dns.RR) {
-	// The row's slices are cut from section-wide arenas: one allocation now and then
-	// instead of five per section per response.
-	n := len(rrs)
+// packedSize packs the message again as the server did: the exact size sent when records
+// went through miekg/dns (Msg.Len is an estimate that is off for escaped TXT data).
+func (d *Decoder) packedSize(c *Capture) (int, error) {
+	m := &d.msg
+	*m = dns.Msg{}
+	if err := m.Unpack(c.Wire); err != nil {
+		return 0, err
+	}
+	m.Compress = c.Compress
+	if d.buf == nil {
+		d.buf = make([]byte, dns.MaxMsgSize)
+	}
+	wire, err := m.PackBuffer(d.buf)
+	*m = dns.Msg{} // let the records go
+	if err != nil {
+		return 0, err
+	}
+	return len(wire), nil
+}
+
+// text is the arena from start to its end as a string sharing the arena's bytes. Bytes
+// once written are never changed until Reset, and a growing arena leaves the old array
+// to the strings that point into it.
+func (b *Batch) text(start int) string {
+	if len(b.arena) == start {
+		return ""
+	}
+	return unsafe.String(&b.arena[start], len(b.arena)-start)
+}
+
+// Reset empties the batch for reuse under a new id, keeping every buffer. The strings of
+// its rows point into its arena, which the next rows overwrite: only the batch's owner
+// may call it, once nothing reads the old rows any more. The captures' pooled message
+// buffers go back to their pool.
+func (b *Batch) Reset(id uint64) {
+	for i := range b.Caps {
+		b.Caps[i].Release()
+	}
+	clear(b.Caps) // let the captured messages go
+	*b = Batch{
+		ID: id, Caps: b.Caps[:0], Time: b.Time[:0], TimeMs: b.TimeMs[:0], Sensor: b.Sensor[:0],
+		Server: b.Server[:0], Transport: b.Transport[:0], Client: b.Client[:0], QName: b.QName[:0],
+		QType: b.QType[:0], QClass: b.QClass[:0], RCode: b.RCode[:0], Flags: b.Flags[:0],
+		Answer: b.Answer.reset(), Authority: b.Authority.reset(), Size: b.Size[:0],
+		DurationUs: b.DurationUs[:0], arena: b.arena[:0],
+	}
+}
+
+func (s *Section) reset() Section {
+	return Section{Name: s.Name[:0], Type: s.Type[:0], Class: s.Class[:0], TTL: s.TTL[:0], Data: s.Data[:0],
+		strs: s.strs[:0], nums: s.nums[:0]}
+}
+
+func (s *Section) add(b *Batch, n int, rec func(int) wire.Record) {
+	// The row's slices are cut from section-wide arrays, reused with the batch: no
+	// allocation per row once they have grown.
 	start := len(s.strs)
-	for _, rr := range rrs {
-		s.strs = append(s.strs, CanonicalName(rr.Header().Name))
+	for i := range n {
+		from := len(b.arena)
+		b.arena = rec(i).AppendName(b.arena)
+		s.strs = append(s.strs, b.text(from))
 	}
-	for _, rr := range rrs {
-		s.strs = append(s.strs, TypeString(rr.Header().Rrtype))
+	for i := range n {
+		s.strs = append(s.strs, wire.TypeName(rec(i).Type()))
 	}
-	for _, rr := range rrs {
-		s.strs = append(s.strs, classString(rr.Header().Class))
+	for i := range n {
+		s.strs = append(s.strs, wire.ClassName(rec(i).Class()))
 	}
-	for _, rr := range rrs {
-		s.strs = append(s.strs, rdata(rr))
+	for i := range n {
+		from := len(b.arena)
+		b.arena = rec(i).AppendRdata(b.arena)
+		s.strs = append(s.strs, b.text(from))
 	}
 	tstart := len(s.nums)
-	for _, rr := range rrs {
-		s.nums = append(s.nums, rr.Header().Ttl)
+	for i := range n {
+		s.nums = append(s.nums, rec(i).TTL())
 	}
 	cut := func(i int) []string { return s.strs[start+i*n : start+(i+1)*n : start+(i+1)*n] }
 	s.Name = append(s.Name, cut(0))
@@ -200,96 +261,6 @@ func TypeString(t uint16) string {
 		return s
 	}
 	return "TYPE" + strconv.Itoa(int(t))
-}
-
-func classString(c uint16) string {
-	if s, ok := dns.ClassToString[c]; ok {
-		return s
-	}
-	return "CLASS" + strconv.Itoa(int(c))
-}
-
-func rcodeString(rc int) string {
-	if rc == dns.RcodeBadVers {
-		return "BADVERS" // in a message header 16 is BADVERS; miekg/dns names it BADSIG (TSIG)
-	}
-	if s, ok := dns.RcodeToString[rc]; ok {
-		return s
-	}
-	return "RCODE" + strconv.Itoa(rc)
-}
-
-// rdata is the record data in presentation format, with the domain names inside it
-// lowered so that history lookups by target name are case-insensitive like DNS.
-func rdata(rr dns.RR) string {
-	// The most common types directly, as miekg/dns prints them, without printing the
-	// header only to cut it off again.
-	switch v := rr.(type) {
-	case *dns.A:
-		if v.A == nil {
-			return ""
-		}
-		return v.A.String()
-	case *dns.AAAA:
-		if v.AAAA == nil {
-			return ""
-		}
-		if v.AAAA.To4() != nil {
-			return "::ffff:" + v.AAAA.String()
-		}
-		return v.AAAA.String()
-	case *dns.CNAME:
-		return CanonicalName(v.Target)
-	case *dns.NS:
-		return CanonicalName(v.Ns)
-	case *dns.PTR:
-		return CanonicalName(v.Ptr)
-	}
-	switch v := rr.(type) {
-	case *dns.DNAME:
-		c := *v
-		c.Target = CanonicalName(c.Target)
-		rr = &c
-	case *dns.MX:
-		c := *v
-		c.Mx = CanonicalName(c.Mx)
-		rr = &c
-	case *dns.SRV:
-		c := *v
-		c.Target = CanonicalName(c.Target)
-		rr = &c
-	case *dns.SOA:
-		c := *v
-		c.Ns, c.Mbox = CanonicalName(c.Ns), CanonicalName(c.Mbox)
-		rr = &c
-	case *dns.SVCB:
-		c := *v
-		c.Target = CanonicalName(c.Target)
-		rr = &c
-	case *dns.HTTPS:
-		c := *v
-		c.Target = CanonicalName(c.Target)
-		rr = &c
-	case *dns.KX:
-		c := *v
-		c.Exchanger = CanonicalName(c.Exchanger)
-		rr = &c
-	case *dns.NAPTR:
-		c := *v
-		c.Replacement = CanonicalName(c.Replacement)
-		rr = &c
-	}
-	// The text is "owner<TAB>ttl<TAB>class<TAB>type<TAB>data"; names escape tabs, so
-	// the data starts after the fourth tab.
-	s := rr.String()
-	for range 4 {
-		i := strings.IndexByte(s, '\t')
-		if i < 0 {
-			return ""
-		}
-		s = s[i+1:]
-	}
-	return s
 }
 
 // newBatchID is a random batch id: it lets a retry find out whether an earlier attempt landed.

@@ -2,7 +2,9 @@ package record
 
 import (
 	"net/netip"
+	"sync"
 	"time"
+	"unsafe"
 )
 
 // capture is everything the writer needs to turn one response into a row. It holds a
@@ -17,6 +19,70 @@ type Capture struct {
 	Transport string
 	Size      uint32 // bytes sent to the client; 0 when the writer must compute it
 	Compress  bool   // whether the client's copy was name-compressed (for size)
+
+	pooled *[]byte // Wire's buffer when it came from a wire pool (CopyWire)
+}
+
+// wirePools hold the buffers of captured messages, in two sizes: nearly every answer fits
+// the small one. A capture on the query path then costs a copy, not an allocation; the
+// writer returns the buffer once the row is written (Batch.Reset) or dropped (Release).
+var wirePools = [...]struct {
+	size int
+	pool sync.Pool
+}{{size: 512}, {size: 4096}}
+
+// CopyWire sets c.Wire to a copy of wire, in a pooled buffer if it fits one.
+func (c *Capture) CopyWire(wire []byte) {
+	for i := range wirePools {
+		p := &wirePools[i]
+		if len(wire) > p.size {
+			continue
+		}
+		bp, _ := p.pool.Get().(*[]byte)
+		if bp == nil {
+			b := make([]byte, 0, p.size)
+			bp = &b
+		}
+		c.Wire, c.pooled = append((*bp)[:0], wire...), bp
+		return
+	}
+	c.Wire = append([]byte(nil), wire...)
+}
+
+// PackWire sets c.Wire to what pack writes into a pooled buffer of the small size. When
+// the message does not fit, pack allocates one of its own (as miekg/dns's PackBuffer
+// does), and that is kept instead: rare, and never wrong.
+func (c *Capture) PackWire(pack func(buf []byte) ([]byte, error)) error {
+	p := &wirePools[0]
+	bp, _ := p.pool.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 0, p.size)
+		bp = &b
+	}
+	wire, err := pack((*bp)[:p.size])
+	if err != nil || len(wire) == 0 || unsafe.SliceData(wire) != unsafe.SliceData(*bp) {
+		p.pool.Put(bp)
+		c.Wire = wire
+		return err
+	}
+	c.Wire, c.pooled = wire, bp
+	return nil
+}
+
+// Release hands c's buffer back to its pool; c.Wire must not be read afterwards, by any
+// copy of c. A capture not made by CopyWire is left alone.
+func (c *Capture) Release() {
+	bp := c.pooled
+	if bp == nil {
+		return
+	}
+	c.Wire, c.pooled = nil, nil
+	for i := range wirePools {
+		if p := &wirePools[i]; cap(*bp) == p.size {
+			p.pool.Put(bp)
+			return
+		}
+	}
 }
 
 // clientsMode says how much of the client address is stored.

@@ -53,7 +53,9 @@ type resolverConfig struct {
 func (cfg resolverConfig) corefile() func(corednstest.Ports) string {
 	return func(p corednstest.Ports) string {
 		var props []string
-		props = append(props, "flush "+cfg.flush, "sensor fault", fmt.Sprintf("http 127.0.0.1:%d", p.HTTP))
+		// Inserts take the default path of a stock server: Native blocks over HTTP.
+		props = append(props, "flush "+cfg.flush, "sensor fault", fmt.Sprintf("http 127.0.0.1:%d", p.HTTP),
+			"clickhouse_http http://"+ch.HTTPAddr+"/")
 		if cfg.spool != "" {
 			props = append(props, strings.TrimSpace("spool "+cfg.spool+" "+cfg.spoolMax))
 		}

@@ -1,0 +1,154 @@
+package chsink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/passivedns/passivedns/internal/nativeblock"
+	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/schema"
+)
+
+// ConsumesBatches tells the writer that the sink keeps nothing of a batch once Write has
+// returned (the columns are copied into the block or the driver's buffers), so the writer
+// may reuse the batch's buffers.
+func (s *Sink) ConsumesBatches() {}
+
+// httpClient carries the Native blocks: one kept-alive connection is all the writer uses.
+var httpClient = &http.Client{Transport: &http.Transport{
+	Proxy:               nil, // the server is named by the DSN, never reached through a proxy
+	MaxIdleConnsPerHost: 2,
+}}
+
+// nativePath holds what Native inserts reuse: a block and an Inserter (its request body) per
+// insert running at once. The live inserter and the spool's replayer write at the same
+// time, as they do through clickhouse-go's connection pool, so there are at most two.
+type nativePath struct {
+	cfg    nativeblock.Config
+	modern bool
+	mu     sync.Mutex
+	free   []*nativeConn
+}
+
+type nativeConn struct {
+	ins *nativeblock.Inserter
+	blk *nativeblock.Responses
+}
+
+func (p *nativePath) get() (*nativeConn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.free); n > 0 {
+		c := p.free[n-1]
+		p.free = p.free[:n-1]
+		return c, nil
+	}
+	ins, err := nativeblock.NewInserter(p.cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &nativeConn{ins: ins, blk: nativeblock.New(p.modern)}, nil
+}
+
+func (p *nativePath) put(c *nativeConn) {
+	p.mu.Lock()
+	p.free = append(p.free, c)
+	p.mu.Unlock()
+}
+
+// prepareNative sets up inserts of Native blocks over HTTP when an HTTP interface is
+// configured, the server is not a cluster and the table has exactly the columns of a
+// nativeblock block; otherwise inserts go through clickhouse-go. Called with s.mu held,
+// once the schema is known.
+func (s *Sink) prepareNative() error {
+	s.native = nil
+	// A cluster takes inserts into the local replicated table of the node the native
+	// connection chose (failing over between the DSN's hosts): that stays on clickhouse-go.
+	if s.opts.HTTP == "" || s.schema.Cluster != "" {
+		return nil
+	}
+	if !slices.Equal(nativeblock.New(s.schema.Flavor.Modern).Columns(), s.schema.ResponseColumns()) {
+		return nil
+	}
+	cfg := nativeblock.Config{URL: s.opts.HTTP, Database: s.schema.DB, Modern: s.schema.Flavor.Modern, Client: httpClient}
+	if s.opts.ClickHouse != nil {
+		cfg.User, cfg.Password = s.opts.ClickHouse.Auth.Username, s.opts.ClickHouse.Auth.Password
+	}
+	if _, err := nativeblock.NewInserter(cfg); err != nil {
+		return err
+	}
+	s.native = &nativePath{cfg: cfg, modern: s.schema.Flavor.Modern}
+	return nil
+}
+
+// Native reports whether inserts go over HTTP as Native blocks (after Prepare).
+func (s *Sink) Native() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.native != nil
+}
+
+// writeNative inserts b as one Native block. Any failure may have landed rows (the server
+// may have written parts before it answered), so b is marked uncertain.
+func (s *Sink) writeNative(ctx context.Context, b *record.Batch, np *nativePath) error {
+	c, err := np.get()
+	if err != nil {
+		return err
+	}
+	defer np.put(c)
+	blk := c.blk
+	blk.Reset()
+	for lo := 0; lo < b.Len(); lo += appendChunk {
+		for i := lo; i < min(lo+appendChunk, b.Len()); i++ {
+			appendRow(blk, b, i)
+		}
+		// On a resolver with one core the Go scheduler would otherwise let DNS
+		// goroutines wait behind a whole batch.
+		runtime.Gosched()
+	}
+	err = c.ins.Insert(ctx, blk, b.ID)
+	if err == nil {
+		return nil
+	}
+	if nativeblock.Rejected(err) {
+		return fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	var ex *nativeblock.Exception
+	if errors.As(err, &ex) && (ex.Code == int(schema.CodeUnknownTable) || ex.Code == int(schema.CodeUnknownDatabase)) {
+		s.mu.Lock()
+		s.ready = false // someone dropped the schema: check it again before the next try
+		s.mu.Unlock()
+	}
+	b.Uncertain = true
+	return err
+}
+
+func appendRow(blk *nativeblock.Responses, b *record.Batch, i int) {
+	blk.Time.Append(b.Time[i])
+	blk.Sensor.Append(b.Sensor[i])
+	blk.Server.Append(b.Server[i])
+	blk.Transport.Append(b.Transport[i])
+	blk.Client.Append(b.Client[i])
+	blk.QName.Append(b.QName[i])
+	blk.QType.Append(b.QType[i])
+	blk.QClass.Append(b.QClass[i])
+	blk.RCode.Append(b.RCode[i])
+	blk.Flags.Append(b.Flags[i])
+	for _, s := range []struct {
+		from *record.Section
+		to   *nativeblock.Section
+	}{{&b.Answer, blk.Answer}, {&b.Authority, blk.Authority}} {
+		f := s.from
+		for j := range f.Name[i] {
+			s.to.AppendString(f.Name[i][j], f.Type[i][j], f.Class[i][j], f.TTL[i][j], f.Data[i][j])
+		}
+		s.to.EndRow()
+	}
+	blk.Size.Append(b.Size[i])
+	blk.DurationUs.Append(b.DurationUs[i])
+}
