@@ -234,7 +234,7 @@ func classifyError(err error) error {
 	return err
 }
 
-// run executes q and calls emit for each row, in order. It stops early (with nil) when
+// Run executes q and calls emit for each row, in order. It stops early (with nil) when
 // emit returns false.
 func (d *DB) Run(ctx context.Context, q Query, emit func(Row) bool) error {
 	if q.Detail {

@@ -25,7 +25,7 @@ const (
 	apiMaxRows     = 1000000          // most rows any one query may return
 )
 
-// histTable is which aggregating table a history query reads.
+// Table is which aggregating table a history query reads.
 type Table int
 
 const (
@@ -36,7 +36,7 @@ const (
 	TableDaily    // responses with their answers, per day (DNSDB aggr=false)
 )
 
-// histQuery is one history lookup. Exactly one of name, ip or names (exact names, bulk)
+// Query is one history lookup. Exactly one of name, ip or names (exact names, bulk)
 // selects the rows.
 type Query struct {
 	Table   Table
@@ -71,7 +71,7 @@ func (q Query) Fence(o *Query) {
 	o.Sensors = q.Sensors
 }
 
-// histRow is one result: a (rrname, rrtype, rdata) tuple with its history. For
+// Row is one result: a (rrname, rrtype, rdata) tuple with its history. For
 // tableNegative rrname, rrtype and rdata hold the qname, qtype and rcode; for
 // tableDaily day is the UTC day (epoch seconds) the counts are for.
 type Row struct {
@@ -99,7 +99,7 @@ func (r Row) Negative() string {
 	return r.RData
 }
 
-// key is the row's sort key, the cursor after it.
+// Key is the row's sort key, the cursor after it.
 func (r Row) Key(t Table) []string {
 	switch t {
 	case TableByIP:
@@ -273,7 +273,7 @@ func (b *sqlBuilder) sensors(s schema.Schema, sensors []string, detail, cols str
 
 const mergedTimes = "toUInt32(minMerge(time_first)) AS tf, toUInt32(maxMerge(time_last)) AS tl, countMerge(count) AS n"
 
-// build renders the query for schema s.
+// Build renders the query for schema s.
 func (q Query) Build(s schema.Schema) (string, []any) {
 	var b sqlBuilder
 	var sel, from, group, order string
@@ -421,7 +421,7 @@ func reverseAll(ss []string) []string {
 	return r
 }
 
-// asofQuery reads the answers given for a name in (from, at], newest first.
+// AsOfQuery reads the answers given for a name in (from, at], newest first.
 func AsOfQuery(s schema.Schema, qtypes []string) string { return AsOfQueryBy(s, qtypes, false) }
 
 // AsOfQueryBy is AsOfQuery with, when bySensor, one more parameter after the types: the

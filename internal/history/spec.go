@@ -11,7 +11,7 @@ const (
 	NamePrefix          // www.example.*: names that start with the labels www.example
 )
 
-// nameSpec is a parsed name parameter. name is canonical (canonicalName): the name
+// NameSpec is a parsed name parameter. name is canonical (canonicalName): the name
 // itself, the domain under which names match (suffix), or the leading labels with
 // their dot (prefix, "www.example.").
 type NameSpec struct {
@@ -29,7 +29,7 @@ func (n NameSpec) String() string {
 	return n.Name
 }
 
-// ipSpec is an address range: one address, a prefix, or an explicit range; both ends
+// IPSpec is an address range: one address, a prefix, or an explicit range; both ends
 // in the 16-byte form history_by_ip stores (IPv4 mapped into IPv6).
 type IPSpec struct {
 	Lo, Hi netip.Addr

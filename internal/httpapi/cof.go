@@ -19,7 +19,7 @@ const (
 	cofMaxPage     = 100000
 )
 
-// cofRecord is one COF object.
+// CofRecord is one COF object.
 type CofRecord struct {
 	RRName    string   `json:"rrname"`
 	RRType    any      `json:"rrtype"` // mnemonic, or a number for types without one (RFC 3597)

@@ -87,7 +87,7 @@ func dnsdbType(name, s string) ([]string, error) {
 	return param.ParseRRTypes(name, []string{s})
 }
 
-// parseDNSDB parses the path after /dnsdb/v2/ (escaped segments) and the parameters.
+// ParseDNSDB parses the path after /dnsdb/v2/ (escaped segments) and the parameters.
 func ParseDNSDB(segs []string, v url.Values, now time.Time) (dnsdbRequest, error) {
 	var d dnsdbRequest
 	if len(segs) < 4 {
@@ -236,7 +236,7 @@ func rawName(h string) (string, error) {
 	return n, nil
 }
 
-// dnsdbSegments splits the escaped path after the prefix into unescaped segments.
+// DnsdbSegments splits the escaped path after the prefix into unescaped segments.
 func DnsdbSegments(r *http.Request) ([]string, error) {
 	p := strings.TrimPrefix(r.URL.EscapedPath(), "/dnsdb/v2/")
 	raw := strings.Split(p, "/")
@@ -254,7 +254,7 @@ func DnsdbSegments(r *http.Request) ([]string, error) {
 	return segs, nil
 }
 
-// dnsdbObj is one result; rdata is a string (rdata lookups) or an array (rrset lookups).
+// DnsdbObj is one result; rdata is a string (rdata lookups) or an array (rrset lookups).
 type DnsdbObj struct {
 	Count     uint64 `json:"count"`
 	TimeFirst any    `json:"time_first"`

@@ -10,7 +10,7 @@ import (
 	"net/http"
 )
 
-// apiError is the JSON body of every native and COF error.
+// APIError is the JSON body of every native and COF error.
 type APIError struct {
 	Error     string `json:"error"`
 	Parameter string `json:"parameter,omitempty"`

@@ -30,7 +30,7 @@ const (
 // nativeTime is a time in results: RFC 3339, UTC.
 func nativeTime(sec uint32) string { return time.Unix(int64(sec), 0).UTC().Format(time.RFC3339) }
 
-// nativeRecord is one history result.
+// NativeRecord is one history result.
 type NativeRecord struct {
 	RRName    string `json:"rrname"`
 	RRType    string `json:"rrtype"`

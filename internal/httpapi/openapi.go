@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// openapiJSON describes the native API; served at /api/v1/openapi.json.
+// OpenAPIJSON describes the native API; served at /api/v1/openapi.json.
 //
 //go:embed openapi.json
 var OpenAPIJSON []byte

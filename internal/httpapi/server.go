@@ -184,7 +184,7 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// check refuses an API open to the network without keys.
+// Check refuses an API open to the network without keys.
 func (hc Config) Check() error {
 	if hc.Addr == "" {
 		if len(hc.Keys) > 0 || len(hc.ClientKeys) > 0 || hc.CertFile != "" {

@@ -85,7 +85,7 @@ func isDigits(s string) bool {
 // relDays is a relative time in days or weeks: -1d, -7d, -2w.
 var relDays = regexp.MustCompile(`^-([0-9]{1,6})([dw])$`)
 
-// Zoneless layouts are UTC; a date alone is its midnight, UTC.
+// zoneless layouts are UTC; a date alone is its midnight, UTC.
 var zoneless = []string{"2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04", "2006-01-02"}
 
 // parseNativeForm reads the time forms only the native API accepts: now, -1d / -2w,

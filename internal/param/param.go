@@ -22,7 +22,7 @@ import (
 // the parameter, so a bad request becomes a 400 that says what to fix. Nothing parsed
 // here is ever pasted into SQL: query.go binds the values through the driver.
 
-// paramError is a client error about one parameter.
+// Error is a client error about one parameter.
 type Error struct {
 	Param string
 	msg   string
@@ -42,7 +42,7 @@ const (
 	maxCursorText = 2048
 )
 
-// parseName parses a domain name in presentation format, optionally with a leading
+// ParseName parses a domain name in presentation format, optionally with a leading
 // "*." or (if wildcards) a trailing ".*". Letters are lowered and bytes outside
 // printable ASCII (UTF-8 names) become \DDD escapes, as names are stored.
 func ParseName(param, s string, wildcards bool) (history.NameSpec, error) {
@@ -112,7 +112,7 @@ func parseName(param, s string, wildcards bool) (history.NameSpec, error) {
 	return history.NameSpec{Kind: kind, Name: name}, nil
 }
 
-// parseIP accepts ADDR, ADDR/LEN, ADDR,LEN (DNSDB) and A-B (a range within one family).
+// ParseIP accepts ADDR, ADDR/LEN, ADDR,LEN (DNSDB) and A-B (a range within one family).
 func ParseIP(param, s string) (history.IPSpec, error) {
 	if s == "" {
 		return history.IPSpec{}, Bad(param, "empty address")
@@ -181,7 +181,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return a
 }
 
-// looksLikeIP tells apart the two kinds of value /pdns/query and bulk accept.
+// LooksLikeIP tells apart the two kinds of value /pdns/query and bulk accept.
 func LooksLikeIP(s string) bool {
 	if _, err := netip.ParseAddr(s); err == nil {
 		return true
@@ -194,7 +194,7 @@ func LooksLikeIP(s string) bool {
 	return false
 }
 
-// parseRRTypes parses rrtype filters: repeated parameters and/or comma-separated lists
+// ParseRRTypes parses rrtype filters: repeated parameters and/or comma-separated lists
 // of mnemonics or TYPEnnn. ANY (or nothing) means no filter.
 func ParseRRTypes(param string, values []string) ([]string, error) {
 	var out []string
@@ -250,7 +250,7 @@ var (
 	MaxTime = time.Unix(1<<32-1, 0).UTC()
 )
 
-// parseTime parses a point in time: epoch seconds, negative seconds relative to now
+// ParseTime parses a point in time: epoch seconds, negative seconds relative to now
 // (DNSDB), RFC 3339, or (native only) a negative Go duration such as -24h.
 func ParseTime(param, s string, now time.Time, native bool) (time.Time, error) {
 	if s == "" {
@@ -291,7 +291,7 @@ func ParseTime(param, s string, now time.Time, native bool) (time.Time, error) {
 	return t, nil
 }
 
-// parseLimit parses a count between lo and hi; empty gives def.
+// ParseLimit parses a count between lo and hi; empty gives def.
 func ParseLimit(param, s string, def, lo, hi int) (int, error) {
 	if s == "" {
 		return def, nil
@@ -321,7 +321,7 @@ func ParseBool(param, s string, def bool) (bool, error) {
 	return false, Bad(param, "must be true or false")
 }
 
-// cursor is the position after the last result of a page: the sort key of that result,
+// Cursor is the position after the last result of a page: the sort key of that result,
 // tied to the query it belongs to so it cannot be replayed against another one.
 type Cursor struct {
 	Query uint64   `json:"q"`
@@ -332,7 +332,7 @@ type Cursor struct {
 	To   int64 `json:"t,omitempty"`
 }
 
-// queryID fingerprints the parts of a request that decide its results.
+// QueryID fingerprints the parts of a request that decide its results.
 func QueryID(parts ...string) uint64 {
 	h := sha256.New()
 	for _, p := range parts {
@@ -349,13 +349,13 @@ func (c Cursor) Encode() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// parseCursor decodes a cursor and checks it belongs to query id and has keyLen keys.
+// ParseCursor decodes a cursor and checks it belongs to query id and has keyLen keys.
 func ParseCursor(param, s string, id uint64, keyLen int) ([]string, error) {
 	c, err := DecodeCursor(param, s, id, keyLen)
 	return c.Key, err
 }
 
-// decodeCursor is parseCursor returning the whole cursor.
+// DecodeCursor is parseCursor returning the whole cursor.
 func DecodeCursor(param, s string, id uint64, keyLen int) (Cursor, error) {
 	if s == "" {
 		return Cursor{}, nil

@@ -12,7 +12,7 @@ import (
 	"github.com/passivedns/passivedns/internal/wire"
 )
 
-// batch holds decoded responses column by column, in the order of the responses table,
+// Batch holds decoded responses column by column, in the order of the responses table,
 // so an insert appends whole columns at once.
 type Batch struct {
 	ID        uint64 // random; lets a retry find out whether an earlier attempt landed
@@ -39,7 +39,7 @@ type Batch struct {
 	arena []byte // the bytes of the rows' names and record data (see Add)
 }
 
-// section is one message section as the columns of a Nested field.
+// Section is one message section as the columns of a Nested field.
 type Section struct {
 	Name  [][]string
 	Type  [][]string
@@ -196,7 +196,7 @@ func (s *Section) add(b *Batch, n int, rec func(int) wire.Record) {
 	s.TTL = append(s.TTL, s.nums[tstart:tstart+n:tstart+n])
 }
 
-// subset returns the rows for which keep is true, as a new batch with the same id.
+// Subset returns the rows for which keep is true, as a new batch with the same id.
 func (b *Batch) Subset(keep func(i int) bool) *Batch {
 	n := &Batch{ID: b.ID}
 	for i := range b.Time {
@@ -233,7 +233,7 @@ func (s *Section) copyRow(from *Section, i int) {
 	s.Data = append(s.Data, from.Data[i])
 }
 
-// canonicalName is the stored form of a domain name: presentation format as miekg/dns
+// CanonicalName is the stored form of a domain name: presentation format as miekg/dns
 // prints it (escapes kept, so binary labels and dots inside labels survive), fully
 // qualified, with ASCII letters lowered. Bytes outside printable ASCII are already
 // \DDD escapes, so lowering cannot touch them.
@@ -263,7 +263,7 @@ func TypeString(t uint16) string {
 	return "TYPE" + strconv.Itoa(int(t))
 }
 
-// newBatchID is a random batch id: it lets a retry find out whether an earlier attempt landed.
+// NewBatchID is a random batch id: it lets a retry find out whether an earlier attempt landed.
 func NewBatchID() uint64 { return rand.Uint64() }
 
 func Reverse(s string) string {

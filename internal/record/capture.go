@@ -7,7 +7,7 @@ import (
 	"unsafe"
 )
 
-// capture is everything the writer needs to turn one response into a row. It holds a
+// Capture is everything the writer needs to turn one response into a row. It holds a
 // private copy of the message in wire format because the *dns.Msg may be reused by the
 // plugin that wrote it; decoding to text happens off the hot path.
 type Capture struct {
@@ -85,7 +85,7 @@ func (c *Capture) Release() {
 	}
 }
 
-// clientsMode says how much of the client address is stored.
+// ClientsMode says how much of the client address is stored.
 type ClientsMode int
 
 const (
@@ -94,7 +94,7 @@ const (
 	ClientsFull
 )
 
-// reduce applies the mode: nothing, the /24 (IPv4) or /48 (IPv6) network, or the address.
+// Reduce applies the mode: nothing, the /24 (IPv4) or /48 (IPv6) network, or the address.
 func (m ClientsMode) Reduce(a netip.Addr) netip.Addr {
 	switch m {
 	case ClientsFull:

@@ -11,10 +11,10 @@ import (
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 )
 
-// errFatal: retrying cannot help (a schema newer than this build).
+// ErrFatal: retrying cannot help (a schema newer than this build).
 var ErrFatal = errors.New("cannot continue")
 
-// ensureSchema brings the database to schemaVersion (auto) or checks that it is there.
+// Ensure brings the database to schemaVersion (auto) or checks that it is there.
 func Ensure(ctx context.Context, conn driver.Conn, s Schema, auto bool, log clog.P) error {
 	settings := clickhouse.Settings{}
 	if s.Cluster != "" {

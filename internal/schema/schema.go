@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// schemaVersion is the newest schema this build knows. Each migration moves a database
+// Version is the newest schema this build knows. Each migration moves a database
 // from version N-1 to N; see migrations.
 const Version = 3
 
-// flavor is what the connected server supports. Modern servers (22.8 and later) get
+// Flavor is what the connected server supports. Modern servers (22.8 and later) get
 // DateTime64, IPv6, LowCardinality, codecs, TTL and insert deduplication tokens; older
 // ones (Debian's 18.16) get portable equivalents with the same column names.
 type Flavor struct {
@@ -328,31 +328,31 @@ func (s Schema) backfill(table, view string, selectFrom func(from string) string
 	return "INSERT INTO " + s.Table(table) + "\n" + sel
 }
 
-// selectVersion reads the schema version of the database (0 for an empty table).
+// SelectVersion reads the schema version of the database (0 for an empty table).
 func (s Schema) SelectVersion() string {
 	return "SELECT max(version) FROM " + s.Table("schema_version")
 }
 
-// insertVersion records that a migration was applied; its parameters are the version
+// InsertVersion records that a migration was applied; its parameters are the version
 // (UInt32) and who applied it. INSERT ... SELECT: over the native protocol an INSERT with
 // VALUES waits for client data blocks on older servers.
 func (s Schema) InsertVersion() string {
 	return "INSERT INTO " + s.Table("schema_version") + " (version, applied, by) SELECT ?, now(), ?"
 }
 
-// alterRetention sets the TTL of responses to s.retention; modern flavor only.
+// AlterRetention sets the TTL of responses to s.retention; modern flavor only.
 func (s Schema) AlterRetention() string {
 	return fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL toDateTime(time) + toIntervalHour(%d)", s.Store("responses"), s.onCluster(), int64(s.Retention/time.Hour))
 }
 
-// unlandedQuery counts the rows of one batch on one day with one qname; its parameters
+// UnlandedQuery counts the rows of one batch on one day with one qname; its parameters
 // are reverse(qname), the day (YYYY-MM-DD) and the batch id.
 func (s Schema) UnlandedQuery() string {
 	return "SELECT count() FROM " + s.Store("responses") +
 		" WHERE reverse(qname) = ? AND toDate(time) = toDate(?) AND batch_id = ?"
 }
 
-// responseColumns lists the insert columns in the order batch columns are appended.
+// ResponseColumns lists the insert columns in the order batch columns are appended.
 func (s Schema) ResponseColumns() []string {
 	cols := []string{"time"}
 	if !s.Flavor.Modern {

@@ -32,7 +32,7 @@ func (d *Dir) Read(f File) (b *record.Batch, caps []record.Capture, lost int, er
 	return r.b, r.caps, lost, nil
 }
 
-// claimOldest hands out the oldest file nobody is replaying.
+// ClaimOldest hands out the oldest file nobody is replaying.
 func (d *Dir) ClaimOldest() (File, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

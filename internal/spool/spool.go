@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// spoolDir is one spool directory, shared by every writer that names it in this process
+// Dir is one spool directory, shared by every writer that names it in this process
 // (the old and the new instance during a reload), so that a file is replayed once.
 type Dir struct {
 	Path    string
@@ -59,7 +59,7 @@ var (
 	spoolDirs   = map[string]*Dir{}
 )
 
-// openSpool returns the process-wide spoolDir for path, opening it on first use.
+// Open returns the process-wide spoolDir for path, opening it on first use.
 func Open(path string, maxSize int64, log clog.P) (*Dir, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {

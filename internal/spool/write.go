@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-// errSpoolFull and friends say why records were not spooled.
+// ErrFull and friends say why records were not spooled.
 var ErrFull = errors.New("spool full")
 
-// write spools the captures of b. It returns how many records were written; the rest
+// Write spools the captures of b. It returns how many records were written; the rest
 // were not (spool full: the newest are the ones left out; or a write error, such as a full
 // disk) and err says why.
 func (d *Dir) Write(b *record.Batch) (written int, err error) {
