@@ -137,19 +137,29 @@ func Start(dir string) (*Cluster, error) {
 	return c, nil
 }
 
+// startTries is how often a node is started before Start gives up: 18.16's DDL worker can
+// crash (SIGSEGV in zkutil::ZooKeeper::createImpl) when its first ZooKeeper connection
+// fails, which a fresh ZooKeeper under load sometimes makes it do.
+const startTries = 3
+
 // startNode starts c.Nodes[i].
 func (c *Cluster) startNode(i int, p ports) error {
 	n := i + 1
-	s, err := chtest.StartWith(filepath.Join(c.Dir, nodeName(n)), chtest.Options{
-		TCPPort:  p.tcp[i],
-		HTTPPort: p.http[i],
-		ConfigD:  map[string]string{"cluster.xml": renderClusterXML(n, p)},
-	})
-	if err != nil {
-		return fmt.Errorf("%s: %w", nodeName(n), err)
+	var err error
+	for try := 0; try < startTries; try++ {
+		var s *chtest.Server
+		s, err = chtest.StartWith(filepath.Join(c.Dir, nodeName(n)), chtest.Options{
+			TCPPort:  p.tcp[i],
+			HTTPPort: p.http[i],
+			ConfigD:  map[string]string{"cluster.xml": renderClusterXML(n, p)},
+		})
+		if err == nil {
+			c.Nodes[i] = &Node{Server: s, Name: nodeName(n), Shard: shardOf(n)}
+			return nil
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
-	c.Nodes[i] = &Node{Server: s, Name: nodeName(n), Shard: shardOf(n)}
-	return nil
+	return fmt.Errorf("%s: %w", nodeName(n), err)
 }
 
 // waitReady runs a harmless ON CLUSTER statement until it succeeds: that needs ZooKeeper,
@@ -157,10 +167,18 @@ func (c *Cluster) startNode(i int, p ports) error {
 func (c *Cluster) waitReady() error {
 	deadline := time.Now().Add(readyTimeout)
 	var err error
+	restarts := 0
 	for time.Now().Before(deadline) {
 		for _, n := range c.Nodes {
-			if n.Pid() == 0 {
+			if n.Pid() != 0 {
+				continue
+			}
+			// The DDL worker crash of startNode, a little later.
+			if restarts++; restarts >= startTries {
 				return fmt.Errorf("clustertest: %s exited\n%s", n.Name, n.ErrorLogTail())
+			}
+			if rerr := n.Restart(); rerr != nil {
+				return fmt.Errorf("clustertest: %s exited and did not restart: %v\n%s", n.Name, rerr, n.ErrorLogTail())
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
