@@ -44,8 +44,9 @@ alive() {
 
 zk_ok() {
 	local answer
-	answer=$( (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf ruok >&3 && timeout 1 cat <&3) 2>/dev/null) || true
-	[[ $answer == imok ]]
+	# srvr, not ruok: ruok says imok before the server takes sessions.
+	answer=$( (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf srvr >&3 && timeout 1 cat <&3) 2>/dev/null) || true
+	[[ $answer == *"Mode: standalone"* ]]
 }
 
 # query PORT SQL: one statement over HTTP; the ClickHouse exception goes to stderr.
@@ -90,7 +91,7 @@ start_zookeeper() {
 		zk_ok "$port" && return 0
 		die "a ZooKeeper (pid $(cat "$pidfile")) runs in $dir but does not answer on port $port; run: $0 stop $1"
 	fi
-	zk_ok "$port" && die "something already answers ruok on 127.0.0.1:$port"
+	zk_ok "$port" && die "something already answers srvr on 127.0.0.1:$port"
 	mkdir -p "$dir/data"
 	fill "$TEMPLATES/zoo.cfg" DIR="$dir" PORT="$port" >"$dir/zoo.cfg"
 	# slf4j-simple (a dependency of the package) gives ZooKeeper a log; without it it says nothing.
@@ -114,7 +115,7 @@ start_zookeeper() {
 	tail -n 20 "$dir/zookeeper.log" >&2
 	stop_pid "$pid" || true
 	rm -f "$pidfile"
-	die "zookeeper did not answer ruok on port $port within ${START_TIMEOUT}s"
+	die "zookeeper did not serve on port $port within ${START_TIMEOUT}s"
 }
 
 cmd_start() {

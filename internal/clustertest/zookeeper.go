@@ -2,6 +2,7 @@ package clustertest
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -19,7 +20,7 @@ const (
 	zkLogJar  = "/usr/share/java/slf4j-simple.jar"
 	zkMain    = "org.apache.zookeeper.server.ZooKeeperServerMain"
 	zkHeap    = "-Xmx128m"
-	zkTimeout = 30 * time.Second // until ruok answers imok
+	zkTimeout = 30 * time.Second // until srvr says it serves
 )
 
 // ZooKeeper is a standalone ZooKeeper server run as a child process.
@@ -55,7 +56,7 @@ func newZooKeeper(dir string, port int) (*ZooKeeper, error) {
 }
 
 // Start starts ZooKeeper (again, with the same data and port) and waits until it answers
-// ruok. It does nothing when ZooKeeper is running.
+// srvr. It does nothing when ZooKeeper is running.
 func (z *ZooKeeper) Start() error {
 	if _, ok := z.running(); ok {
 		return nil
@@ -93,7 +94,7 @@ func (z *ZooKeeper) Start() error {
 		}
 		if time.Now().After(deadline) {
 			z.Kill()
-			return fmt.Errorf("clustertest: ZooKeeper did not answer ruok on %s within %v\n%s", z.Addr, zkTimeout, z.LogTail())
+			return fmt.Errorf("clustertest: ZooKeeper did not serve on %s within %v\n%s", z.Addr, zkTimeout, z.LogTail())
 		}
 	}
 	return nil
@@ -155,7 +156,9 @@ func (z *ZooKeeper) LogTail() string {
 	return "--- tail of " + path + "\n" + strings.Join(lines, "\n") + "\n"
 }
 
-// ok sends the four-letter word ruok, the one zoo.cfg allows.
+// ok sends the four-letter word srvr: ruok answers imok as soon as the process listens,
+// before the server takes sessions ("ZooKeeperServer not running"), and a ClickHouse node
+// whose first connection is refused so can crash; srvr says "Mode:" only once it serves.
 func (z *ZooKeeper) ok() bool {
 	conn, err := net.DialTimeout("tcp", z.Addr, time.Second)
 	if err != nil {
@@ -163,12 +166,11 @@ func (z *ZooKeeper) ok() bool {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(time.Second))
-	if _, err := conn.Write([]byte("ruok")); err != nil {
+	if _, err := conn.Write([]byte("srvr")); err != nil {
 		return false
 	}
-	buf := make([]byte, 4)
-	n, _ := conn.Read(buf)
-	return string(buf[:n]) == "imok"
+	out, _ := io.ReadAll(conn)
+	return strings.Contains(string(out), "Mode: standalone")
 }
 
 func (z *ZooKeeper) running() (<-chan struct{}, bool) {
