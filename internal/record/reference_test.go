@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/passivedns/passivedns/internal/wire/wiretest"
 )
 
 // addMiekg is how rows were made before the wire walk (Msg.Unpack, miekg/dns's text,
@@ -39,12 +40,12 @@ func (b *Batch) addMiekg(c *Capture, sensor string) error {
 	var qname, qtype, qclass string
 	if len(m.Question) > 0 {
 		q := m.Question[0]
-		qname, qtype, qclass = CanonicalName(q.Name), TypeString(q.Qtype), refClassString(q.Qclass)
+		qname, qtype, qclass = CanonicalName(q.Name), TypeString(q.Qtype), wiretest.ClassString(q.Qclass)
 	}
 	b.QName = append(b.QName, qname)
 	b.QType = append(b.QType, qtype)
 	b.QClass = append(b.QClass, qclass)
-	b.RCode = append(b.RCode, refRcodeString(m.Rcode))
+	b.RCode = append(b.RCode, wiretest.RcodeString(m.Rcode))
 	b.Flags = append(b.Flags, binary.BigEndian.Uint16(c.Wire[2:4]))
 	b.Answer.addMiekg(m.Answer)
 	b.Authority.addMiekg(m.Ns)
@@ -60,101 +61,11 @@ func (s *Section) addMiekg(rrs []dns.RR) {
 		h := rr.Header()
 		name = append(name, CanonicalName(h.Name))
 		typ = append(typ, TypeString(h.Rrtype))
-		class = append(class, refClassString(h.Class))
+		class = append(class, wiretest.ClassString(h.Class))
 		ttl = append(ttl, h.Ttl)
-		data = append(data, refRdata(rr))
+		data = append(data, wiretest.Rdata(rr))
 	}
 	s.Name, s.Type, s.Class, s.TTL, s.Data = append(s.Name, name), append(s.Type, typ), append(s.Class, class), append(s.TTL, ttl), append(s.Data, data)
-}
-
-func refClassString(c uint16) string {
-	if s, ok := dns.ClassToString[c]; ok {
-		return s
-	}
-	return "CLASS" + strconv.Itoa(int(c))
-}
-
-func refRcodeString(rc int) string {
-	if rc == dns.RcodeBadVers {
-		return "BADVERS" // in a message header 16 is BADVERS; miekg/dns names it BADSIG (TSIG)
-	}
-	if s, ok := dns.RcodeToString[rc]; ok {
-		return s
-	}
-	return "RCODE" + strconv.Itoa(rc)
-}
-
-// rdata is the record data in presentation format, with the domain names inside it
-// lowered so that history lookups by target name are case-insensitive like DNS.
-func refRdata(rr dns.RR) string {
-	// The most common types directly, as miekg/dns prints them, without printing the
-	// header only to cut it off again.
-	switch v := rr.(type) {
-	case *dns.A:
-		if v.A == nil {
-			return ""
-		}
-		return v.A.String()
-	case *dns.AAAA:
-		if v.AAAA == nil {
-			return ""
-		}
-		if v.AAAA.To4() != nil {
-			return "::ffff:" + v.AAAA.String()
-		}
-		return v.AAAA.String()
-	case *dns.CNAME:
-		return CanonicalName(v.Target)
-	case *dns.NS:
-		return CanonicalName(v.Ns)
-	case *dns.PTR:
-		return CanonicalName(v.Ptr)
-	}
-	switch v := rr.(type) {
-	case *dns.DNAME:
-		c := *v
-		c.Target = CanonicalName(c.Target)
-		rr = &c
-	case *dns.MX:
-		c := *v
-		c.Mx = CanonicalName(c.Mx)
-		rr = &c
-	case *dns.SRV:
-		c := *v
-		c.Target = CanonicalName(c.Target)
-		rr = &c
-	case *dns.SOA:
-		c := *v
-		c.Ns, c.Mbox = CanonicalName(c.Ns), CanonicalName(c.Mbox)
-		rr = &c
-	case *dns.SVCB:
-		c := *v
-		c.Target = CanonicalName(c.Target)
-		rr = &c
-	case *dns.HTTPS:
-		c := *v
-		c.Target = CanonicalName(c.Target)
-		rr = &c
-	case *dns.KX:
-		c := *v
-		c.Exchanger = CanonicalName(c.Exchanger)
-		rr = &c
-	case *dns.NAPTR:
-		c := *v
-		c.Replacement = CanonicalName(c.Replacement)
-		rr = &c
-	}
-	// The text is "owner<TAB>ttl<TAB>class<TAB>type<TAB>data"; names escape tabs, so
-	// the data starts after the fourth tab.
-	s := rr.String()
-	for range 4 {
-		i := strings.IndexByte(s, '\t')
-		if i < 0 {
-			return ""
-		}
-		s = s[i+1:]
-	}
-	return s
 }
 
 // rowsOf is a batch's rows as comparable values (nil and empty sections alike).

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	"github.com/passivedns/passivedns/internal/wire/wiretest"
 )
 
 // benchMessages is a realistic mix of 4-record answers as the recorder captures them
@@ -71,10 +72,10 @@ func BenchmarkDecode(b *testing.B) {
 			strs = strs[:0]
 			nums = nums[:0]
 			q := m.Question[0]
-			strs = append(strs, refCanonicalName(q.Name), refTypeString(q.Qtype), refClassString(q.Qclass), refRcodeString(m.Rcode))
+			strs = append(strs, wiretest.CanonicalName(q.Name), wiretest.TypeString(q.Qtype), wiretest.ClassString(q.Qclass), wiretest.RcodeString(m.Rcode))
 			for _, rr := range m.Answer {
 				h := rr.Header()
-				strs = append(strs, refCanonicalName(h.Name), refTypeString(h.Rrtype), refClassString(h.Class), refRdata(rr))
+				strs = append(strs, wiretest.CanonicalName(h.Name), wiretest.TypeString(h.Rrtype), wiretest.ClassString(h.Class), wiretest.Rdata(rr))
 				nums = append(nums, h.Ttl)
 			}
 			nums = append(nums, uint32(len(packed)), uint32(binary.BigEndian.Uint16(w[2:])))

@@ -3,9 +3,9 @@ package wire
 import (
 	"encoding/binary"
 	"strconv"
-	"strings"
 
 	"github.com/miekg/dns"
+	"github.com/passivedns/passivedns/internal/wire/wiretest"
 )
 
 // The reference: what the root package's rows.go stores for a captured answer, with
@@ -28,9 +28,9 @@ func refRow(wire []byte, compress bool) (row, error) {
 	var r row
 	if len(m.Question) > 0 {
 		q := m.Question[0]
-		r.qname, r.qtype, r.qclass = refCanonicalName(q.Name), refTypeString(q.Qtype), refClassString(q.Qclass)
+		r.qname, r.qtype, r.qclass = wiretest.CanonicalName(q.Name), wiretest.TypeString(q.Qtype), wiretest.ClassString(q.Qclass)
 	}
-	r.rcode = refRcodeString(m.Rcode)
+	r.rcode = wiretest.RcodeString(m.Rcode)
 	r.flags = binary.BigEndian.Uint16(wire[2:4])
 	r.answer = refSection(m.Answer)
 	r.authority = refSection(m.Ns)
@@ -50,120 +50,10 @@ func refSection(rrs []dns.RR) [][5]string {
 	var out [][5]string
 	for _, rr := range rrs {
 		h := rr.Header()
-		out = append(out, [5]string{refCanonicalName(h.Name), refTypeString(h.Rrtype), refClassString(h.Class),
-			strconv.FormatUint(uint64(h.Ttl), 10), refRdata(rr)})
+		out = append(out, [5]string{wiretest.CanonicalName(h.Name), wiretest.TypeString(h.Rrtype), wiretest.ClassString(h.Class),
+			strconv.FormatUint(uint64(h.Ttl), 10), wiretest.Rdata(rr)})
 	}
 	return out
-}
-
-func refCanonicalName(s string) string {
-	return dns.Fqdn(refLowerASCII(s))
-}
-
-func refLowerASCII(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; 'A' <= c && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
-}
-
-func refTypeString(t uint16) string {
-	if s, ok := dns.TypeToString[t]; ok {
-		return s
-	}
-	return "TYPE" + strconv.Itoa(int(t))
-}
-
-func refClassString(c uint16) string {
-	if s, ok := dns.ClassToString[c]; ok {
-		return s
-	}
-	return "CLASS" + strconv.Itoa(int(c))
-}
-
-func refRcodeString(rc int) string {
-	if rc == dns.RcodeBadVers {
-		return "BADVERS"
-	}
-	if s, ok := dns.RcodeToString[rc]; ok {
-		return s
-	}
-	return "RCODE" + strconv.Itoa(rc)
-}
-
-func refRdata(rr dns.RR) string {
-	switch v := rr.(type) {
-	case *dns.A:
-		if v.A == nil {
-			return ""
-		}
-		return v.A.String()
-	case *dns.AAAA:
-		if v.AAAA == nil {
-			return ""
-		}
-		if v.AAAA.To4() != nil {
-			return "::ffff:" + v.AAAA.String()
-		}
-		return v.AAAA.String()
-	case *dns.CNAME:
-		return refCanonicalName(v.Target)
-	case *dns.NS:
-		return refCanonicalName(v.Ns)
-	case *dns.PTR:
-		return refCanonicalName(v.Ptr)
-	}
-	switch v := rr.(type) {
-	case *dns.DNAME:
-		c := *v
-		c.Target = refCanonicalName(c.Target)
-		rr = &c
-	case *dns.MX:
-		c := *v
-		c.Mx = refCanonicalName(c.Mx)
-		rr = &c
-	case *dns.SRV:
-		c := *v
-		c.Target = refCanonicalName(c.Target)
-		rr = &c
-	case *dns.SOA:
-		c := *v
-		c.Ns, c.Mbox = refCanonicalName(c.Ns), refCanonicalName(c.Mbox)
-		rr = &c
-	case *dns.SVCB:
-		c := *v
-		c.Target = refCanonicalName(c.Target)
-		rr = &c
-	case *dns.HTTPS:
-		c := *v
-		c.Target = refCanonicalName(c.Target)
-		rr = &c
-	case *dns.KX:
-		c := *v
-		c.Exchanger = refCanonicalName(c.Exchanger)
-		rr = &c
-	case *dns.NAPTR:
-		c := *v
-		c.Replacement = refCanonicalName(c.Replacement)
-		rr = &c
-	}
-	s := rr.String()
-	for range 4 {
-		i := strings.IndexByte(s, '\t')
-		if i < 0 {
-			return ""
-		}
-		s = s[i+1:]
-	}
-	return s
 }
 
 // walkRow is the same row from the Decoder.

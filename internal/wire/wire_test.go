@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	"github.com/passivedns/passivedns/internal/wire/wiretest"
 )
 
 func mustRR(tb testing.TB, s string) dns.RR {
@@ -154,9 +155,9 @@ func TestDecoder(t *testing.T) {
 				if wantRc == "" {
 					wantRc = "NOERROR"
 				}
-				if got.qname != wantQ || got.qtype != refTypeString(tc.qtype) || got.qclass != "IN" || got.rcode != wantRc {
+				if got.qname != wantQ || got.qtype != wiretest.TypeString(tc.qtype) || got.qclass != "IN" || got.rcode != wantRc {
 					t.Errorf("question %q %q %q rcode %q, want %q %q IN %q", got.qname, got.qtype, got.qclass, got.rcode,
-						wantQ, refTypeString(tc.qtype), wantRc)
+						wantQ, wiretest.TypeString(tc.qtype), wantRc)
 				}
 				checkSection(t, "answer", got.answer, tc.wantAns)
 				checkSection(t, "authority", got.authority, tc.wantNs)
@@ -231,13 +232,13 @@ func TestNames(t *testing.T) {
 		}
 	}
 	for _, v := range []uint16{0, 1, 28, 255, 256, 511, 512, 32768, 32769, 65280, 65535} {
-		if TypeName(v) != refTypeString(v) || ClassName(v) != refClassString(v) {
-			t.Errorf("%d: %q %q, want %q %q", v, TypeName(v), ClassName(v), refTypeString(v), refClassString(v))
+		if TypeName(v) != wiretest.TypeString(v) || ClassName(v) != wiretest.ClassString(v) {
+			t.Errorf("%d: %q %q, want %q %q", v, TypeName(v), ClassName(v), wiretest.TypeString(v), wiretest.ClassString(v))
 		}
 	}
 	for rc := range 0x1000 {
-		if RcodeName(rc) != refRcodeString(rc) {
-			t.Errorf("rcode %d: %q, want %q", rc, RcodeName(rc), refRcodeString(rc))
+		if RcodeName(rc) != wiretest.RcodeString(rc) {
+			t.Errorf("rcode %d: %q, want %q", rc, RcodeName(rc), wiretest.RcodeString(rc))
 		}
 	}
 	if n := testing.AllocsPerRun(100, func() { TypeName(65280); ClassName(4000) }); n != 0 {
