@@ -214,22 +214,33 @@ func appendRR(buf []byte, rr dns.RR) ([]byte, bool) {
 // packName appends s, a name in presentation format, as uncompressed labels, when it
 // is fully qualified, has no escapes, and its labels and length are legal.
 func packName(buf []byte, s string) ([]byte, bool) {
-	// Without escapes, the wire form is one octet longer than the text.
 	n := len(s)
-	if n == 0 || n > 254 || s[n-1] != '.' || strings.IndexByte(s, '\\') >= 0 {
+	if n == 0 || n > 254 || s[n-1] != '.' {
 		return buf, false
 	}
 	if n == 1 {
 		return append(buf, 0), true
 	}
-	for len(s) > 0 {
-		i := strings.IndexByte(s, '.')
-		if i == 0 || i > 63 {
-			return buf, false
+	// Without escapes the wire form is the text one octet on, each label's length in
+	// the place of the dot before it and the last dot's place the root's zero. One pass
+	// over the copy sets them; short labels make that cheaper than searching for dots.
+	off := len(buf)
+	buf = append(buf, 0)
+	buf = append(buf, s...)
+	at, begin := off, 0
+	for i := 0; i < n; i++ {
+		switch s[i] {
+		case '.':
+			l := i - begin
+			if l == 0 || l > 63 {
+				return buf[:off], false
+			}
+			buf[at] = byte(l)
+			at, begin = off+1+i, i+1
+		case '\\':
+			return buf[:off], false
 		}
-		buf = append(buf, byte(i))
-		buf = append(buf, s[:i]...)
-		s = s[i+1:]
 	}
-	return append(buf, 0), true
+	buf[at] = 0
+	return buf, true
 }
