@@ -278,7 +278,11 @@ func FuzzAppendMsgMatchesMiekg(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(w, "www.Example.org.", "cdn.example.net.", "v=spf1 -all", []byte{192, 0, 2, 1}, uint16(0), uint8(0), uint32(0xffff))
+		f.Add(w, "www.Example.org.", "cdn.example.net.", "v=spf1 -all|x", []byte{192, 0, 2, 1}, uint16(0), uint8(0), uint32(0x3fff))
+	}
+	// Built from the first seed, every record is one AppendMsg packs itself.
+	if _, ok := wire.AppendMsg(nil, built("www.Example.org.", "cdn.example.net.", "v=spf1 -all|x", []byte{192, 0, 2, 1}, 0, 0, 0x3fff)); !ok {
+		f.Fatal("the seed's built message falls back: the fuzz target would not reach the fast path")
 	}
 	f.Add([]byte{}, ".", ".", "", []byte{}, uint16(16), uint8(1), uint32(0))
 	f.Add([]byte{}, "a.example", `a\.b.`, `x\"`, []byte(net.ParseIP("2001:db8::1")), uint16(3), uint8(1), uint32(0xfffff))
@@ -309,9 +313,15 @@ func built(name, target, txt string, ip []byte, rcode uint16, ext uint8, shape u
 	if txt != "" || shape&(1<<14) != 0 {
 		strs = strings.Split(txt, "|")
 	}
+	// The AAAA gets its own 16 octets unless bit 28 hands it the fuzzed address.
+	v6 := net.IP(ip)
+	if shape&(1<<28) == 0 {
+		v6 = make(net.IP, 16)
+		copy(v6, ip)
+	}
 	rrs := []dns.RR{
 		&dns.A{Hdr: hdr(dns.TypeA), A: ip},
-		&dns.AAAA{Hdr: hdr(dns.TypeAAAA), AAAA: ip},
+		&dns.AAAA{Hdr: hdr(dns.TypeAAAA), AAAA: v6},
 		&dns.CNAME{Hdr: hdr(dns.TypeCNAME), Target: target},
 		&dns.NS{Hdr: hdr(dns.TypeNS), Ns: target},
 		&dns.PTR{Hdr: hdr(dns.TypePTR), Ptr: target},
