@@ -77,11 +77,13 @@ func (p *PassiveDNS) captureWire(r *recorder, b []byte) {
 }
 
 func (p *PassiveDNS) newCapture(r *recorder) record.Capture {
-	now := time.Now()
+	// One clock reading, the monotonic one: the wall time is the start's plus it (the
+	// stored time has milliseconds), and time.Now would read both clocks again.
+	elapsed := time.Since(r.start)
 	remote := r.ResponseWriter.RemoteAddr()
 	return record.Capture{
-		Time:      now,
-		Elapsed:   now.Sub(r.start),
+		Time:      r.start.Add(elapsed),
+		Elapsed:   elapsed,
 		Client:    p.cfg.clients.Reduce(remoteIP(remote)),
 		Server:    r.server,
 		Transport: transport(r.server, remote),
