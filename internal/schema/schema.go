@@ -447,9 +447,11 @@ func (s Schema) rrsetStatements() []string {
 
 // RRsetJoin makes one row of each (name, type) of a response's answer section, and
 // RRsetColumns its rrname, rrtype and rdata (the data of that name and type, sorted,
-// each once). Tuples and lambdas that read the joined column: both run on 18.16.
+// each once). Tuples and lambdas that read the joined column: both run on 18.16. The
+// lambdas' parameters have names of their own: on 18.16 a parameter named like an alias
+// of the query (n for a count) is taken for that alias.
 const (
-	RRsetJoin    = "ARRAY JOIN arrayDistinct(arrayMap((n, t) -> (n, t), answer.name, answer.type)) AS rrset"
+	RRsetJoin    = "ARRAY JOIN arrayDistinct(arrayMap((rr_n, rr_t) -> (rr_n, rr_t), answer.name, answer.type)) AS rrset"
 	RRsetColumns = "rrset.1 AS rrname, rrset.2 AS rrtype, " +
-		"arraySort(arrayDistinct(arrayFilter((d, n, t) -> n = rrset.1 AND t = rrset.2, answer.data, answer.name, answer.type))) AS rdata"
+		"arraySort(arrayDistinct(arrayFilter((rr_d, rr_n, rr_t) -> rr_n = rrset.1 AND rr_t = rrset.2, answer.data, answer.name, answer.type))) AS rdata"
 )
