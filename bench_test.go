@@ -1,11 +1,13 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/record"
 	"github.com/passivedns/passivedns/internal/recordtest"
 
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/test"
@@ -16,33 +18,87 @@ import (
 // BenchmarkCapture is the cost passivedns adds to a response in ServeDNS: the wrapper,
 // the copy of the message and the enqueue. Compare with BenchmarkCaptureBaseline, the
 // same chain without passivedns.
+//
+//   - writer: the writer's own loop takes the captures (decoding them into batches that a
+//     sink discards), as in the resolver;
+//   - polling-stand-in: a goroutine empties the queue every pollInterval as the writer
+//     does, and only hands the buffers back: the capture alone;
+//   - receiver-per-answer: the same, but receiving each capture as it comes, as the writer
+//     did before it polled the queue; the difference is the wake-up every answer paid.
 func BenchmarkCapture(b *testing.B) {
 	q, reply := recordtest.TypicalAnswer(b)
-	cfg := config{queue: 1 << 16, batch: 1, sensor: "bench"}
-	p := &PassiveDNS{cfg: cfg, writer: newWriter(cfg, nil)}
-	p.Next = test.HandlerFunc(func(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	next := test.HandlerFunc(func(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 		return 0, w.WriteMsg(reply)
 	})
-	done := make(chan struct{})
-	go func() { // stands in for the writer goroutine: empties the queue, returns the buffers
-		for {
-			select {
-			case c := <-p.writer.queue:
-				p.writer.queuedBytes.Add(-int64(len(c.Wire)))
-				c.Release()
-			case <-done:
-				return
-			}
+	loop := func(b *testing.B, p *PassiveDNS) {
+		p.Next = next
+		w := newServerWriter()
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			p.ServeDNS(ctx, w, q)
 		}
-	}()
-	defer close(done)
-	w := newServerWriter()
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		p.ServeDNS(ctx, w, q)
 	}
+	b.Run("writer", func(b *testing.B) {
+		cfg := config{queue: 1 << 16, batch: defaultBatch, flush: time.Second, sensor: "bench"}
+		p := &PassiveDNS{cfg: cfg, writer: newWriter(cfg, discardSink{})}
+		quit, done := make(chan struct{}), make(chan struct{})
+		go p.writer.run(quit, done)
+		defer func() { close(quit); <-done }()
+		loop(b, p)
+	})
+	// The stand-ins only hand the buffers back: capture alone, without the writer's
+	// decoding competing for the memory bus.
+	standIn := func(b *testing.B, receive func(p *PassiveDNS, done chan struct{})) {
+		cfg := config{queue: 1 << 16, batch: 1, sensor: "bench"}
+		p := &PassiveDNS{cfg: cfg, writer: newWriter(cfg, nil)}
+		done := make(chan struct{})
+		go receive(p, done)
+		defer close(done)
+		loop(b, p)
+	}
+	release := func(p *PassiveDNS, c record.Capture) {
+		p.writer.queuedBytes.Add(-int64(len(c.Wire)))
+		c.Release()
+	}
+	b.Run("polling-stand-in", func(b *testing.B) {
+		standIn(b, func(p *PassiveDNS, done chan struct{}) {
+			tick := time.NewTicker(pollInterval)
+			defer tick.Stop()
+			for {
+				select {
+				case <-tick.C:
+					for len(p.writer.queue) > 0 {
+						release(p, <-p.writer.queue)
+					}
+				case <-done:
+					return
+				}
+			}
+		})
+	})
+	b.Run("receiver-per-answer", func(b *testing.B) {
+		standIn(b, func(p *PassiveDNS, done chan struct{}) {
+			for {
+				select {
+				case c := <-p.writer.queue:
+					release(p, c)
+				case <-done:
+					return
+				}
+			}
+		})
+	})
 }
+
+// discardSink takes every batch and keeps nothing, so the writer reuses its buffers.
+type discardSink struct{}
+
+func (discardSink) Prepare(context.Context) error              { return nil }
+func (discardSink) Write(context.Context, *record.Batch) error { return nil }
+func (discardSink) Ping(context.Context) error                 { return nil }
+func (discardSink) Close() error                               { return nil }
+func (discardSink) ConsumesBatches()                           {}
 
 // serverWriter returns fixed addresses like the real server's writers do; the test
 // package's ResponseWriter parses its addresses on every call, which would be counted.

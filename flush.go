@@ -234,24 +234,43 @@ func (w *writer) stop() error {
 	return w.sink.Close()
 }
 
+// pollInterval is how long the writer lets captures gather in the queue while answers
+// keep coming. Receiving them one by one would wake the writer goroutine once per answer:
+// a scheduler round trip (and on a resolver with several cores a futex call) on every
+// query. Polling, the senders find no receiver waiting and only copy into the channel;
+// the writer wakes a few hundred times a second and takes what has gathered. When a poll
+// finds the queue empty the writer blocks on it again, so an idle resolver costs nothing.
+const pollInterval = 2 * time.Millisecond
+
 func (w *writer) run(quit, done chan struct{}) {
 	defer close(done)
 	var (
 		cur     = w.newBatch()
 		scratch = new(record.Decoder)
 		timer   = time.NewTimer(w.cfg.flush)
+		poll    = time.NewTimer(pollInterval)
 		logTick = time.NewTicker(time.Second)
+		// queue is w.queue while the writer waits for the first answer, nil while it polls.
+		queue <-chan record.Capture = w.queue
 	)
 	timer.Stop()
+	poll.Stop()
 	defer logTick.Stop()
 	defer w.logDrops()
 	for {
-		full := false
+		full, was := false, cur.Len()
 		select {
-		case c := <-w.queue:
+		case c := <-queue:
 			w.take(cur, &c, scratch)
-			if cur.Len() == 1 {
-				timer.Reset(w.cfg.flush)
+			w.takeQueued(cur, scratch)
+			full = cur.Len() >= w.cfg.batch
+			queue = nil
+			poll.Reset(pollInterval)
+		case <-poll.C:
+			if w.takeQueued(cur, scratch) == 0 {
+				queue = w.queue
+			} else {
+				poll.Reset(pollInterval)
 			}
 			full = cur.Len() >= w.cfg.batch
 		case <-timer.C:
@@ -260,8 +279,12 @@ func (w *writer) run(quit, done chan struct{}) {
 			w.logDrops()
 		case <-quit:
 			timer.Stop()
+			poll.Stop()
 			w.drain(cur, scratch)
 			return
+		}
+		if was == 0 && cur.Len() > 0 {
+			timer.Reset(w.cfg.flush)
 		}
 		if full && w.spool != nil {
 			timer.Stop()
@@ -281,11 +304,33 @@ func (w *writer) run(quit, done chan struct{}) {
 	}
 }
 
+// takeQueued moves what is queued into b without waiting, until b is full, and says how
+// many captures it took.
+func (w *writer) takeQueued(b *record.Batch, scratch *record.Decoder) int {
+	n := 0
+	for b.Len() < w.cfg.batch {
+		select {
+		case c := <-w.queue:
+			w.take(b, &c, scratch)
+			if n++; n%record.YieldChunk == 0 {
+				record.Yield() // a backlog after an insert is a whole batch of decoding
+			}
+		default:
+			return n
+		}
+	}
+	return n
+}
+
 func (w *writer) take(b *record.Batch, c *record.Capture, scratch *record.Decoder) {
 	w.queuedBytes.Add(-int64(len(c.Wire)))
 	if err := b.Add(c, scratch, w.cfg.sensor); err != nil {
 		c.Release()
 		w.drop(dropEncode, 1, err)
+		return
+	}
+	if w.spool == nil {
+		b.ReleaseCaptures() // only a spool reads them again
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime"
 	"slices"
 	"sync"
 
@@ -109,7 +108,7 @@ func (s *Sink) writeNative(ctx context.Context, b *record.Batch, np *nativePath)
 		}
 		// On a resolver with one core the Go scheduler would otherwise let DNS
 		// goroutines wait behind a whole batch.
-		runtime.Gosched()
+		record.Yield()
 	}
 	err = c.ins.Insert(ctx, blk, b.ID)
 	if err == nil {

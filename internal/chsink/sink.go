@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -207,8 +206,7 @@ func (s *Sink) appendColumns(ins driver.Batch, b *record.Batch) error {
 		b.Answer.Name, b.Answer.Type, b.Answer.Class, b.Answer.TTL, b.Answer.Data,
 		b.Authority.Name, b.Authority.Type, b.Authority.Class, b.Authority.TTL, b.Authority.Data,
 		b.Size, b.DurationUs, ids)
-	// In chunks, yielding between them: on a resolver with one core the Go scheduler
-	// would otherwise let DNS goroutines wait behind a whole batch (tens of ms).
+	// In chunks, yielding between them, so DNS goroutines do not wait behind a whole batch.
 	for lo := 0; lo < b.Len(); lo += appendChunk {
 		hi := min(lo+appendChunk, b.Len())
 		for i, c := range cols {
@@ -216,12 +214,12 @@ func (s *Sink) appendColumns(ins driver.Batch, b *record.Batch) error {
 				return fmt.Errorf("column %s: %w", s.schema.ResponseColumns()[i], err)
 			}
 		}
-		runtime.Gosched()
+		record.Yield()
 	}
 	return nil
 }
 
-const appendChunk = 512
+const appendChunk = record.YieldChunk
 
 // appendRows appends rows lo to hi of a column. Array columns go row by row through
 // AppendRow, which clickhouse-go serves without reflection; its Append of a whole

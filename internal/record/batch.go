@@ -141,6 +141,17 @@ func (b *Batch) text(start int) string {
 	return unsafe.String(&b.arena[start], len(b.arena)-start)
 }
 
+// ReleaseCaptures hands the wire copies of the rows back to their pools: a writer that
+// will never spool the batch needs only the decoded rows, and buffers returned at once
+// are what the next captures reuse instead of allocating.
+func (b *Batch) ReleaseCaptures() {
+	for i := range b.Caps {
+		b.Caps[i].Release()
+	}
+	clear(b.Caps)
+	b.Caps = b.Caps[:0]
+}
+
 // Reset empties the batch for reuse under a new id, keeping every buffer. The strings of
 // its rows point into its arena, which the next rows overwrite: only the batch's owner
 // may call it, once nothing reads the old rows any more. The captures' pooled message
