@@ -14,8 +14,8 @@ import (
 // The SQL of the history API. Every statement is built here from fixed text; request
 // values only ever travel as driver-bound arguments ("?", bound client side by
 // clickhouse-go, which ClickHouse 18.16 needs). Each lookup is a primary-key range:
-// reverse(rrname) on history_by_name, ip on history_by_ip, reverse(target) on
-// history_by_rdata, reverse(qname) and time on responses. The aggregating tables are
+// reverse(rrname) on history_by_name and history_rrset, ip on history_by_ip,
+// reverse(target) on history_by_rdata, reverse(qname) and time on responses. The aggregating tables are
 // queried directly with minMerge/maxMerge/countMerge: on 18.16 a view with GROUP BY is
 // evaluated before an outer WHERE.
 
@@ -346,15 +346,12 @@ func (q Query) Build(s schema.Schema) (string, []any) {
 			b.cond("time <= toDateTime(?)", q.FirstBefore)
 		}
 	case TableRRset:
-		// No cursor (keyExprs) and no sensors: DNSDB pages by offset and has no sensors.
+		// Only what DNSDB asks: a name spec and types, pages by offset (no cursor, no
+		// names list); sensors are not kept per RRset.
 		sel = "rrname, rrtype, rdata, " + mergedTimes
 		from, group = s.Table("history_rrset"), "rrname, rrtype, rdata"
 		order = "reverse(rrname), rrtype, rdata"
-		if len(q.Names) > 0 {
-			b.cond("reverse(rrname) IN ?", GroupSet(reverseAll(q.Names)))
-		} else {
-			b.nameRange("rrname", q.Name)
-		}
+		b.nameRange("rrname", q.Name)
 		b.rrtypes("rrtype", q.RRTypes)
 	case TableDaily, TableRRsetDaily:
 		sel = "rrname, rrtype, rdata, toUInt32(min(time)) AS tf, toUInt32(max(time)) AS tl, count() AS n, toUInt32(toDateTime(toDate(time))) AS day"
