@@ -73,9 +73,9 @@ func TestClusterDDLOnModern(t *testing.T) {
 		t.Fatal(err)
 	}
 	for q, want := range map[string]string{
-		"SELECT count() FROM `pdns_cluster`.`responses`":                                         "1\n",
-		"SELECT rrname, rdata, count FROM `pdns_cluster`.`history`":                              "www.example.org.\t192.0.2.1\t1\n",
-		"SELECT toString(ip), countMerge(count) FROM `pdns_cluster`.`history_by_ip` GROUP BY ip": "::ffff:192.0.2.1\t1\n",
+		"SELECT count() FROM `pdns_cluster`.`responses`":                                                             "1\n",
+		"SELECT rrname, rdata, count FROM `pdns_cluster`.`history`":                                                  "www.example.org.\t192.0.2.1\t1\n",
+		"SELECT toString(ip), countMerge(count) FROM `pdns_cluster`.`history_by_ip` GROUP BY ip":                     "::ffff:192.0.2.1\t1\n",
 		"SELECT rrname, rdata, countMerge(count) FROM `pdns_cluster`.`history_rrset` GROUP BY rrname, rrtype, rdata": "www.example.org.\t['192.0.2.1']\t1\n",
 	} {
 		if got, err := sess.Exec(q); err != nil || got != want {
