@@ -38,7 +38,7 @@ const (
 	defaultDSN   = "clickhouse://127.0.0.1:9000/passivedns"
 	defaultBatch = 10000
 	defaultFlush = time.Second
-	defaultQueue = 100000
+	defaultQueue = 50000
 	defaultDB    = "passivedns"
 
 	maxBatch = 1000000  // larger inserts only add latency and memory on the server

@@ -449,7 +449,7 @@ if want ingest; then
 	for b in $BATCHES; do
 		sensor=ingest-$b
 		log "ingest: $INGEST_N records, batch $b, CoreDNS on CPU $RES_CPU"
-		read -r rows secs push cpu < <("${PRIO[@]}" taskset -c "$RES_CPU" "$BIN/benchtool" ingest -dsn "$CH_DSN" -n "$INGEST_N" -batch "$b" \
+		read -r rows secs push cpu < <("${PRIO[@]}" taskset -c "$RES_CPU" "$BIN/benchtool" ingest -dsn "$CH_DSN" -http "http://127.0.0.1:$CH_HTTP/" -n "$INGEST_N" -batch "$b" \
 			-sensor "$sensor" -port "$("$BIN/benchtool" ports 1)" -zone "$DATA/zone.db" -queries "$DATA/queries.txt")
 		got=$(chq "SELECT count() FROM passivedns.responses WHERE sensor = '$sensor'")
 		if ((got != INGEST_N)); then
@@ -479,7 +479,7 @@ if want queries; then
 	# the equivalent SQL.
 	QDB=history
 	log "queries: recording $QUERY_N answers into database $QDB (both CPUs)"
-	read -r rows secs push cpu < <("${PRIO[@]}" "$BIN/benchtool" ingest -dsn "clickhouse://127.0.0.1:$CH_TCP/$QDB" -n "$QUERY_N" \
+	read -r rows secs push cpu < <("${PRIO[@]}" "$BIN/benchtool" ingest -dsn "clickhouse://127.0.0.1:$CH_TCP/$QDB" -http "http://127.0.0.1:$CH_HTTP/" -n "$QUERY_N" \
 		-batch 100000 -chunk 500000 -sensor history -port "$("$BIN/benchtool" ports 1)" -timeout 20m \
 		-zone "$DATA/zone.db" -queries "$DATA/queries.txt")
 	got=$(chq "SELECT count() FROM $QDB.responses")

@@ -23,47 +23,60 @@ type Capture struct {
 	pooled *[]byte // Wire's buffer when it came from a wire pool (CopyWire)
 }
 
-// wirePools hold the buffers of captured messages, in two sizes: nearly every answer fits
-// the small one. A capture on the query path then costs a copy, not an allocation; the
-// writer returns the buffer once the row is written (Batch.Reset) or dropped (Release).
+// wirePools hold the buffers of captured messages, in three sizes: most answers fit the
+// smallest. A capture on the query path then costs a copy, not an allocation; the writer
+// returns the buffer once the row is decoded (or written, with a spool) or dropped
+// (Release). The queue's memory is mostly these buffers, so the sizes follow the answers:
+// a typical one (a CNAME and a few addresses) is about 200 bytes uncompressed.
 var wirePools = [...]struct {
 	size int
 	pool sync.Pool
-}{{size: 512}, {size: 4096}}
+}{{size: 256}, {size: 512}, {size: 4096}}
+
+// packPool is the pool PackWire packs into: messages are packed before their size is known.
+const packPool = 1
+
+func getWire(i int) *[]byte {
+	p := &wirePools[i]
+	bp, _ := p.pool.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 0, p.size)
+		bp = &b
+	}
+	return bp
+}
 
 // CopyWire sets c.Wire to a copy of wire, in a pooled buffer if it fits one.
 func (c *Capture) CopyWire(wire []byte) {
 	for i := range wirePools {
-		p := &wirePools[i]
-		if len(wire) > p.size {
+		if len(wire) > wirePools[i].size {
 			continue
 		}
-		bp, _ := p.pool.Get().(*[]byte)
-		if bp == nil {
-			b := make([]byte, 0, p.size)
-			bp = &b
-		}
+		bp := getWire(i)
 		c.Wire, c.pooled = append((*bp)[:0], wire...), bp
 		return
 	}
 	c.Wire = append([]byte(nil), wire...)
 }
 
-// PackWire sets c.Wire to what pack writes into a pooled buffer of the small size. When
-// the message does not fit, pack allocates one of its own (as miekg/dns's PackBuffer
-// does), and that is kept instead: rare, and never wrong.
+// PackWire sets c.Wire to what pack writes into a pooled buffer, moved into a buffer of
+// the smallest size when it fits there (a copy of a few hundred bytes, to halve what the
+// queue holds). When the message does not fit, pack allocates one of its own (as
+// miekg/dns's PackBuffer does), and that is kept instead: rare, and never wrong.
 func (c *Capture) PackWire(pack func(buf []byte) ([]byte, error)) error {
-	p := &wirePools[0]
-	bp, _ := p.pool.Get().(*[]byte)
-	if bp == nil {
-		b := make([]byte, 0, p.size)
-		bp = &b
-	}
+	p := &wirePools[packPool]
+	bp := getWire(packPool)
 	wire, err := pack((*bp)[:p.size])
 	if err != nil || len(wire) == 0 || unsafe.SliceData(wire) != unsafe.SliceData(*bp) {
 		p.pool.Put(bp)
 		c.Wire = wire
 		return err
+	}
+	if len(wire) <= wirePools[0].size {
+		small := getWire(0)
+		c.Wire, c.pooled = append((*small)[:0], wire...), small
+		p.pool.Put(bp)
+		return nil
 	}
 	c.Wire, c.pooled = wire, bp
 	return nil

@@ -12,6 +12,9 @@
 // other options. Through Msg.Unpack (whole message): a message of 12 bytes or less,
 // counts larger than the message, and anything malformed, so the error is the
 // library's. The size as packed is computed when every record was walked.
+//
+// The other way, AppendMsg packs a *dns.Msg uncompressed for the recorder's copy, byte
+// for byte as the library does, and says when the library must do it instead.
 package wire
 
 import (

@@ -91,6 +91,7 @@ func init() {
 func ingest(args []string) error {
 	fs := flag.NewFlagSet("ingest", flag.ExitOnError)
 	dsn := fs.String("dsn", "", "passivedns DSN, clickhouse://127.0.0.1:PORT/DB")
+	httpURL := fs.String("http", "", "passivedns clickhouse_http: the server's HTTP interface (inserts as Native blocks); empty: clickhouse-go")
 	zone := fs.String("zone", "zone.db", "zone file of the generated zone")
 	origin := fs.String("origin", "bench.test.", "its origin")
 	queries := fs.String("queries", "queries.txt", "dnsperf query file")
@@ -110,6 +111,10 @@ func ingest(args []string) error {
 	if *chunk > 0 {
 		queue = min(queue, 2*(*chunk)+*batch)
 	}
+	insertPath := ""
+	if *httpURL != "" {
+		insertPath = "clickhouse_http " + *httpURL
+	}
 	corefile := fmt.Sprintf(`.:%d {
 	bind 127.0.0.1
 	benchhook
@@ -118,11 +123,12 @@ func ingest(args []string) error {
 		queue %d
 		flush 100ms
 		sensor %s
+		%s
 	}
 	benchreplay
 	file %s %s
 }
-`, *port, *dsn, *batch, queue, *sensor, *zone, *origin)
+`, *port, *dsn, *batch, queue, *sensor, insertPath, *zone, *origin)
 	caddy.Quiet, dnsserver.Quiet = true, true
 	inst, err := caddy.Start(caddy.CaddyfileInput{Contents: []byte(corefile), Filepath: "Corefile", ServerTypeName: "dns"})
 	if err != nil {
