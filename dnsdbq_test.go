@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // TestDNSDBQ runs the real DNSDB client, dnsdbq (Debian package dnsdbq, which
@@ -29,6 +31,7 @@ func TestDNSDBQ(t *testing.T) {
 		t.Fatalf("the DNSDB client dnsdbq is not installed (%v): run scripts/deps.sh", err)
 	}
 	r := recordScenario(t)
+	recordPair(r)
 	const key = "dnsdbq-test-key"
 	keys := [][32]byte{sha256.Sum256([]byte(key))}
 	c := startAPI(t, r.cfg, httpapi.Config{Keys: keys}, scNow)
@@ -66,6 +69,9 @@ func TestDNSDBQ(t *testing.T) {
 	v6 := obj(1, at(scT0, 50), at(scT0, 50), "v6.example.net.", "AAAA", "2001:db8::1")
 	www := obj(1, at(scT0, 30), at(scT0, 30), "www.example.net.", "CNAME", "cdn.example.net.")
 	mx := obj(1, at(scT0, 80), at(scT0, 80), "example.net.", "MX", "10 mail.example.net.")
+	// An RRset of two addresses is one result with both, apart from the set of one.
+	pair1 := obj(1, at(scT2, 10), at(scT2, 10), "pair.example.org.", "A", set("198.18.0.1"))
+	pair12 := obj(2, at(scT1, 400), at(scT1, 500), "pair.example.org.", "A", []string{"198.18.0.1", "198.18.0.2"})
 	summary := func(count, results int, first, last time.Time) string {
 		return fmt.Sprintf(`{"count":%d,"num_results":%d,"time_first":%d,"time_last":%d}`, count, results, first.Unix(), last.Unix())
 	}
@@ -84,6 +90,8 @@ func TestDNSDBQ(t *testing.T) {
 		{[]string{"-r", "c.wild.*"}, []string{wildC}},
 		{[]string{"-R", "046576696c076578616d706c65036e657400/A"}, []string{evil1, evil2}},
 		{[]string{"-r", "nothing.example.net"}, nil},
+		{[]string{"-r", "pair.example.org"}, []string{pair1, pair12}},
+		{[]string{"-r", "*.example.org/A"}, []string{pair1, pair12}},
 		// rdata/name.
 		{[]string{"-n", "cdn.example.net"}, []string{www}},
 		{[]string{"-n", "cdn.example.net/CNAME"}, []string{www}},
@@ -98,6 +106,7 @@ func TestDNSDBQ(t *testing.T) {
 		{[]string{"-V", "summarize", "-r", "evil.example.net"}, []string{summary(4, 2, scT0, scT2)}},
 		{[]string{"-V", "summarize", "-r", "*.wild.example.net"}, []string{summary(3, 3, at(scT0, 70), at(scT0, 72))}},
 		{[]string{"-V", "summarize", "-i", "192.0.2.2"}, []string{summary(3, 2, scT1, scT2)}},
+		{[]string{"-V", "summarize", "-r", "pair.example.org"}, []string{summary(3, 2, at(scT1, 400), at(scT2, 10))}},
 		// Query limit (the server ends with "limited") and offset.
 		{[]string{"-l", "1", "-r", "evil.example.net"}, []string{evil1}},
 		{[]string{"-l", "2", "-r", "*.wild.example.net"}, []string{wildA, wildB}},
@@ -114,6 +123,7 @@ func TestDNSDBQ(t *testing.T) {
 		// Gravel (aggr=f): one result per record and day.
 		{[]string{"-g", "-r", "evil.example.net"}, []string{evil1,
 			obj(1, scT1, scT1, "evil.example.net.", "A", set("192.0.2.2")), obj(1, scT2, scT2, "evil.example.net.", "A", set("192.0.2.2"))}},
+		{[]string{"-g", "-r", "pair.example.org"}, []string{pair1, pair12}},
 		// dnsdbq's own sorting parses every field of our objects.
 		{[]string{"-S", "-k", "first", "-r", "evil.example.net"}, []string{evil2, evil1}},
 		{[]string{"-s", "-k", "count,name", "-i", "192.0.2.0/24"}, []string{ip3, ip1, ip2}},
@@ -139,6 +149,8 @@ func TestDNSDBQ(t *testing.T) {
 		{[]string{"-p", "csv", "-i", "192.0.2.2"}, "time_first,time_last,zone_first,zone_last,count,bailiwick,rrname,rrtype,rdata\n" +
 			`"2026-11-04 10:00:00","2026-11-05 10:00:00",,,2,,"evil.example.net.","A","192.0.2.2"` + "\n" +
 			`"2026-11-04 10:02:00","2026-11-04 10:02:00",,,1,,"shared.example.net.","A","192.0.2.2"` + "\n"},
+		{[]string{"-r", "pair.example.org/A"}, ";; record times: 2026-11-05 10:00:10 .. 2026-11-05 10:00:10 (1s)\n;; count: 1\npair.example.org.  A  198.18.0.1\n\n" +
+			";; record times: 2026-11-04 10:06:40 .. 2026-11-04 10:08:20 (1m 41s)\n;; count: 2\npair.example.org.  A  198.18.0.1\npair.example.org.  A  198.18.0.2\n\n"},
 		{[]string{"-V", "summarize", "-r", "evil.example.net"}, ";; record times: 2026-11-03 10:00:00 .. 2026-11-05 10:00:00\n;; count: 4; num_results: 2\n"},
 		{[]string{"-I"}, "rate:\n\treset: n/a\n\texpires: n/a\n\tlimit: unlimited\n\tremaining: n/a\n\tresults_max: 1000000\n\toffset_max: 1000000\n"},
 	} {
@@ -265,4 +277,18 @@ func jsonLinesOf(t *testing.T, s string) []any {
 		out = append(out, v)
 	}
 	return out
+}
+
+// recordPair adds an RRset of two addresses to a recorded scenario: served in one order,
+// then in the other (the same set), then one address alone (another set).
+func recordPair(r *recording) {
+	r.t.Helper()
+	const one, two = "pair.example.org. 300 IN A 198.18.0.1", "pair.example.org. 300 IN A 198.18.0.2"
+	r.set("pair.example.org.", dns.TypeA, dns.RcodeSuccess, two, one)
+	r.ask(at(scT1, 400), "pair.example.org.", dns.TypeA)
+	r.set("pair.example.org.", dns.TypeA, dns.RcodeSuccess, one, two)
+	r.ask(at(scT1, 500), "pair.example.org.", dns.TypeA)
+	r.set("pair.example.org.", dns.TypeA, dns.RcodeSuccess, one)
+	r.ask(at(scT2, 10), "pair.example.org.", dns.TypeA)
+	r.flush()
 }

@@ -20,6 +20,7 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden files under te
 // TestAPIGolden -update . rewrites the files.
 func TestAPIGolden(t *testing.T) {
 	r := recordScenario(t)
+	recordPair(r)
 	c := startAPI(t, r.cfg, httpapi.Config{}, scNow)
 	cases := []struct {
 		file, path string
@@ -29,6 +30,9 @@ func TestAPIGolden(t *testing.T) {
 		{"saf_rrset_name.ndjson", "/dnsdb/v2/lookup/rrset/name/evil.example.net", nil, 200},
 		{"saf_rrset_wildcard_limited.ndjson", "/dnsdb/v2/lookup/rrset/name/*.example.net?limit=4", nil, 200},
 		{"saf_rrset_humantime.ndjson", "/dnsdb/v2/lookup/rrset/name/www.example.net?humantime=true", nil, 200},
+		{"saf_rrset_multi.ndjson", "/dnsdb/v2/lookup/rrset/name/pair.example.org/A", nil, 200},
+		{"saf_rrset_multi_aggr_false.ndjson", "/dnsdb/v2/lookup/rrset/name/*.example.org?aggr=false", nil, 200},
+		{"saf_summarize_rrset.ndjson", "/dnsdb/v2/summarize/rrset/name/pair.example.org", nil, 200},
 		{"saf_rrset_aggr_false.ndjson", "/dnsdb/v2/lookup/rrset/name/evil.example.net/A?aggr=false", nil, 200},
 		{"saf_rdata_ip_prefix.ndjson", "/dnsdb/v2/lookup/rdata/ip/192.0.2.0,24", nil, 200},
 		{"saf_rdata_name.ndjson", "/dnsdb/v2/lookup/rdata/name/cdn.example.net/CNAME", nil, 200},

@@ -83,6 +83,8 @@ var allTables = []string{
 	"history_detail_by_name_mv MaterializedView",
 	"history_detail_by_rdata AggregatingMergeTree",
 	"history_detail_by_rdata_mv MaterializedView",
+	"history_rrset AggregatingMergeTree",
+	"history_rrset_mv MaterializedView",
 	"responses MergeTree",
 	"schema_version Log",
 }
@@ -97,7 +99,7 @@ func TestSchemaCreate(t *testing.T) {
 	if got := tables(t, db); !reflect.DeepEqual(got, allTables) {
 		t.Errorf("tables:\n got  %q\n want %q", got, allTables)
 	}
-	if got, want := versions(t, db), []string{"1 passivedns", "2 passivedns", "3 passivedns"}; !reflect.DeepEqual(got, want) {
+	if got, want := versions(t, db), []string{"1 passivedns", "2 passivedns", "3 passivedns", "4 passivedns"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("schema_version rows %q, want %q", got, want)
 	}
 	if n := testCH.Count(t, "SELECT toUInt64(max(version)) FROM `"+db+"`.schema_version"); n != schema.Version {
@@ -148,15 +150,15 @@ func TestSchemaIdempotent(t *testing.T) {
 	))
 	counts := func() []uint64 {
 		var n []uint64
-		for _, table := range []string{"responses", "history_by_name", "history_by_ip", "history_by_rdata", "schema_version"} {
+		for _, table := range []string{"responses", "history_by_name", "history_by_ip", "history_by_rdata", "history_rrset", "schema_version"} {
 			n = append(n, testCH.Count(t, "SELECT count() FROM `"+db+"`."+table))
 		}
 		n = append(n, testCH.Count(t, "SELECT toUInt64(sum(count)) FROM `"+db+"`.history"))
 		return n
 	}
 	before := counts()
-	if want := []uint64{2, 2, 1, 1, 3, 2}; !reflect.DeepEqual(before, want) {
-		t.Fatalf("rows in responses, history_by_name, _by_ip, _by_rdata, schema_version, history answers: %v, want %v", before, want)
+	if want := []uint64{2, 2, 1, 1, 2, 4, 2}; !reflect.DeepEqual(before, want) {
+		t.Fatalf("rows in responses, history_by_name, _by_ip, _by_rdata, history_rrset, schema_version, history answers: %v, want %v", before, want)
 	}
 
 	conn := schemaConn(t, opts)
@@ -230,7 +232,7 @@ func TestSchemaUpgrade(t *testing.T) {
 	if got := tables(t, db); !reflect.DeepEqual(got, allTables) {
 		t.Errorf("tables after the upgrade:\n got  %q\n want %q", got, allTables)
 	}
-	if got, want := versions(t, db), []string{"1 test", "2 passivedns", "3 passivedns"}; !reflect.DeepEqual(got, want) {
+	if got, want := versions(t, db), []string{"1 test", "2 passivedns", "3 passivedns", "4 passivedns"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("schema_version rows %q, want %q", got, want)
 	}
 	h := func(key, name, typ, data string, first, last time.Time, n uint64) historyRow {
@@ -281,7 +283,7 @@ func TestSchemaNewer(t *testing.T) {
 			if !errors.Is(err, schema.ErrFatal) || !strings.Contains(err.Error(), "newer") || !strings.Contains(err.Error(), "99") {
 				t.Errorf("prepare: %v; want schema.ErrFatal saying version 99 is newer", err)
 			}
-			if got, want := versions(t, db), []string{"1 passivedns", "2 passivedns", "3 passivedns", "99 future"}; !reflect.DeepEqual(got, want) {
+			if got, want := versions(t, db), []string{"1 passivedns", "2 passivedns", "3 passivedns", "4 passivedns", "99 future"}; !reflect.DeepEqual(got, want) {
 				t.Errorf("schema_version rows %q, want %q", got, want)
 			}
 		})
@@ -299,7 +301,7 @@ func TestSchemaOff(t *testing.T) {
 		{"empty database", func(t *testing.T, opts chsink.Options) { testCH.Exec(t, "CREATE DATABASE `"+opts.Database+"`") }, "no passivedns schema in database"},
 		{"version 1", func(t *testing.T, opts chsink.Options) {
 			createVersion1(t, schemaConn(t, opts), schemaFor(t, opts))
-		}, "has schema version 1, this passivedns needs 3; use 'schema auto'"},
+		}, "has schema version 1, this passivedns needs 4; use 'schema auto'"},
 		{"current", func(t *testing.T, opts chsink.Options) {
 			if err := newSink(t, opts).Prepare(chtest.Ctx(t)); err != nil {
 				t.Fatal(err)

@@ -82,7 +82,7 @@ func TestSchemaUpgradeV3(t *testing.T) {
 	if err := upgraded.Prepare(ctx); err != nil {
 		t.Fatalf("upgrading: %v", err)
 	}
-	if got, want := versions(t, db), []string{"1 test", "2 test", "3 passivedns"}; !reflect.DeepEqual(got, want) {
+	if got, want := versions(t, db), []string{"1 test", "2 test", "3 passivedns", "4 passivedns"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("schema_version rows %q, want %q", got, want)
 	}
 	if got := tables(t, db); !reflect.DeepEqual(got, allTables) {

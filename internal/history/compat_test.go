@@ -96,6 +96,17 @@ func TestQueriesModern(t *testing.T) {
 		{"daily exact", history.Query{Table: history.TableDaily, Name: name("evil.example.net"), Limit: 10}, 3, true},
 		{"daily names and rdata (rdata lookups)", history.Query{Table: history.TableDaily, Names: []string{"evil.example.net.", "shared.example.net."},
 			RDatas: []string{"192.0.2.2"}, RRTypes: []string{"A", "AAAA"}, Limit: 10}, 3, true},
+		{"rrset exact", history.Query{Table: history.TableRRset, Name: name("pair.example.org"), Limit: 10}, 2, true},
+		{"rrset exact moving", history.Query{Table: history.TableRRset, Name: name("evil.example.net"), RRTypes: []string{"A"}, Limit: 10}, 2, true},
+		{"rrset suffix", history.Query{Table: history.TableRRset, Name: name("*.wild.example.net"), Limit: 10}, 3, true},
+		{"rrset prefix (scan)", history.Query{Table: history.TableRRset, Name: name("pair.example.*"), Limit: 10}, 2, false},
+		{"rrset fences offset", history.Query{Table: history.TableRRset, Name: name("*.example.org"), FirstBefore: 1793872800, LastAfter: 1793700000,
+			Offset: 0, Limit: 1}, 1, true},
+		{"rrset offset", history.Query{Table: history.TableRRset, Name: name("pair.example.org"), Offset: 1, Limit: 10}, 1, true},
+		{"rrset bailiwick", history.Query{Table: history.TableRRset, Name: name("pair.example.org"), Under: "example.org.", Limit: 10}, 2, true},
+		{"rrset daily exact", history.Query{Table: history.TableRRsetDaily, Name: name("pair.example.org"), Limit: 10}, 2, true},
+		{"rrset daily suffix fenced", history.Query{Table: history.TableRRsetDaily, Name: name("*.example.org"), RRTypes: []string{"A"},
+			LastAfter: 1, FirstBefore: 1893456000, Under: "example.org.", Limit: 10}, 2, true},
 		{"daily suffix fenced", history.Query{Table: history.TableDaily, Name: name("*.wild.example.net"), RRTypes: []string{"A"}, LastAfter: 1, FirstBefore: 1893456000, Limit: 10}, 3, true},
 	}
 	for _, tc := range cases {
@@ -123,6 +134,28 @@ func TestQueriesModern(t *testing.T) {
 		lsql, _ := tc.q.Build(legacy)
 		if strings.Count(lsql, "?") != len(args) {
 			t.Errorf("%s: legacy SQL has another number of placeholders", tc.what)
+		}
+	}
+
+	// The RRsets of pair: the two addresses in either order are one set, then one alone;
+	// per day, each set on the days it was served.
+	for _, tc := range []struct {
+		q    history.Query
+		want string
+	}{
+		{history.Query{Table: history.TableRRset, Name: name("pair.example.org"), Limit: 10},
+			"pair.example.org.\tA\t['198.18.0.1']\t1793872810\t1793872810\t1\n" +
+				"pair.example.org.\tA\t['198.18.0.1','198.18.0.2']\t1793786800\t1793786900\t2\n"},
+		{history.Query{Table: history.TableRRsetDaily, Name: name("*.example.org"), Limit: 10},
+			"pair.example.org.\tA\t['198.18.0.1']\t1793872810\t1793872810\t1\t1793836800\n" +
+				"pair.example.org.\tA\t['198.18.0.1','198.18.0.2']\t1793786800\t1793786900\t2\t1793750400\n"},
+	} {
+		var got []string
+		if err := db.Run(ctx, tc.q, func(h history.Row) bool { got = append(got, histTSV(tc.q.Table, h)); return true }); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(got, "") != tc.want {
+			t.Errorf("%v on 18.16:\n%s want\n%s", tc.q.Table, strings.Join(got, ""), tc.want)
 		}
 	}
 
@@ -166,9 +199,11 @@ func histTSV(t history.Table, h history.Row) string {
 		cols[2] = h.IPText
 	case history.TableByRdata:
 		cols = append(cols, h.Target)
+	case history.TableRRset, history.TableRRsetDaily:
+		cols[2] = arrayText(h.RDatas)
 	}
 	cols = append(cols, strconv.Itoa(int(h.First)), strconv.Itoa(int(h.Last)), strconv.FormatUint(h.Count, 10))
-	if t == history.TableDaily {
+	if t == history.TableDaily || t == history.TableRRsetDaily {
 		cols = append(cols, strconv.Itoa(int(h.Day)))
 	}
 	if t == history.TableNegative {

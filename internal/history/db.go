@@ -272,6 +272,10 @@ func (d *DB) Run(ctx context.Context, q Query, emit func(Row) bool) error {
 			err = rows.Scan(&r.RRName, &r.RRType, &r.RData, &r.Target, &r.First, &r.Last, &r.Count)
 		case TableDaily:
 			err = rows.Scan(&r.RRName, &r.RRType, &r.RData, &r.First, &r.Last, &r.Count, &r.Day)
+		case TableRRset:
+			err = rows.Scan(&r.RRName, &r.RRType, &r.RDatas, &r.First, &r.Last, &r.Count)
+		case TableRRsetDaily:
+			err = rows.Scan(&r.RRName, &r.RRType, &r.RDatas, &r.First, &r.Last, &r.Count, &r.Day)
 		case TableNegative:
 			err = rows.Scan(&r.RRName, &r.RRType, &r.RData, &r.First, &r.Last, &r.Count, &r.Sensors, &r.SOAName, &r.SOATTL, &r.SOAData)
 			sort.Strings(r.Sensors)

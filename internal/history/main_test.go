@@ -39,7 +39,8 @@ func at(base time.Time, sec int) time.Time { return base.Add(time.Duration(sec) 
 
 // scenario is a name that moves between addresses (evil), two names sharing an address
 // (evil and shared on 192.0.2.2), a CNAME chain (www → cdn), an NXDOMAIN (nx), a NODATA
-// (nodata), IPv6 (v6), a wildcard set (*.wild), and an MX target, in one batch.
+// (nodata), IPv6 (v6), a wildcard set (*.wild), an MX target and an RRset of two
+// addresses (pair), in one batch.
 func scenario(t *testing.T) *record.Batch {
 	t.Helper()
 	A, AAAA, MX := dns.TypeA, dns.TypeAAAA, dns.TypeMX
@@ -75,6 +76,10 @@ func scenario(t *testing.T) *record.Batch {
 	answer(at(scT1, 120), "shared.example.net.", A, dns.RcodeSuccess, "shared.example.net. 600 IN A 192.0.2.2")
 	answer(at(scT1, 300), "nodata.example.net.", AAAA, dns.RcodeSuccess, soa)
 	answer(scT2, "evil.example.net.", A, dns.RcodeSuccess, "evil.example.net. 300 IN A 192.0.2.2")
+	// An RRset of two addresses, served in either order, then one of them alone.
+	answer(at(scT1, 400), "pair.example.org.", A, dns.RcodeSuccess, "pair.example.org. 300 IN A 198.18.0.2", "pair.example.org. 300 IN A 198.18.0.1")
+	answer(at(scT1, 500), "pair.example.org.", A, dns.RcodeSuccess, "pair.example.org. 300 IN A 198.18.0.1", "pair.example.org. 300 IN A 198.18.0.2")
+	answer(at(scT2, 10), "pair.example.org.", A, dns.RcodeSuccess, "pair.example.org. 300 IN A 198.18.0.1")
 	return recordtest.BatchOf(t, cs...)
 }
 

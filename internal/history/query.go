@@ -14,8 +14,8 @@ import (
 // The SQL of the history API. Every statement is built here from fixed text; request
 // values only ever travel as driver-bound arguments ("?", bound client side by
 // clickhouse-go, which ClickHouse 18.16 needs). Each lookup is a primary-key range:
-// reverse(rrname) on history_by_name, ip on history_by_ip, reverse(target) on
-// history_by_rdata, reverse(qname) and time on responses. The aggregating tables are
+// reverse(rrname) on history_by_name and history_rrset, ip on history_by_ip,
+// reverse(target) on history_by_rdata, reverse(qname) and time on responses. The aggregating tables are
 // queried directly with minMerge/maxMerge/countMerge: on 18.16 a view with GROUP BY is
 // evaluated before an outer WHERE.
 
@@ -32,8 +32,10 @@ const (
 	TableByName Table = iota
 	TableByIP
 	TableByRdata
-	TableNegative // responses, aggregated per (qname, qtype, rcode)
-	TableDaily    // responses with their answers, per day (DNSDB aggr=false)
+	TableNegative   // responses, aggregated per (qname, qtype, rcode)
+	TableDaily      // responses with their answers, per day (DNSDB aggr=false)
+	TableRRset      // history_rrset: RRsets as served, rdata in Row.RDatas (DNSDB rrset lookups)
+	TableRRsetDaily // responses with their answers' RRsets, per day (DNSDB rrset, aggr=false)
 )
 
 // Query is one history lookup. Exactly one of name, ip or names (exact names, bulk)
@@ -81,6 +83,8 @@ type Row struct {
 	Target                string // tableByRdata: the name the data points at
 	IPText                string // tableByIP: the ip column as ClickHouse prints it
 	Day                   uint32
+	// TableRRset, TableRRsetDaily: the data of the RRset, sorted (RData is empty).
+	RDatas []string
 	// Detail (Query.Detail): the sensors that saw the tuple, sorted, and its smallest
 	// and largest TTL. Empty sensors: no detail (recorded before schema version 3 and
 	// its raw rows expired before the upgrade). TableNegative has sensors too.
@@ -341,9 +345,22 @@ func (q Query) Build(s schema.Schema) (string, []any) {
 		if q.FirstBefore != 0 {
 			b.cond("time <= toDateTime(?)", q.FirstBefore)
 		}
-	case TableDaily:
+	case TableRRset:
+		// Only what DNSDB asks: a name spec and types, pages by offset (no cursor, no
+		// names list); sensors are not kept per RRset.
+		sel = "rrname, rrtype, rdata, " + mergedTimes
+		from, group = s.Table("history_rrset"), "rrname, rrtype, rdata"
+		order = "reverse(rrname), rrtype, rdata"
+		b.nameRange("rrname", q.Name)
+		b.rrtypes("rrtype", q.RRTypes)
+	case TableDaily, TableRRsetDaily:
 		sel = "rrname, rrtype, rdata, toUInt32(min(time)) AS tf, toUInt32(max(time)) AS tl, count() AS n, toUInt32(toDateTime(toDate(time))) AS day"
 		from, group = s.Table("responses")+"\n"+schema.AnswerJoin, "rrname, rrtype, rdata, day"
+		if q.Table == TableRRsetDaily {
+			// The RRsets of each answer, grouped as the view of history_rrset does.
+			sel = schema.RRsetColumns + ", toUInt32(min(time)) AS tf, toUInt32(max(time)) AS tl, count() AS n, toUInt32(toDateTime(toDate(time))) AS day"
+			from = s.Table("responses") + "\n" + schema.RRsetJoin
+		}
 		order = "reverse(rrname), rrtype, rdata, day"
 		if len(q.Names) > 0 {
 			b.cond("reverse(qname) IN ?", GroupSet(reverseAll(q.Names)))

@@ -122,7 +122,8 @@ func ParseDNSDB(segs []string, v url.Values, now time.Time) (dnsdbRequest, error
 		if err != nil {
 			return d, err
 		}
-		d.Q = history.Query{Table: history.TableByName, Name: n}
+		// One result per RRset as it was served (history_rrset), not per record.
+		d.Q = history.Query{Table: history.TableRRset, Name: n}
 		if len(rest) > 0 {
 			if d.Q.RRTypes, err = dnsdbType("rrtype", rest[0]); err != nil {
 				return d, err
@@ -200,7 +201,7 @@ func ParseDNSDB(segs []string, v url.Values, now time.Time) (dnsdbRequest, error
 		return d, err
 	}
 	if !d.aggr && d.rrset {
-		d.Q.Table = history.TableDaily
+		d.Q.Table = history.TableRRsetDaily
 	}
 	if s := v.Get("max_count"); s != "" {
 		if !d.summarize {
@@ -282,7 +283,7 @@ func (d dnsdbRequest) obj(h history.Row) DnsdbObj {
 	o := DnsdbObj{Count: h.Count, TimeFirst: dnsdbTime(h.First, d.humantime), TimeLast: dnsdbTime(h.Last, d.humantime),
 		RRName: h.RRName, RRType: h.RRType, RData: h.RData}
 	if d.rrset {
-		o.RData = []string{h.RData}
+		o.RData = h.RDatas
 	}
 	return o
 }

@@ -23,6 +23,8 @@ func FuzzDNSDBRequest(f *testing.F) {
 		{"lookup/rdata/name/mail.example.org/MX", "aggr=false"},
 		{"lookup/rrset/raw/0377777706676f6f676c6503636f6d00/ANY-DNSSEC", "aggr=false"},
 		{"lookup/rrset/name/x%27%29%3B--.example", "limit=0"},
+		{"lookup/rrset/name/*.example.org/A/example.org", "aggr=false&time_last_after=1&offset=1"},
+		{"summarize/rrset/name/www.example.*", "aggr=false"},
 	} {
 		f.Add(s[0], s[1])
 	}

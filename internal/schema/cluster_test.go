@@ -48,9 +48,10 @@ func TestClusterDDLOnModern(t *testing.T) {
 			t.Errorf("does not parse on 26.x: %v\n%s", err, q)
 		}
 	}
-	// schema_version, responses, three history tables and their three detail tables.
-	if replicatedSeen != 8 || distributedSeen != 7 {
-		t.Errorf("%d Replicated engines and %d Distributed tables, want 8 and 7", replicatedSeen, distributedSeen)
+	// schema_version, responses, three history tables, their three detail tables and
+	// the RRsets.
+	if replicatedSeen != 9 || distributedSeen != 8 {
+		t.Errorf("%d Replicated engines and %d Distributed tables, want 9 and 8", replicatedSeen, distributedSeen)
 	}
 	if !strings.Contains(s.InsertResponses(), "`pdns_cluster`.`responses_local`") ||
 		!strings.Contains(s.UnlandedQuery(), "`pdns_cluster`.`responses_local`") {
@@ -72,9 +73,10 @@ func TestClusterDDLOnModern(t *testing.T) {
 		t.Fatal(err)
 	}
 	for q, want := range map[string]string{
-		"SELECT count() FROM `pdns_cluster`.`responses`":                                         "1\n",
-		"SELECT rrname, rdata, count FROM `pdns_cluster`.`history`":                              "www.example.org.\t192.0.2.1\t1\n",
-		"SELECT toString(ip), countMerge(count) FROM `pdns_cluster`.`history_by_ip` GROUP BY ip": "::ffff:192.0.2.1\t1\n",
+		"SELECT count() FROM `pdns_cluster`.`responses`":                                                             "1\n",
+		"SELECT rrname, rdata, count FROM `pdns_cluster`.`history`":                                                  "www.example.org.\t192.0.2.1\t1\n",
+		"SELECT toString(ip), countMerge(count) FROM `pdns_cluster`.`history_by_ip` GROUP BY ip":                     "::ffff:192.0.2.1\t1\n",
+		"SELECT rrname, rdata, countMerge(count) FROM `pdns_cluster`.`history_rrset` GROUP BY rrname, rrtype, rdata": "www.example.org.\t['192.0.2.1']\t1\n",
 	} {
 		if got, err := sess.Exec(q); err != nil || got != want {
 			t.Errorf("%s: %q, %v; want %q", q, got, err, want)

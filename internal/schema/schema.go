@@ -9,7 +9,7 @@ import (
 
 // Version is the newest schema this build knows. Each migration moves a database
 // from version N-1 to N; see migrations.
-const Version = 3
+const Version = 4
 
 // Flavor is what the connected server supports. Modern servers (22.8 and later) get
 // DateTime64, IPv6, LowCardinality, codecs, TTL and insert deduplication tokens; older
@@ -158,6 +158,7 @@ func (s Schema) Migrations() []migration {
 			s.createHistoryByRdata(), []string{s.historyByRdataView(), s.backfill("history_by_rdata", "history_by_rdata_mv", s.historyByRdataSelect)},
 		)},
 		{3, s.detailStatements()},
+		{4, s.rrsetStatements()},
 	}
 }
 
@@ -426,4 +427,31 @@ func (s Schema) detailStatements() []string {
 const (
 	detailColumns = "sensors AggregateFunction(groupUniqArray, String),\n    ttl_min AggregateFunction(min, UInt32),\n    ttl_max AggregateFunction(max, UInt32)"
 	detailStates  = "groupUniqArrayState(CAST(sensor AS String)) AS sensors, minState(ttl) AS ttl_min, maxState(ttl) AS ttl_max"
+)
+
+// Version 4 keeps RRsets: all the records of one owner name and type in one answer,
+// their data sorted (the same set served in another order is the same key), with the
+// history of that exact set. A set that changes (an address added) is another row. The
+// view groups each response's answer section by (name, type) itself: the records of the
+// other history tables no longer know which answer they came from.
+func (s Schema) rrsetStatements() []string {
+	lc := s.Flavor.lowCardinality()
+	sel := func(from string) string {
+		return "SELECT " + RRsetColumns + ", " + aggregateStates + "\nFROM " + from + "\n" + RRsetJoin +
+			"\nGROUP BY rrname, rrtype, rdata"
+	}
+	out := s.createTable("history_rrset", "rrname String,\n    rrtype "+lc+",\n    rdata Array(String),\n    "+s.aggregates(),
+		"AggregatingMergeTree", "\nORDER BY (reverse(rrname), rrtype, rdata)"+s.dedupWindow())
+	return append(out, s.view("history_rrset_mv", "history_rrset", sel), s.backfill("history_rrset", "history_rrset_mv", sel))
+}
+
+// RRsetJoin makes one row of each (name, type) of a response's answer section, and
+// RRsetColumns its rrname, rrtype and rdata (the data of that name and type, sorted,
+// each once). Tuples and lambdas that read the joined column: both run on 18.16. The
+// lambdas' parameters have names of their own: on 18.16 a parameter named like an alias
+// of the query (n for a count) is taken for that alias.
+const (
+	RRsetJoin    = "ARRAY JOIN arrayDistinct(arrayMap((rr_n, rr_t) -> (rr_n, rr_t), answer.name, answer.type)) AS rrset"
+	RRsetColumns = "rrset.1 AS rrname, rrset.2 AS rrtype, " +
+		"arraySort(arrayDistinct(arrayFilter((rr_d, rr_n, rr_t) -> rr_n = rrset.1 AND rr_t = rrset.2, answer.data, answer.name, answer.type))) AS rdata"
 )

@@ -107,6 +107,7 @@ func TestClusterRecordsLikeOneServer(t *testing.T) {
 		{"history_by_name", "rrname, rrtype, rdata"},
 		{"history_by_ip", "ip, rrname, rrtype"},
 		{"history_by_rdata", "target, rrname, rrtype, rdata"},
+		{"history_rrset", "rrname, rrtype, rdata"},
 	} {
 		q := "SELECT " + table.cols + ", toUInt32(minMerge(time_first)), toUInt32(maxMerge(time_last)), countMerge(count) FROM " +
 			db + "." + table.name + " GROUP BY " + table.cols + " ORDER BY " + table.cols
@@ -128,6 +129,7 @@ func TestClusterRecordsLikeOneServer(t *testing.T) {
 		"/api/v1/negative/*.example.org",
 		"/api/v1/pivot/blog.example.org",
 		"/dnsdb/v2/lookup/rrset/name/www.example.org",
+		"/dnsdb/v2/lookup/rrset/name/*.example.org?aggr=false",
 		"/pdns/query/www.example.org",
 	} {
 		got, want := get(t, hostPort(s1.Ports.HTTP), path), get(t, hostPort(one.Ports.HTTP), path)

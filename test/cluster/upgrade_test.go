@@ -59,9 +59,10 @@ func TestUpgradeOnCluster(t *testing.T) {
 		// Every node is a replica of schema_version: the version recorded through node1
 		// reaches the others within replication's delay.
 		waitCount(t, node.Server, "SELECT toUInt64(max(version)) FROM "+db+".schema_version", schema.Version, 30*time.Second)
-		got := query(t, node.Server, "SELECT name, engine FROM system.tables WHERE database = '"+db+"' AND name LIKE 'history_by_%' ORDER BY name")
+		got := query(t, node.Server, "SELECT name, engine FROM system.tables WHERE database = '"+db+"' AND (name LIKE 'history_by_%' OR name LIKE 'history_rrset%') ORDER BY name")
 		for _, want := range []string{"history_by_ip\tDistributed", "history_by_ip_local\tReplicatedAggregatingMergeTree",
-			"history_by_rdata\tDistributed", "history_by_rdata_local\tReplicatedAggregatingMergeTree"} {
+			"history_by_rdata\tDistributed", "history_by_rdata_local\tReplicatedAggregatingMergeTree",
+			"history_rrset\tDistributed", "history_rrset_local\tReplicatedAggregatingMergeTree"} {
 			if !strings.Contains(got, want+"\n") {
 				t.Errorf("%s: no %s in\n%s", node.Name, want, got)
 			}
@@ -72,5 +73,8 @@ func TestUpgradeOnCluster(t *testing.T) {
 		waitAnswer(t, node.Server, q, "::ffff:192.0.2.10\tA\t2\n2001:db8::10\tAAAA\t2\n", 30*time.Second)
 		q = "SELECT target, rrname, countMerge(count) FROM " + db + ".history_by_rdata GROUP BY target, rrname"
 		waitAnswer(t, node.Server, q, "cdn.example.net.\tup.example.org.\t4\n", 30*time.Second)
+		// RRsets: each answer's CNAME and its address are sets of their own.
+		q = "SELECT rrtype, rdata, countMerge(count) FROM " + db + ".history_rrset GROUP BY rrname, rrtype, rdata ORDER BY rrtype"
+		waitAnswer(t, node.Server, q, "A\t['192.0.2.10']\t2\nAAAA\t['2001:db8::10']\t2\nCNAME\t['cdn.example.net.']\t4\n", 30*time.Second)
 	}
 }
