@@ -1,8 +1,10 @@
 package chsink_test
 
 import (
+	"github.com/passivedns/passivedns/internal/chsink"
 	"github.com/passivedns/passivedns/internal/record"
 	"github.com/passivedns/passivedns/internal/recordtest"
+	"github.com/passivedns/passivedns/internal/schema"
 
 	"context"
 	"reflect"
@@ -30,12 +32,11 @@ var detailChecks = []struct{ table, detail, recompute string }{
 
 func sprintfTable(q, table string) string { return strings.Replace(q, "%s", table, 1) }
 
-// TestSchemaUpgradeV3 records responses of two sensors with a version 2 schema on
-// 18.16, upgrades to version 3 and checks that the detail tables were backfilled from
-// them, that the history read before is unchanged, and that the detail views take over.
-func TestSchemaUpgradeV3(t *testing.T) {
-	db := testCH.TestDB(t)
-	opts := options(t, db)
+// sinkAtVersion creates the schema of opts up to version (the migrations a build of that
+// version ran) and returns a sink that writes to it as such a build would, and the
+// schema.
+func sinkAtVersion(t *testing.T, opts chsink.Options, version int) (*chsink.Sink, schema.Schema) {
+	t.Helper()
 	sch := schemaFor(t, opts)
 	conn := schemaConn(t, opts)
 	ctx := context.Background()
@@ -44,7 +45,7 @@ func TestSchemaUpgradeV3(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, m := range sch.Migrations()[:2] {
+	for _, m := range sch.Migrations()[:version] {
 		for _, q := range m.Statements {
 			if err := conn.Exec(ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)
@@ -54,9 +55,19 @@ func TestSchemaUpgradeV3(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	v2o := opts
-	v2o.Fixed = &sch
-	v2 := newSink(t, v2o)
+	fixed := opts
+	fixed.Fixed = &sch
+	return newSink(t, fixed), sch
+}
+
+// TestSchemaUpgradeV3 records responses of two sensors with a version 2 schema on
+// 18.16, upgrades to version 3 and checks that the detail tables were backfilled from
+// them, that the history read before is unchanged, and that the detail views take over.
+func TestSchemaUpgradeV3(t *testing.T) {
+	db := testCH.TestDB(t)
+	opts := options(t, db)
+	v2, sch := sinkAtVersion(t, opts, 2)
+	ctx := context.Background()
 	t1 := time.Date(2024, 2, 1, 8, 0, 0, 0, time.UTC)
 	resp := func(m *dns.Msg, at time.Time) record.Capture {
 		return recordtest.CaptureOf(t, m, at, "192.0.2.100", "udp")

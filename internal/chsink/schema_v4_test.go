@@ -20,27 +20,8 @@ import (
 func TestSchemaUpgradeV4(t *testing.T) {
 	db := testCH.TestDB(t)
 	opts := options(t, db)
-	sch := schemaFor(t, opts)
-	conn := schemaConn(t, opts)
+	v3, _ := sinkAtVersion(t, opts, 3)
 	ctx := context.Background()
-	for _, q := range []string{sch.CreateDatabase(), sch.CreateVersionTable()} {
-		if err := conn.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, m := range sch.Migrations()[:3] {
-		for _, q := range m.Statements {
-			if err := conn.Exec(ctx, q); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
-		if err := conn.Exec(ctx, sch.InsertVersion(), uint32(m.Version), "test"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	v3o := opts
-	v3o.Fixed = &sch
-	v3 := newSink(t, v3o)
 	t1 := time.Date(2024, 2, 1, 8, 0, 0, 0, time.UTC)
 	resp := func(at time.Time, qname string, qtype uint16, rrs ...string) record.Capture {
 		return recordtest.CaptureOf(t, recordtest.Msg(t, qname, qtype, 0, false, rrs...), at, "192.0.2.100", "udp")

@@ -271,10 +271,17 @@ func TestCompatModernUpgrade(t *testing.T) {
 	sess := chdbtest.ForTest(t)
 	s := schema.Schema{Flavor: schema.DetectFlavor("26.5.1"), DB: "pdns_upgrade"}
 	chdbMigrateTo1(t, sess, s)
+	chdbCheckUpgrade(t, sess, s, 1)
+}
+
+// chdbCheckUpgrade writes answers into s at version from, upgrades it as the plugin does,
+// writes more, and checks every table against all of them.
+func chdbCheckUpgrade(t *testing.T, sess *chdbtest.Session, s schema.Schema, from int) {
+	t.Helper()
 	base := time.Date(2024, 5, 1, 23, 0, 0, 0, time.UTC)
 	before, after := chdbBatches(t, base)
 	chdbtest.Insert(t, sess, s, before)
-	chdbtest.EnsureSchema(t, sess, s, 1)
+	chdbtest.EnsureSchema(t, sess, s, from)
 	chdbtest.Insert(t, sess, s, after)
 	chdbCheckData(t, sess, s, base, before, after)
 }
