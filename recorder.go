@@ -47,7 +47,7 @@ func (r *recorder) Write(b []byte) (int, error) {
 // the compressed one the client got, see record.Capture.Compress).
 func (p *PassiveDNS) captureMsg(r *recorder, m *dns.Msg) {
 	// It is packed straight into a pooled buffer that the writer returns once the row
-	// is written: by wire.AppendMsg for the common answer (the library's packer spends
+	// is decoded: by wire.AppendMsg for the common answer (the library's packer spends
 	// about 400 ns on escapes in names), else by miekg/dns on a shallow copy, which
 	// packs without compression (no compression map, no garbage) while leaving the
 	// caller's message untouched.
