@@ -5,32 +5,15 @@ import (
 	"github.com/passivedns/passivedns/internal/record"
 	"github.com/passivedns/passivedns/internal/recordtest"
 	"github.com/passivedns/passivedns/internal/schema"
+	"github.com/passivedns/passivedns/internal/schema/schematest"
 
 	"context"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 )
-
-// detailRecompute is what the detail tables must hold: the sensors and TTLs of every
-// answer record in responses, per key of each history table.
-var detailChecks = []struct{ table, detail, recompute string }{
-	{"history_detail_by_name",
-		"SELECT rrname, rrtype, rdata, arraySort(groupUniqArrayMerge(sensors)), minMerge(ttl_min), maxMerge(ttl_max) FROM %s GROUP BY rrname, rrtype, rdata ORDER BY rrname, rrtype, rdata",
-		"SELECT rrname, rrtype, rdata, arraySort(groupUniqArray(CAST(sensor AS String))), min(ttl), max(ttl) FROM %s ARRAY JOIN answer.name AS rrname, answer.type AS rrtype, answer.data AS rdata, answer.ttl AS ttl GROUP BY rrname, rrtype, rdata ORDER BY rrname, rrtype, rdata"},
-	{"history_detail_by_ip",
-		"SELECT rrname, rrtype, arraySort(groupUniqArrayMerge(sensors)), minMerge(ttl_min), maxMerge(ttl_max) FROM %s GROUP BY ip, rrname, rrtype ORDER BY rrname, rrtype, min(ip)",
-		"SELECT rrname, rrtype, arraySort(groupUniqArray(CAST(sensor AS String))), min(ttl), max(ttl) FROM %s ARRAY JOIN answer.name AS rrname, answer.type AS rrtype, answer.data AS rdata, answer.ttl AS ttl WHERE rrtype IN ('A', 'AAAA') GROUP BY rdata, rrname, rrtype ORDER BY rrname, rrtype, min(IPv6StringToNum(if(rrtype = 'A', concat('::ffff:', rdata), rdata)))"},
-	{"history_detail_by_rdata",
-		"SELECT rrname, rrtype, rdata, arraySort(groupUniqArrayMerge(sensors)), minMerge(ttl_min), maxMerge(ttl_max) FROM %s GROUP BY target, rrname, rrtype, rdata ORDER BY rrname, rrtype, rdata",
-		"SELECT rrname, rrtype, rdata, arraySort(groupUniqArray(CAST(sensor AS String))), min(ttl), max(ttl) FROM %s ARRAY JOIN answer.name AS rrname, answer.type AS rrtype, answer.data AS rdata, answer.ttl AS ttl " +
-			"WHERE rrtype IN ('CNAME', 'DNAME', 'NS', 'PTR', 'MX', 'KX', 'HTTPS', 'SVCB', 'SRV') GROUP BY rrname, rrtype, rdata ORDER BY rrname, rrtype, rdata"},
-}
-
-func sprintfTable(q, table string) string { return strings.Replace(q, "%s", table, 1) }
 
 // sinkAtVersion creates the schema of opts up to version (the migrations a build of that
 // version ran) and returns a sink that writes to it as such a build would, and the
@@ -101,9 +84,9 @@ func TestSchemaUpgradeV3(t *testing.T) {
 	}
 	detail := func(table string) string {
 		t.Helper()
-		for _, c := range detailChecks {
-			if c.table == table {
-				out, err := testCH.Query(sprintfTable(c.detail, "`"+db+"`."+table))
+		for _, c := range schematest.DetailChecks {
+			if c.Table == table {
+				out, err := testCH.Query(c.DetailQuery("`" + db + "`." + table))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -143,17 +126,17 @@ func TestSchemaUpgradeV3(t *testing.T) {
 	if n := testCH.Count(t, "SELECT count() FROM `"+db+"`.history_detail_by_name"); n != 4 {
 		t.Errorf("history_detail_by_name has %d rows (3 backfilled, 1 by the view), want 4", n)
 	}
-	for _, c := range detailChecks {
-		got, err := testCH.Query(sprintfTable(c.detail, "`"+db+"`."+c.table))
+	for _, c := range schematest.DetailChecks {
+		got, err := testCH.Query(c.DetailQuery("`" + db + "`." + c.Table))
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := testCH.Query(sprintfTable(c.recompute, "`"+db+"`.responses"))
+		want, err := testCH.Query(c.RecomputeQuery("`" + db + "`.responses"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got != want || got == "" {
-			t.Errorf("%s:\n%s recomputed from responses:\n%s", c.table, got, want)
+			t.Errorf("%s:\n%s recomputed from responses:\n%s", c.Table, got, want)
 		}
 	}
 }
