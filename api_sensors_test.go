@@ -3,6 +3,7 @@ package passivedns
 import (
 	"github.com/passivedns/passivedns/internal/chdbtest"
 	"github.com/passivedns/passivedns/internal/history"
+	"github.com/passivedns/passivedns/internal/history/historytest"
 	"github.com/passivedns/passivedns/internal/httpapi"
 	"github.com/passivedns/passivedns/internal/param"
 	"github.com/passivedns/passivedns/internal/record"
@@ -258,7 +259,7 @@ func TestAPIDetailModern(t *testing.T) {
 		var rows []history.Row
 		err := db.Run(ctx, tc.q, func(h history.Row) bool {
 			rows = append(rows, h)
-			want = append(want, detailTSV(tc.q.Table, h))
+			want = append(want, historytest.TSV(tc.q.Table, h))
 			return true
 		})
 		if err != nil {
@@ -275,7 +276,7 @@ func TestAPIDetailModern(t *testing.T) {
 			t.Errorf("%s: 26.x and 18.16 differ:\n26.x:\n%s18.16:\n%s\nSQL:\n%s", tc.what, got, strings.Join(want, ""), bound)
 		}
 		plan := sess.MustExec(t, "EXPLAIN indexes = 1 "+bound)
-		if usesKey := keyUsed(plan); usesKey != tc.pk {
+		if usesKey := chdbtest.PrimaryKeyUsed(plan); usesKey != tc.pk {
 			t.Errorf("%s: primary key used %v, want %v:\n%s", tc.what, usesKey, tc.pk, plan)
 		}
 		// On a cluster the sensor filter is a GLOBAL IN (the names read are the same
@@ -325,7 +326,7 @@ func TestAPIDetailModern(t *testing.T) {
 		if len(dwant) == 0 || dgot != reorderDetail(strings.Join(dwant, "")) {
 			t.Errorf("%s detail: 26.x\n%s18.16\n%s", tc.what, dgot, strings.Join(dwant, ""))
 		}
-		if plan := sess.MustExec(t, "EXPLAIN indexes = 1 "+mbound); !keyUsed(plan) {
+		if plan := sess.MustExec(t, "EXPLAIN indexes = 1 "+mbound); !chdbtest.PrimaryKeyUsed(plan) {
 			t.Errorf("%s: the detail query does not use the primary key:\n%s", tc.what, plan)
 		}
 	}
@@ -354,7 +355,7 @@ func asofBySensorModern(t *testing.T, ctx context.Context, db *history.DB, sess 
 	if got != strings.Join(want, "") || len(want) != 1 {
 		t.Errorf("as-of by sensor: 26.x\n%s18.16\n%s", got, strings.Join(want, ""))
 	}
-	if plan := sess.MustExec(t, "EXPLAIN indexes = 1 "+bound); !keyUsed(plan) {
+	if plan := sess.MustExec(t, "EXPLAIN indexes = 1 "+bound); !chdbtest.PrimaryKeyUsed(plan) {
 		t.Errorf("as-of by sensor does not use the primary key:\n%s", plan)
 	}
 }
@@ -433,34 +434,4 @@ func TestAPIAsOfSensors(t *testing.T) {
 	if r := c.get("/api/v1/asof/evil.example.net?sensor="); r.status != 400 || !strings.Contains(r.body, `"parameter":"sensor"`) {
 		t.Errorf("as-of sensor=: %d %s", r.status, r.body)
 	}
-}
-
-// detailTSV prints a row as ClickHouse prints the query's columns in TSV.
-func detailTSV(t history.Table, h history.Row) string {
-	cols := []string{h.RRName, h.RRType, h.RData}
-	switch t {
-	case history.TableByIP:
-		cols[2] = h.IPText
-	case history.TableByRdata:
-		cols = append(cols, h.Target)
-	}
-	cols = append(cols, fmt.Sprint(h.First), fmt.Sprint(h.Last), fmt.Sprint(h.Count))
-	if t == history.TableNegative {
-		q := make([]string, len(h.Sensors))
-		for i, s := range h.Sensors {
-			q[i] = chdbtest.Literal(s)
-		}
-		cols = append(cols, "["+strings.Join(q, ",")+"]", h.SOAName, fmt.Sprint(h.SOATTL), h.SOAData)
-	}
-	return strings.Join(cols, "\t") + "\n"
-}
-
-// keyUsed tells whether an EXPLAIN indexes = 1 plan narrows by the primary key.
-func keyUsed(plan string) bool {
-	i := strings.Index(plan, "PrimaryKey")
-	if i < 0 {
-		return false
-	}
-	rest := plan[i:]
-	return strings.Contains(rest, "Keys:") && !strings.Contains(strings.SplitN(rest, "Granules", 2)[0], "Condition: true")
 }

@@ -220,3 +220,13 @@ func values(tb testing.TB, s schema.Schema, b *record.Batch) string {
 func ipv6Text(a [16]byte) string {
 	return netip.AddrFrom16(a).String()
 }
+
+// PrimaryKeyUsed tells whether an EXPLAIN indexes = 1 plan narrows by the primary key.
+func PrimaryKeyUsed(plan string) bool {
+	i := strings.Index(plan, "PrimaryKey")
+	if i < 0 {
+		return false
+	}
+	rest := plan[i:]
+	return strings.Contains(rest, "Keys:") && !strings.Contains(strings.SplitN(rest, "Granules", 2)[0], "Condition: true")
+}

@@ -4,6 +4,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/passivedns/passivedns/internal/chdbtest"
 	"github.com/passivedns/passivedns/internal/history"
+	"github.com/passivedns/passivedns/internal/history/historytest"
 	"github.com/passivedns/passivedns/internal/param"
 	"github.com/passivedns/passivedns/internal/record"
 	"github.com/passivedns/passivedns/internal/schema"
@@ -11,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -111,7 +111,7 @@ func TestQueriesModern(t *testing.T) {
 	}
 	for _, tc := range cases {
 		var want []string
-		err := db.Run(ctx, tc.q, func(h history.Row) bool { want = append(want, histTSV(tc.q.Table, h)); return true })
+		err := db.Run(ctx, tc.q, func(h history.Row) bool { want = append(want, historytest.TSV(tc.q.Table, h)); return true })
 		if err != nil {
 			t.Errorf("%s on 18.16: %v", tc.what, err)
 			continue
@@ -126,7 +126,7 @@ func TestQueriesModern(t *testing.T) {
 			t.Errorf("%s: 26.x and 18.16 differ:\n26.x:\n%s18.16:\n%s\nSQL:\n%s", tc.what, got, strings.Join(want, ""), bound)
 		}
 		plan := sess.MustExec(t, "EXPLAIN indexes = 1 "+bound)
-		if usesKey := primaryKeyUsed(plan); usesKey != tc.pk {
+		if usesKey := chdbtest.PrimaryKeyUsed(plan); usesKey != tc.pk {
 			t.Errorf("%s: primary key used %v, want %v:\n%s", tc.what, usesKey, tc.pk, plan)
 		}
 		// The legacy SQL runs as is on 18.16 (above); its text differs only in the
@@ -151,7 +151,7 @@ func TestQueriesModern(t *testing.T) {
 				"pair.example.org.\tA\t['198.18.0.1','198.18.0.2']\t1793786800\t1793786900\t2\t1793750400\n"},
 	} {
 		var got []string
-		if err := db.Run(ctx, tc.q, func(h history.Row) bool { got = append(got, histTSV(tc.q.Table, h)); return true }); err != nil {
+		if err := db.Run(ctx, tc.q, func(h history.Row) bool { got = append(got, historytest.TSV(tc.q.Table, h)); return true }); err != nil {
 			t.Fatal(err)
 		}
 		if strings.Join(got, "") != tc.want {
@@ -185,48 +185,8 @@ func TestQueriesModern(t *testing.T) {
 		if got != strings.Join(want, "") || len(want) != 4 {
 			t.Errorf("as-of %v: 26.x\n%s18.16\n%s", types, got, strings.Join(want, ""))
 		}
-		if plan := sess.MustExec(t, "EXPLAIN indexes = 1 "+bound); !primaryKeyUsed(plan) {
+		if plan := sess.MustExec(t, "EXPLAIN indexes = 1 "+bound); !chdbtest.PrimaryKeyUsed(plan) {
 			t.Errorf("as-of does not use the primary key:\n%s", plan)
 		}
 	}
-}
-
-// histTSV prints a row as ClickHouse prints the query's columns in TSV.
-func histTSV(t history.Table, h history.Row) string {
-	cols := []string{h.RRName, h.RRType, h.RData}
-	switch t {
-	case history.TableByIP:
-		cols[2] = h.IPText
-	case history.TableByRdata:
-		cols = append(cols, h.Target)
-	case history.TableRRset, history.TableRRsetDaily:
-		cols[2] = arrayText(h.RDatas)
-	}
-	cols = append(cols, strconv.Itoa(int(h.First)), strconv.Itoa(int(h.Last)), strconv.FormatUint(h.Count, 10))
-	if t == history.TableDaily || t == history.TableRRsetDaily {
-		cols = append(cols, strconv.Itoa(int(h.Day)))
-	}
-	if t == history.TableNegative {
-		cols = append(cols, arrayText(h.Sensors), h.SOAName, strconv.Itoa(int(h.SOATTL)), h.SOAData)
-	}
-	return strings.Join(cols, "\t") + "\n"
-}
-
-// primaryKeyUsed tells whether an EXPLAIN indexes = 1 plan narrows by the primary key.
-func primaryKeyUsed(plan string) bool {
-	i := strings.Index(plan, "PrimaryKey")
-	if i < 0 {
-		return false
-	}
-	rest := plan[i:]
-	return strings.Contains(rest, "Keys:") && !strings.Contains(strings.SplitN(rest, "Granules", 2)[0], "Condition: true")
-}
-
-// arrayText prints a string array as ClickHouse's TSV does.
-func arrayText(v []string) string {
-	q := make([]string, len(v))
-	for i, s := range v {
-		q[i] = chdbtest.Literal(s)
-	}
-	return "[" + strings.Join(q, ",") + "]"
 }
