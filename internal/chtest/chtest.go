@@ -39,7 +39,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -80,9 +79,7 @@ type Server struct {
 	client   *http.Client
 	configD  map[string]string // file name -> content, for Dir/config.d/
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
+	proc testkit.Process // not used by an external server
 }
 
 // Start starts a clickhouse-server whose configuration, data and logs live in dir (created if
@@ -230,28 +227,16 @@ func (s *Server) QueryContext(ctx context.Context, sql string) (string, error) {
 // also resumes a paused server, which could not handle SIGTERM otherwise. It does nothing when
 // the server is not running or is external.
 func (s *Server) Stop() {
-	done, ok := s.running()
-	if !ok {
-		return
-	}
-	s.signal(syscall.SIGTERM)
-	s.signal(syscall.SIGCONT)
-	select {
-	case <-done:
-	case <-time.After(stopTimeout):
-		s.signal(syscall.SIGKILL)
-		<-done
+	if !s.external {
+		s.proc.Stop(stopTimeout)
 	}
 }
 
 // Kill ends the server with SIGKILL, as a crash would, and waits until it has exited.
 func (s *Server) Kill() {
-	done, ok := s.running()
-	if !ok {
-		return
+	if !s.external {
+		s.proc.Kill()
 	}
-	s.signal(syscall.SIGKILL)
-	<-done
 }
 
 // Pause stops the server with SIGSTOP: connections stay open but nothing answers.
@@ -274,14 +259,7 @@ func (s *Server) Restart() error {
 }
 
 // Pid returns the server's process id, or 0 when it is not running or external.
-func (s *Server) Pid() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil || s.cmd.Process == nil || isClosed(s.done) {
-		return 0
-	}
-	return s.cmd.Process.Pid
-}
+func (s *Server) Pid() int { return s.proc.Pid() }
 
 // ErrorLogTail returns the last lines of the server's error log and of its standard output,
 // for test failure messages. It is empty for an external server.
@@ -299,31 +277,12 @@ func (s *Server) ErrorLogTail() string {
 
 // start runs the process and waits for /ping; the config is already written.
 func (s *Server) start() error {
-	out, err := os.OpenFile(filepath.Join(s.Dir, "log", "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	cmd := exec.Command(s.binary, "--config-file="+filepath.Join(s.Dir, "config.xml"))
+	cmd.Dir = s.Dir
+	done, err := s.proc.Start(cmd, filepath.Join(s.Dir, "log", "stdout.log"))
 	if err != nil {
 		return fmt.Errorf("chtest: %w", err)
 	}
-	cmd := exec.Command(s.binary, "--config-file="+filepath.Join(s.Dir, "config.xml"))
-	cmd.Dir = s.Dir
-	cmd.Stdout = out
-	cmd.Stderr = out
-	// Own process group, so signals reach only the server; SIGKILL when the test binary dies,
-	// so a crashed or timed-out test leaves no server behind.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return fmt.Errorf("chtest: starting %s: %w", s.binary, err)
-	}
-	done := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		out.Close()
-		close(done)
-	}()
-	s.mu.Lock()
-	s.cmd, s.done = cmd, done
-	s.mu.Unlock()
 
 	deadline := time.Now().Add(startTimeout)
 	for {
@@ -332,7 +291,7 @@ func (s *Server) start() error {
 		}
 		select {
 		case <-done:
-			return fmt.Errorf("chtest: clickhouse-server exited during start (%v)\n%s", waitErr, s.ErrorLogTail())
+			return fmt.Errorf("chtest: clickhouse-server exited during start (%v)\n%s", s.proc.ExitError(), s.ErrorLogTail())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -358,27 +317,11 @@ func (s *Server) ping() bool {
 	return resp.StatusCode == http.StatusOK && strings.TrimSpace(string(body)) == "Ok."
 }
 
-// running returns the exit channel of a running, managed server.
-func (s *Server) running() (<-chan struct{}, bool) {
-	if s.external {
-		return nil, false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil || isClosed(s.done) {
-		return nil, false
-	}
-	return s.done, true
-}
-
-// signal sends sig to the server's process group.
+// signal sends sig to the server's process group; not to an external server.
 func (s *Server) signal(sig syscall.Signal) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.external || s.cmd == nil || s.cmd.Process == nil || isClosed(s.done) {
-		return
+	if !s.external {
+		s.proc.Signal(sig)
 	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, sig)
 }
 
 func (s *Server) writeConfig() error {
@@ -470,13 +413,4 @@ func tail(path string, lines int) string {
 		all = all[len(all)-lines:]
 	}
 	return strings.Join(all, "\n") + "\n"
-}
-
-func isClosed(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }

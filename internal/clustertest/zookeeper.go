@@ -8,9 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/passivedns/passivedns/internal/testkit"
 )
 
 // Debian's zookeeper package: the server jar (its manifest names the other jars) and
@@ -31,9 +32,7 @@ type ZooKeeper struct {
 	Dir string
 
 	java string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc testkit.Process
 }
 
 func newZooKeeper(dir string, port int) (*ZooKeeper, error) {
@@ -58,32 +57,17 @@ func newZooKeeper(dir string, port int) (*ZooKeeper, error) {
 // Start starts ZooKeeper (again, with the same data and port) and waits until it answers
 // srvr. It does nothing when ZooKeeper is running.
 func (z *ZooKeeper) Start() error {
-	if _, ok := z.running(); ok {
+	if _, ok := z.proc.Running(); ok {
 		return nil
-	}
-	out, err := os.OpenFile(filepath.Join(z.Dir, "zookeeper.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("clustertest: %w", err)
 	}
 	// Serial GC and the client compiler: a small JVM that starts in about a second.
 	cmd := exec.Command(z.java, zkHeap, "-XX:-UsePerfData", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
 		"-cp", zkJar+":"+zkLogJar, zkMain, filepath.Join(z.Dir, "zoo.cfg"))
 	cmd.Dir = z.Dir
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return fmt.Errorf("clustertest: starting ZooKeeper: %w", err)
+	done, err := z.proc.Start(cmd, filepath.Join(z.Dir, "zookeeper.log"))
+	if err != nil {
+		return fmt.Errorf("clustertest: ZooKeeper: %w", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		out.Close()
-		close(done)
-	}()
-	z.mu.Lock()
-	z.cmd, z.done = cmd, done
-	z.mu.Unlock()
 
 	deadline := time.Now().Add(zkTimeout)
 	for !z.ok() {
@@ -101,46 +85,19 @@ func (z *ZooKeeper) Start() error {
 }
 
 // Stop ends ZooKeeper with SIGTERM (SIGKILL after 30 s) and waits until it has exited.
-func (z *ZooKeeper) Stop() {
-	done, ok := z.running()
-	if !ok {
-		return
-	}
-	z.signal(syscall.SIGTERM)
-	z.signal(syscall.SIGCONT)
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		z.signal(syscall.SIGKILL)
-		<-done
-	}
-}
+func (z *ZooKeeper) Stop() { z.proc.Stop(30 * time.Second) }
 
 // Kill ends ZooKeeper with SIGKILL and waits until it has exited.
-func (z *ZooKeeper) Kill() {
-	done, ok := z.running()
-	if !ok {
-		return
-	}
-	z.signal(syscall.SIGKILL)
-	<-done
-}
+func (z *ZooKeeper) Kill() { z.proc.Kill() }
 
 // Pause stops ZooKeeper with SIGSTOP: connections stay open, nothing answers.
-func (z *ZooKeeper) Pause() { z.signal(syscall.SIGSTOP) }
+func (z *ZooKeeper) Pause() { z.proc.Signal(syscall.SIGSTOP) }
 
 // Resume continues a paused ZooKeeper.
-func (z *ZooKeeper) Resume() { z.signal(syscall.SIGCONT) }
+func (z *ZooKeeper) Resume() { z.proc.Signal(syscall.SIGCONT) }
 
 // Pid returns the JVM's process id, or 0 when ZooKeeper is not running.
-func (z *ZooKeeper) Pid() int {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if z.cmd == nil || isClosed(z.done) {
-		return 0
-	}
-	return z.cmd.Process.Pid
-}
+func (z *ZooKeeper) Pid() int { return z.proc.Pid() }
 
 // LogTail returns the last lines of zookeeper.log, for failure messages.
 func (z *ZooKeeper) LogTail() string {
@@ -171,31 +128,4 @@ func (z *ZooKeeper) ok() bool {
 	}
 	out, _ := io.ReadAll(conn)
 	return strings.Contains(string(out), "Mode: standalone")
-}
-
-func (z *ZooKeeper) running() (<-chan struct{}, bool) {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if z.cmd == nil || isClosed(z.done) {
-		return nil, false
-	}
-	return z.done, true
-}
-
-func (z *ZooKeeper) signal(sig syscall.Signal) {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if z.cmd == nil || isClosed(z.done) {
-		return
-	}
-	_ = syscall.Kill(-z.cmd.Process.Pid, sig)
-}
-
-func isClosed(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }

@@ -1,5 +1,6 @@
 // Package testkit holds the few small helpers every test package needs: polling for a
-// condition, free loopback ports, and short SQL for failure messages. It imports only the
+// condition, free loopback ports, short SQL for failure messages, and the handling of the
+// server processes tests run. It imports only the
 // standard library, so the pure packages can use it without pulling in a server helper.
 package testkit
 
