@@ -13,6 +13,9 @@
 # The configuration comes from internal/chtest/server/, the same files the Go tests use.
 set -euo pipefail
 
+# shellcheck source=scripts/process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
+
 readonly START_TIMEOUT=30 # seconds to wait for /ping
 readonly STOP_TIMEOUT=30  # seconds to wait after SIGTERM before SIGKILL
 
@@ -24,13 +27,6 @@ die() {
 usage() {
 	sed -n '2,12s/^# \{0,1\}//p' "$0" >&2
 	exit 2
-}
-
-# alive PID: the process exists and is not a zombie.
-alive() {
-	local state
-	state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	[[ $state != Z* ]]
 }
 
 ping_ok() {
@@ -62,23 +58,6 @@ show_logs() {
 	tail -n 30 "$dir/log/clickhouse-server.err.log" >&2 2>/dev/null || true
 	echo "--- tail of $dir/log/stdout.log" >&2
 	tail -n 10 "$dir/log/stdout.log" >&2 2>/dev/null || true
-}
-
-stop_pid() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || true
-	kill -CONT "$pid" 2>/dev/null || true # a paused server would never see SIGTERM
-	for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
-		alive "$pid" || return 0
-		sleep 0.1
-	done
-	echo "clickhouse.sh: pid $pid ignored SIGTERM for ${STOP_TIMEOUT}s, sending SIGKILL" >&2
-	kill -KILL "$pid" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		alive "$pid" || return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 cmd_start() {
@@ -125,7 +104,7 @@ cmd_start() {
 	done
 	echo "clickhouse.sh: clickhouse-server did not answer /ping on port $http within ${START_TIMEOUT}s" >&2
 	show_logs "$dir"
-	stop_pid "$pid" || true
+	stop_pid "$pid" "$STOP_TIMEOUT" || true
 	rm -f "$pidfile"
 	exit 1
 }
@@ -144,7 +123,7 @@ cmd_stop() {
 		rm -f "$pidfile"
 		return 0
 	fi
-	stop_pid "$pid" || die "could not stop pid $pid"
+	stop_pid "$pid" "$STOP_TIMEOUT" || die "could not stop pid $pid"
 	rm -f "$pidfile"
 	echo "clickhouse-server stopped (pid $pid)"
 }

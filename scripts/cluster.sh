@@ -15,6 +15,9 @@
 # then ZooKeeper, and checks that no process is left. Nothing listens beyond loopback.
 set -euo pipefail
 
+# shellcheck source=scripts/process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
+
 readonly CLUSTER=passivedns
 readonly NODES=4
 readonly START_TIMEOUT=60 # seconds, for ZooKeeper and for the first ON CLUSTER statement
@@ -34,12 +37,6 @@ die() {
 usage() {
 	sed -n '2,15s/^# \{0,1\}//p' "$0"
 	exit "${1:-2}"
-}
-
-alive() {
-	local state
-	state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	[[ $state != Z* ]]
 }
 
 zk_ok() {
@@ -67,22 +64,6 @@ fill() { # fill FILE NAME=VALUE...: a template with @NAME@ replaced (values are 
 
 node_ports() { # node_ports BASE N: tcp http interserver
 	echo $(($1 + 10 * $2)) $(($1 + 10 * $2 + 1)) $(($1 + 10 * $2 + 2))
-}
-
-stop_pid() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
-		alive "$pid" || return 0
-		sleep 0.1
-	done
-	echo "cluster.sh: pid $pid ignored SIGTERM for ${STOP_TIMEOUT}s, sending SIGKILL" >&2
-	kill -KILL "$pid" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		alive "$pid" || return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 start_zookeeper() {
@@ -113,7 +94,7 @@ start_zookeeper() {
 		sleep 0.1
 	done
 	tail -n 20 "$dir/zookeeper.log" >&2
-	stop_pid "$pid" || true
+	stop_pid "$pid" "$STOP_TIMEOUT" || true
 	rm -f "$pidfile"
 	die "zookeeper did not serve on port $port within ${START_TIMEOUT}s"
 }
@@ -182,7 +163,7 @@ cmd_stop() {
 		local pid
 		pid=$(cat "$pidfile")
 		if alive "$pid"; then
-			if stop_pid "$pid"; then
+			if stop_pid "$pid" "$STOP_TIMEOUT"; then
 				echo "zookeeper stopped (pid $pid)"
 			else
 				echo "cluster.sh: could not stop zookeeper pid $pid" >&2

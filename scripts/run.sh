@@ -14,6 +14,9 @@
 # Corefile actually run is .run/Corefile: examples/Corefile with these ports.
 set -euo pipefail
 
+# shellcheck source=scripts/process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
+
 readonly READY_TIMEOUT=30 # seconds for CoreDNS to report ready
 readonly STOP_TIMEOUT=15  # seconds after SIGTERM before SIGKILL (passivedns flushes in 10)
 
@@ -55,13 +58,6 @@ command -v go >/dev/null || PATH=/usr/local/go/bin:$PATH
 command -v go >/dev/null || {
 	log "go not found (install Go, or put it on PATH)"
 	exit 1
-}
-
-# alive PID: the process exists and is not a zombie.
-alive() {
-	local s
-	s=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	[[ $s != Z* ]]
 }
 
 dns_pid=
