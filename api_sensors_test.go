@@ -7,6 +7,7 @@ import (
 	"github.com/passivedns/passivedns/internal/httpapi"
 	"github.com/passivedns/passivedns/internal/param"
 	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/recordtest"
 	"github.com/passivedns/passivedns/internal/schema"
 
 	"context"
@@ -217,7 +218,7 @@ func TestAPIDetailModern(t *testing.T) {
 	chdbtest.EnsureSchema(t, sess, modern, 0)
 	for _, r := range []*recording{s1, s2} {
 		for _, b := range r.clock.batches {
-			chdbtest.Insert(t, sess, modern, b)
+			recordtest.Insert(t, sess, modern, b)
 		}
 	}
 	db := history.New(history.Options{ClickHouse: s1.cfg.options, Database: s1.cfg.database, MaxConcurrent: 1})

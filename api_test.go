@@ -44,14 +44,14 @@ func (s *clockSink) Write(ctx context.Context, b *record.Batch) error {
 	s.mu.Lock()
 	if !s.done[b.ID] {
 		s.done[b.ID] = true
-		for i := range b.Time {
+		for i := range b.Len() {
 			if len(s.times) == 0 {
 				s.mu.Unlock()
 				return fmt.Errorf("clockSink: no time for row %d", i)
 			}
 			t := s.times[0].UTC()
 			s.times = s.times[1:]
-			b.Time[i], b.TimeMs[i] = t, uint16(t.Nanosecond()/int(time.Millisecond))
+			b.Block.Time.Set(i, t)
 		}
 		s.batches = append(s.batches, b)
 	}

@@ -5,6 +5,7 @@ import (
 	"github.com/passivedns/passivedns/internal/history"
 	"github.com/passivedns/passivedns/internal/param"
 	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/recordtest"
 	"github.com/passivedns/passivedns/internal/schema"
 	"github.com/passivedns/passivedns/internal/watch"
 
@@ -50,7 +51,7 @@ func TestCompatModernAnalyst(t *testing.T) {
 	add(24*time.Hour, "2001:db8::1:0:0:1", "alias.example.org. 60 IN CNAME target.example.org.")
 	add(24*time.Hour+time.Second, "", "example.org. 60 IN MX 10 mail.example.org.")
 	add(25*time.Hour+999*time.Millisecond, "10.240.0.1", "www.example.org. 60 IN A 192.0.2.1")
-	chdbtest.Insert(t, sess, s, b)
+	recordtest.Insert(t, sess, s, b)
 	sec := func(d time.Duration) string { return strconv.FormatInt(base.Add(d).Unix(), 10) }
 	run := func(q history.ClientsQuery) string {
 		sql, args := q.Build(s)

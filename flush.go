@@ -45,6 +45,10 @@ type sink interface {
 // so the writer reuses the batch's buffers for a later batch.
 type consumer interface{ ConsumesBatches() }
 
+// flavored is a sink that knows the schema flavor of its table (modern or portable) once
+// prepared.
+type flavored interface{ Modern() bool }
+
 // freeBatches bounds the batches kept for reuse: the one being filled, the one being
 // inserted and one spare.
 const freeBatches = 3
@@ -103,15 +107,23 @@ func newWriter(cfg config, s sink) *writer {
 	return w
 }
 
-// newBatch is an empty batch with a fresh id, reusing a written one's buffers if any.
+// newBatch is an empty batch with a fresh id, reusing a written one's buffers if any. It
+// is decoded into a block of the flavor the sink last found, so the block goes out as it is.
 func (w *writer) newBatch() *record.Batch {
+	modern := false
+	if f, ok := w.sink.(flavored); ok {
+		modern = f.Modern()
+	}
 	select {
 	case b := <-w.free:
-		b.Reset(record.NewBatchID())
-		return b
+		if b.Block != nil && b.Block.Modern() == modern {
+			b.Reset(record.NewBatchID())
+			return b
+		}
+		b.Reset(0) // hand its captures back; its buffers are of the other flavor
 	default:
-		return &record.Batch{ID: record.NewBatchID()}
 	}
+	return record.NewBatch(record.NewBatchID(), modern)
 }
 
 // release hands back a batch that is written, spooled or dropped, for reuse.

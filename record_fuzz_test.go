@@ -56,12 +56,12 @@ func FuzzRecord(f *testing.F) {
 			b.Add(&c, d, cfg.sensor) // may fail on garbage; must not panic
 		}
 		n := b.Len()
-		for _, col := range [][]string{b.QName, b.QType, b.RCode, b.Sensor} {
+		for _, col := range [][]string{b.Rows().QName, b.Rows().QType, b.Rows().RCode, b.Rows().Sensor} {
 			if len(col) != n {
 				t.Fatalf("columns out of step: %d vs %d", len(col), n)
 			}
 		}
-		if len(b.Answer.Name) != n || len(b.Authority.Data) != n || len(b.Caps) != n {
+		if len(b.Rows().Answer.Name) != n || len(b.Rows().Authority.Data) != n || len(b.Caps) != n {
 			t.Fatalf("sections out of step")
 		}
 	})

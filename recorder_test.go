@@ -139,30 +139,30 @@ func TestExtraction(t *testing.T) {
 			if wantQ == "" {
 				wantQ = strings.ToLower(tc.qname)
 			}
-			if b.QName[0] != wantQ {
-				t.Errorf("qname %q, want %q", b.QName[0], wantQ)
+			if b.Rows().QName[0] != wantQ {
+				t.Errorf("qname %q, want %q", b.Rows().QName[0], wantQ)
 			}
-			if b.QType[0] != record.TypeString(tc.qtype) || b.QClass[0] != "IN" {
-				t.Errorf("qtype %q qclass %q", b.QType[0], b.QClass[0])
+			if b.Rows().QType[0] != record.TypeString(tc.qtype) || b.Rows().QClass[0] != "IN" {
+				t.Errorf("qtype %q qclass %q", b.Rows().QType[0], b.Rows().QClass[0])
 			}
 			wantRc := tc.wantRc
 			if wantRc == "" {
 				wantRc = "NOERROR"
 			}
-			if b.RCode[0] != wantRc {
-				t.Errorf("rcode %q, want %q", b.RCode[0], wantRc)
+			if b.Rows().RCode[0] != wantRc {
+				t.Errorf("rcode %q, want %q", b.Rows().RCode[0], wantRc)
 			}
-			checkSection(t, "answer", &b.Answer, tc.wantAns)
-			checkSection(t, "authority", &b.Authority, tc.wantNs)
+			checkSection(t, "answer", &b.Rows().Answer, tc.wantAns)
+			checkSection(t, "authority", &b.Rows().Authority, tc.wantNs)
 			wire, _ := reply.Pack()
-			if int(b.Size[0]) != len(wire) {
-				t.Errorf("size %d, want %d (compressed as sent)", b.Size[0], len(wire))
+			if int(b.Rows().Size[0]) != len(wire) {
+				t.Errorf("size %d, want %d (compressed as sent)", b.Rows().Size[0], len(wire))
 			}
-			if got, want := b.Flags[0], uint16(wire[2])<<8|uint16(wire[3]); got != want {
+			if got, want := b.Rows().Flags[0], uint16(wire[2])<<8|uint16(wire[3]); got != want {
 				t.Errorf("flags %#04x, want %#04x", got, want)
 			}
-			if tc.name == "truncated" && b.Flags[0]&(1<<9) == 0 {
-				t.Errorf("TC bit missing from flags %#04x", b.Flags[0])
+			if tc.name == "truncated" && b.Rows().Flags[0]&(1<<9) == 0 {
+				t.Errorf("TC bit missing from flags %#04x", b.Rows().Flags[0])
 			}
 		})
 	}
@@ -201,7 +201,7 @@ func TestCaptureIsACopy(t *testing.T) {
 	c := <-p.writer.queue
 	b := &record.Batch{}
 	b.Add(&c, new(record.Decoder), "s")
-	if got := b.Answer.Data[0][0]; got != "192.0.2.1" {
+	if got := b.Rows().Answer.Data[0][0]; got != "192.0.2.1" {
 		t.Errorf("recorded %q, want the address that was sent", got)
 	}
 }
@@ -213,8 +213,8 @@ func TestClientsModeThroughServeDNS(t *testing.T) {
 	reply := new(dns.Msg)
 	reply.SetReply(q)
 	b := recordThrough(t, config{queue: 1, sensor: "s", clients: record.ClientsPrefix}, q, reply)
-	if b.Client[0].String() != "10.240.0.0" || b.Transport[0] != "udp" {
-		t.Errorf("client %s transport %s", b.Client[0], b.Transport[0])
+	if b.Rows().Client[0].String() != "10.240.0.0" || b.Rows().Transport[0] != "udp" {
+		t.Errorf("client %s transport %s", b.Rows().Client[0], b.Rows().Transport[0])
 	}
 }
 

@@ -130,7 +130,7 @@ func TestHTTPInsertLandedCheck(t *testing.T) {
 	at := time.Now().UTC().Truncate(time.Millisecond).Add(-48 * time.Hour)
 	b := httpBatch(t, at)
 	// Only the first day landed.
-	firstDay := b.Subset(func(i int) bool { return b.Time[i].Before(at.Add(time.Hour)) })
+	firstDay := b.Subset(func(i int) bool { return b.Rows().Time[i].Before(at.Add(time.Hour)) })
 	httpWrite(t, s, firstDay)
 	b.Uncertain = true
 	httpWrite(t, s, b)

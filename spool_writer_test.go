@@ -47,7 +47,7 @@ func TestWriterSpoolsAndReplays(t *testing.T) {
 	}
 	names := map[string]int{}
 	for _, b := range s.batches {
-		for _, q := range b.QName {
+		for _, q := range b.Rows().QName {
 			names[q]++
 		}
 	}

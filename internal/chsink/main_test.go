@@ -164,11 +164,11 @@ func sortedByTime(b *record.Batch) []int {
 		idx[i] = i
 	}
 	less := func(i, j int) bool {
-		ti, tj := b.Time[i].Truncate(time.Millisecond), b.Time[j].Truncate(time.Millisecond)
+		ti, tj := b.Rows().Time[i].Truncate(time.Millisecond), b.Rows().Time[j].Truncate(time.Millisecond)
 		if !ti.Equal(tj) {
 			return ti.Before(tj)
 		}
-		return b.QName[i] < b.QName[j]
+		return b.Rows().QName[i] < b.Rows().QName[j]
 	}
 	for i := 1; i < len(idx); i++ {
 		for j := i; j > 0 && less(idx[j], idx[j-1]); j-- {

@@ -14,9 +14,17 @@ import (
 )
 
 // ConsumesBatches tells the writer that the sink keeps nothing of a batch once Write has
-// returned (the columns are copied into the block or the driver's buffers), so the writer
+// returned (the block has been sent, or copied into the driver's buffers), so the writer
 // may reuse the batch's buffers.
 func (s *Sink) ConsumesBatches() {}
+
+// Modern reports the schema flavor of the table as last prepared (portable before then):
+// the writer decodes into blocks of this flavor, so they go out as they are.
+func (s *Sink) Modern() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.schema.Flavor.Modern
+}
 
 // httpClient carries the Native blocks: one kept-alive connection is all the writer uses.
 var httpClient = &http.Client{Transport: &http.Transport{
@@ -36,7 +44,7 @@ type nativePath struct {
 
 type nativeConn struct {
 	ins *nativeblock.Inserter
-	blk *nativeblock.Responses
+	blk *nativeblock.Responses // for a batch of the other flavor
 }
 
 func (p *nativePath) get() (*nativeConn, error) {
@@ -100,15 +108,23 @@ func (s *Sink) writeNative(ctx context.Context, b *record.Batch, np *nativePath)
 		return err
 	}
 	defer np.put(c)
-	blk := c.blk
-	blk.Reset()
-	for lo := 0; lo < b.Len(); lo += appendChunk {
-		for i := lo; i < min(lo+appendChunk, b.Len()); i++ {
-			appendRow(blk, b, i)
+	// The batch was decoded into a block of the flavor the writer last knew; a block of
+	// the other flavor (decoded before the server was reached) is converted first.
+	blk := b.Block
+	if blk == nil {
+		return nil // no rows
+	}
+	if blk.Modern() != np.modern {
+		blk = c.blk
+		blk.Reset()
+		for i := range b.Len() {
+			blk.AppendRow(b.Block, i)
+			if (i+1)%appendChunk == 0 {
+				// On a resolver with one core the Go scheduler would otherwise let DNS
+				// goroutines wait behind a whole batch.
+				record.Yield()
+			}
 		}
-		// On a resolver with one core the Go scheduler would otherwise let DNS
-		// goroutines wait behind a whole batch.
-		record.Yield()
 	}
 	err = c.ins.Insert(ctx, blk, b.ID)
 	if err == nil {
@@ -125,29 +141,4 @@ func (s *Sink) writeNative(ctx context.Context, b *record.Batch, np *nativePath)
 	}
 	b.Uncertain = true
 	return err
-}
-
-func appendRow(blk *nativeblock.Responses, b *record.Batch, i int) {
-	blk.Time.Append(b.Time[i])
-	blk.Sensor.Append(b.Sensor[i])
-	blk.Server.Append(b.Server[i])
-	blk.Transport.Append(b.Transport[i])
-	blk.Client.Append(b.Client[i])
-	blk.QName.Append(b.QName[i])
-	blk.QType.Append(b.QType[i])
-	blk.QClass.Append(b.QClass[i])
-	blk.RCode.Append(b.RCode[i])
-	blk.Flags.Append(b.Flags[i])
-	for _, s := range []struct {
-		from *record.Section
-		to   *nativeblock.Section
-	}{{&b.Answer, blk.Answer}, {&b.Authority, blk.Authority}} {
-		f := s.from
-		for j := range f.Name[i] {
-			s.to.AppendString(f.Name[i][j], f.Type[i][j], f.Class[i][j], f.TTL[i][j], f.Data[i][j])
-		}
-		s.to.EndRow()
-	}
-	blk.Size.Append(b.Size[i])
-	blk.DurationUs.Append(b.DurationUs[i])
 }

@@ -55,12 +55,7 @@ func TestSchemaUpgradeV3(t *testing.T) {
 	resp := func(m *dns.Msg, at time.Time) record.Capture {
 		return recordtest.CaptureOf(t, m, at, "192.0.2.100", "udp")
 	}
-	as := func(sensor string, b *record.Batch) *record.Batch {
-		for i := range b.Sensor {
-			b.Sensor[i] = sensor
-		}
-		return b
-	}
+	as := func(sensor string, b *record.Batch) *record.Batch { return recordtest.WithSensor(t, b, sensor) }
 	mustWrite(t, v2, recordtest.BatchOf(t,
 		resp(recordtest.Msg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1"), t1),
 		resp(recordtest.Msg(t, "example.org.", dns.TypeMX, 0, false, "example.org. 300 IN MX 10 mail.example.org."), t1),

@@ -171,10 +171,11 @@ func (s *Sink) classify(err error) error {
 }
 
 // appendColumns appends the rows of b to the insert block, every row with b's batch id.
-func (s *Sink) appendColumns(ins driver.Batch, b *record.Batch) error {
-	ids := make([]uint64, b.Len())
+func (s *Sink) appendColumns(ins driver.Batch, batch *record.Batch) error {
+	b := batch.Rows()
+	ids := make([]uint64, batch.Len())
 	for i := range ids {
-		ids[i] = b.ID
+		ids[i] = batch.ID
 	}
 	cols := []any{b.Time}
 	if !s.schema.Flavor.Modern {
@@ -207,8 +208,8 @@ func (s *Sink) appendColumns(ins driver.Batch, b *record.Batch) error {
 		b.Authority.Name, b.Authority.Type, b.Authority.Class, b.Authority.TTL, b.Authority.Data,
 		b.Size, b.DurationUs, ids)
 	// In chunks, yielding between them, so DNS goroutines do not wait behind a whole batch.
-	for lo := 0; lo < b.Len(); lo += appendChunk {
-		hi := min(lo+appendChunk, b.Len())
+	for lo := 0; lo < batch.Len(); lo += appendChunk {
+		hi := min(lo+appendChunk, batch.Len())
 		for i, c := range cols {
 			if err := appendRows(ins.Column(i), c, lo, hi); err != nil {
 				return fmt.Errorf("column %s: %w", s.schema.ResponseColumns()[i], err)
@@ -262,8 +263,8 @@ func appendRows(col driver.BatchColumn, c any, lo, hi int) error {
 // key (reverse(qname), time) and the partition, so it reads a few granules.
 func (s *Sink) unlanded(ctx context.Context, b *record.Batch) (*record.Batch, error) {
 	firstOfDay := map[string]int{}
-	for i, t := range b.Time {
-		d := t.Format(time.DateOnly)
+	for i := range b.Len() {
+		d := b.TimeAt(i).Format(time.DateOnly)
 		if _, ok := firstOfDay[d]; !ok {
 			firstOfDay[d] = i
 		}
@@ -272,7 +273,7 @@ func (s *Sink) unlanded(ctx context.Context, b *record.Batch) (*record.Batch, er
 	q := s.schema.UnlandedQuery()
 	for d, i := range firstOfDay {
 		var n uint64
-		if err := s.conn.QueryRow(ctx, q, record.Reverse(b.QName[i]), d, b.ID).Scan(&n); err != nil {
+		if err := s.conn.QueryRow(ctx, q, record.Reverse(b.QNameAt(i)), d, b.ID).Scan(&n); err != nil {
 			return nil, err
 		}
 		if n == 0 {
@@ -286,7 +287,7 @@ func (s *Sink) unlanded(ctx context.Context, b *record.Batch) (*record.Batch, er
 		b.Uncertain = false
 		return b, nil
 	}
-	rest := b.Subset(func(i int) bool { return missing[b.Time[i].Format(time.DateOnly)] })
+	rest := b.Subset(func(i int) bool { return missing[b.TimeAt(i).Format(time.DateOnly)] })
 	rest.Uncertain = false
 	// A fresh id: the rows that did land used the old one as their deduplication token
 	// and batch_id, and the rest must not be mistaken for them.

@@ -178,14 +178,14 @@ func TestUncertain(t *testing.T) {
 			// One part per partition: the day-1 part landed, the day-2 part did not.
 			name: "one of two days landed",
 			landed: func(b *record.Batch) *record.Batch {
-				return b.Subset(func(i int) bool { return b.Time[i].Day() == 1 })
+				return b.Subset(func(i int) bool { return b.Rows().Time[i].Day() == 1 })
 			},
 			rows: []record.Capture{resp("a.example.org.", day1), resp("b.example.org.", day2), resp("c.example.org.", day1), resp("d.example.org.", day2)},
 		},
 		{
 			name: "the other of two days landed",
 			landed: func(b *record.Batch) *record.Batch {
-				return b.Subset(func(i int) bool { return b.Time[i].Day() == 2 })
+				return b.Subset(func(i int) bool { return b.Rows().Time[i].Day() == 2 })
 			},
 			rows: []record.Capture{resp("a.example.org.", day1), resp("b.example.org.", day2), resp("c.example.org.", day1), resp("d.example.org.", day2)},
 		},
@@ -214,7 +214,7 @@ func TestUncertain(t *testing.T) {
 			}
 			var want []string
 			for _, i := range sortedByTime(b) {
-				want = append(want, b.QName[i]+" "+b.Time[i].Format(time.DateOnly))
+				want = append(want, b.Rows().QName[i]+" "+b.Rows().Time[i].Format(time.DateOnly))
 			}
 			if !reflect.DeepEqual(names, want) {
 				t.Errorf("responses after the uncertain retry:\n got  %q\n want %q (each row exactly once)", names, want)
@@ -309,12 +309,12 @@ func TestOddNames(t *testing.T) {
 		{"txt.example.org.", "txt.example.org.", `"say \"hi\"" "back\\slash" "caf\195\169 \255" "\000\255" ""`},
 	}
 	for i, w := range wantGo {
-		if b.QName[i] != w.qname || b.Answer.Name[i][0] != w.name0 || b.Answer.Data[i][0] != w.data0 {
+		if b.Rows().QName[i] != w.qname || b.Rows().Answer.Name[i][0] != w.name0 || b.Rows().Answer.Data[i][0] != w.data0 {
 			t.Errorf("row %d decoded as qname %q, answer %q %q; want %q, %q %q",
-				i, b.QName[i], b.Answer.Name[i][0], b.Answer.Data[i][0], w.qname, w.name0, w.data0)
+				i, b.Rows().QName[i], b.Rows().Answer.Name[i][0], b.Rows().Answer.Data[i][0], w.qname, w.name0, w.data0)
 		}
 	}
-	if l := len(b.QName[2]); l <= 255 {
+	if l := len(b.Rows().QName[2]); l <= 255 {
 		t.Errorf("presentation form of the 255-octet name is only %d bytes; its escapes were lost", l)
 	}
 
@@ -324,14 +324,14 @@ func TestOddNames(t *testing.T) {
 		t.Fatalf("%d rows, want %d", len(got), b.Len())
 	}
 	for i, r := range got {
-		if r.Qname != b.QName[i] {
-			t.Errorf("row %d: qname %q, want %q", i, r.Qname, b.QName[i])
+		if r.Qname != b.Rows().QName[i] {
+			t.Errorf("row %d: qname %q, want %q", i, r.Qname, b.Rows().QName[i])
 		}
-		if !reflect.DeepEqual(r.AnName, b.Answer.Name[i]) {
-			t.Errorf("row %d: answer.name %q, want %q", i, r.AnName, b.Answer.Name[i])
+		if !reflect.DeepEqual(r.AnName, b.Rows().Answer.Name[i]) {
+			t.Errorf("row %d: answer.name %q, want %q", i, r.AnName, b.Rows().Answer.Name[i])
 		}
-		if !reflect.DeepEqual(r.AnData, b.Answer.Data[i]) {
-			t.Errorf("row %d (%s): answer.data differs from the Go side (%d vs %d records)", i, b.QName[i], len(r.AnData), len(b.Answer.Data[i]))
+		if !reflect.DeepEqual(r.AnData, b.Rows().Answer.Data[i]) {
+			t.Errorf("row %d (%s): answer.data differs from the Go side (%d vs %d records)", i, b.Rows().QName[i], len(r.AnData), len(b.Rows().Answer.Data[i]))
 		}
 	}
 	var total int

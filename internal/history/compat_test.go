@@ -7,6 +7,7 @@ import (
 	"github.com/passivedns/passivedns/internal/history/historytest"
 	"github.com/passivedns/passivedns/internal/param"
 	"github.com/passivedns/passivedns/internal/record"
+	"github.com/passivedns/passivedns/internal/recordtest"
 	"github.com/passivedns/passivedns/internal/schema"
 
 	"context"
@@ -27,7 +28,7 @@ func TestQueriesModern(t *testing.T) {
 	modern := schema.Schema{Flavor: schema.DetectFlavor("26.5.1"), DB: "pdns_api"}
 	chdbtest.EnsureSchema(t, sess, modern, 0)
 	for _, b := range batches {
-		chdbtest.Insert(t, sess, modern, b)
+		recordtest.Insert(t, sess, modern, b)
 	}
 	opts, err := clickhouse.ParseDSN(testCH.DSN(legacyDB))
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/miekg/dns"
 
-	"github.com/passivedns/passivedns/internal/chdbtest"
 	"github.com/passivedns/passivedns/internal/chtest"
 	"github.com/passivedns/passivedns/internal/record"
 	"github.com/passivedns/passivedns/internal/recordtest"
@@ -99,6 +98,6 @@ func fillScenario(t *testing.T) (string, []*record.Batch) {
 		t.Fatalf("creating the schema: %v", err)
 	}
 	b := scenario(t)
-	testCH.Exec(t, chdbtest.InsertSQL(t, s, b))
+	testCH.Exec(t, recordtest.InsertSQL(t, s, b))
 	return db, []*record.Batch{b}
 }

@@ -107,6 +107,16 @@ func (t Time) Append(v time.Time) {
 	t.ms.Append(uint16(v.Nanosecond() / int(time.Millisecond)))
 }
 
+// Set changes the time of row i, already appended.
+func (t Time) Set(i int, v time.Time) {
+	if t.t64 != nil {
+		t.t64.Data[i] = proto.DateTime64(v.UnixMilli())
+		return
+	}
+	t.sec.Data[i] = proto.DateTime(uint32(v.Unix()))
+	(*t.ms)[i] = uint16(v.Nanosecond() / int(time.Millisecond))
+}
+
 // AppendUnixMilli adds one time given as milliseconds since the Unix epoch.
 func (t Time) AppendUnixMilli(ms int64) {
 	if t.t64 != nil {

@@ -1,8 +1,8 @@
 package nativeblock
 
 import (
-	"fmt"
 	"time"
+	"unsafe"
 )
 
 // TimeAt returns the time of row i.
@@ -16,26 +16,75 @@ func (r *Responses) TimeAt(i int) time.Time {
 // QNameAt returns the qname of row i; the bytes belong to the block.
 func (r *Responses) QNameAt(i int) []byte { return r.QName.c.RowBytes(i) }
 
-// AppendRow appends row i of src, a block of the same flavor: a retry can send again only
-// the rows that did not land.
-func (r *Responses) AppendRow(src *Responses, i int) error {
-	if src.modern != r.modern {
-		return fmt.Errorf("nativeblock: a row of the other schema flavor")
+// Strings returns every value as a string, sharing one copy of the column's bytes.
+func (s Str) Strings() []string {
+	all := string(s.c.Buf)
+	out := make([]string, len(s.c.Pos))
+	for i, p := range s.c.Pos {
+		out[i] = all[p.Start:p.End]
 	}
-	if src.Time.t64 != nil {
-		r.Time.t64.AppendRaw(src.Time.t64.Data[i])
-	} else {
+	return out
+}
+
+// Strings returns every value.
+func (l *Label) Strings() []string {
+	if l.lc != nil {
+		return append([]string(nil), l.lc.Values...)
+	}
+	return Str{l.str}.Strings()
+}
+
+// At returns value i; the bytes belong to the column.
+func (s Str) At(i int) []byte { return s.c.RowBytes(i) }
+
+// At returns value i.
+func (l *Label) At(i int) string {
+	if l.lc != nil {
+		return l.lc.Values[i]
+	}
+	return l.str.Row(i)
+}
+
+// AtBytes returns value i as bytes that belong to the column: no copy, and not to be changed.
+func (l *Label) AtBytes(i int) []byte {
+	if l.lc != nil {
+		v := l.lc.Values[i]
+		return unsafe.Slice(unsafe.StringData(v), len(v))
+	}
+	return l.str.RowBytes(i)
+}
+
+// At returns address i as its 16 bytes.
+func (a Addr) At(i int) [16]byte {
+	if a.ip6 != nil {
+		return [16]byte(a.ip6.Row(i))
+	}
+	return [16]byte(a.fixed.Row(i))
+}
+
+// Records returns the range of records [lo, hi) of row i: the indexes into Name, Type,
+// Class, TTL and Data.
+func (s *Section) Records(i int) (lo, hi int) {
+	if i > 0 {
+		lo = int(s.name.Offsets[i-1])
+	}
+	return lo, int(s.name.Offsets[i])
+}
+
+// AppendRow appends row i of src, a block of either flavor: a retry sends again only the
+// rows that did not land, and a batch decoded before the server's flavor was known is
+// converted to it.
+func (r *Responses) AppendRow(src *Responses, i int) {
+	if src.modern == r.modern && !r.modern {
 		r.Time.sec.AppendRaw(src.Time.sec.Data[i])
 		r.Time.ms.Append(src.Time.ms.Row(i))
+	} else {
+		r.Time.AppendUnixMilli(src.TimeAt(i).UnixMilli())
 	}
 	r.Sensor.appendFrom(src.Sensor, i)
 	r.Server.appendFrom(src.Server, i)
 	r.Transport.appendFrom(src.Transport, i)
-	if src.Client.ip6 != nil {
-		r.Client.ip6.Append(src.Client.ip6.Row(i))
-	} else {
-		r.Client.fixed.Buf = append(r.Client.fixed.Buf, src.Client.fixed.Row(i)...)
-	}
+	r.Client.Append16(src.Client.At(i))
 	r.QName.AppendBytes(src.QNameAt(i))
 	r.QType.appendFrom(src.QType, i)
 	r.QClass.appendFrom(src.QClass, i)
@@ -45,23 +94,19 @@ func (r *Responses) AppendRow(src *Responses, i int) error {
 	r.Authority.appendFrom(src.Authority, i)
 	r.Size.Append(src.Size.Row(i))
 	r.DurationUs.Append(src.DurationUs.Row(i))
-	return nil
 }
 
 func (l *Label) appendFrom(src *Label, i int) {
 	if src.lc != nil {
-		l.lc.Append(src.lc.Values[i])
+		l.Append(src.lc.Values[i])
 		return
 	}
-	l.str.AppendBytes(src.str.RowBytes(i))
+	l.AppendBytes(src.str.RowBytes(i))
 }
 
 func (s *Section) appendFrom(src *Section, i int) {
-	start := 0
-	if i > 0 {
-		start = int(src.name.Offsets[i-1])
-	}
-	for j := start; j < int(src.name.Offsets[i]); j++ {
+	lo, hi := src.Records(i)
+	for j := lo; j < hi; j++ {
 		s.Name.AppendBytes(src.Name.c.RowBytes(j))
 		s.Type.appendFrom(src.Type, j)
 		s.Class.appendFrom(src.Class, j)

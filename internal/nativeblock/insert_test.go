@@ -1,6 +1,7 @@
 package nativeblock
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -221,12 +222,20 @@ func TestEncode26(t *testing.T) {
 			sub := New(modern)
 			want = want[:0]
 			for _, i := range []int{3, 1} {
-				if err := sub.AppendRow(b, i); err != nil {
-					t.Fatal(err)
-				}
+				sub.AppendRow(b, i)
 				want = append(want, rows[i].expect(5))
 			}
 			load(t, "subset", sub, 5, []string{want[1], want[0]})
+			// The rows decoded into a block of the other flavor (before the writer knew the
+			// server's), converted as the sink converts them.
+			other, conv := New(!modern), New(modern)
+			want = want[:0]
+			for i := range rows {
+				rows[i].appendTo(other)
+				conv.AppendRow(other, i)
+				want = append(want, rows[i].expect(6))
+			}
+			load(t, "converted", conv, 6, want)
 			if !modern {
 				return
 			}
@@ -263,9 +272,7 @@ func TestAppendRow(t *testing.T) {
 	sub := New(false)
 	var want []string
 	for _, i := range []int{1, 3, 4} {
-		if err := sub.AppendRow(src, i); err != nil {
-			t.Fatal(err)
-		}
+		sub.AppendRow(src, i)
 		if !src.TimeAt(i).Equal(rows[i].time.Truncate(time.Millisecond)) || string(src.QNameAt(i)) != rows[i].qname {
 			t.Errorf("row %d: TimeAt %v QNameAt %q, want %v %q", i, src.TimeAt(i), src.QNameAt(i), rows[i].time, rows[i].qname)
 		}
@@ -281,9 +288,6 @@ func TestAppendRow(t *testing.T) {
 	if got := strings.Join(lines(out), "\n"); got != strings.Join(want, "\n") {
 		t.Errorf("got\n%.600s\nwant\n%.600s", got, strings.Join(want, "\n"))
 	}
-	if err := New(true).AppendRow(src, 0); err == nil {
-		t.Error("a portable row went into a modern block")
-	}
 	modern := New(true)
 	for i := range rows {
 		rows[i].appendTo(modern)
@@ -292,5 +296,23 @@ func TestAppendRow(t *testing.T) {
 		if !modern.TimeAt(i).Equal(rows[i].time.Truncate(time.Millisecond)) {
 			t.Errorf("modern row %d: TimeAt %v, want %v", i, modern.TimeAt(i), rows[i].time)
 		}
+	}
+	// Between flavors, both ways: the same bytes once converted back to portable.
+	toModern, back := New(true), New(false)
+	for i := range rows {
+		toModern.AppendRow(src, i)
+	}
+	for i := range rows {
+		back.AppendRow(toModern, i)
+	}
+	var a, b proto.Buffer
+	if err := src.Encode(&a, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := back.Encode(&b, 7); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Buf, b.Buf) {
+		t.Error("a portable block converted to modern and back encodes differently")
 	}
 }

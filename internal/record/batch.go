@@ -6,52 +6,44 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
-	"unsafe"
 
 	"github.com/miekg/dns"
+	"github.com/passivedns/passivedns/internal/nativeblock"
 	"github.com/passivedns/passivedns/internal/wire"
 )
 
-// Batch holds decoded responses column by column, in the order of the responses table,
-// so an insert appends whole columns at once.
+// Batch holds decoded responses as a block of the responses table in ClickHouse's Native
+// format (internal/nativeblock): the writer decodes each capture straight into the block's
+// column buffers, and the insert sends that block. No row holds a string or a pointer, so
+// a full batch costs the garbage collector nothing to scan, and a reused batch allocates
+// nothing.
 type Batch struct {
 	ID        uint64 // random; lets a retry find out whether an earlier attempt landed
 	Uncertain bool   // an earlier insert attempt may have been written
 
 	Caps []Capture // the captures of the rows, kept to spool the batch if ClickHouse fails
 
-	Time       []time.Time
-	TimeMs     []uint16
-	Sensor     []string
-	Server     []string
-	Transport  []string
-	Client     []netip.Addr
-	QName      []string
-	QType      []string
-	QClass     []string
-	RCode      []string
-	Flags      []uint16
-	Answer     Section
-	Authority  Section
-	Size       []uint32
-	DurationUs []uint32
+	// Block holds the rows, in the schema flavor the batch was made for (NewBatch); nil
+	// until the first Add, which then makes a portable one.
+	Block *nativeblock.Responses
 
-	arena []byte // the bytes of the rows' names and record data (see Add)
+	rows *Rows // Rows' copy, until the batch changes
 }
 
-// Section is one message section as the columns of a Nested field.
-type Section struct {
-	Name  [][]string
-	Type  [][]string
-	Class [][]string
-	TTL   [][]uint32
-	Data  [][]string
-
-	strs []string // backing store of the rows above
-	nums []uint32
+// NewBatch is an empty batch for a table of the modern schema flavor if modern is set, else
+// the portable one. The writer learns the flavor from the server; a batch of the other
+// flavor is converted when it is inserted.
+func NewBatch(id uint64, modern bool) *Batch {
+	return &Batch{ID: id, Block: nativeblock.New(modern)}
 }
 
-func (b *Batch) Len() int { return len(b.Time) }
+// Len returns the number of rows.
+func (b *Batch) Len() int {
+	if b.Block == nil {
+		return 0
+	}
+	return b.Block.Rows()
+}
 
 // Decoder is the writer's scratch space for turning captures into rows: the wire walk,
 // and a miekg/dns message for the sizes the walk leaves to the library.
@@ -61,10 +53,10 @@ type Decoder struct {
 	buf []byte
 }
 
-// Add decodes one captured response. The names and record data are written into the
-// batch's arena and the row's strings point into it (see Reset), so a batch that is
-// reused allocates nothing for them; the text is byte for byte what miekg/dns prints
-// (internal/wire), which decodes what the walk does not cover.
+// Add decodes one captured response into the batch's columns. Names and record data are
+// written in place into the column buffers, byte for byte what miekg/dns prints
+// (internal/wire, which falls back to the library for what its walk does not cover). A
+// capture that cannot be decoded adds nothing.
 func (b *Batch) Add(c *Capture, d *Decoder, sensor string) error {
 	w := &d.w
 	if err := w.Reset(c.Wire); err != nil {
@@ -81,34 +73,49 @@ func (b *Batch) Add(c *Capture, d *Decoder, sensor string) error {
 		}
 		size = uint32(n)
 	}
-	t := c.Time.UTC()
-	b.Caps = append(b.Caps, *c)
-	b.Time = append(b.Time, t)
-	b.TimeMs = append(b.TimeMs, uint16(t.Nanosecond()/int(time.Millisecond)))
-	b.Sensor = append(b.Sensor, sensor)
-	b.Server = append(b.Server, c.Server)
-	b.Transport = append(b.Transport, c.Transport)
-	b.Client = append(b.Client, c.Client)
-	var qname, qtype, qclass string
-	if w.Questions() > 0 {
-		start := len(b.arena)
-		b.arena = w.AppendQName(b.arena)
-		qname, qtype, qclass = b.text(start), wire.TypeName(w.QType()), wire.ClassName(w.QClass())
+	if b.Block == nil {
+		b.Block = nativeblock.New(false)
 	}
-	b.QName = append(b.QName, qname)
-	b.QType = append(b.QType, qtype)
-	b.QClass = append(b.QClass, qclass)
-	b.RCode = append(b.RCode, wire.RcodeName(w.Rcode()))
-	b.Flags = append(b.Flags, binary.BigEndian.Uint16(c.Wire[2:4]))
-	b.Answer.add(b, w.NumAnswer(), w.Answer)
-	b.Authority.add(b, w.NumAuthority(), w.Authority)
-	b.Size = append(b.Size, size)
+	b.rows = nil
+	blk := b.Block
+	b.Caps = append(b.Caps, *c)
+	blk.Time.AppendUnixMilli(c.Time.UnixMilli())
+	blk.Sensor.Append(sensor)
+	blk.Server.Append(c.Server)
+	blk.Transport.Append(c.Transport)
+	blk.Client.Append(c.Client)
+	qtype, qclass := "", ""
+	if w.Questions() > 0 {
+		blk.QName.Commit(w.AppendQName(blk.QName.Buf()))
+		qtype, qclass = wire.TypeName(w.QType()), wire.ClassName(w.QClass())
+	} else {
+		blk.QName.Commit(blk.QName.Buf())
+	}
+	blk.QType.Append(qtype)
+	blk.QClass.Append(qclass)
+	blk.RCode.Append(wire.RcodeName(w.Rcode()))
+	blk.Flags.Append(binary.BigEndian.Uint16(c.Wire[2:4]))
+	addSection(blk.Answer, w.NumAnswer(), w.Answer)
+	addSection(blk.Authority, w.NumAuthority(), w.Authority)
+	blk.Size.Append(size)
 	us := c.Elapsed.Microseconds()
 	if us > int64(^uint32(0)) {
 		us = int64(^uint32(0))
 	}
-	b.DurationUs = append(b.DurationUs, uint32(us))
+	blk.DurationUs.Append(uint32(us))
 	return nil
+}
+
+func addSection(s *nativeblock.Section, n int, rec func(int) wire.Record) {
+	for i := range n {
+		r := rec(i)
+		s.Name.Commit(r.AppendName(s.Name.Buf()))
+		s.Type.Append(wire.TypeName(r.Type()))
+		s.Class.Append(wire.ClassName(r.Class()))
+		s.TTL.Append(r.TTL())
+		s.Data.Commit(r.AppendRdata(s.Data.Buf()))
+	}
+	s.EndRow()
 }
 
 // packedSize packs the message again as the server did: the exact size sent when records
@@ -131,16 +138,6 @@ func (d *Decoder) packedSize(c *Capture) (int, error) {
 	return len(wire), nil
 }
 
-// text is the arena from start to its end as a string sharing the arena's bytes. Bytes
-// once written are never changed until Reset, and a growing arena leaves the old array
-// to the strings that point into it.
-func (b *Batch) text(start int) string {
-	if len(b.arena) == start {
-		return ""
-	}
-	return unsafe.String(&b.arena[start], len(b.arena)-start)
-}
-
 // ReleaseCaptures hands the wire copies of the rows back to their pools: a writer that
 // will never spool the batch needs only the decoded rows, and buffers returned at once
 // are what the next captures reuse instead of allocating.
@@ -152,96 +149,116 @@ func (b *Batch) ReleaseCaptures() {
 	b.Caps = b.Caps[:0]
 }
 
-// Reset empties the batch for reuse under a new id, keeping every buffer. The strings of
-// its rows point into its arena, which the next rows overwrite: only the batch's owner
-// may call it, once nothing reads the old rows any more. The captures' pooled message
+// Reset empties the batch for reuse under a new id, keeping every buffer: only the batch's
+// owner may call it, once nothing reads the old rows any more. The captures' pooled message
 // buffers go back to their pool.
 func (b *Batch) Reset(id uint64) {
-	for i := range b.Caps {
-		b.Caps[i].Release()
+	b.ReleaseCaptures()
+	b.ID, b.Uncertain, b.rows = id, false, nil
+	if b.Block != nil {
+		b.Block.Reset()
 	}
-	clear(b.Caps) // let the captured messages go
-	*b = Batch{
-		ID: id, Caps: b.Caps[:0], Time: b.Time[:0], TimeMs: b.TimeMs[:0], Sensor: b.Sensor[:0],
-		Server: b.Server[:0], Transport: b.Transport[:0], Client: b.Client[:0], QName: b.QName[:0],
-		QType: b.QType[:0], QClass: b.QClass[:0], RCode: b.RCode[:0], Flags: b.Flags[:0],
-		Answer: b.Answer.reset(), Authority: b.Authority.reset(), Size: b.Size[:0],
-		DurationUs: b.DurationUs[:0], arena: b.arena[:0],
-	}
-}
-
-func (s *Section) reset() Section {
-	return Section{Name: s.Name[:0], Type: s.Type[:0], Class: s.Class[:0], TTL: s.TTL[:0], Data: s.Data[:0],
-		strs: s.strs[:0], nums: s.nums[:0]}
-}
-
-func (s *Section) add(b *Batch, n int, rec func(int) wire.Record) {
-	// The row's slices are cut from section-wide arrays, reused with the batch: no
-	// allocation per row once they have grown.
-	start := len(s.strs)
-	for i := range n {
-		from := len(b.arena)
-		b.arena = rec(i).AppendName(b.arena)
-		s.strs = append(s.strs, b.text(from))
-	}
-	for i := range n {
-		s.strs = append(s.strs, wire.TypeName(rec(i).Type()))
-	}
-	for i := range n {
-		s.strs = append(s.strs, wire.ClassName(rec(i).Class()))
-	}
-	for i := range n {
-		from := len(b.arena)
-		b.arena = rec(i).AppendRdata(b.arena)
-		s.strs = append(s.strs, b.text(from))
-	}
-	tstart := len(s.nums)
-	for i := range n {
-		s.nums = append(s.nums, rec(i).TTL())
-	}
-	cut := func(i int) []string { return s.strs[start+i*n : start+(i+1)*n : start+(i+1)*n] }
-	s.Name = append(s.Name, cut(0))
-	s.Type = append(s.Type, cut(1))
-	s.Class = append(s.Class, cut(2))
-	s.Data = append(s.Data, cut(3))
-	s.TTL = append(s.TTL, s.nums[tstart:tstart+n:tstart+n])
 }
 
 // Subset returns the rows for which keep is true, as a new batch with the same id.
 func (b *Batch) Subset(keep func(i int) bool) *Batch {
 	n := &Batch{ID: b.ID}
-	for i := range b.Time {
+	if b.Block == nil {
+		return n
+	}
+	n.Block = nativeblock.New(b.Block.Modern())
+	for i := range b.Len() {
 		if !keep(i) {
 			continue
 		}
 		if i < len(b.Caps) {
 			n.Caps = append(n.Caps, b.Caps[i])
 		}
-		n.Time = append(n.Time, b.Time[i])
-		n.TimeMs = append(n.TimeMs, b.TimeMs[i])
-		n.Sensor = append(n.Sensor, b.Sensor[i])
-		n.Server = append(n.Server, b.Server[i])
-		n.Transport = append(n.Transport, b.Transport[i])
-		n.Client = append(n.Client, b.Client[i])
-		n.QName = append(n.QName, b.QName[i])
-		n.QType = append(n.QType, b.QType[i])
-		n.QClass = append(n.QClass, b.QClass[i])
-		n.RCode = append(n.RCode, b.RCode[i])
-		n.Flags = append(n.Flags, b.Flags[i])
-		n.Answer.copyRow(&b.Answer, i)
-		n.Authority.copyRow(&b.Authority, i)
-		n.Size = append(n.Size, b.Size[i])
-		n.DurationUs = append(n.DurationUs, b.DurationUs[i])
+		n.Block.AppendRow(b.Block, i)
 	}
 	return n
 }
 
-func (s *Section) copyRow(from *Section, i int) {
-	s.Name = append(s.Name, from.Name[i])
-	s.Type = append(s.Type, from.Type[i])
-	s.Class = append(s.Class, from.Class[i])
-	s.TTL = append(s.TTL, from.TTL[i])
-	s.Data = append(s.Data, from.Data[i])
+// TimeAt returns the time of row i, to the millisecond as stored.
+func (b *Batch) TimeAt(i int) time.Time { return b.Block.TimeAt(i) }
+
+// QNameAt returns the qname of row i.
+func (b *Batch) QNameAt(i int) string { return string(b.Block.QNameAt(i)) }
+
+// Rows is a batch as Go values, column by column in the order of the responses table:
+// what clickhouse-go's Append takes, and what tests read. It is a copy.
+type Rows struct {
+	Time       []time.Time
+	TimeMs     []uint16
+	Sensor     []string
+	Server     []string
+	Transport  []string
+	Client     []netip.Addr // invalid when no client was stored
+	QName      []string
+	QType      []string
+	QClass     []string
+	RCode      []string
+	Flags      []uint16
+	Answer     Section
+	Authority  Section
+	Size       []uint32
+	DurationUs []uint32
+}
+
+// Section is one message section as the columns of a Nested field.
+type Section struct {
+	Name  [][]string
+	Type  [][]string
+	Class [][]string
+	TTL   [][]uint32
+	Data  [][]string
+}
+
+// Rows returns the batch's rows as Go values, a copy: for the clickhouse-go insert path and
+// for tests, not for the writer's own path. Each text column is one string cut per row.
+func (b *Batch) Rows() *Rows {
+	if b.rows != nil {
+		return b.rows
+	}
+	r := &Rows{}
+	n := b.Len()
+	if n == 0 {
+		b.rows = r
+		return r
+	}
+	blk := b.Block
+	r.Time, r.TimeMs, r.Client = make([]time.Time, n), make([]uint16, n), make([]netip.Addr, n)
+	for i := range n {
+		t := blk.TimeAt(i)
+		r.Time[i], r.TimeMs[i] = t, uint16(t.Nanosecond()/int(time.Millisecond))
+		a := netip.AddrFrom16(blk.Client.At(i)).Unmap()
+		if a == netip.IPv6Unspecified() {
+			a = netip.Addr{}
+		}
+		r.Client[i] = a
+	}
+	r.Sensor, r.Server, r.Transport = blk.Sensor.Strings(), blk.Server.Strings(), blk.Transport.Strings()
+	r.QName, r.QType, r.QClass, r.RCode = blk.QName.Strings(), blk.QType.Strings(), blk.QClass.Strings(), blk.RCode.Strings()
+	r.Flags = append([]uint16(nil), *blk.Flags...)
+	r.Answer.set(blk.Answer, n)
+	r.Authority.set(blk.Authority, n)
+	r.Size = append([]uint32(nil), *blk.Size...)
+	r.DurationUs = append([]uint32(nil), *blk.DurationUs...)
+	b.rows = r
+	return r
+}
+
+// set makes the section's rows, cut from one slice per column.
+func (s *Section) set(from *nativeblock.Section, n int) {
+	name, typ, class, data := from.Name.Strings(), from.Type.Strings(), from.Class.Strings(), from.Data.Strings()
+	ttl := append([]uint32(nil), *from.TTL...)
+	s.Name, s.Type, s.Class = make([][]string, n), make([][]string, n), make([][]string, n)
+	s.TTL, s.Data = make([][]uint32, n), make([][]string, n)
+	for i := range n {
+		lo, hi := from.Records(i)
+		s.Name[i], s.Type[i], s.Class[i] = name[lo:hi:hi], typ[lo:hi:hi], class[lo:hi:hi]
+		s.TTL[i], s.Data[i] = ttl[lo:hi:hi], data[lo:hi:hi]
+	}
 }
 
 // CanonicalName is the stored form of a domain name: presentation format as miekg/dns

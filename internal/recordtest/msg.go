@@ -65,6 +65,19 @@ func BatchOf(tb testing.TB, cs ...record.Capture) *record.Batch {
 	return b
 }
 
+// WithSensor is b decoded again from its captures as recorded by sensor, under b's id.
+func WithSensor(tb testing.TB, b *record.Batch, sensor string) *record.Batch {
+	tb.Helper()
+	n := &record.Batch{ID: b.ID}
+	d := new(record.Decoder)
+	for i := range b.Caps {
+		if err := n.Add(&b.Caps[i], d, sensor); err != nil {
+			tb.Fatalf("adding capture %d to a batch: %v", i, err)
+		}
+	}
+	return n
+}
+
 // Numbered returns n captured A answers for distinct names prefix000.example.org. and on,
 // a millisecond apart and a minute ago, with the names in order.
 func Numbered(tb testing.TB, prefix string, n int) ([]record.Capture, []string) {

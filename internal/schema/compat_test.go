@@ -35,7 +35,7 @@ func chdbMigrateTo1(t *testing.T, sess *chdbtest.Session, s schema.Schema) {
 // chdbProbe runs the unlanded probe for the first row of b's day d as the sink does.
 func chdbProbe(t *testing.T, sess *chdbtest.Session, s schema.Schema, b *record.Batch, i int) string {
 	t.Helper()
-	return sess.MustExec(t, chdbtest.Bind(t, s.UnlandedQuery(), record.Reverse(b.QName[i]), b.Time[i].Format(time.DateOnly), b.ID))
+	return sess.MustExec(t, chdbtest.Bind(t, s.UnlandedQuery(), record.Reverse(b.Rows().QName[i]), b.Rows().Time[i].Format(time.DateOnly), b.ID))
 }
 
 // chdbBatches are the responses the compatibility tests write: before is recorded first,
@@ -91,11 +91,11 @@ func chdbCheckData(t *testing.T, sess *chdbtest.Session, s schema.Schema, base t
 	for _, b := range []*record.Batch{before, after} {
 		for i := range b.Len() {
 			client := "::"
-			if b.Client[i].IsValid() {
-				client = netip.AddrFrom16(b.Client[i].As16()).String()
+			if b.Rows().Client[i].IsValid() {
+				client = netip.AddrFrom16(b.Rows().Client[i].As16()).String()
 			}
-			fmt.Fprintf(&want, "%s\t%d\t%s\t%s\t%s\t%d\n", chdbTime(f, b.Time[i]), b.TimeMs[i], client,
-				chdbTSV(b.QName[i]), chdbArrayText(b.Answer.Data[i]), b.ID)
+			fmt.Fprintf(&want, "%s\t%d\t%s\t%s\t%s\t%d\n", chdbTime(f, b.Rows().Time[i]), b.Rows().TimeMs[i], client,
+				chdbTSV(b.Rows().QName[i]), chdbArrayText(b.Rows().Answer.Data[i]), b.ID)
 		}
 	}
 	if w := chdbSortLines(want.String()); chdbSortLines(got) != w {
@@ -105,7 +105,7 @@ func chdbCheckData(t *testing.T, sess *chdbtest.Session, s schema.Schema, base t
 	// The unlanded probe finds the rows of a batch per day, and nothing for another id.
 	for i, want := range map[int]string{0: "1\n", 2: "1\n"} { // the first rows of either day
 		if got := chdbProbe(t, sess, s, before, i); got != want {
-			t.Errorf("unlanded probe for row %d (%s): %q, want %q", i, before.Time[i].Format(time.DateOnly), got, want)
+			t.Errorf("unlanded probe for row %d (%s): %q, want %q", i, before.Rows().Time[i].Format(time.DateOnly), got, want)
 		}
 	}
 	other := *before
@@ -247,8 +247,8 @@ func TestCompatModern(t *testing.T) {
 	// Within the retention: on 26.x rows already past the TTL are not stored at all.
 	base := time.Now().UTC().Truncate(24 * time.Hour).Add(-3*24*time.Hour + 23*time.Hour)
 	before, after := chdbBatches(t, base)
-	chdbtest.Insert(t, sess, s, before)
-	chdbtest.Insert(t, sess, s, after)
+	recordtest.Insert(t, sess, s, before)
+	recordtest.Insert(t, sess, s, after)
 	chdbCheckData(t, sess, s, base, before, after)
 
 	// The insert settings the sink adds on modern servers: a second insert with the same
@@ -259,7 +259,7 @@ func TestCompatModern(t *testing.T) {
 			"), (SELECT countMerge(count) FROM "+s.Table("history_by_ip")+"), (SELECT countMerge(count) FROM "+s.Table("history_by_rdata")+")")
 	}
 	n := counts()
-	chdbtest.Insert(t, sess, s, before)
+	recordtest.Insert(t, sess, s, before)
 	if got := counts(); got != n || !strings.HasPrefix(n, "7\t") {
 		t.Errorf("counts (responses, history, by ip, by rdata) after a retry with the same token: %q, before it %q", got, n)
 	}
@@ -280,9 +280,9 @@ func chdbCheckUpgrade(t *testing.T, sess *chdbtest.Session, s schema.Schema, fro
 	t.Helper()
 	base := time.Date(2024, 5, 1, 23, 0, 0, 0, time.UTC)
 	before, after := chdbBatches(t, base)
-	chdbtest.Insert(t, sess, s, before)
+	recordtest.Insert(t, sess, s, before)
 	chdbtest.EnsureSchema(t, sess, s, from)
-	chdbtest.Insert(t, sess, s, after)
+	recordtest.Insert(t, sess, s, after)
 	chdbCheckData(t, sess, s, base, before, after)
 }
 
@@ -301,13 +301,13 @@ func TestCompatLegacyOnModern(t *testing.T) {
 			before, after := chdbBatches(t, base)
 			if upgrade {
 				chdbMigrateTo1(t, sess, s)
-				chdbtest.Insert(t, sess, s, before)
+				recordtest.Insert(t, sess, s, before)
 				chdbtest.EnsureSchema(t, sess, s, 1)
 			} else {
 				chdbtest.EnsureSchema(t, sess, s, 0)
-				chdbtest.Insert(t, sess, s, before)
+				recordtest.Insert(t, sess, s, before)
 			}
-			chdbtest.Insert(t, sess, s, after)
+			recordtest.Insert(t, sess, s, after)
 			got := sess.MustExec(t, "SELECT name, type FROM system.columns WHERE database = 'pdns_legacy' AND table = 'responses' AND name IN "+
 				"('time', 'time_ms', 'client', 'qtype') ORDER BY name")
 			want := "client\tFixedString(16)\nqtype\tString\n" + `time	DateTime(\'UTC\')` + "\ntime_ms\tUInt16\n"

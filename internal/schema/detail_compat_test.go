@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"github.com/passivedns/passivedns/internal/chdbtest"
+	"github.com/passivedns/passivedns/internal/recordtest"
 	"github.com/passivedns/passivedns/internal/schema"
 	"github.com/passivedns/passivedns/internal/schema/schematest"
 
@@ -26,12 +27,10 @@ func TestCompatModernUpgradeV3(t *testing.T) {
 	}
 	base := time.Date(2024, 5, 1, 23, 0, 0, 0, time.UTC)
 	before, after := chdbBatches(t, base)
-	for i := range before.Sensor {
-		before.Sensor[i] = "old-sensor"
-	}
-	chdbtest.Insert(t, sess, s, before)
+	before = recordtest.WithSensor(t, before, "old-sensor")
+	recordtest.Insert(t, sess, s, before)
 	chdbtest.EnsureSchema(t, sess, s, 2)
-	chdbtest.Insert(t, sess, s, after)
+	recordtest.Insert(t, sess, s, after)
 	chdbCheckData(t, sess, s, base, before, after)
 	for _, c := range schematest.DetailChecks {
 		got := sess.MustExec(t, c.DetailQuery(s.Table(c.Table)))

@@ -12,8 +12,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -148,15 +150,22 @@ func (w *Watcher) Stop() error {
 func (w *Watcher) Observe(b *record.Batch) {
 	var found map[Tuple]int
 	var cands []candidate
-	for i := range b.Time {
-		names := b.Answer.Name[i]
-		for j := range names {
-			t := Tuple{names[j], b.Answer.Type[i][j], b.Answer.Data[i][j]}
+	if b.Len() == 0 {
+		return
+	}
+	ans := b.Block.Answer
+	for i := range b.Len() {
+		lo, hi := ans.Records(i)
+		for j := lo; j < hi; j++ {
+			// The tuple reads the batch's buffers, which are reused once this returns: it is
+			// copied when it matches, and only then.
+			t := Tuple{bytesText(ans.Name.At(j)), bytesText(ans.Type.AtBytes(j)), bytesText(ans.Data.At(j))}
 			k := match(w.opts.Watches, t)
 			if k < 0 {
 				continue
 			}
-			sec := uint32(b.Time[i].Unix())
+			t = Tuple{strings.Clone(t.RRName), strings.Clone(t.RRType), strings.Clone(t.RData)}
+			sec := uint32(b.TimeAt(i).Unix())
 			if found == nil {
 				found = map[Tuple]int{}
 			}
@@ -357,3 +366,6 @@ func (w *Watcher) post(ctx context.Context, body []byte) error {
 	}
 	return nil
 }
+
+// bytesText is b as a string that shares b's bytes: valid only while b is unchanged.
+func bytesText(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
