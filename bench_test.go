@@ -57,9 +57,9 @@ func BenchmarkCapture(b *testing.B) {
 		defer close(done)
 		loop(b, p)
 	}
-	release := func(p *PassiveDNS, c record.Capture) {
-		p.writer.queuedBytes.Add(-int64(len(c.Wire)))
-		c.Release()
+	release := func(p *PassiveDNS, q record.Queued) {
+		p.writer.queuedBytes.Add(-int64(q.Bytes()))
+		q.Drop()
 	}
 	b.Run("polling-stand-in", func(b *testing.B) {
 		standIn(b, func(p *PassiveDNS, done chan struct{}) {
@@ -81,8 +81,8 @@ func BenchmarkCapture(b *testing.B) {
 		standIn(b, func(p *PassiveDNS, done chan struct{}) {
 			for {
 				select {
-				case c := <-p.writer.queue:
-					release(p, c)
+				case q := <-p.writer.queue:
+					release(p, q)
 				case <-done:
 					return
 				}

@@ -62,7 +62,7 @@ type writer struct {
 	// watch, when set, is shown every acknowledged batch (watchlists); it only queues.
 	watch *watch.Watcher
 
-	queue       chan record.Capture
+	queue       chan record.Queued
 	queuedBytes atomic.Int64
 	maxBytes    int64
 
@@ -95,7 +95,7 @@ func newWriter(cfg config, s sink) *writer {
 	w := &writer{
 		cfg:      cfg,
 		sink:     s,
-		queue:    make(chan record.Capture, cfg.queue),
+		queue:    make(chan record.Queued, cfg.queue),
 		maxBytes: int64(cfg.queue) * queueBytesPerRecord,
 
 		shutdownTimeout: shutdownTimeout,
@@ -145,18 +145,19 @@ func (w *writer) enqueue(c record.Capture) {
 		w.drop(dropShutdown, 1, nil)
 		return
 	}
-	n := int64(len(c.Wire))
+	q := c.Queue()
+	n := int64(q.Bytes())
 	if w.queuedBytes.Add(n) > w.maxBytes {
 		w.queuedBytes.Add(-n)
-		c.Release()
+		q.Drop()
 		w.drop(dropQueueFull, 1, nil)
 		return
 	}
 	select {
-	case w.queue <- c:
+	case w.queue <- q:
 	default:
 		w.queuedBytes.Add(-n)
-		c.Release()
+		q.Drop()
 		w.drop(dropQueueFull, 1, nil)
 	}
 }
@@ -263,7 +264,7 @@ func (w *writer) run(quit, done chan struct{}) {
 		poll    = time.NewTimer(pollInterval)
 		logTick = time.NewTicker(time.Second)
 		// queue is w.queue while the writer waits for the first answer, nil while it polls.
-		queue <-chan record.Capture = w.queue
+		queue <-chan record.Queued = w.queue
 	)
 	timer.Stop()
 	poll.Stop()
@@ -272,8 +273,8 @@ func (w *writer) run(quit, done chan struct{}) {
 	for {
 		full, was := false, cur.Len()
 		select {
-		case c := <-queue:
-			w.take(cur, &c, scratch)
+		case q := <-queue:
+			w.take(cur, &q, scratch)
 			w.takeQueued(cur, scratch)
 			full = cur.Len() >= w.cfg.batch
 			queue = nil
@@ -320,11 +321,13 @@ func (w *writer) run(quit, done chan struct{}) {
 // many captures it took.
 func (w *writer) takeQueued(b *record.Batch, scratch *record.Decoder) int {
 	n := 0
+	defer w.decoded(b)
 	for b.Len() < w.cfg.batch {
 		select {
-		case c := <-w.queue:
-			w.take(b, &c, scratch)
+		case q := <-w.queue:
+			w.take(b, &q, scratch)
 			if n++; n%record.YieldChunk == 0 {
+				w.decoded(b)
 				record.Yield() // a backlog after an insert is a whole batch of decoding
 			}
 		default:
@@ -334,15 +337,21 @@ func (w *writer) takeQueued(b *record.Batch, scratch *record.Decoder) int {
 	return n
 }
 
-func (w *writer) take(b *record.Batch, c *record.Capture, scratch *record.Decoder) {
-	w.queuedBytes.Add(-int64(len(c.Wire)))
-	if err := b.Add(c, scratch, w.cfg.sensor); err != nil {
+// decoded hands back the wire copies of the rows decoded so far, in one go: only a spool
+// reads them again.
+func (w *writer) decoded(b *record.Batch) {
+	if w.spool == nil {
+		b.ReleaseCaptures()
+	}
+}
+
+func (w *writer) take(b *record.Batch, q *record.Queued, scratch *record.Decoder) {
+	w.queuedBytes.Add(-int64(q.Bytes()))
+	c := q.Capture()
+	if err := b.Add(&c, scratch, w.cfg.sensor); err != nil {
 		c.Release()
 		w.drop(dropEncode, 1, err)
 		return
-	}
-	if w.spool == nil {
-		b.ReleaseCaptures() // only a spool reads them again
 	}
 }
 
@@ -354,12 +363,13 @@ func (w *writer) drain(cur *record.Batch, scratch *record.Decoder) {
 	fill:
 		for cur.Len() < w.cfg.batch {
 			select {
-			case c := <-w.queue:
-				w.take(cur, &c, scratch)
+			case q := <-w.queue:
+				w.take(cur, &q, scratch)
 			default:
 				break fill
 			}
 		}
+		w.decoded(cur)
 		if cur.Len() == 0 {
 			break
 		}
@@ -372,9 +382,9 @@ func (w *writer) drain(cur *record.Batch, scratch *record.Decoder) {
 		if !w.flushUntil(cur, deadline, nil) {
 			lost := cur.Len()
 			for len(w.queue) > 0 {
-				c := <-w.queue
-				w.queuedBytes.Add(-int64(len(c.Wire)))
-				c.Release()
+				q := <-w.queue
+				w.queuedBytes.Add(-int64(q.Bytes()))
+				q.Drop()
 				lost++
 			}
 			w.drop(dropShutdown, lost, errors.New("ClickHouse unreachable at shutdown"))

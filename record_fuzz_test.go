@@ -47,7 +47,8 @@ func FuzzRecord(f *testing.F) {
 		b := &record.Batch{ID: 1}
 		d := new(record.Decoder)
 		for len(p.writer.queue) > 0 {
-			c := <-p.writer.queue
+			q := <-p.writer.queue
+			c := q.Capture()
 			rec := spool.AppendRecord(nil, &c)
 			back, err := spool.ParseRecord(rec[spool.FrameLen:])
 			if err != nil || string(back.Wire) != string(c.Wire) || back.Size != c.Size {
@@ -64,5 +65,6 @@ func FuzzRecord(f *testing.F) {
 		if len(b.Rows().Answer.Name) != n || len(b.Rows().Authority.Data) != n || len(b.Caps) != n {
 			t.Fatalf("sections out of step")
 		}
+		b.Reset(0) // hand the slots back
 	})
 }

@@ -46,11 +46,11 @@ func (r *recorder) Write(b []byte) (int, error) {
 // captureMsg enqueues a copy of m, packed without compression (the size stored is still
 // the compressed one the client got, see record.Capture.Compress).
 func (p *PassiveDNS) captureMsg(r *recorder, m *dns.Msg) {
-	// It is packed straight into a pooled buffer that the writer returns once the row
-	// is decoded: by wire.AppendMsg for the common answer (the library's packer spends
-	// about 400 ns on escapes in names), else by miekg/dns on a shallow copy, which
-	// packs without compression (no compression map, no garbage) while leaving the
-	// caller's message untouched.
+	// It is packed into a reused buffer and copied into a slot that the writer hands back
+	// once the row is decoded: by wire.AppendMsg for the common answer (the library's
+	// packer spends about 400 ns on escapes in names), else by miekg/dns on a shallow
+	// copy, which packs without compression (no compression map, no garbage) while
+	// leaving the caller's message untouched.
 	c := p.newCapture(r)
 	if err := c.PackWire(func(buf []byte) ([]byte, error) {
 		if w, ok := wire.AppendMsg(buf[:0], m); ok {

@@ -33,7 +33,8 @@ func recordThrough(t *testing.T, cfg config, q, reply *dns.Msg) *record.Batch {
 	}
 	b := &record.Batch{}
 	for len(p.writer.queue) > 0 {
-		c := <-p.writer.queue
+		q := <-p.writer.queue
+		c := q.Capture()
 		if err := b.Add(&c, new(record.Decoder), cfg.sensor); err != nil {
 			t.Fatalf("decode: %v", err)
 		}
@@ -198,7 +199,8 @@ func TestCaptureIsACopy(t *testing.T) {
 		return 0, err
 	})
 	p.ServeDNS(context.Background(), dnstest.NewRecorder(&test.ResponseWriter{}), q)
-	c := <-p.writer.queue
+	queued := <-p.writer.queue
+	c := queued.Capture()
 	b := &record.Batch{}
 	b.Add(&c, new(record.Decoder), "s")
 	if got := b.Rows().Answer.Data[0][0]; got != "192.0.2.1" {

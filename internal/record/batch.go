@@ -27,7 +27,8 @@ type Batch struct {
 	// until the first Add, which then makes a portable one.
 	Block *nativeblock.Responses
 
-	rows *Rows // Rows' copy, until the batch changes
+	rows  *Rows    // Rows' copy, until the batch changes
+	slots []uint32 // ReleaseCaptures' scratch
 }
 
 // NewBatch is an empty batch for a table of the modern schema flavor if modern is set, else
@@ -142,9 +143,12 @@ func (d *Decoder) packedSize(c *Capture) (int, error) {
 // will never spool the batch needs only the decoded rows, and buffers returned at once
 // are what the next captures reuse instead of allocating.
 func (b *Batch) ReleaseCaptures() {
+	ids := b.slots[:0]
 	for i := range b.Caps {
-		b.Caps[i].Release()
+		ids = append(ids, b.Caps[i].slot)
 	}
+	freeSlots(ids)
+	b.slots = ids[:0]
 	clear(b.Caps)
 	b.Caps = b.Caps[:0]
 }

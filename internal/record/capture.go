@@ -20,82 +20,46 @@ type Capture struct {
 	Size      uint32 // bytes sent to the client; 0 when the writer must compute it
 	Compress  bool   // whether the client's copy was name-compressed (for size)
 
-	pooled *[]byte // Wire's buffer when it came from a wire pool (CopyWire)
+	slot uint32 // the slab slot Wire lies in (see slab.go); 0 when Wire is the caller's
 }
 
-// wirePools hold the buffers of captured messages, in three sizes: most answers fit the
-// smallest. A capture on the query path then costs a copy, not an allocation; the writer
-// returns the buffer once the row is decoded (or written, with a spool) or dropped
-// (Release). The queue's memory is mostly these buffers, so the sizes follow the answers:
-// a typical one (a CNAME and a few addresses) is about 200 bytes uncompressed.
-var wirePools = [...]struct {
-	size int
-	pool sync.Pool
-}{{size: 256}, {size: 512}, {size: 4096}}
-
-// packPool is the pool PackWire packs into: messages are packed before their size is known.
-const packPool = 1
-
-func getWire(i int) *[]byte {
-	p := &wirePools[i]
-	bp, _ := p.pool.Get().(*[]byte)
-	if bp == nil {
-		b := make([]byte, 0, p.size)
-		bp = &b
-	}
-	return bp
-}
-
-// CopyWire sets c.Wire to a copy of wire, in a pooled buffer if it fits one.
+// CopyWire sets c.Wire to a copy of wire, in a slot of its own.
 func (c *Capture) CopyWire(wire []byte) {
-	for i := range wirePools {
-		if len(wire) > wirePools[i].size {
-			continue
-		}
-		bp := getWire(i)
-		c.Wire, c.pooled = append((*bp)[:0], wire...), bp
-		return
-	}
-	c.Wire = append([]byte(nil), wire...)
+	id, buf := newSlot(len(wire))
+	c.Wire, c.slot = append(buf, wire...), id
 }
 
-// PackWire sets c.Wire to what pack writes into a pooled buffer, moved into a buffer of
-// the smallest size when it fits there (a copy of a few hundred bytes, to halve what the
-// queue holds). When the message does not fit, pack allocates one of its own (as
+// packBuffers are where PackWire packs, before the message's size is known: per-P pools,
+// so the query path takes no lock for them.
+var packBuffers = sync.Pool{New: func() any { b := make([]byte, packSize); return &b }}
+
+// packSize is what a message may take to be packed into a packing buffer: the EDNS size
+// most answers stay within.
+const packSize = 512
+
+// PackWire sets c.Wire to what pack writes, copied into a slot of the smallest size it fits.
+// When the message does not fit the packing buffer, pack allocates a buffer of its own (as
 // miekg/dns's PackBuffer does), and that is kept instead: rare, and never wrong.
 func (c *Capture) PackWire(pack func(buf []byte) ([]byte, error)) error {
-	p := &wirePools[packPool]
-	bp := getWire(packPool)
-	wire, err := pack((*bp)[:p.size])
+	bp := packBuffers.Get().(*[]byte)
+	defer packBuffers.Put(bp)
+	wire, err := pack((*bp)[:packSize])
 	if err != nil || len(wire) == 0 || unsafe.SliceData(wire) != unsafe.SliceData(*bp) {
-		p.pool.Put(bp)
 		c.Wire = wire
 		return err
 	}
-	if len(wire) <= wirePools[0].size {
-		small := getWire(0)
-		c.Wire, c.pooled = append((*small)[:0], wire...), small
-		p.pool.Put(bp)
-		return nil
-	}
-	c.Wire, c.pooled = wire, bp
+	c.CopyWire(wire)
 	return nil
 }
 
-// Release hands c's buffer back to its pool; c.Wire must not be read afterwards, by any
-// copy of c. A capture not made by CopyWire is left alone.
+// Release hands c's slot back; c.Wire must not be read afterwards, by any copy of c. A
+// capture whose wire is the caller's is left alone.
 func (c *Capture) Release() {
-	bp := c.pooled
-	if bp == nil {
+	if c.slot == 0 {
 		return
 	}
-	c.Wire, c.pooled = nil, nil
-	for i := range wirePools {
-		if p := &wirePools[i]; cap(*bp) == p.size {
-			p.pool.Put(bp)
-			return
-		}
-	}
+	freeSlot(c.slot)
+	c.Wire, c.slot = nil, 0
 }
 
 // ClientsMode says how much of the client address is stored.

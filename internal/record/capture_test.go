@@ -3,6 +3,7 @@ package record
 import (
 	"net/netip"
 	"testing"
+	"time"
 )
 
 func TestClientsMode(t *testing.T) {
@@ -24,9 +25,9 @@ func TestClientsMode(t *testing.T) {
 	}
 }
 
-// TestPackWireBuffers: a packed message lands in the smallest pooled buffer it fits, a
-// larger one in the packing buffer, one beyond that in the packer's own allocation, and
-// the bytes are the packer's in every case.
+// TestPackWireBuffers: a packed message lands in the smallest slot it fits, a larger one in
+// the packing slot, one beyond that in the packer's own allocation, and the bytes are the
+// packer's in every case; queued and taken back, the capture is the same, in a slot.
 func TestPackWireBuffers(t *testing.T) {
 	tests := []struct {
 		size    int
@@ -53,15 +54,66 @@ func TestPackWireBuffers(t *testing.T) {
 			t.Errorf("%d bytes: the capture holds other bytes", tc.size)
 		}
 		gotCap := 0
-		if c.pooled != nil {
-			gotCap = cap(*c.pooled)
+		if c.slot != 0 {
+			gotCap = slotSize(c.slot, len(c.Wire))
 		}
-		if gotCap != tc.wantCap {
-			t.Errorf("%d bytes: pooled buffer of %d, want %d", tc.size, gotCap, tc.wantCap)
+		if gotCap != tc.wantCap || (c.slot != 0) != (cap(c.Wire) == gotCap) {
+			t.Errorf("%d bytes: slot of %d (wire capacity %d), want %d", tc.size, gotCap, cap(c.Wire), tc.wantCap)
 		}
-		c.Release()
-		if tc.wantCap != 0 && (c.Wire != nil || c.pooled != nil) {
-			t.Errorf("%d bytes: Release kept the pooled buffer", tc.size)
+		c.Time, c.Client, c.Server, c.Transport = time.Unix(1700000000, 5), netip.MustParseAddr("192.0.2.1"), "dns://:53", "udp"
+		want := c
+		want.Wire = append([]byte(nil), c.Wire...)
+		q := c.Queue()
+		if c.Wire != nil || c.slot != 0 {
+			t.Errorf("%d bytes: the capture kept its wire after Queue", tc.size)
 		}
+		back := q.Capture()
+		if back.slot == 0 || string(back.Wire) != string(want.Wire) || !back.Time.Equal(want.Time) || back.Client != want.Client ||
+			back.Server != want.Server || back.Transport != want.Transport {
+			t.Errorf("%d bytes: queued and taken back as %+v, want %+v", tc.size, back, want)
+		}
+		back.Release()
+		if back.Wire != nil || back.slot != 0 {
+			t.Errorf("%d bytes: Release kept the slot", tc.size)
+		}
+	}
+}
+
+// TestSlots: slots handed back are reused, every class keeps its bytes apart, and a message
+// over the largest class gets a buffer of its own that is forgotten when released.
+func TestSlots(t *testing.T) {
+	var ids []uint32
+	for _, n := range []int{1, 256, 257, 512, 513, 4096, 4097, 70000} {
+		id, buf := newSlot(n)
+		if cap(buf) < n || len(buf) != 0 {
+			t.Fatalf("%d bytes: buffer len %d cap %d", n, len(buf), cap(buf))
+		}
+		buf = append(buf, make([]byte, n)...)
+		for i := range buf {
+			buf[i] = byte(n)
+		}
+		ids = append(ids, id)
+		if got := slotBytes(id, n); len(got) != n || got[0] != byte(n) || got[n-1] != byte(n) {
+			t.Fatalf("%d bytes: slot reads back other bytes", n)
+		}
+	}
+	for i, n := range []int{1, 256, 257, 512, 513, 4096, 4097, 70000} {
+		if got := slotBytes(ids[i], n); got[0] != byte(n) || got[n-1] != byte(n) {
+			t.Errorf("%d bytes: overwritten by a later slot", n)
+		}
+	}
+	for _, id := range ids {
+		freeSlot(id)
+	}
+	again, _ := newSlot(100)
+	defer freeSlot(again)
+	if again != ids[1] && again != ids[0] {
+		t.Errorf("a free small slot was not reused: got %#x, freed %#x and %#x", again, ids[0], ids[1])
+	}
+	bigSlots.mu.Lock()
+	left := len(bigSlots.m)
+	bigSlots.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d large buffers kept after release", left)
 	}
 }

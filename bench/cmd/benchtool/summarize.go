@@ -216,11 +216,22 @@ func summarize(args []string) error {
 		fmt.Println()
 	}
 
-	var native float64
+	// clickhouse-client's rate for the same rows, by batch size ("all": one block).
+	native := map[string]float64{}
 	for _, r := range rs {
 		if r.kind == "native" && r.f("seconds") > 0 {
-			native = r.f("rows") / r.f("seconds")
+			b := r.s("batch")
+			if b == "" {
+				b = "all" // runs before blocks of each batch size
+			}
+			native[b] = r.f("rows") / r.f("seconds")
 		}
+	}
+	versus := func(rate, base float64) string {
+		if base <= 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.0f (%.3f)", base, rate/base)
 	}
 	first := true
 	for _, r := range rs {
@@ -230,19 +241,13 @@ func summarize(args []string) error {
 		if first {
 			fmt.Println("## Ingest: records per second into ClickHouse, CoreDNS on one core")
 			fmt.Println()
-			fmt.Println("| batch | rows | rows/s | CoreDNS CPU µs per row | vs clickhouse-client Native |")
-			fmt.Println("| ---: | ---: | ---: | ---: | ---: |")
+			fmt.Println("| batch | rows | rows/s | CoreDNS CPU µs per row | clickhouse-client Native, blocks of the batch size: rows/s (ratio) | clickhouse-client Native, one block: rows/s (ratio) |")
+			fmt.Println("| ---: | ---: | ---: | ---: | ---: | ---: |")
 			first = false
 		}
 		rate := r.f("rows") / r.f("seconds")
-		vs := "-"
-		if native > 0 {
-			vs = fmt.Sprintf("%.3f", rate/native)
-		}
-		fmt.Printf("| %s | %s | %.0f | %.1f | %s |\n", r.s("batch"), r.s("rows"), rate, 1e6*r.f("cpu_s")/r.f("rows"), vs)
-	}
-	if native > 0 {
-		fmt.Printf("| clickhouse-client, Native | | %.0f | | 1 |\n", native)
+		fmt.Printf("| %s | %s | %.0f | %.1f | %s | %s |\n", r.s("batch"), r.s("rows"), rate, 1e6*r.f("cpu_s")/r.f("rows"),
+			versus(rate, native[r.s("batch")]), versus(rate, native["all"]))
 	}
 	if !first {
 		fmt.Println()
