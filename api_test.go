@@ -51,7 +51,8 @@ func (s *clockSink) Write(ctx context.Context, b *record.Batch) error {
 			}
 			t := s.times[0].UTC()
 			s.times = s.times[1:]
-			b.Block.Time.Set(i, t)
+			blk, row := b.Block(i)
+			blk.Time.Set(row, t)
 		}
 		s.batches = append(s.batches, b)
 	}

@@ -116,7 +116,7 @@ func (w *writer) newBatch() *record.Batch {
 	}
 	select {
 	case b := <-w.free:
-		if b.Block != nil && b.Block.Modern() == modern {
+		if b.Modern() == modern {
 			b.Reset(record.NewBatchID())
 			return b
 		}

@@ -43,8 +43,8 @@ type nativePath struct {
 }
 
 type nativeConn struct {
-	ins *nativeblock.Inserter
-	blk *nativeblock.Responses // for a batch of the other flavor
+	ins  *nativeblock.Inserter
+	conv *record.Batch // a batch of the other flavor, converted
 }
 
 func (p *nativePath) get() (*nativeConn, error) {
@@ -59,7 +59,7 @@ func (p *nativePath) get() (*nativeConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &nativeConn{ins: ins, blk: nativeblock.New(p.modern)}, nil
+	return &nativeConn{ins: ins, conv: record.NewBatch(0, p.modern)}, nil
 }
 
 func (p *nativePath) put(c *nativeConn) {
@@ -82,7 +82,8 @@ func (s *Sink) prepareNative() error {
 	if !slices.Equal(nativeblock.New(s.schema.Flavor.Modern).Columns(), s.schema.ResponseColumns()) {
 		return nil
 	}
-	cfg := nativeblock.Config{URL: s.opts.HTTP, Database: s.schema.DB, Modern: s.schema.Flavor.Modern, Client: httpClient}
+	cfg := nativeblock.Config{URL: s.opts.HTTP, Database: s.schema.DB, Modern: s.schema.Flavor.Modern, Client: httpClient,
+		Yield: record.Yield}
 	if s.opts.ClickHouse != nil {
 		cfg.User, cfg.Password = s.opts.ClickHouse.Auth.Username, s.opts.ClickHouse.Auth.Password
 	}
@@ -108,25 +109,23 @@ func (s *Sink) writeNative(ctx context.Context, b *record.Batch, np *nativePath)
 		return err
 	}
 	defer np.put(c)
-	// The batch was decoded into a block of the flavor the writer last knew; a block of
+	// The batch was decoded into blocks of the flavor the writer last knew; a batch of
 	// the other flavor (decoded before the server was reached) is converted first.
-	blk := b.Block
-	if blk == nil {
-		return nil // no rows
-	}
-	if blk.Modern() != np.modern {
-		blk = c.blk
-		blk.Reset()
+	blocks := b.Blocks
+	if b.Modern() != np.modern {
+		conv := c.conv
+		conv.Reset(b.ID)
 		for i := range b.Len() {
-			blk.AppendRow(b.Block, i)
+			conv.AppendRow(b, i)
 			if (i+1)%appendChunk == 0 {
 				// On a resolver with one core the Go scheduler would otherwise let DNS
 				// goroutines wait behind a whole batch.
 				record.Yield()
 			}
 		}
+		blocks = conv.Blocks
 	}
-	err = c.ins.Insert(ctx, blk, b.ID)
+	err = c.ins.Insert(ctx, blocks, b.ID)
 	if err == nil {
 		return nil
 	}

@@ -242,7 +242,7 @@ func BenchmarkInsert1816(b *testing.B) {
 		for i := range rows {
 			rows[i].appendTo(blk)
 		}
-		if err := in.Insert(ctx, blk, 0); err != nil {
+		if err := in.Insert(ctx, []*Responses{blk}, 0); err != nil {
 			b.Fatal(err)
 		}
 		blk.Reset()
@@ -255,7 +255,7 @@ func BenchmarkInsert1816(b *testing.B) {
 		for i := range b.N {
 			rows[i%benchBatch].appendTo(blk)
 			if blk.Rows() == benchBatch || i == b.N-1 {
-				if err := in.Insert(ctx, blk, uint64(i)); err != nil {
+				if err := in.Insert(ctx, []*Responses{blk}, uint64(i)); err != nil {
 					b.Fatal(err)
 				}
 				blk.Reset()

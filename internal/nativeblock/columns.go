@@ -37,8 +37,8 @@ func (s Str) Rows() int { return s.c.Rows() }
 // in the portable flavor, LowCardinality(String) in the modern one. Its values are interned,
 // so appending bytes that were seen before allocates nothing.
 type Label struct {
-	str    *proto.ColStr                    // portable
-	lc     *proto.ColLowCardinality[string] // modern
+	str    *proto.ColStr // portable
+	lc     *lowCard      // modern
 	intern map[string]string
 }
 
@@ -48,7 +48,7 @@ const maxInterned = 1 << 18
 
 func newLabel(modern bool) *Label {
 	if modern {
-		return &Label{lc: proto.NewLowCardinality[string](new(proto.ColStr)), intern: map[string]string{}}
+		return &Label{lc: newLowCard(), intern: map[string]string{}}
 	}
 	return &Label{str: new(proto.ColStr)}
 }
@@ -60,7 +60,8 @@ func (l *Label) col() proto.ColumnOf[string] {
 	return l.str
 }
 
-// Append adds one value.
+// Append adds one value. The modern flavor keeps v as its dictionary's when it is new: a
+// string that does not change (not one made over reused bytes).
 func (l *Label) Append(v string) {
 	if l.lc != nil {
 		l.lc.Append(v)

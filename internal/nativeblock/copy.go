@@ -29,7 +29,11 @@ func (s Str) Strings() []string {
 // Strings returns every value.
 func (l *Label) Strings() []string {
 	if l.lc != nil {
-		return append([]string(nil), l.lc.Values...)
+		out := make([]string, l.lc.Rows())
+		for i := range out {
+			out[i] = l.lc.Row(i)
+		}
+		return out
 	}
 	return Str{l.str}.Strings()
 }
@@ -40,7 +44,7 @@ func (s Str) At(i int) []byte { return s.c.RowBytes(i) }
 // At returns value i.
 func (l *Label) At(i int) string {
 	if l.lc != nil {
-		return l.lc.Values[i]
+		return l.lc.Row(i)
 	}
 	return l.str.Row(i)
 }
@@ -48,7 +52,7 @@ func (l *Label) At(i int) string {
 // AtBytes returns value i as bytes that belong to the column: no copy, and not to be changed.
 func (l *Label) AtBytes(i int) []byte {
 	if l.lc != nil {
-		v := l.lc.Values[i]
+		v := l.lc.Row(i)
 		return unsafe.Slice(unsafe.StringData(v), len(v))
 	}
 	return l.str.RowBytes(i)
@@ -98,7 +102,7 @@ func (r *Responses) AppendRow(src *Responses, i int) {
 
 func (l *Label) appendFrom(src *Label, i int) {
 	if src.lc != nil {
-		l.Append(src.lc.Values[i])
+		l.Append(src.lc.Row(i))
 		return
 	}
 	l.AppendBytes(src.str.RowBytes(i))

@@ -29,6 +29,9 @@ type Config struct {
 	Modern bool
 	// Client sends the requests; nil means http.DefaultClient.
 	Client *http.Client
+	// Yield, when set, is called between the blocks of an insert as they are encoded, so
+	// that encoding a large insert is short pieces of work on a busy core.
+	Yield func()
 }
 
 // Inserter sends Responses blocks to ClickHouse, reusing its request body buffer. Not safe
@@ -69,16 +72,23 @@ func quoteIdent(s string) string {
 	return "`" + r.Replace(s) + "`"
 }
 
-// Insert encodes r with batch_id id and inserts it. An *Exception error is the server's
-// refusal (see Rejected); any other error means the outcome is unknown: the rows may have
-// landed. r is not changed: Reset it for the next batch.
-func (in *Inserter) Insert(ctx context.Context, r *Responses, id uint64) error {
-	if r.modern != in.cfg.Modern {
-		return fmt.Errorf("nativeblock: a block of the other schema flavor")
-	}
+// Insert encodes the blocks with batch_id id and inserts them, one after another in one
+// request: one insert, which the server writes as one part per partition. An *Exception
+// error is the server's refusal (see Rejected); any other error means the outcome is
+// unknown: the rows may have landed. The blocks are not changed: Reset them for the next
+// batch.
+func (in *Inserter) Insert(ctx context.Context, blocks []*Responses, id uint64) error {
 	in.body.Reset()
-	if err := r.Encode(&in.body, id); err != nil {
-		return err
+	for i, r := range blocks {
+		if r.modern != in.cfg.Modern {
+			return fmt.Errorf("nativeblock: a block of the other schema flavor")
+		}
+		if i > 0 && in.cfg.Yield != nil {
+			in.cfg.Yield()
+		}
+		if err := r.Encode(&in.body, id); err != nil {
+			return err
+		}
 	}
 	target := in.target
 	if in.cfg.Modern {

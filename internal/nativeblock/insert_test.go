@@ -35,24 +35,30 @@ func inserter(t testing.TB, db string) *Inserter {
 
 func lines(s string) []string { return strings.Split(strings.TrimSuffix(s, "\n"), "\n") }
 
-// TestInsert1816 inserts the odd rows twice through one Inserter and one reused block (the
-// second batch must not carry anything of the first) and reads every column back as bytes.
+// TestInsert1816 inserts the odd rows twice through one Inserter and reused blocks (the
+// second batch must not carry anything of the first), the second time as two blocks in one
+// insert, and reads every column back as bytes.
 func TestInsert1816(t *testing.T) {
 	const db = "nb_insert"
 	freshDB(t, db)
 	in := inserter(t, db)
-	b := New(false)
+	b, b2 := New(false), New(false)
 	rows := oddRows()
 	var want []string
 	for batch, id := range []uint64{1 << 63, 42} {
 		b.Reset()
+		b2.Reset()
+		blocks := []*Responses{b}
+		if batch == 1 {
+			blocks = append(blocks, b2)
+		}
 		for i := range rows {
 			r := rows[i]
 			r.dur += uint32(batch * 100)
-			r.appendTo(b)
+			r.appendTo(blocks[i*len(blocks)/len(rows)])
 			want = append(want, r.expect(id))
 		}
-		if err := in.Insert(context.Background(), b, id); err != nil {
+		if err := in.Insert(context.Background(), blocks, id); err != nil {
 			t.Fatalf("batch %d: %v", batch, err)
 		}
 	}
@@ -103,7 +109,7 @@ func TestInsertErrors(t *testing.T) {
 			if tt.mutate != nil {
 				tt.mutate(b)
 			}
-			err := inserter(t, tt.db).Insert(context.Background(), b, 1)
+			err := inserter(t, tt.db).Insert(context.Background(), []*Responses{b}, 1)
 			if tt.name == "short block" {
 				// A block whose columns disagree is refused before it is sent.
 				if err == nil || !strings.Contains(err.Error(), "rows") {
@@ -151,7 +157,7 @@ func TestDedupToken(t *testing.T) {
 	b := New(true)
 	r := oddRows()[0]
 	r.appendTo(b)
-	err = in.Insert(context.Background(), b, 7)
+	err = in.Insert(context.Background(), []*Responses{b}, 7)
 	var ex *Exception
 	if !errors.As(err, &ex) || ex.Code != 115 { // UNKNOWN_SETTING
 		t.Fatalf("want UNKNOWN_SETTING from 18.16, got %v", err)
@@ -183,12 +189,14 @@ func TestEncode26(t *testing.T) {
 			exec(t, "CREATE DATABASE IF NOT EXISTS "+db)
 			// load inserts a block into a fresh table as the HTTP interface would and
 			// checks every column of every row.
-			load := func(t *testing.T, table string, b *Responses, id uint64, want []string) string {
+			load := func(t *testing.T, table string, b *Responses, id uint64, want []string, more ...*Responses) string {
 				t.Helper()
 				exec(t, strings.Replace(responsesDDL(db, modern), "`responses`", "`"+table+"`", 1))
 				var buf proto.Buffer
-				if err := b.Encode(&buf, id); err != nil {
-					t.Fatal(err)
+				for _, blk := range append([]*Responses{b}, more...) {
+					if err := blk.Encode(&buf, id); err != nil {
+						t.Fatal(err)
+					}
 				}
 				file := filepath.Join(t.TempDir(), "block.native")
 				if err := os.WriteFile(file, buf.Buf, 0o644); err != nil {
@@ -236,6 +244,14 @@ func TestEncode26(t *testing.T) {
 				want = append(want, rows[i].expect(6))
 			}
 			load(t, "converted", conv, 6, want)
+			// Two blocks one after the other, as an insert of a batch sends them.
+			first, second := New(modern), New(modern)
+			want = want[:0]
+			for i := range rows {
+				rows[i].appendTo([]*Responses{first, second}[i*2/len(rows)])
+				want = append(want, rows[i].expect(8))
+			}
+			load(t, "two_blocks", first, 8, want, second)
 			if !modern {
 				return
 			}
@@ -278,7 +294,7 @@ func TestAppendRow(t *testing.T) {
 		}
 		want = append(want, rows[i].expect(3))
 	}
-	if err := inserter(t, db).Insert(context.Background(), sub, 3); err != nil {
+	if err := inserter(t, db).Insert(context.Background(), []*Responses{sub}, 3); err != nil {
 		t.Fatal(err)
 	}
 	out, err := testCH.Query(readBack(db+".responses", false))

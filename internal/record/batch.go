@@ -12,38 +12,63 @@ import (
 	"github.com/passivedns/passivedns/internal/wire"
 )
 
-// Batch holds decoded responses as a block of the responses table in ClickHouse's Native
-// format (internal/nativeblock): the writer decodes each capture straight into the block's
-// column buffers, and the insert sends that block. No row holds a string or a pointer, so
-// a full batch costs the garbage collector nothing to scan, and a reused batch allocates
-// nothing.
+// Batch holds decoded responses as blocks of the responses table in ClickHouse's Native
+// format (internal/nativeblock): the writer decodes each capture straight into the column
+// buffers of the last block, and the insert sends the blocks. No row holds a string or a
+// pointer, so a full batch costs the garbage collector nothing to scan, and a reused batch
+// allocates nothing.
 type Batch struct {
 	ID        uint64 // random; lets a retry find out whether an earlier attempt landed
 	Uncertain bool   // an earlier insert attempt may have been written
 
 	Caps []Capture // the captures of the rows, kept to spool the batch if ClickHouse fails
 
-	// Block holds the rows, in the schema flavor the batch was made for (NewBatch); nil
-	// until the first Add, which then makes a portable one.
-	Block *nativeblock.Responses
+	// Blocks hold the rows, BlockRows to a block but the last, in the schema flavor the
+	// batch was made for (NewBatch; a zero Batch is portable). Encoding one block is a
+	// short piece of work: an insert yields to DNS between blocks.
+	Blocks []*nativeblock.Responses
 
-	rows  *Rows    // Rows' copy, until the batch changes
-	slots []uint32 // ReleaseCaptures' scratch
+	modern bool
+	n      int                      // rows
+	spare  []*nativeblock.Responses // emptied blocks, for reuse
+	rows   *Rows                    // Rows' copy, until the batch changes
+	slots  []uint32                 // ReleaseCaptures' scratch
 }
+
+// BlockRows is the rows of a block: about 0.1 ms to encode on one core.
+const BlockRows = 1024
 
 // NewBatch is an empty batch for a table of the modern schema flavor if modern is set, else
 // the portable one. The writer learns the flavor from the server; a batch of the other
 // flavor is converted when it is inserted.
 func NewBatch(id uint64, modern bool) *Batch {
-	return &Batch{ID: id, Block: nativeblock.New(modern)}
+	return &Batch{ID: id, modern: modern}
 }
 
 // Len returns the number of rows.
-func (b *Batch) Len() int {
-	if b.Block == nil {
-		return 0
+func (b *Batch) Len() int { return b.n }
+
+// Modern reports the flavor of the batch's blocks.
+func (b *Batch) Modern() bool { return b.modern }
+
+// Block returns the block of row i and the row's index in it.
+func (b *Batch) Block(i int) (*nativeblock.Responses, int) {
+	return b.Blocks[i/BlockRows], i % BlockRows
+}
+
+// tail is the block the next row goes into.
+func (b *Batch) tail() *nativeblock.Responses {
+	if k := len(b.Blocks); k > 0 && b.Blocks[k-1].Rows() < BlockRows {
+		return b.Blocks[k-1]
 	}
-	return b.Block.Rows()
+	var blk *nativeblock.Responses
+	if k := len(b.spare); k > 0 {
+		blk, b.spare = b.spare[k-1], b.spare[:k-1]
+	} else {
+		blk = nativeblock.New(b.modern)
+	}
+	b.Blocks = append(b.Blocks, blk)
+	return blk
 }
 
 // Decoder is the writer's scratch space for turning captures into rows: the wire walk,
@@ -74,11 +99,9 @@ func (b *Batch) Add(c *Capture, d *Decoder, sensor string) error {
 		}
 		size = uint32(n)
 	}
-	if b.Block == nil {
-		b.Block = nativeblock.New(false)
-	}
 	b.rows = nil
-	blk := b.Block
+	blk := b.tail()
+	b.n++
 	b.Caps = append(b.Caps, *c)
 	blk.Time.AppendUnixMilli(c.Time.UnixMilli())
 	blk.Sensor.Append(sensor)
@@ -158,19 +181,26 @@ func (b *Batch) ReleaseCaptures() {
 // buffers go back to their pool.
 func (b *Batch) Reset(id uint64) {
 	b.ReleaseCaptures()
-	b.ID, b.Uncertain, b.rows = id, false, nil
-	if b.Block != nil {
-		b.Block.Reset()
+	b.ID, b.Uncertain, b.rows, b.n = id, false, nil, 0
+	for _, blk := range b.Blocks {
+		blk.Reset()
+		b.spare = append(b.spare, blk)
 	}
+	clear(b.Blocks)
+	b.Blocks = b.Blocks[:0]
+}
+
+// AppendRow appends row i of src, a batch of either flavor (converted to b's).
+func (b *Batch) AppendRow(src *Batch, i int) {
+	blk, j := src.Block(i)
+	b.rows = nil
+	b.tail().AppendRow(blk, j)
+	b.n++
 }
 
 // Subset returns the rows for which keep is true, as a new batch with the same id.
 func (b *Batch) Subset(keep func(i int) bool) *Batch {
-	n := &Batch{ID: b.ID}
-	if b.Block == nil {
-		return n
-	}
-	n.Block = nativeblock.New(b.Block.Modern())
+	n := &Batch{ID: b.ID, modern: b.modern}
 	for i := range b.Len() {
 		if !keep(i) {
 			continue
@@ -178,16 +208,22 @@ func (b *Batch) Subset(keep func(i int) bool) *Batch {
 		if i < len(b.Caps) {
 			n.Caps = append(n.Caps, b.Caps[i])
 		}
-		n.Block.AppendRow(b.Block, i)
+		n.AppendRow(b, i)
 	}
 	return n
 }
 
 // TimeAt returns the time of row i, to the millisecond as stored.
-func (b *Batch) TimeAt(i int) time.Time { return b.Block.TimeAt(i) }
+func (b *Batch) TimeAt(i int) time.Time {
+	blk, j := b.Block(i)
+	return blk.TimeAt(j)
+}
 
 // QNameAt returns the qname of row i.
-func (b *Batch) QNameAt(i int) string { return string(b.Block.QNameAt(i)) }
+func (b *Batch) QNameAt(i int) string {
+	blk, j := b.Block(i)
+	return string(blk.QNameAt(j))
+}
 
 // Rows is a batch as Go values, column by column in the order of the responses table:
 // what clickhouse-go's Append takes, and what tests read. It is a copy.
@@ -219,49 +255,50 @@ type Section struct {
 }
 
 // Rows returns the batch's rows as Go values, a copy: for the clickhouse-go insert path and
-// for tests, not for the writer's own path. Each text column is one string cut per row.
+// for tests, not for the writer's own path. Each text column of a block is one string cut
+// per row.
 func (b *Batch) Rows() *Rows {
 	if b.rows != nil {
 		return b.rows
 	}
 	r := &Rows{}
-	n := b.Len()
-	if n == 0 {
-		b.rows = r
-		return r
-	}
-	blk := b.Block
-	r.Time, r.TimeMs, r.Client = make([]time.Time, n), make([]uint16, n), make([]netip.Addr, n)
-	for i := range n {
-		t := blk.TimeAt(i)
-		r.Time[i], r.TimeMs[i] = t, uint16(t.Nanosecond()/int(time.Millisecond))
-		a := netip.AddrFrom16(blk.Client.At(i)).Unmap()
-		if a == netip.IPv6Unspecified() {
-			a = netip.Addr{}
+	for _, blk := range b.Blocks {
+		n := blk.Rows()
+		for i := range n {
+			t := blk.TimeAt(i)
+			r.Time = append(r.Time, t)
+			r.TimeMs = append(r.TimeMs, uint16(t.Nanosecond()/int(time.Millisecond)))
+			a := netip.AddrFrom16(blk.Client.At(i)).Unmap()
+			if a == netip.IPv6Unspecified() {
+				a = netip.Addr{}
+			}
+			r.Client = append(r.Client, a)
 		}
-		r.Client[i] = a
+		r.Sensor = append(r.Sensor, blk.Sensor.Strings()...)
+		r.Server = append(r.Server, blk.Server.Strings()...)
+		r.Transport = append(r.Transport, blk.Transport.Strings()...)
+		r.QName = append(r.QName, blk.QName.Strings()...)
+		r.QType = append(r.QType, blk.QType.Strings()...)
+		r.QClass = append(r.QClass, blk.QClass.Strings()...)
+		r.RCode = append(r.RCode, blk.RCode.Strings()...)
+		r.Flags = append(r.Flags, *blk.Flags...)
+		r.Answer.add(blk.Answer, n)
+		r.Authority.add(blk.Authority, n)
+		r.Size = append(r.Size, *blk.Size...)
+		r.DurationUs = append(r.DurationUs, *blk.DurationUs...)
 	}
-	r.Sensor, r.Server, r.Transport = blk.Sensor.Strings(), blk.Server.Strings(), blk.Transport.Strings()
-	r.QName, r.QType, r.QClass, r.RCode = blk.QName.Strings(), blk.QType.Strings(), blk.QClass.Strings(), blk.RCode.Strings()
-	r.Flags = append([]uint16(nil), *blk.Flags...)
-	r.Answer.set(blk.Answer, n)
-	r.Authority.set(blk.Authority, n)
-	r.Size = append([]uint32(nil), *blk.Size...)
-	r.DurationUs = append([]uint32(nil), *blk.DurationUs...)
 	b.rows = r
 	return r
 }
 
-// set makes the section's rows, cut from one slice per column.
-func (s *Section) set(from *nativeblock.Section, n int) {
+// add appends the section's n rows of a block, cut from one slice per column.
+func (s *Section) add(from *nativeblock.Section, n int) {
 	name, typ, class, data := from.Name.Strings(), from.Type.Strings(), from.Class.Strings(), from.Data.Strings()
 	ttl := append([]uint32(nil), *from.TTL...)
-	s.Name, s.Type, s.Class = make([][]string, n), make([][]string, n), make([][]string, n)
-	s.TTL, s.Data = make([][]uint32, n), make([][]string, n)
 	for i := range n {
 		lo, hi := from.Records(i)
-		s.Name[i], s.Type[i], s.Class[i] = name[lo:hi:hi], typ[lo:hi:hi], class[lo:hi:hi]
-		s.TTL[i], s.Data[i] = ttl[lo:hi:hi], data[lo:hi:hi]
+		s.Name, s.Type, s.Class = append(s.Name, name[lo:hi:hi]), append(s.Type, typ[lo:hi:hi]), append(s.Class, class[lo:hi:hi])
+		s.TTL, s.Data = append(s.TTL, ttl[lo:hi:hi]), append(s.Data, data[lo:hi:hi])
 	}
 }
 

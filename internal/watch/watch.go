@@ -153,9 +153,10 @@ func (w *Watcher) Observe(b *record.Batch) {
 	if b.Len() == 0 {
 		return
 	}
-	ans := b.Block.Answer
 	for i := range b.Len() {
-		lo, hi := ans.Records(i)
+		blk, row := b.Block(i)
+		ans := blk.Answer
+		lo, hi := ans.Records(row)
 		for j := lo; j < hi; j++ {
 			// The tuple reads the batch's buffers, which are reused once this returns: it is
 			// copied when it matches, and only then.
