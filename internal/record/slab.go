@@ -34,6 +34,7 @@ type slab struct {
 	mu     sync.Mutex
 	free   []uint32 // slot indexes handed back
 	made   int
+	gets   atomic.Uint64 // slots taken, ever: captures, for Yield
 	chunks atomic.Pointer[[]*[chunkBytes]byte] // copied on growth, read without the lock
 }
 
@@ -42,6 +43,7 @@ func newSlab(size int) *slab { return &slab{size: size, perChunk: chunkBytes / s
 // get returns a free slot's index and its buffer (empty, with the class's capacity).
 func (s *slab) get() (int, []byte) {
 	s.mu.Lock()
+	s.gets.Add(1) // its cache line is the lock's, already held
 	var i int
 	if n := len(s.free); n > 0 {
 		i = int(s.free[n-1])
@@ -78,6 +80,15 @@ func (s *slab) put(i int) {
 	s.mu.Lock()
 	s.free = append(s.free, uint32(i))
 	s.mu.Unlock()
+}
+
+// captures counts the slots ever taken: a capture takes one.
+func captures() uint64 {
+	var n uint64
+	for _, s := range slotClasses {
+		n += s.gets.Load()
+	}
+	return n
 }
 
 // bigSlots holds the rare messages larger than the largest class, by number.
@@ -164,4 +175,15 @@ func freeSlots(ids []uint32) {
 			freeSlot(id)
 		}
 	}
+}
+
+// DropQueued hands back the slots of queued captures that will not be decoded, taking each
+// class's lock once.
+func DropQueued(qs []Queued) {
+	ids := make([]uint32, 0, len(qs))
+	for i := range qs {
+		ids = append(ids, qs[i].slot)
+		qs[i].slot = 0
+	}
+	freeSlots(ids)
 }
