@@ -34,7 +34,7 @@ type slab struct {
 	mu     sync.Mutex
 	free   []uint32 // slot indexes handed back
 	made   int
-	gets   atomic.Uint64 // slots taken, ever: captures, for Yield
+	gets   atomic.Uint64                       // slots taken, ever: captures, for Yield
 	chunks atomic.Pointer[[]*[chunkBytes]byte] // copied on growth, read without the lock
 }
 
