@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,8 @@ func TestBenchTiny(t *testing.T) {
 		"Latency at a fixed",
 		"Memory: peak RSS",
 		"Ingest: records per second",
-		"clickhouse-client, Native",
+		"clickhouse-client Native, blocks of the batch size",
+		"clickhouse-client Native, one block",
 		"Bytes on disk",
 		"History lookups over",
 		"| name |",
@@ -55,6 +57,10 @@ func TestBenchTiny(t *testing.T) {
 		if !strings.Contains(string(results), want) {
 			t.Errorf("results.md lacks %q:\n%s", want, results)
 		}
+	}
+	// The ingest rows carry clickhouse-client's rate beside the writer's, both ways.
+	if !regexp.MustCompile(`\| [0-9]+ \([0-9.]+\) \| [0-9]+ \([0-9.]+\) \|`).Match(results) {
+		t.Errorf("the ingest table has no clickhouse-client rates:\n%s", results)
 	}
 	if strings.Contains(string(results), "rows = answered in 0/") {
 		t.Errorf("passivedns lost records:\n%s", results)
