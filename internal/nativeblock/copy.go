@@ -79,7 +79,7 @@ func (s *Section) Records(i int) (lo, hi int) {
 // rows that did not land, and a batch decoded before the server's flavor was known is
 // converted to it.
 func (r *Responses) AppendRow(src *Responses, i int) {
-	if src.modern == r.modern && !r.modern {
+	if !src.modern && !r.modern { // both portable: the raw seconds and milliseconds
 		r.Time.sec.AppendRaw(src.Time.sec.Data[i])
 		r.Time.ms.Append(src.Time.ms.Row(i))
 	} else {
