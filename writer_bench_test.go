@@ -134,6 +134,7 @@ func BenchmarkWriter(b *testing.B) {
 		{name: "18.16/http", http: "http://" + testCH(b).HTTPAddr + "/"},
 		{name: "18.16/clickhouse-go"},
 		{name: "modern/encode", http: ack.URL + "/", fixed: &schema.Schema{Flavor: schema.Flavor{Modern: true}, DB: "bench_writer"}},
+		{name: "portable/encode", http: ack.URL + "/", fixed: &schema.Schema{DB: "bench_writer"}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			db := "bench_writer"

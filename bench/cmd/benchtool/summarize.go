@@ -218,6 +218,7 @@ func summarize(args []string) error {
 
 	// clickhouse-client's rate for the same rows, by batch size ("all": one block).
 	native := map[string]float64{}
+	nativeCPU := map[string]string{} // ClickHouse's CPU µs per row for them
 	for _, r := range rs {
 		if r.kind == "native" && r.f("seconds") > 0 {
 			b := r.s("batch")
@@ -225,6 +226,7 @@ func summarize(args []string) error {
 				b = "all" // runs before blocks of each batch size
 			}
 			native[b] = r.f("rows") / r.f("seconds")
+			nativeCPU[b] = perRow(r)
 		}
 	}
 	versus := func(rate, base float64) string {
@@ -241,13 +243,13 @@ func summarize(args []string) error {
 		if first {
 			fmt.Println("## Ingest: records per second into ClickHouse, CoreDNS on one core")
 			fmt.Println()
-			fmt.Println("| batch | rows | rows/s | CoreDNS CPU µs per row | clickhouse-client Native, blocks of the batch size: rows/s (ratio) | clickhouse-client Native, one block: rows/s (ratio) |")
-			fmt.Println("| ---: | ---: | ---: | ---: | ---: | ---: |")
+			fmt.Println("| batch | rows | rows/s | CoreDNS CPU µs per row | ClickHouse CPU µs per row | clickhouse-client Native, blocks of the batch size: rows/s (ratio) | clickhouse-client Native, one block: rows/s (ratio) | ClickHouse CPU µs per row, clickhouse-client in blocks of the batch size |")
+			fmt.Println("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 			first = false
 		}
 		rate := r.f("rows") / r.f("seconds")
-		fmt.Printf("| %s | %s | %.0f | %.1f | %s | %s |\n", r.s("batch"), r.s("rows"), rate, 1e6*r.f("cpu_s")/r.f("rows"),
-			versus(rate, native[r.s("batch")]), versus(rate, native["all"]))
+		fmt.Printf("| %s | %s | %.0f | %.1f | %s | %s | %s | %s |\n", r.s("batch"), r.s("rows"), rate, 1e6*r.f("cpu_s")/r.f("rows"),
+			perRow(r), versus(rate, native[r.s("batch")]), versus(rate, native["all"]), nativeCPU[r.s("batch")])
 	}
 	if !first {
 		fmt.Println()
@@ -368,4 +370,13 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// perRow is the ClickHouse server's CPU per row of an ingest or native result, merges set
+// off by the insert included; "-" for results recorded before it was measured.
+func perRow(r result) string {
+	if r.s("ch_cpu_s") == "" || r.f("rows") <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", 1e6*r.f("ch_cpu_s")/r.f("rows"))
 }
