@@ -34,15 +34,15 @@ func (w *writer) startFlusher(quit chan struct{}) *flusher {
 	return f
 }
 
-// handOff gives b to the flusher, logging drops while it waits for the one in flight; false
-// if quit came first.
+// handOff gives b to the flusher, doing the writer's tick while it waits for the one in
+// flight; false if quit came first.
 func (w *writer) handOff(f *flusher, b *record.Batch, quit chan struct{}, logTick <-chan time.Time) bool {
 	for {
 		select {
 		case f.in <- b:
 			return true
 		case <-logTick:
-			w.logDrops()
+			w.tick()
 		case <-quit:
 			return false
 		}

@@ -3,9 +3,10 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/record"
+
 	"context"
 	"sync"
-	"time"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/metrics"
@@ -25,7 +26,7 @@ type PassiveDNS struct {
 // ServeDNS implements plugin.Handler.
 func (p *PassiveDNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	rec := recorders.Get().(*recorder)
-	*rec = recorder{ResponseWriter: w, p: p, start: time.Now(), server: metrics.WithServer(ctx)}
+	*rec = recorder{ResponseWriter: w, p: p, start: record.Mono(), server: metrics.WithServer(ctx)}
 	rc, err := plugin.NextOrFailure(p.Name(), p.Next, ctx, rec, r)
 	if !rec.written && !plugin.ClientWrite(rc) {
 		// The server itself answers with this rcode after we return (dnsserver's error

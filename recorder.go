@@ -17,7 +17,7 @@ import (
 type recorder struct {
 	dns.ResponseWriter
 	p       *PassiveDNS
-	start   time.Time
+	start   time.Duration // record.Mono at the query
 	server  string
 	written bool
 }
@@ -77,13 +77,12 @@ func (p *PassiveDNS) captureWire(r *recorder, b []byte) {
 }
 
 func (p *PassiveDNS) newCapture(r *recorder) record.Capture {
-	// One clock reading, the monotonic one: the wall time is the start's plus it (the
-	// stored time has milliseconds), and time.Now would read both clocks again.
-	elapsed := time.Since(r.start)
+	// One clock reading per instant, the monotonic one (record.Mono says why).
+	now := record.Mono()
 	remote := r.ResponseWriter.RemoteAddr()
 	return record.Capture{
-		Time:      r.start.Add(elapsed),
-		Elapsed:   elapsed,
+		Time:      record.WallTime(now),
+		Elapsed:   now - r.start,
 		Client:    p.cfg.clients.Reduce(remoteIP(remote)),
 		Server:    r.server,
 		Transport: transport(r.server, remote),
