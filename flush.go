@@ -277,10 +277,6 @@ func (w *writer) run(quit, done chan struct{}) {
 	timer.Stop()
 	poll.Stop()
 	defer logTick.Stop()
-	var fl *flusher
-	if w.spool == nil {
-		fl = w.startFlusher(quit)
-	}
 	defer w.logDrops()
 	for {
 		full, was := false, cur.Len()
@@ -305,7 +301,7 @@ func (w *writer) run(quit, done chan struct{}) {
 		case <-quit:
 			timer.Stop()
 			poll.Stop()
-			w.drain(fl.stop(), cur, scratch)
+			w.drain(cur, scratch)
 			return
 		}
 		if was == 0 && cur.Len() > 0 {
@@ -315,13 +311,14 @@ func (w *writer) run(quit, done chan struct{}) {
 			timer.Stop()
 			w.dispatch(cur)
 			cur = w.newBatch()
-		} else if full && cur.Len() > 0 {
+		} else if full {
 			timer.Stop()
 			// Interrupted by quit: the drain takes over this batch and the queue.
-			if !w.handOff(fl, cur, quit, logTick.C) {
-				w.drain(fl.stop(), cur, scratch)
+			if cur.Len() > 0 && !w.flushUntil(cur, time.Time{}, quit) {
+				w.drain(cur, scratch)
 				return
 			}
+			w.release(cur)
 			cur = w.newBatch()
 		}
 		queueLength.Set(float64(len(w.queue) + cur.Len()))
@@ -366,19 +363,10 @@ func (w *writer) take(b *record.Batch, q *record.Queued, scratch *record.Decoder
 	}
 }
 
-// drain writes first (the flusher's unwritten batch, if any), cur and everything still
-// queued, in batches, within shutdownTimeout; what cannot be written by then is counted as
-// dropped.
-func (w *writer) drain(first, cur *record.Batch, scratch *record.Decoder) {
+// drain writes cur and everything still queued, in batches, within shutdownTimeout;
+// what cannot be written by then is counted as dropped.
+func (w *writer) drain(cur *record.Batch, scratch *record.Decoder) {
 	deadline := time.Now().Add(w.shutdownTimeout)
-	if first != nil {
-		if !w.flushUntil(first, deadline, nil) {
-			w.dropAll(first.Len()+cur.Len(), "ClickHouse unreachable at shutdown")
-			queueLength.Set(0)
-			return
-		}
-		w.release(first)
-	}
 	for {
 	fill:
 		for cur.Len() < w.cfg.batch {
@@ -400,25 +388,20 @@ func (w *writer) drain(first, cur *record.Batch, scratch *record.Decoder) {
 			continue
 		}
 		if !w.flushUntil(cur, deadline, nil) {
-			w.dropAll(cur.Len(), "ClickHouse unreachable at shutdown")
+			lost := cur.Len()
+			for len(w.queue) > 0 {
+				q := <-w.queue
+				w.queuedBytes.Add(-int64(q.Bytes()))
+				q.Drop()
+				lost++
+			}
+			w.drop(dropShutdown, lost, errors.New("ClickHouse unreachable at shutdown"))
 			break
 		}
 		w.release(cur)
 		cur = w.newBatch()
 	}
 	queueLength.Set(0)
-}
-
-// dropAll counts lost (records already taken from the queue) and everything still queued
-// as dropped at shutdown.
-func (w *writer) dropAll(lost int, why string) {
-	for len(w.queue) > 0 {
-		q := <-w.queue
-		w.queuedBytes.Add(-int64(q.Bytes()))
-		q.Drop()
-		lost++
-	}
-	w.drop(dropShutdown, lost, errors.New(why))
 }
 
 // flushUntil writes b, retrying with backoff, until it is written or rejected (true),

@@ -8,7 +8,6 @@ import (
 
 	"context"
 	"errors"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,8 +24,6 @@ type fakeSink struct {
 	calls   int
 	down    atomic.Bool   // fail every write and ping, as an unreachable server
 	hang    chan struct{} // when set, writes block until it is closed or ctx ends
-
-	inflight, maxInflight atomic.Int32 // writes running at once: now, and the most seen
 }
 
 func (f *fakeSink) Prepare(context.Context) error { return nil }
@@ -42,10 +39,6 @@ func (f *fakeSink) Write(ctx context.Context, b *record.Batch) error {
 	if f.down.Load() {
 		return errors.New("connection refused")
 	}
-	if n := f.inflight.Add(1); n > f.maxInflight.Load() {
-		f.maxInflight.Store(n)
-	}
-	defer f.inflight.Add(-1)
 	if f.hang != nil {
 		select {
 		case <-f.hang:
@@ -95,50 +88,6 @@ func TestWriterFlushesOnSize(t *testing.T) {
 	testkit.WaitFor(t, "two full batches", 5*time.Second, func() bool { _, b := s.rows(); return b == 2 })
 	if n, _ := s.rows(); n != 6 {
 		t.Errorf("wrote %d rows before the flush interval, want 6", n)
-	}
-}
-
-// The writer decodes the next batch while the previous one is being inserted, with one
-// insert in flight at most, and the batches land in the order they were captured.
-func TestWriterDecodesWhileInserting(t *testing.T) {
-	s := &fakeSink{hang: make(chan struct{})}
-	w := newTestWriter(3, 100, time.Hour, s)
-	if err := w.start(); err != nil {
-		t.Fatal(err)
-	}
-	defer w.stop()
-	names := []string{"a.example.", "b.example.", "c.example.", "d.example.", "e.example.", "f.example.", "g.example.", "h.example.", "i.example."}
-	for _, n := range names[:3] {
-		w.enqueue(recordtest.Capture(t, n))
-	}
-	testkit.WaitFor(t, "the first insert to start", 5*time.Second, func() bool { return s.inflight.Load() == 1 })
-	for _, n := range names[3:6] {
-		w.enqueue(recordtest.Capture(t, n))
-	}
-	// The second batch is decoded while the first insert hangs: the queue empties.
-	testkit.WaitFor(t, "the second batch decoded during the first insert", 5*time.Second, func() bool { return w.queuedBytes.Load() == 0 })
-	for _, n := range names[6:] {
-		w.enqueue(recordtest.Capture(t, n))
-	}
-	time.Sleep(50 * time.Millisecond)
-	if got := len(w.queue); got != 3 {
-		t.Errorf("%d captures queued while two batches wait, want 3: the writer holds one full batch, not more", got)
-	}
-	close(s.hang)
-	testkit.WaitFor(t, "three batches", 5*time.Second, func() bool { _, b := s.rows(); return b == 3 })
-	if m := s.maxInflight.Load(); m != 1 {
-		t.Errorf("%d inserts ran at once, want 1", m)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var got []string
-	for _, b := range s.batches {
-		for i := range b.Len() {
-			got = append(got, b.QNameAt(i))
-		}
-	}
-	if !slices.Equal(got, names) {
-		t.Errorf("rows landed as %v, want %v", got, names)
 	}
 }
 
