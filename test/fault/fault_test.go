@@ -624,11 +624,10 @@ func copySet(m map[string]bool) map[string]bool {
 // Test 7: ClickHouse down, no spool, a small queue, and as many queries as 16 clients can
 // push for 60 s. Memory stays bounded: the writer holds at most queue records in the
 // queue (each with at most 1 KiB of wire, the queue's byte budget, plus a capture struct
-// of about 200 bytes), the batch it keeps retrying and the next one, filled while it
-// retries (batch records each, decoded, budgeted the same), and drops the rest as
-// queue_full. The bound on VmRSS is therefore
+// of about 200 bytes) and one batch it keeps retrying (batch records, decoded, budgeted the
+// same), and drops the rest as queue_full. The bound on VmRSS is therefore
 //
-//	baseline + (queue + 2 x batch) x (1024 + 200) B + 64 MiB
+//	baseline + (queue + batch) x (1024 + 200) B + 64 MiB
 //
 // where baseline is the RSS after start and a warm-up, and 64 MiB is slack for the Go
 // runtime (GC headroom at GOGC=100 over the live heap, goroutine stacks, socket buffers of
@@ -648,7 +647,7 @@ func TestMemoryBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bound := baseline + (queue+2*batch)*perRecord/1024 + 64<<10
+	bound := baseline + (queue+batch)*perRecord/1024 + 64<<10
 
 	const saturation = 60 * time.Second
 	l := startLoad(t, res.Addr, "m", 16, 0, 500*time.Millisecond, false)
