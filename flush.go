@@ -174,14 +174,6 @@ func (w *writer) drop(reason string, n int, err error) {
 	w.dropsSinceLog.Add(int64(n))
 }
 
-// tick is the writer's work once a second: the log line of drops, and a new anchor for
-// the capture clock (record.RefreshClock), so a step of the system clock reaches the stored
-// times within a second.
-func (w *writer) tick() {
-	w.logDrops()
-	record.RefreshClock()
-}
-
 func (w *writer) logDrops() {
 	if n := w.dropsSinceLog.Swap(0); n > 0 {
 		log.Warningf("Dropped %d responses (latest reason %s)", n, w.lastDrop.Load())
@@ -297,7 +289,7 @@ func (w *writer) run(quit, done chan struct{}) {
 		case <-timer.C:
 			full = true
 		case <-logTick.C:
-			w.tick()
+			w.logDrops()
 		case <-quit:
 			timer.Stop()
 			poll.Stop()
