@@ -224,3 +224,42 @@ func TestGenerated(t *testing.T) {
 	}
 	t.Logf("%d messages walked without Msg.Unpack", walked)
 }
+
+// TestSizeAroundPointerLimit: names are remembered for compression only below offset
+// 16384. Answers padded by a large TXT record put repeated names, names sharing suffixes
+// and SRV and DNAME targets (never compressed) on both sides of that limit, at every
+// padding within a few hundred octets, and the computed size must still be the library's.
+func TestSizeAroundPointerLimit(t *testing.T) {
+	var d Decoder
+	owners := []string{"www.example.org.", "a.www.example.org.", "www.example.org.", "b.example.org.",
+		"srv.example.org.", "www.example.org."}
+	for pad := 16000; pad < 16400; pad += 3 {
+		var txt []string
+		for left := pad; left > 0; left -= 255 {
+			txt = append(txt, strings.Repeat("x", min(left, 255)))
+		}
+		m := new(dns.Msg)
+		m.SetQuestion("www.example.org.", dns.TypeTXT)
+		m.Response = true
+		hdr := func(name string, typ uint16) dns.RR_Header {
+			return dns.RR_Header{Name: name, Rrtype: typ, Class: dns.ClassINET, Ttl: 60}
+		}
+		m.Answer = append(m.Answer, &dns.TXT{Hdr: hdr("pad.example.net.", dns.TypeTXT), Txt: txt})
+		for i, o := range owners {
+			m.Answer = append(m.Answer,
+				&dns.A{Hdr: hdr(o, dns.TypeA), A: net.IPv4(192, 0, 2, byte(i)).To4()},
+				&dns.SRV{Hdr: hdr("_x._tcp."+o, dns.TypeSRV), Priority: 1, Weight: 1, Port: 53, Target: o},
+				&dns.DNAME{Hdr: hdr("d."+o, dns.TypeDNAME), Target: o},
+				&dns.CNAME{Hdr: hdr("c."+o, dns.TypeCNAME), Target: "pad.example.net."})
+		}
+		for _, compress := range []bool{false, true} {
+			m.Compress = compress
+			wire, err := m.Pack()
+			if err != nil {
+				t.Fatalf("pad %d: %v", pad, err)
+			}
+			compare(t, &d, wire, true)
+			compare(t, &d, wire, false)
+		}
+	}
+}

@@ -75,6 +75,20 @@ type compressor struct {
 	indexed bool
 	labels  []int32
 	lh      []uint64
+	seen    []seenName // whole names in the table, maxSeen at most
+}
+
+// seenName is a name without pointers at src in msg, n octets with its root.
+type seenName struct{ src, n int32 }
+
+// maxSeen bounds the names compared whole: answers repeat a few, and a long list would
+// cost more than the lookups it saves.
+const maxSeen = 8
+
+func (c *compressor) remember(src int, n int32) {
+	if len(c.seen) < maxSeen {
+		c.seen = append(c.seen, seenName{src: int32(src), n: n})
+	}
 }
 
 type slot struct {
@@ -92,6 +106,7 @@ const (
 func (c *compressor) reset(msg []byte) {
 	c.msg = msg
 	c.hashes, c.srcs, c.lens, c.next = c.hashes[:0], c.srcs[:0], c.lens[:0], c.next[:0]
+	c.seen = c.seen[:0]
 	if c.indexed {
 		clear(c.index)
 		c.indexed = false
@@ -109,7 +124,7 @@ func (c *compressor) name(src, off int, compress bool) int {
 	labels := c.labels[:0]
 	// labels[flat:] lie in one piece ending with the root at end: most names (all of
 	// them in an uncompressed capture) compare as one run of bytes.
-	flat, end := 0, src
+	flat, end, whole := 0, src, true
 	for p, hops := src, 0; hops <= maxPointers; {
 		l := int(msg[p])
 		if l == 0 {
@@ -119,7 +134,7 @@ func (c *compressor) name(src, off int, compress bool) int {
 		if l&0xC0 == 0xC0 {
 			p = (l&0x3F)<<8 | int(msg[p+1])
 			hops++
-			flat = len(labels)
+			flat, whole = len(labels), false
 			continue
 		}
 		labels = append(labels, int32(p))
@@ -128,6 +143,19 @@ func (c *compressor) name(src, off int, compress bool) int {
 	c.labels = labels
 	if len(labels) == 0 {
 		return off + 1 // the root is never compressed
+	}
+	// Most names of an answer were written before, whole (the owner of every record of an
+	// RRset, the question's name as the first owner): comparing the name with those costs
+	// less than hashing and looking up each suffix. A name in seen is in the table, so
+	// the lookup would find it at its first label and point there. Only where the type
+	// allows a pointer: SRV and DNAME targets are few.
+	size := int32(end + 1 - src)
+	if whole && compress {
+		for _, w := range c.seen {
+			if w.n == size && string(msg[w.src:w.src+size]) == string(msg[src:src+int(size)]) {
+				return off + 2
+			}
+		}
 	}
 	// Hash every suffix, from the right.
 	lh := c.lh[:0]
@@ -147,11 +175,17 @@ func (c *compressor) name(src, off int, compress bool) int {
 			n = int32(end + 1 - int(p))
 		}
 		if c.find(lh[i], labels[i:], n) {
+			if i == 0 && whole {
+				c.remember(src, size)
+			}
 			if compress {
 				return off + 2
 			}
 		} else if off < maxCompressionOffset {
 			c.insert(lh[i], p, n)
+			if i == 0 && whole {
+				c.remember(src, size)
+			}
 		}
 		off += 1 + int(msg[p])
 	}
