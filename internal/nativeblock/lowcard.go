@@ -18,6 +18,9 @@ type lowCard struct {
 	text []string          // the dictionary's values, for Row
 	ids  map[string]uint32 // the dictionary's keys
 
+	last   string // the value appended last, and its key
+	lastID uint32
+
 	k8  proto.ColUInt8
 	k16 proto.ColUInt16
 	k32 proto.ColUInt32
@@ -38,6 +41,13 @@ const (
 // Append adds one value; the string is kept as the dictionary's when it is new, so pass
 // one that does not change (a constant or an interned string).
 func (c *lowCard) Append(v string) {
+	// Most rows repeat the previous row's value (the sensor, the class IN, an RRset's
+	// type): a comparison of two strings, at once when they are the same one, costs less
+	// than the map lookup.
+	if len(c.keys) > 0 && v == c.last {
+		c.keys = append(c.keys, c.lastID)
+		return
+	}
 	id, ok := c.ids[v]
 	if !ok {
 		id = uint32(len(c.text))
@@ -45,6 +55,7 @@ func (c *lowCard) Append(v string) {
 		c.text = append(c.text, v)
 		c.dict.Append(v)
 	}
+	c.last, c.lastID = v, id
 	c.keys = append(c.keys, id)
 }
 
@@ -69,6 +80,7 @@ func (c *lowCard) Reset() {
 	clear(c.text)
 	c.text = c.text[:0]
 	clear(c.ids)
+	c.last = ""
 }
 
 // EncodeState writes the key version, once per column before its blocks.
