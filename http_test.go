@@ -408,7 +408,9 @@ func TestAPIClickHouseStalled(t *testing.T) {
 	if resp := c.get("/api/v1/name/example.net"); resp.status != 200 {
 		t.Fatalf("before: %d %s", resp.status, resp.body)
 	}
-	testCH(t).Pause()
+	if err := testCH(t).Pause(); err != nil {
+		t.Fatal(err)
+	}
 	defer testCH(t).Resume()
 	for _, p := range []string{"/api/v1/name/example.net", "/dnsdb/v2/lookup/rrset/name/example.net"} {
 		start := time.Now()

@@ -239,8 +239,17 @@ func (s *Server) Kill() {
 	}
 }
 
-// Pause stops the server with SIGSTOP: connections stay open but nothing answers.
-func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+// Pause stops the server with SIGSTOP: connections stay open but nothing answers. It
+// returns once every thread of the server has stopped, or an error after pauseTimeout.
+func (s *Server) Pause() error {
+	if !s.external && !s.proc.Pause(pauseTimeout) {
+		return fmt.Errorf("chtest: clickhouse-server (pid %d) did not stop within %v of SIGSTOP", s.Pid(), pauseTimeout)
+	}
+	return nil
+}
+
+// pauseTimeout is how long Pause waits for every thread of the server to stop.
+const pauseTimeout = 5 * time.Second
 
 // Resume continues a paused server with SIGCONT.
 func (s *Server) Resume() { s.signal(syscall.SIGCONT) }

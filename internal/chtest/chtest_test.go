@@ -131,7 +131,9 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("count after stop and restart = %s, want 3", got)
 	}
 
-	s.Pause()
+	if err := s.Pause(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	_, err = s.QueryContext(ctx, "SELECT 1")
 	cancel()
@@ -144,7 +146,9 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// Stop must end a paused server too.
-	s.Pause()
+	if err := s.Pause(); err != nil {
+		t.Fatal(err)
+	}
 	start = time.Now()
 	s.Stop()
 	if s.Pid() != 0 {
@@ -221,7 +225,9 @@ func TestExternalDSN(t *testing.T) {
 		t.Errorf("Restart on an external server: %v", err)
 	}
 	s.Kill() // no-ops, must not panic
-	s.Pause()
+	if err := s.Pause(); err != nil {
+		t.Error(err)
+	}
 	s.Resume()
 	s.Stop()
 }

@@ -90,8 +90,10 @@ func (z *ZooKeeper) Stop() { z.proc.Stop(30 * time.Second) }
 // Kill ends ZooKeeper with SIGKILL and waits until it has exited.
 func (z *ZooKeeper) Kill() { z.proc.Kill() }
 
-// Pause stops ZooKeeper with SIGSTOP: connections stay open, nothing answers.
-func (z *ZooKeeper) Pause() { z.proc.Signal(syscall.SIGSTOP) }
+// Pause stops ZooKeeper with SIGSTOP: connections stay open, nothing answers. It returns
+// once every thread of the JVM has stopped (30 s at most; the tests then see ZooKeeper
+// answer, and fail).
+func (z *ZooKeeper) Pause() { z.proc.Pause(30 * time.Second) }
 
 // Resume continues a paused ZooKeeper.
 func (z *ZooKeeper) Resume() { z.proc.Signal(syscall.SIGCONT) }

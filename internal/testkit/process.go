@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -73,6 +74,47 @@ func (p *Process) Signal(sig syscall.Signal) {
 		return
 	}
 	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+}
+
+// Pause stops the process group with SIGSTOP and waits, up to timeout, until every thread
+// of the process has stopped; it reports whether they all did. The kernel stops a process
+// thread by thread after kill returns, and on a busy machine a thread still running has
+// answered a request meanwhile.
+func (p *Process) Pause(timeout time.Duration) bool {
+	p.Signal(syscall.SIGSTOP)
+	pid := p.Pid()
+	if pid == 0 {
+		return false
+	}
+	for deadline := time.Now().Add(timeout); ; time.Sleep(time.Millisecond) {
+		if allStopped(pid) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// allStopped reports whether every thread of pid is in the stopped state ('T' in
+// /proc/PID/task/TID/stat, after the command name in parentheses).
+func allStopped(pid int) bool {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, t := range tasks {
+		stat, err := os.ReadFile(dir + "/" + t.Name() + "/stat")
+		if err != nil {
+			return false // a thread that ended between the two reads: look again
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 || i+2 >= len(stat) || stat[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
 }
 
 // Stop ends the process with SIGTERM, and SIGKILL if it has not exited after timeout, and

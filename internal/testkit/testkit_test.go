@@ -2,9 +2,12 @@ package testkit
 
 import (
 	"net"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -58,5 +61,30 @@ func TestAbbrev(t *testing.T) {
 	long := Abbrev("SELECT " + strings.Repeat("x, ", 50))
 	if len(long) != 80 || !strings.HasSuffix(long, "...") {
 		t.Errorf("Abbrev of a long statement = %q (%d bytes)", long, len(long))
+	}
+}
+
+// TestPauseStopsTheProcess: Pause returns once the process is seen stopped, and it runs
+// again after SIGCONT; a process that does not run is never reported stopped.
+func TestPauseStopsTheProcess(t *testing.T) {
+	var p Process
+	// A shell running a few children in its group: the group leader is what Pause watches,
+	// and SIGSTOP goes to the whole group.
+	cmd := exec.Command("sh", "-c", "sleep 30 & sleep 30 & wait")
+	if _, err := p.Start(cmd, filepath.Join(t.TempDir(), "log")); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(5 * time.Second)
+	if !p.Pause(5 * time.Second) {
+		t.Fatal("Pause: the process did not stop")
+	}
+	if !allStopped(p.Pid()) {
+		t.Fatal("not stopped after Pause returned")
+	}
+	p.Signal(syscall.SIGCONT)
+	WaitFor(t, "the process to run again after SIGCONT", 5*time.Second, func() bool { return !allStopped(p.Pid()) })
+	var gone Process
+	if gone.Pause(100 * time.Millisecond) {
+		t.Error("Pause reported a process that never ran as stopped")
 	}
 }

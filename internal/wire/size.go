@@ -174,18 +174,16 @@ func (c *compressor) name(src, off int, compress bool) int {
 		if i >= flat {
 			n = int32(end + 1 - int(p))
 		}
-		if c.find(lh[i], labels[i:], n) {
-			if i == 0 && whole {
-				c.remember(src, size)
-			}
-			if compress {
-				return off + 2
-			}
-		} else if off < maxCompressionOffset {
+		found := c.find(lh[i], labels[i:], n)
+		inTable := found || off < maxCompressionOffset
+		if !found && inTable {
 			c.insert(lh[i], p, n)
-			if i == 0 && whole {
-				c.remember(src, size)
-			}
+		}
+		if i == 0 && whole && inTable {
+			c.remember(src, size)
+		}
+		if found && compress {
+			return off + 2
 		}
 		off += 1 + int(msg[p])
 	}

@@ -145,7 +145,9 @@ func TestClickHouseFrozen(t *testing.T) {
 	t0 := time.Now()
 	time.Sleep(10 * time.Second)
 	t1 := time.Now()
-	ch.Pause()
+	if err := ch.Pause(); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(19 * time.Second)
 	during := res.mustStatus(t)
 	time.Sleep(time.Second)
