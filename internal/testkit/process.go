@@ -77,9 +77,9 @@ func (p *Process) Signal(sig syscall.Signal) {
 }
 
 // Pause stops the process group with SIGSTOP and waits, up to timeout, until every thread
-// of the process has stopped; it reports whether they all did. The kernel stops a process
-// thread by thread after kill returns, and on a busy machine a thread still running has
-// answered a request meanwhile.
+// of the process has stopped; it reports whether they all did. kill returns before the
+// kernel has stopped every thread of a process, and a thread still running can answer a
+// request meanwhile (a paused ClickHouse answered one once in CI).
 func (p *Process) Pause(timeout time.Duration) bool {
 	p.Signal(syscall.SIGSTOP)
 	pid := p.Pid()

@@ -152,7 +152,7 @@ func (c *compressor) name(src, off int, compress bool) int {
 	size := int32(end + 1 - src)
 	if whole && compress {
 		for _, w := range c.seen {
-			if w.n == size && string(msg[w.src:w.src+size]) == string(msg[src:src+int(size)]) {
+			if c.same(int(w.src), w.n, labels, size) {
 				return off + 2
 			}
 		}
