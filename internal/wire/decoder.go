@@ -48,7 +48,8 @@ type Decoder struct {
 
 	packBuf []byte // for PackedSize's fallback
 
-	comp compressor
+	comp  compressor
+	texts nameTexts
 }
 
 // rec is one resource record as offsets into the message.
@@ -70,6 +71,7 @@ func (d *Decoder) Reset(msg []byte) error {
 	clear(d.fb) // let the old records go
 	d.fb = d.fb[:0]
 	d.slow = false
+	d.texts.reset()
 	if d.walk() {
 		return nil
 	}

@@ -38,9 +38,10 @@ func AppendMsg(buf []byte, m *dns.Msg) ([]byte, bool) {
 	buf = binary.BigEndian.AppendUint16(buf, uint16(len(m.Ns)))
 	buf = binary.BigEndian.AppendUint16(buf, uint16(len(m.Extra)))
 	ok := true
+	var last lastName
 	for i := range m.Question {
 		q := &m.Question[i]
-		if buf, ok = packName(buf, q.Name); !ok {
+		if buf, ok = last.pack(buf, q.Name); !ok {
 			return buf[:start], false
 		}
 		buf = binary.BigEndian.AppendUint16(buf, q.Qtype)
@@ -48,7 +49,7 @@ func AppendMsg(buf []byte, m *dns.Msg) ([]byte, bool) {
 	}
 	for _, section := range [...][]dns.RR{m.Answer, m.Ns, m.Extra} {
 		for _, rr := range section {
-			if buf, ok = appendRR(buf, rr); !ok {
+			if buf, ok = appendRR(buf, rr, &last); !ok {
 				return buf[:start], false
 			}
 		}
@@ -135,13 +136,13 @@ func packedHeader(rr dns.RR) *dns.RR_Header {
 // appendRR appends rr's header and data, with the data's real length: like
 // miekg/dns, the struct's Rdlength is ignored, and the header's type is written as
 // given while the data follows the Go type.
-func appendRR(buf []byte, rr dns.RR) ([]byte, bool) {
+func appendRR(buf []byte, rr dns.RR, last *lastName) ([]byte, bool) {
 	h := packedHeader(rr)
 	if h == nil {
 		return buf, false
 	}
 	ok := true
-	if buf, ok = packName(buf, h.Name); !ok {
+	if buf, ok = last.pack(buf, h.Name); !ok {
 		return buf, false
 	}
 	buf = binary.BigEndian.AppendUint16(buf, h.Rrtype)
@@ -168,24 +169,24 @@ func appendRR(buf []byte, rr dns.RR) ([]byte, bool) {
 		}
 		buf = append(buf, r.AAAA...)
 	case *dns.CNAME:
-		buf, ok = packName(buf, r.Target)
+		buf, ok = last.pack(buf, r.Target)
 	case *dns.NS:
-		buf, ok = packName(buf, r.Ns)
+		buf, ok = last.pack(buf, r.Ns)
 	case *dns.PTR:
-		buf, ok = packName(buf, r.Ptr)
+		buf, ok = last.pack(buf, r.Ptr)
 	case *dns.DNAME:
-		buf, ok = packName(buf, r.Target)
+		buf, ok = last.pack(buf, r.Target)
 	case *dns.MX:
 		buf = binary.BigEndian.AppendUint16(buf, r.Preference)
-		buf, ok = packName(buf, r.Mx)
+		buf, ok = last.pack(buf, r.Mx)
 	case *dns.SRV:
 		buf = binary.BigEndian.AppendUint16(buf, r.Priority)
 		buf = binary.BigEndian.AppendUint16(buf, r.Weight)
 		buf = binary.BigEndian.AppendUint16(buf, r.Port)
-		buf, ok = packName(buf, r.Target)
+		buf, ok = last.pack(buf, r.Target)
 	case *dns.SOA:
-		if buf, ok = packName(buf, r.Ns); ok {
-			buf, ok = packName(buf, r.Mbox)
+		if buf, ok = last.pack(buf, r.Ns); ok {
+			buf, ok = last.pack(buf, r.Mbox)
 		}
 		for _, v := range [...]uint32{r.Serial, r.Refresh, r.Retry, r.Expire, r.Minttl} {
 			buf = binary.BigEndian.AppendUint32(buf, v)
@@ -209,6 +210,27 @@ func appendRR(buf []byte, rr dns.RR) ([]byte, bool) {
 	}
 	binary.BigEndian.PutUint16(buf[rdata-2:], uint16(n))
 	return buf, true
+}
+
+// lastName is the name packed last and where its labels lie in the buffer. In an answer
+// the same name comes again and again (an RRset's owners, a CNAME's target as the next
+// owner), and copying those octets is cheaper than finding the labels again.
+type lastName struct {
+	text     string
+	from, to int // to is 0 until a name is packed
+}
+
+// pack appends s as packName does.
+func (l *lastName) pack(buf []byte, s string) ([]byte, bool) {
+	if l.to > 0 && s == l.text {
+		return append(buf, buf[l.from:l.to]...), true
+	}
+	from := len(buf)
+	buf, ok := packName(buf, s)
+	if ok {
+		l.text, l.from, l.to = s, from, len(buf)
+	}
+	return buf, ok
 }
 
 // packName appends s, a name in presentation format, as uncompressed labels, when it

@@ -73,6 +73,65 @@ func appendName(dst, msg []byte, off int) []byte {
 	return dst // not reached: Reset refused the name
 }
 
+// nameTexts remembers the stored text of the last few names appended from the message:
+// the same name comes again and again in an answer (the question as the first owner, an
+// RRset's owners, a CNAME's target as the next owner), and copying its text is cheaper
+// than escaping and lowering it again. Reset forgets them.
+type nameTexts struct {
+	buf     []byte // the texts, one after another
+	known   [4]nameText
+	n, next int // entries in use; the one to replace next
+}
+
+// nameText is a remembered name: its octets in the message and its text in buf.
+type nameText struct{ wire, wireEnd, from, to int32 }
+
+// maxNameTexts bounds what nameTexts keeps; past it, it starts over.
+const maxNameTexts = 4 << 10
+
+func (t *nameTexts) reset() { t.buf, t.n, t.next = t.buf[:0], 0, 0 }
+
+// appendName is appendName with the names remembered. Equal octets are the same name
+// wherever they lie, pointers included, since they point into the same message.
+func (d *Decoder) appendName(dst []byte, off int) []byte {
+	msg, t := d.msg, &d.texts
+	end := nameEnd(msg, off)
+	for i := range t.n {
+		k := &t.known[i]
+		if string(msg[k.wire:k.wireEnd]) == string(msg[off:end]) {
+			return append(dst, t.buf[k.from:k.to]...)
+		}
+	}
+	start := len(dst)
+	dst = appendName(dst, msg, off)
+	if len(t.buf)+len(dst)-start > maxNameTexts {
+		t.reset()
+	}
+	from := len(t.buf)
+	t.buf = append(t.buf, dst[start:]...)
+	t.known[t.next] = nameText{wire: int32(off), wireEnd: int32(end), from: int32(from), to: int32(len(t.buf))}
+	t.next = (t.next + 1) % len(t.known)
+	if t.n < len(t.known) {
+		t.n++
+	}
+	return dst
+}
+
+// nameEnd is the offset just past the name at msg[off:] (already checked by skipName):
+// past its root label or its first pointer.
+func nameEnd(msg []byte, off int) int {
+	for {
+		switch c := int(msg[off]); {
+		case c == 0:
+			return off + 1
+		case c&0xC0 == 0xC0:
+			return off + 2
+		default:
+			off += 1 + c
+		}
+	}
+}
+
 // Questions is the number of questions. When it is 0 the stored qname, qtype and
 // qclass are empty strings.
 func (d *Decoder) Questions() int { return d.nq }
@@ -103,7 +162,7 @@ func (d *Decoder) AppendQName(dst []byte) []byte {
 	if d.slow {
 		return appendCanonical(dst, d.m.Question[0].Name)
 	}
-	return appendName(dst, d.msg, d.qname)
+	return d.appendName(dst, d.qname)
 }
 
 // NumAnswer is the number of records in the answer section.
@@ -166,7 +225,7 @@ func (r Record) AppendName(dst []byte) []byte {
 	if r.d.slow {
 		return appendCanonical(dst, r.slowRR().Header().Name)
 	}
-	return appendName(dst, r.d.msg, int(r.d.rrs[r.i].name))
+	return r.d.appendName(dst, int(r.d.rrs[r.i].name))
 }
 
 // AppendRdata appends the record data in presentation format, the names in it
@@ -195,23 +254,23 @@ func (r Record) AppendRdata(dst []byte) []byte {
 		// front: the same text as netip's.
 		return netip.AddrFrom16([16]byte(msg[rd : rd+16])).AppendTo(dst)
 	case dns.TypeCNAME, dns.TypeNS, dns.TypePTR, dns.TypeDNAME:
-		return appendName(dst, msg, rd)
+		return d.appendName(dst, rd)
 	case dns.TypeMX:
 		dst = strconv.AppendUint(dst, uint64(binary.BigEndian.Uint16(msg[rd:])), 10)
 		dst = append(dst, ' ')
-		return appendName(dst, msg, rd+2)
+		return d.appendName(dst, rd+2)
 	case dns.TypeSRV:
 		for i := range 3 {
 			dst = strconv.AppendUint(dst, uint64(binary.BigEndian.Uint16(msg[rd+2*i:])), 10)
 			dst = append(dst, ' ')
 		}
-		return appendName(dst, msg, rd+6)
+		return d.appendName(dst, rd+6)
 	case dns.TypeSOA:
 		end := rd + int(x.rdlen)
-		dst = appendName(dst, msg, rd)
+		dst = d.appendName(dst, rd)
 		next, _, _ := skipName(msg, rd, end)
 		dst = append(dst, ' ')
-		dst = appendName(dst, msg, next)
+		dst = d.appendName(dst, next)
 		next, _, _ = skipName(msg, next, end)
 		for i := range 5 {
 			dst = append(dst, ' ')

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -304,5 +305,50 @@ func TestNoAllocation(t *testing.T) {
 	run()
 	if n := testing.AllocsPerRun(50, run); n != 0 {
 		t.Errorf("%v allocations per %d messages", n, len(msgs))
+	}
+}
+
+// TestRepeatedNames: a name that comes again is copied from the text made the first
+// time, so the remembered names must be told apart exactly, by their octets, and
+// forgotten with the message.
+func TestRepeatedNames(t *testing.T) {
+	var cycle, long []string
+	for i := range 6 { // more than are remembered, all of one length
+		owner := "a" + strconv.Itoa(i) + ".example."
+		cycle = append(cycle, owner+" 60 IN CNAME a"+strconv.Itoa((i+1)%6)+".example.")
+	}
+	cycle = append(cycle, cycle...)
+	for i := range 30 { // more text than is kept
+		owner := strings.Repeat("x", 60) + "." + strings.Repeat("y", 60) + "." + strings.Repeat("z", 60) + ".n" + strconv.Itoa(i) + ".example."
+		long = append(long, owner+" 60 IN A 192.0.2.1", owner+" 60 IN A 192.0.2.2")
+	}
+	tests := []struct {
+		name   string
+		answer []string
+		ns     []string
+	}{
+		{"cycle", cycle, nil},
+		{"case", []string{"WWW.Example.org. 60 IN CNAME www.example.org.", "www.example.org. 60 IN A 192.0.2.1",
+			"www.EXAMPLE.org. 60 IN A 192.0.2.2"}, nil},
+		{"escaped", []string{`a\.b.example. 60 IN CNAME a\.b.example.`, `a\.b.example. 60 IN MX 10 a\.b.example.`,
+			`a\046b.example. 60 IN TXT "x"`, `ab.example. 60 IN A 192.0.2.1`}, nil},
+		{"long", long, nil},
+		{"rdata", []string{"www.example.org. 60 IN MX 10 mx.example.org.", "www.example.org. 60 IN SRV 1 2 3 mx.example.org.",
+			"www.example.org. 60 IN NS www.example.org."}, []string{"example.org. 60 IN SOA ns.example.org. ns.example.org. 1 2 3 4 5"}},
+	}
+	var d Decoder
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := reply(t, "www.example.org.", dns.TypeA, dns.RcodeSuccess, tc.answer, tc.ns, nil)
+			for _, compress := range []bool{false, true} {
+				compare(t, &d, pack(t, m, compress), compress)
+			}
+		})
+	}
+	// The same layout with other names, through the same Decoder: what the first
+	// message's names were is forgotten.
+	for _, owner := range []string{"aa.example.", "bb.example."} {
+		m := reply(t, owner, dns.TypeA, dns.RcodeSuccess, []string{owner + " 60 IN A 192.0.2.1", owner + " 60 IN A 192.0.2.2"}, nil, nil)
+		compare(t, &d, pack(t, m, false), false)
 	}
 }
