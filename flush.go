@@ -82,8 +82,9 @@ type writer struct {
 
 	// With a spool: the batch handed to the inserter, the spool, and what stops the
 	// inserter and the replayer.
-	spool   *spool.Dir
-	inserts chan *record.Batch
+	spool     *spool.Dir
+	inserts   chan *record.Batch
+	inserting atomic.Bool // the inserter has a batch (see dispatch)
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
 
@@ -271,12 +272,12 @@ func (w *writer) run(quit, done chan struct{}) {
 	defer logTick.Stop()
 	defer w.logDrops()
 	for {
-		full, was := false, cur.Len()
+		full, was := false, cur.Records()
 		select {
 		case q := <-queue:
 			w.take(cur, &q, scratch)
 			w.takeQueued(cur, scratch)
-			full = cur.Len() >= w.cfg.batch
+			full = cur.Records() >= w.cfg.batch
 			queue = nil
 			poll.Reset(pollInterval)
 		case <-poll.C:
@@ -285,7 +286,7 @@ func (w *writer) run(quit, done chan struct{}) {
 			} else {
 				poll.Reset(pollInterval)
 			}
-			full = cur.Len() >= w.cfg.batch
+			full = cur.Records() >= w.cfg.batch
 		case <-timer.C:
 			full = true
 		case <-logTick.C:
@@ -296,7 +297,7 @@ func (w *writer) run(quit, done chan struct{}) {
 			w.drain(cur, scratch)
 			return
 		}
-		if was == 0 && cur.Len() > 0 {
+		if was == 0 && cur.Records() > 0 {
 			timer.Reset(w.cfg.flush)
 		}
 		if full && w.spool != nil {
@@ -313,7 +314,7 @@ func (w *writer) run(quit, done chan struct{}) {
 			w.release(cur)
 			cur = w.newBatch()
 		}
-		queueLength.Set(float64(len(w.queue) + cur.Len()))
+		queueLength.Set(float64(len(w.queue) + cur.Records()))
 	}
 }
 
@@ -322,7 +323,7 @@ func (w *writer) run(quit, done chan struct{}) {
 func (w *writer) takeQueued(b *record.Batch, scratch *record.Decoder) int {
 	n := 0
 	defer w.decoded(b)
-	for b.Len() < w.cfg.batch {
+	for b.Records() < w.cfg.batch {
 		select {
 		case q := <-w.queue:
 			w.take(b, &q, scratch)
@@ -348,6 +349,15 @@ func (w *writer) decoded(b *record.Batch) {
 func (w *writer) take(b *record.Batch, q *record.Queued, scratch *record.Decoder) {
 	w.queuedBytes.Add(-int64(q.Bytes()))
 	c := q.Capture()
+	if b.Records() == 0 && w.spool != nil {
+		// A batch that starts while ClickHouse is down or still busy with the batch
+		// before is bound for the spool: decoding it would be work done twice.
+		b.Undecoded = !w.healthy.Load() || w.inserting.Load()
+	}
+	if b.Undecoded {
+		b.Keep(&c)
+		return
+	}
 	if err := b.Add(&c, scratch, w.cfg.sensor); err != nil {
 		c.Release()
 		w.drop(dropEncode, 1, err)
@@ -361,7 +371,7 @@ func (w *writer) drain(cur *record.Batch, scratch *record.Decoder) {
 	deadline := time.Now().Add(w.shutdownTimeout)
 	for {
 	fill:
-		for cur.Len() < w.cfg.batch {
+		for cur.Records() < w.cfg.batch {
 			select {
 			case q := <-w.queue:
 				w.take(cur, &q, scratch)
@@ -370,7 +380,7 @@ func (w *writer) drain(cur *record.Batch, scratch *record.Decoder) {
 			}
 		}
 		w.decoded(cur)
-		if cur.Len() == 0 {
+		if cur.Records() == 0 {
 			break
 		}
 		if w.spool != nil {

@@ -26,15 +26,16 @@ const (
 
 // dispatch hands b to the inserter or spools it; it never blocks on ClickHouse.
 func (w *writer) dispatch(b *record.Batch) {
-	if b.Len() == 0 {
+	if b.Records() == 0 {
 		return
 	}
-	if w.healthy.Load() {
-		select {
-		case w.inserts <- b:
-			return
-		default: // an insert is still running: ClickHouse is slow, do not queue behind it
-		}
+	// Only the writer sets inserting, and the inserter clears it when it is done with a
+	// batch: the send waits for the inserter to come round to its receive, never on an
+	// insert. A batch that finds an insert still running (ClickHouse is slow) does not
+	// queue behind it.
+	if w.healthy.Load() && !b.Undecoded && w.inserting.CompareAndSwap(false, true) {
+		w.inserts <- b
+		return
 	}
 	w.spoolBatch(b)
 	w.release(b)
@@ -42,7 +43,7 @@ func (w *writer) dispatch(b *record.Batch) {
 
 // writeOrSpool is the shutdown path: one try within the deadline, else the spool.
 func (w *writer) writeOrSpool(b *record.Batch, deadline time.Time) {
-	if w.healthy.Load() {
+	if w.healthy.Load() && !b.Undecoded {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		err := w.insert(ctx, b)
 		cancel()
@@ -65,6 +66,7 @@ func (w *writer) inserter(ctx context.Context) {
 				w.spoolBatch(b)
 			}
 			w.release(b)
+			w.inserting.Store(false)
 		case <-ctx.Done():
 			return
 		}
@@ -76,7 +78,7 @@ func (w *writer) inserter(ctx context.Context) {
 func (w *writer) spoolBatch(b *record.Batch) {
 	n, err := w.spool.Write(b)
 	spooledCount.Add(float64(n))
-	if rest := b.Len() - n; rest > 0 {
+	if rest := b.Records() - n; rest > 0 {
 		reason := dropSpoolErr
 		if errors.Is(err, spool.ErrFull) {
 			reason = dropSpoolFull

@@ -111,3 +111,62 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 		t.Errorf("torn record counted %v times, want 1", got)
 	}
 }
+
+// A batch that starts while an insert is running is kept undecoded, bound for the spool.
+// It must get there even when the inserter is free again by the time the batch is full,
+// or when CoreDNS stops first: written as an insert it would have no rows.
+func TestWriterSpoolsUndecodedBatches(t *testing.T) {
+	// start leaves a writer whose first batch of 10 was inserted while 5 more records
+	// started the next batch, and whose inserter is free again.
+	start := func(t *testing.T) (*writer, *fakeSink) {
+		s := &fakeSink{hang: make(chan struct{})}
+		w := newWriter(config{batch: 10, queue: 1000, flush: time.Hour, sensor: "t", spoolDir: t.TempDir(), spoolSize: spool.DefaultSize}, s)
+		w.shutdownTimeout = time.Second
+		if err := w.start(); err != nil {
+			t.Fatal(err)
+		}
+		enqueue(t, w, 0, 10)
+		testkit.WaitFor(t, "the insert to start", 5*time.Second, w.inserting.Load)
+		enqueue(t, w, 10, 15)
+		testkit.WaitFor(t, "the records taken", 5*time.Second, func() bool { return len(w.queue) == 0 })
+		close(s.hang)
+		testkit.WaitFor(t, "the insert to end", 5*time.Second, func() bool { n, _ := s.rows(); return n == 10 && !w.inserting.Load() })
+		return w, s
+	}
+	// once says that every record is in ClickHouse or in the spool, and in ClickHouse once.
+	once := func(t *testing.T, w *writer, s *fakeSink, records int) {
+		t.Helper()
+		rows, _ := s.rows()
+		if spooled := int(w.spool.Stats().Records); rows+spooled != records {
+			t.Errorf("%d rows written and %d records spooled, want %d in all", rows, spooled, records)
+		}
+		names := map[string]int{}
+		for _, b := range s.batches {
+			for _, q := range b.Rows().QName {
+				if names[q]++; names[q] > 1 {
+					t.Errorf("%s written twice", q)
+				}
+			}
+		}
+	}
+	t.Run("full", func(t *testing.T) {
+		w, s := start(t)
+		spooled := testutil.ToFloat64(spooledCount)
+		enqueue(t, w, 15, 20)
+		testkit.WaitFor(t, "the batch in the spool", 5*time.Second, func() bool { return testutil.ToFloat64(spooledCount)-spooled == 10 })
+		testkit.WaitFor(t, "its replay", 5*time.Second, func() bool { n, _ := s.rows(); return n == 20 })
+		w.stop()
+		once(t, w, s, 20)
+	})
+	t.Run("stop", func(t *testing.T) {
+		w, s := start(t)
+		w.stop()
+		once(t, w, s, 15)
+	})
+}
+
+func enqueue(t *testing.T, w *writer, from, to int) {
+	for i := from; i < to; i++ {
+		w.enqueue(recordtest.Capture(t, fmt.Sprintf("u%d.example.org.", i)))
+	}
+}

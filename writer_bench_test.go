@@ -4,6 +4,7 @@ import (
 	"github.com/passivedns/passivedns/internal/chsink"
 	"github.com/passivedns/passivedns/internal/record"
 	"github.com/passivedns/passivedns/internal/schema"
+	"github.com/passivedns/passivedns/internal/spool"
 
 	"context"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // writerBenchRows is how many answers one op of BenchmarkWriter takes through the writer.
@@ -209,4 +211,64 @@ func BenchmarkWriter(b *testing.B) {
 		})
 	}
 	testCH(b).Query("DROP DATABASE IF EXISTS bench_writer")
+}
+
+// BenchmarkWriterSpooling is the writer's cost per answer when ClickHouse cannot keep up
+// and batches go to the spool, the way a spool keeps every answer of a burst that the
+// server cannot take. The sink's insert hangs, so the first batch stays with the inserter
+// (and the first spool file with the replayer) and every other batch is spooled. One op is
+// writerBenchRows answers queued at once; cpu-ns/row counts the whole process, as
+// BenchmarkWriter does.
+func BenchmarkWriterSpooling(b *testing.B) {
+	caps := benchCaptures(b, writerBenchRows)
+	queued := make([]record.Capture, len(caps))
+	s := &fakeSink{hang: make(chan struct{})}
+	cfg := config{batch: defaultBatch, queue: writerBenchRows, flush: defaultFlush, sensor: "bench",
+		spoolDir: b.TempDir(), spoolSize: spool.DefaultSize}
+	w := newWriter(cfg, s)
+	w.shutdownTimeout = time.Millisecond
+	if err := w.start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { close(s.hang); w.stop() }()
+	spooled := func() int64 { return int64(testutil.ToFloat64(spooledCount)) }
+	op := func() {
+		want := spooled() + writerBenchRows
+		for i := range queued {
+			w.enqueue(queued[i])
+		}
+		for spooled() < want {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	copyWires := func() {
+		for i := range caps {
+			queued[i] = caps[i]
+			queued[i].CopyWire(caps[i].Wire)
+		}
+	}
+	// The first op fills the inserter and the replayer; afterwards every row is spooled.
+	copyWires()
+	op()
+	var cpu time.Duration
+	var mallocs uint64
+	var ms runtime.MemStats
+	for b.Loop() {
+		b.StopTimer()
+		copyWires()
+		// The files of the op before go, as a replay would take them.
+		for f, ok := w.spool.ClaimOldest(); ok; f, ok = w.spool.ClaimOldest() {
+			w.spool.Remove(f)
+		}
+		b.StartTimer()
+		runtime.ReadMemStats(&ms)
+		m0, c0 := ms.Mallocs, processCPU()
+		op()
+		cpu += processCPU() - c0
+		runtime.ReadMemStats(&ms)
+		mallocs += ms.Mallocs - m0
+	}
+	rows := float64(b.N * writerBenchRows)
+	b.ReportMetric(float64(cpu.Nanoseconds())/rows, "cpu-ns/row")
+	b.ReportMetric(float64(mallocs)/rows, "allocs/row")
 }

@@ -23,6 +23,11 @@ type Batch struct {
 
 	Caps []Capture // the captures of the rows, kept to spool the batch if ClickHouse fails
 
+	// Undecoded is set on a batch bound for the spool: it keeps its captures without
+	// decoding them (Keep), since only the captures are written there and the replay
+	// decodes them anyway.
+	Undecoded bool
+
 	// Blocks hold the rows, BlockRows to a block but the last, in the schema flavor the
 	// batch was made for (NewBatch; a zero Batch is portable). Encoding one block is a
 	// short piece of work: an insert yields to DNS between blocks.
@@ -47,6 +52,18 @@ func NewBatch(id uint64, modern bool) *Batch {
 
 // Len returns the number of rows.
 func (b *Batch) Len() int { return b.n }
+
+// Records returns the number of responses the batch holds: its rows, or its captures
+// when it is undecoded.
+func (b *Batch) Records() int {
+	if b.Undecoded {
+		return len(b.Caps)
+	}
+	return b.n
+}
+
+// Keep adds c to an undecoded batch as it is; the batch owns c's slot.
+func (b *Batch) Keep(c *Capture) { b.Caps = append(b.Caps, *c) }
 
 // Modern reports the flavor of the batch's blocks.
 func (b *Batch) Modern() bool { return b.modern }
@@ -181,7 +198,7 @@ func (b *Batch) ReleaseCaptures() {
 // buffers go back to their pool.
 func (b *Batch) Reset(id uint64) {
 	b.ReleaseCaptures()
-	b.ID, b.Uncertain, b.rows, b.n = id, false, nil, 0
+	b.ID, b.Uncertain, b.Undecoded, b.rows, b.n = id, false, false, nil, 0
 	for _, blk := range b.Blocks {
 		blk.Reset()
 		b.spare = append(b.spare, blk)

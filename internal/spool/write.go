@@ -62,12 +62,12 @@ func (d *Dir) Write(b *record.Batch) (written int, err error) {
 		return nil
 	}
 	for i := range b.Caps {
-		rec := AppendRecord(nil, &b.Caps[i])
-		if size+int64(len(buf)+len(rec)) > room {
+		at := len(buf)
+		if buf = AppendRecord(buf, &b.Caps[i]); size+int64(len(buf)) > room {
+			buf = buf[:at]
 			err = ErrFull
 			break
 		}
-		buf = append(buf, rec...)
 		pending++
 		if len(buf) >= 64<<10 {
 			if err = flush(); err != nil {
