@@ -85,8 +85,8 @@ type writer struct {
 	spool     *spool.Dir
 	inserts   chan *record.Batch
 	inserting atomic.Bool // the inserter has a batch (see dispatch)
-	cancel  context.CancelFunc
-	workers sync.WaitGroup
+	cancel    context.CancelFunc
+	workers   sync.WaitGroup
 
 	// free holds written batches for reuse when the sink is a consumer; nil otherwise.
 	free chan *record.Batch
