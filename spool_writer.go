@@ -90,7 +90,7 @@ func (w *writer) spoolBatch(b *record.Batch) {
 func (w *writer) replayer(ctx context.Context) {
 	defer w.workers.Done()
 	backoff := minBackoff
-	scratch := new(record.Decoder)
+	scratch := new(replayScratch)
 	for {
 		wait := replayIdle
 		f, ok := w.spool.ClaimOldest()
@@ -138,6 +138,12 @@ func (w *writer) pingIfDown(ctx context.Context) {
 	}
 }
 
+// replayScratch is what the replayer reuses from one file to the next.
+type replayScratch struct {
+	decoder record.Decoder
+	reader  spool.Reader
+}
+
 // insertError is a replay that failed in ClickHouse.
 type insertError struct{ error }
 
@@ -152,8 +158,12 @@ func (e insertError) Unwrap() error { return e.error }
 // often the insert fails before. A file that cannot be read is set aside and the replay
 // goes on with the next one: it returns an error only when the same file is worth
 // another try.
-func (w *writer) replay(ctx context.Context, f spool.File, scratch *record.Decoder) error {
-	b, caps, lost, err := w.spool.Read(f)
+func (w *writer) replay(ctx context.Context, f spool.File, scratch *replayScratch) error {
+	if w.free == nil {
+		// The sink keeps the batches it is given: this one must not be read into again.
+		defer scratch.reader.Detach()
+	}
+	b, caps, lost, err := w.spool.ReadInto(f, &scratch.reader)
 	if errors.Is(err, spool.ErrUnreadable) {
 		if n := w.spool.SetAside(f, err); n > 0 {
 			w.drop(dropUnreadable, int(n), err)
@@ -168,7 +178,7 @@ func (w *writer) replay(ctx context.Context, f spool.File, scratch *record.Decod
 		encodeErr  error
 	)
 	for i := range caps {
-		if err := b.Add(&caps[i], scratch, w.cfg.sensor); err != nil {
+		if err := b.Add(&caps[i], &scratch.decoder, w.cfg.sensor); err != nil {
 			encodeLost, encodeErr = encodeLost+1, err
 		}
 	}

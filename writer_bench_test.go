@@ -272,3 +272,50 @@ func BenchmarkWriterSpooling(b *testing.B) {
 	b.ReportMetric(float64(cpu.Nanoseconds())/rows, "cpu-ns/row")
 	b.ReportMetric(float64(mallocs)/rows, "allocs/row")
 }
+
+// BenchmarkReplay is the replay's cost per spooled answer: reading a spool file of a
+// default batch back, decoding it and handing it to a sink that discards it.
+func BenchmarkReplay(b *testing.B) {
+	caps := benchCaptures(b, defaultBatch)
+	cfg := config{batch: defaultBatch, queue: defaultBatch, flush: defaultFlush, sensor: "bench",
+		spoolDir: b.TempDir(), spoolSize: spool.DefaultSize}
+	w := newWriter(cfg, discardSink{})
+	dir, err := spool.Open(cfg.spoolDir, cfg.spoolSize, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer dir.Close()
+	w.spool = dir
+	batch := record.NewBatch(record.NewBatchID(), false)
+	batch.Undecoded = true
+	for i := range caps {
+		batch.Keep(&caps[i])
+	}
+	scratch := new(replayScratch)
+	var cpu time.Duration
+	var mallocs, bytes uint64
+	var ms runtime.MemStats
+	for b.Loop() {
+		b.StopTimer()
+		if _, err := dir.Write(batch); err != nil {
+			b.Fatal(err)
+		}
+		f, ok := dir.ClaimOldest()
+		if !ok {
+			b.Fatal("no spool file")
+		}
+		b.StartTimer()
+		runtime.ReadMemStats(&ms)
+		m0, b0, c0 := ms.Mallocs, ms.TotalAlloc, processCPU()
+		if err := w.replay(context.Background(), f, scratch); err != nil {
+			b.Fatal(err)
+		}
+		cpu += processCPU() - c0
+		runtime.ReadMemStats(&ms)
+		mallocs, bytes = mallocs+ms.Mallocs-m0, bytes+ms.TotalAlloc-b0
+	}
+	rows := float64(b.N * defaultBatch)
+	b.ReportMetric(float64(cpu.Nanoseconds())/rows, "cpu-ns/row")
+	b.ReportMetric(float64(mallocs)/rows, "allocs/row")
+	b.ReportMetric(float64(bytes)/rows, "B/row")
+}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -96,7 +97,11 @@ func AppendRecord(dst []byte, c *record.Capture) []byte {
 	return dst
 }
 
-func ParseRecord(p []byte) (record.Capture, error) {
+func ParseRecord(p []byte) (record.Capture, error) { return parseRecord(p, nil) }
+
+// parseRecord is ParseRecord taking the server and transport from last when they are the
+// same: a file holds a few distinct ones, and a string per record is garbage.
+func parseRecord(p []byte, last *record.Capture) (record.Capture, error) {
 	var c record.Capture
 	if len(p) < 8+8+4+1+1 {
 		return c, errors.New("short record")
@@ -116,23 +121,50 @@ func ParseRecord(p []byte) (record.Capture, error) {
 		return c, errors.New("bad client field")
 	}
 	var err error
-	if c.Server, p, err = readString(p); err != nil {
+	var server, transport string
+	if last != nil {
+		server, transport = last.Server, last.Transport
+	}
+	if c.Server, p, err = readString(p, server); err != nil {
 		return c, err
 	}
-	if c.Transport, p, err = readString(p); err != nil {
+	if c.Transport, p, err = readString(p, transport); err != nil {
 		return c, err
 	}
 	c.Wire = p
 	return c, nil
 }
 
-func readString(p []byte) (string, []byte, error) {
+// readAll reads f to its end into buf, grown once to the size the file had (it may have
+// grown since: then like io.ReadAll).
+func readAll(f *os.File, buf []byte, size int64) ([]byte, error) {
+	buf = slices.Grow(buf[:0], int(size)+1)
+	for {
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, len(buf))
+		}
+	}
+}
+
+// readString reads a string, returning same when it has the same bytes.
+func readString(p []byte, same string) (string, []byte, error) {
 	if len(p) < 2 {
 		return "", nil, errors.New("short string")
 	}
 	n := int(binary.BigEndian.Uint16(p))
 	if len(p) < 2+n {
 		return "", nil, errors.New("short string")
+	}
+	if string(p[2:2+n]) == same {
+		return same, p[2+n:], nil
 	}
 	return string(p[2 : 2+n]), p[2+n:], nil
 }
@@ -150,7 +182,7 @@ type contents struct {
 // FIFO named like a spool file would otherwise hang the replay for good), and refuses
 // anything but a regular file. A file whose header is damaged gets a fresh id and is
 // treated as possibly landed.
-func read(path string) (contents, error) {
+func read(path string, rd *Reader) (contents, error) {
 	var r contents
 	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 	if err != nil {
@@ -165,11 +197,21 @@ func read(path string) (contents, error) {
 	if !info.Mode().IsRegular() {
 		return r, fmt.Errorf("%s is not a regular file (%s)", path, info.Mode().Type())
 	}
-	data, err := io.ReadAll(f)
+	data, err := readAll(f, rd.data[:0], info.Size())
 	if err != nil {
 		return r, err
 	}
-	r.b = &record.Batch{ID: record.NewBatchID(), Uncertain: true}
+	if cap(data) <= maxKeptRead {
+		rd.data = data
+	}
+	if rd.batch == nil {
+		rd.batch = new(record.Batch)
+	}
+	r.b = rd.batch
+	r.b.Reset(record.NewBatchID())
+	r.b.Uncertain = true
+	r.caps = rd.caps[:0]
+	defer func() { rd.caps = r.caps[:0] }()
 	r.size = len(data)
 	rest := data
 	if len(data) >= HeaderLen && string(data[:len(HeaderMagic)]) == HeaderMagic {
@@ -195,7 +237,11 @@ func read(path string) (contents, error) {
 			rest = resync(rest)
 			continue
 		}
-		c, perr := ParseRecord(rest[FrameLen : FrameLen+n])
+		var last *record.Capture
+		if k := len(r.caps); k > 0 {
+			last = &r.caps[k-1]
+		}
+		c, perr := parseRecord(rest[FrameLen:FrameLen+n], last)
 		if perr != nil {
 			r.damaged++
 		} else {
@@ -209,7 +255,7 @@ func read(path string) (contents, error) {
 // ReadFile reads a spool file back into a batch, counting damaged stretches (a damaged
 // header is one).
 func ReadFile(path string) (b *record.Batch, caps []record.Capture, damaged int, err error) {
-	r, err := read(path)
+	r, err := read(path, new(Reader))
 	if err != nil {
 		return nil, nil, 0, err
 	}

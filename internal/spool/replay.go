@@ -15,7 +15,31 @@ import (
 // cannot be read at all and is to be set aside (SetAside); any other error is passing
 // (too many open files) and worth another try.
 func (d *Dir) Read(f File) (b *record.Batch, caps []record.Capture, lost int, err error) {
-	r, err := read(filepath.Join(d.Path, f.Name))
+	return d.ReadInto(f, new(Reader))
+}
+
+// Reader is what reading spool files back reuses from one file to the next: the file's
+// bytes, the captures (which point into them) and the batch. A replay that reads a file
+// for every batch a burst spooled would otherwise make a batch's worth of garbage each
+// time, and the garbage collector lets the heap grow by as much.
+type Reader struct {
+	data  []byte
+	caps  []record.Capture
+	batch *record.Batch
+}
+
+// maxKeptRead bounds the file buffer a Reader keeps: a default batch's file is a few
+// megabytes; a larger file (copied in from a host with larger batches) is read into a
+// buffer of its own.
+const maxKeptRead = 16 << 20
+
+// Detach gives up r's buffers to the last Read's results, for a caller that keeps them;
+// the next Read makes new ones.
+func (r *Reader) Detach() { *r = Reader{} }
+
+// ReadInto is Read with r's buffers: what it returns is valid until r's next read.
+func (d *Dir) ReadInto(f File, rd *Reader) (b *record.Batch, caps []record.Capture, lost int, err error) {
+	r, err := read(filepath.Join(d.Path, f.Name), rd)
 	if err != nil {
 		if transient(err) {
 			return nil, nil, 0, err

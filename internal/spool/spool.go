@@ -135,7 +135,7 @@ func (d *Dir) scan() error {
 // intact or damaged (a torn last record), so that replay counts the damage as lost.
 func (d *Dir) finishPart(name string) string {
 	path := filepath.Join(d.Path, name)
-	r, err := read(path)
+	r, err := read(path, new(Reader))
 	switch {
 	case err != nil:
 	case len(r.caps) == 0 && r.damaged == 0 && (r.headerOK || r.size == 0):

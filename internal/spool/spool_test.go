@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
+	"github.com/passivedns/passivedns/internal/record"
 	"github.com/passivedns/passivedns/internal/recordtest"
 )
 
@@ -185,3 +187,45 @@ func FuzzSpoolFile(f *testing.F) {
 
 // smallSpool is the smallest spool the Corefile accepts.
 const smallSpool = 64 << 10
+
+// One Reader reads file after file: each read gives that file's batch id and records,
+// nothing of the file before, though its buffers, captures and batch are reused.
+func TestReaderReused(t *testing.T) {
+	d := openTestSpool(t, DefaultSize)
+	servers := []string{"dns://:53", "tls://:853", "dns://:53", "https://:443"}
+	var written [][]record.Capture
+	var ids []uint64
+	for k, n := range []int{50, 7, 30} {
+		b := recordtest.Batch(t, n)
+		for i := range b.Caps {
+			b.Caps[i].Server = servers[(i+k)%len(servers)]
+			b.Caps[i].Transport, _, _ = strings.Cut(b.Caps[i].Server, ":")
+		}
+		if _, err := d.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		written, ids = append(written, slices.Clone(b.Caps)), append(ids, b.ID)
+	}
+	var r Reader
+	for k, want := range written {
+		f, ok := d.ClaimOldest()
+		if !ok {
+			t.Fatalf("file %d: nothing to claim", k)
+		}
+		b, caps, lost, err := d.ReadInto(f, &r)
+		if err != nil || lost != 0 || b.ID != ids[k] || !b.Uncertain || b.Len() != 0 || len(b.Caps) != 0 {
+			t.Fatalf("file %d: %v, %d lost, id %x (want %x), uncertain %v, batch %d rows %d captures",
+				k, err, lost, b.ID, ids[k], b.Uncertain, b.Len(), len(b.Caps))
+		}
+		if len(caps) != len(want) {
+			t.Fatalf("file %d: %d records, want %d", k, len(caps), len(want))
+		}
+		for i, c := range caps {
+			w := want[i]
+			if !slices.Equal(c.Wire, w.Wire) || !c.Time.Equal(w.Time) || c.Server != w.Server || c.Transport != w.Transport {
+				t.Fatalf("file %d record %d: got %+v, want %+v", k, i, c, w)
+			}
+		}
+		d.Remove(f)
+	}
+}
