@@ -52,6 +52,7 @@ func TestBenchTiny(t *testing.T) {
 		"BenchmarkDecode ",
 		"ClickHouse CPU µs per row",
 		"| passivedns |",
+		"| passivedns-spool |",
 		"| dnstap |",
 		"| log |",
 	} {

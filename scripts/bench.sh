@@ -9,7 +9,8 @@
 #   --rounds N  alternating rounds of the resolver comparison (default 3)
 #   --seconds S length of each saturation run (default 10)
 #   --dir DIR   working folder (default ./.bench); results in DIR/results.md
-#   --configs LIST, --workloads LIST  a subset of base,log,dnstap,passivedns and whoami,forward
+#   --configs LIST, --workloads LIST  a subset of base,log,dnstap,passivedns,passivedns-spool
+#               and whoami,forward
 #   --rate N    the fixed rate of the latency runs (default: half the baseline's QPS)
 #   --only LIST comma-separated pieces: overhead,latency,memory,profile,ingest,queries,
 #               capture
@@ -22,8 +23,9 @@
 # ports and an authoritative CoreDNS, then, with the resolver pinned to CPU 0 and everything
 # else (dnsperf, ClickHouse, the authoritative server, the dnstap receiver) on CPU 1:
 #   overhead  dnsperf to saturation, configs base/log/dnstap/passivedns in alternating order,
-#             workloads whoami and cache+forward: QPS, mean latency, CPU per 1000 queries,
-#             peak RSS, and for passivedns rows in ClickHouse = responses answered
+#             and passivedns-spool (the same with a spool, which keeps what ClickHouse cannot
+#             take at once), workloads whoami and cache+forward: QPS, mean latency, CPU per
+#             1000 queries, peak RSS, and for passivedns rows in ClickHouse = responses answered
 #   latency   dnsperf -v at a fixed rate (half the baseline's QPS): p50, p99, mean
 #   memory    passivedns with ClickHouse down (a port where nothing listens): peak RSS
 #   profile   a CPU profile (pprof) of CoreDNS during a saturation run, per config
@@ -74,7 +76,7 @@ QUERY_LOOKUPS=200
 BATCHES="1000 10000 50000 100000"
 GOBENCH=(-count 6)
 WORKLOADS=${WORKLOADS_ARG:-whoami forward}
-CONFIGS=${CONFIGS_ARG:-base log dnstap passivedns}
+CONFIGS=${CONFIGS_ARG:-base log dnstap passivedns passivedns-spool}
 WORKLOADS=${WORKLOADS//,/ } CONFIGS=${CONFIGS//,/ }
 if ((tiny)); then
 	ROUNDS=1 SECS=1 LAT_SECS=1 NAMES=1000 QUERIES=5000 INGEST_N=5000 BATCHES=1000 QUERY_N=20000 QUERY_LOOKUPS=10
@@ -213,10 +215,10 @@ metric() {
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
-# corefile CONFIG WORKLOAD PORT METRICS PPROF DSN SENSOR TAPSOCK: the resolver under test.
-# Identical for every config except the one logging line.
+# corefile CONFIG WORKLOAD PORT METRICS PPROF DSN SENSOR TAPSOCK SPOOLDIR: the resolver under
+# test. Identical for every config except the one logging line.
 corefile() {
-	local config=$1 workload=$2 port=$3 mport=$4 pport=$5 dsn=$6 sensor=$7 tap=$8
+	local config=$1 workload=$2 port=$3 mport=$4 pport=$5 dsn=$6 sensor=$7 tap=$8 spooldir=$9
 	echo ".:$port {"
 	echo "    bind 127.0.0.1"
 	echo "    prometheus 127.0.0.1:$mport"
@@ -225,9 +227,10 @@ corefile() {
 	base) ;;
 	log) echo "    log" ;;
 	dnstap) echo "    dnstap unix://$tap full" ;;
-	passivedns)
+	passivedns | passivedns-spool)
 		echo "    passivedns $dsn {"
 		echo "        sensor $sensor"
+		[[ $config == passivedns-spool ]] && echo "        spool $spooldir"
 		# The default path of a stock server (9000 + 8123): Native blocks over HTTP.
 		[[ $dsn == *":$CH_TCP/"* ]] && echo "        clickhouse_http http://127.0.0.1:$CH_HTTP/"
 		# Experiments: BENCH_PASSIVEDNS_EXTRA="batch 5000;flush 100ms" adds properties.
@@ -259,7 +262,7 @@ run_one() {
 	read -r port mport pport < <("$BIN/benchtool" ports 3)
 	local dsn=$CH_DSN sensor=$id tap=$rd/tap.sock
 	[[ $mode == down ]] && dsn=clickhouse://127.0.0.1:$DEAD_PORT/passivedns
-	corefile "$config" "$workload" "$port" "$mport" "$pport" "$dsn" "$sensor" "$tap" >"$rd/Corefile"
+	corefile "$config" "$workload" "$port" "$mport" "$pport" "$dsn" "$sensor" "$tap" "$rd/spool" >"$rd/Corefile"
 
 	local tap_pid=
 	if [[ $config == dnstap ]]; then
@@ -315,11 +318,12 @@ run_one() {
 	local responses
 	responses=$(($(metric "$mu" coredns_dns_responses_total) - resp0))
 	local extra=""
-	if [[ $config == passivedns ]]; then
+	if [[ $config == passivedns* ]]; then
 		local captured written dropped i
 		if [[ $mode != down ]]; then
-			# Every captured record is written within a flush interval (1 s) plus the insert.
-			for ((i = 0; i < 150; i++)); do
+			# Every captured record is written within a flush interval (1 s) plus the insert,
+			# or, with a spool, once the replay has caught up (60 s at most).
+			for ((i = 0; i < 600; i++)); do
 				captured=$(metric "$mu" coredns_passivedns_captured_total)
 				written=$(metric "$mu" coredns_passivedns_written_total)
 				dropped=$(metric "$mu" coredns_passivedns_dropped_total)
@@ -340,7 +344,7 @@ run_one() {
 	else
 		stop_pid "$pid"
 	fi
-	if [[ $config == passivedns && $mode != down ]]; then
+	if [[ $config == passivedns* && $mode != down ]]; then
 		# The answers dnsperf got before the warm-up query was counted are in ClickHouse too:
 		# count rows of this sensor against all responses of this process (wait_dns's queries
 		# included) by counting the queries before resp0 as well.
@@ -407,7 +411,8 @@ fi
 
 # In --tiny, the pieces after the comparison run once with one workload and the configs
 # whose code differs; the comparison itself runs every config and workload.
-LAT_WORKLOADS=$WORKLOADS LAT_CONFIGS=$CONFIGS
+# The spool makes a difference only where ClickHouse cannot keep up: at saturation.
+LAT_WORKLOADS=$WORKLOADS LAT_CONFIGS=$(tr ' ' '\n' <<<"$CONFIGS" | grep -vx passivedns-spool | tr '\n' ' ' || true)
 ((tiny)) && LAT_WORKLOADS=whoami LAT_CONFIGS="base passivedns"
 
 # ch_priority NICE: every thread of the ClickHouse server at NICE (threads inherit it).
@@ -448,7 +453,7 @@ if want memory; then
 fi
 
 if want profile; then
-	pcfgs=$CONFIGS
+	pcfgs=$LAT_CONFIGS
 	((tiny)) && pcfgs=passivedns
 	for w in $LAT_WORKLOADS; do
 		for c in $pcfgs; do
