@@ -180,34 +180,10 @@ func BenchmarkWriter(b *testing.B) {
 					<-cs.reached
 				}
 			}
-			// The recorder copies each answer into a slot on the query path
-			// (BenchmarkCapture counts that); here the copies are made before the clock.
-			copyWires := func() {
-				for i := range caps {
-					queued[i] = caps[i]
-					queued[i].CopyWire(caps[i].Wire)
-				}
-			}
-			copyWires()
+			copyWires(queued, caps)
 			op() // the writer's buffers grow to a batch's size once, then are reused
-			var cpu time.Duration
-			var mallocs uint64
-			var ms runtime.MemStats
-			for b.Loop() {
-				b.StopTimer()
-				copyWires()
-				b.StartTimer()
-				runtime.ReadMemStats(&ms)
-				m0, c0 := ms.Mallocs, processCPU()
-				op()
-				cpu += processCPU() - c0
-				runtime.ReadMemStats(&ms)
-				mallocs += ms.Mallocs - m0
-			}
-			rows := float64(b.N * writerBenchRows)
-			b.ReportMetric(float64(cpu.Nanoseconds())/rows, "cpu-ns/row")
-			b.ReportMetric(float64(mallocs)/rows, "allocs/row")
-			b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
+			perRow(b, writerBenchRows, func() { copyWires(queued, caps) }, op)
+			b.ReportMetric(float64(b.N*writerBenchRows)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
 	testCH(b).Query("DROP DATABASE IF EXISTS bench_writer")
@@ -222,7 +198,7 @@ func BenchmarkWriter(b *testing.B) {
 func BenchmarkWriterSpooling(b *testing.B) {
 	caps := benchCaptures(b, writerBenchRows)
 	queued := make([]record.Capture, len(caps))
-	s := &fakeSink{hang: make(chan struct{})}
+	s := hangingSink{make(chan struct{})}
 	cfg := config{batch: defaultBatch, queue: writerBenchRows, flush: defaultFlush, sensor: "bench",
 		spoolDir: b.TempDir(), spoolSize: spool.DefaultSize}
 	w := newWriter(cfg, s)
@@ -241,37 +217,34 @@ func BenchmarkWriterSpooling(b *testing.B) {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	copyWires := func() {
-		for i := range caps {
-			queued[i] = caps[i]
-			queued[i].CopyWire(caps[i].Wire)
-		}
-	}
 	// The first op fills the inserter and the replayer; afterwards every row is spooled.
-	copyWires()
+	copyWires(queued, caps)
 	op()
-	var cpu time.Duration
-	var mallocs uint64
-	var ms runtime.MemStats
-	for b.Loop() {
-		b.StopTimer()
-		copyWires()
+	perRow(b, writerBenchRows, func() {
+		copyWires(queued, caps)
 		// The files of the op before go, as a replay would take them.
 		for f, ok := w.spool.ClaimOldest(); ok; f, ok = w.spool.ClaimOldest() {
 			w.spool.Remove(f)
 		}
-		b.StartTimer()
-		runtime.ReadMemStats(&ms)
-		m0, c0 := ms.Mallocs, processCPU()
-		op()
-		cpu += processCPU() - c0
-		runtime.ReadMemStats(&ms)
-		mallocs += ms.Mallocs - m0
-	}
-	rows := float64(b.N * writerBenchRows)
-	b.ReportMetric(float64(cpu.Nanoseconds())/rows, "cpu-ns/row")
-	b.ReportMetric(float64(mallocs)/rows, "allocs/row")
+	}, op)
 }
+
+// hangingSink's inserts hang until hang is closed; like the real sink, it is done with a
+// batch when Write returns, so the writer reuses its batches and their slots.
+type hangingSink struct{ hang chan struct{} }
+
+func (s hangingSink) Write(ctx context.Context, _ *record.Batch) error {
+	select {
+	case <-s.hang:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+func (hangingSink) Prepare(context.Context) error { return nil }
+func (hangingSink) Ping(context.Context) error    { return nil }
+func (hangingSink) Close() error                  { return nil }
+func (hangingSink) ConsumesBatches()              {}
 
 // BenchmarkReplay is the replay's cost per spooled answer: reading a spool file of a
 // default batch back, decoding it and handing it to a sink that discards it.
@@ -292,30 +265,51 @@ func BenchmarkReplay(b *testing.B) {
 		batch.Keep(&caps[i])
 	}
 	scratch := new(replayScratch)
+	var f spool.File
+	perRow(b, defaultBatch, func() {
+		if _, err := dir.Write(batch); err != nil {
+			b.Fatal(err)
+		}
+		var ok bool
+		if f, ok = dir.ClaimOldest(); !ok {
+			b.Fatal("no spool file")
+		}
+	}, func() {
+		if err := w.replay(context.Background(), f, scratch); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// copyWires copies each capture's answer into a slot, as the recorder does on the query
+// path (BenchmarkCapture counts that): here before the clock.
+func copyWires(queued, caps []record.Capture) {
+	for i := range caps {
+		queued[i] = caps[i]
+		queued[i].CopyWire(caps[i].Wire)
+	}
+}
+
+// perRow runs b's loop, calling prepare untimed and then op, and reports per row (rows
+// per op) this process's CPU time (user + system, GC included), its heap allocations and
+// the bytes allocated.
+func perRow(b *testing.B, rows int, prepare, op func()) {
 	var cpu time.Duration
 	var mallocs, bytes uint64
 	var ms runtime.MemStats
 	for b.Loop() {
 		b.StopTimer()
-		if _, err := dir.Write(batch); err != nil {
-			b.Fatal(err)
-		}
-		f, ok := dir.ClaimOldest()
-		if !ok {
-			b.Fatal("no spool file")
-		}
+		prepare()
 		b.StartTimer()
 		runtime.ReadMemStats(&ms)
 		m0, b0, c0 := ms.Mallocs, ms.TotalAlloc, processCPU()
-		if err := w.replay(context.Background(), f, scratch); err != nil {
-			b.Fatal(err)
-		}
+		op()
 		cpu += processCPU() - c0
 		runtime.ReadMemStats(&ms)
 		mallocs, bytes = mallocs+ms.Mallocs-m0, bytes+ms.TotalAlloc-b0
 	}
-	rows := float64(b.N * defaultBatch)
-	b.ReportMetric(float64(cpu.Nanoseconds())/rows, "cpu-ns/row")
-	b.ReportMetric(float64(mallocs)/rows, "allocs/row")
-	b.ReportMetric(float64(bytes)/rows, "B/row")
+	n := float64(b.N * rows)
+	b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/row")
+	b.ReportMetric(float64(mallocs)/n, "allocs/row")
+	b.ReportMetric(float64(bytes)/n, "B/row")
 }
