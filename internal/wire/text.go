@@ -95,7 +95,7 @@ func (t *nameTexts) reset() { t.buf, t.n, t.next = t.buf[:0], 0, 0 }
 // wherever they lie, pointers included, since they point into the same message.
 func (d *Decoder) appendName(dst []byte, off int) []byte {
 	msg, t := d.msg, &d.texts
-	end := nameEnd(msg, off)
+	end, _, _ := skipName(msg, off, len(msg))
 	for i := range t.n {
 		k := &t.known[i]
 		if string(msg[k.wire:k.wireEnd]) == string(msg[off:end]) {
@@ -115,21 +115,6 @@ func (d *Decoder) appendName(dst []byte, off int) []byte {
 		t.n++
 	}
 	return dst
-}
-
-// nameEnd is the offset just past the name at msg[off:] (already checked by skipName):
-// past its root label or its first pointer.
-func nameEnd(msg []byte, off int) int {
-	for {
-		switch c := int(msg[off]); {
-		case c == 0:
-			return off + 1
-		case c&0xC0 == 0xC0:
-			return off + 2
-		default:
-			off += 1 + c
-		}
-	}
 }
 
 // Questions is the number of questions. When it is 0 the stored qname, qtype and
