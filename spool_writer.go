@@ -151,7 +151,8 @@ func (e insertError) Unwrap() error { return e.error }
 
 // replay writes one spool file back to ClickHouse and deletes it once acknowledged.
 // Every replayed batch is treated as possibly landed already (CoreDNS may have died
-// between the insert and the delete), so the sink checks before inserting.
+// between the insert and the delete): the sink resends it under its deduplication token, or
+// on servers without tokens checks what landed before inserting.
 //
 // The file's losses are counted once, when its rows are acknowledged (or it is set
 // aside), and in records: spooled = replayed + dropped{corrupt, unreadable}, however

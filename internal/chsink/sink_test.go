@@ -151,7 +151,9 @@ func TestHistoryAcrossBatches(t *testing.T) {
 }
 
 // TestUncertain covers a write whose outcome was unknown: the retry must insert
-// exactly the rows that did not land.
+// exactly the rows that did not land. On 18.16 the sink looks them up in the raw log; on
+// servers with deduplication tokens it sends the batch again whole and each table drops the
+// parts it has.
 func TestUncertain(t *testing.T) {
 	day1 := time.Date(2024, 7, 1, 23, 59, 59, 900_000_000, time.UTC)
 	day2 := time.Date(2024, 7, 2, 0, 0, 0, 100_000_000, time.UTC)
@@ -164,6 +166,10 @@ func TestUncertain(t *testing.T) {
 		// runs; nil when nothing landed.
 		landed func(b *record.Batch) *record.Batch
 		rows   []record.Capture
+		// legacyOnly: a state a cut insert cannot leave on servers with tokens, which name
+		// an insert's parts by the token and their order (the second day's part of an
+		// insert is never the first one written).
+		legacyOnly bool
 	}{
 		{
 			name:   "landed",
@@ -187,11 +193,15 @@ func TestUncertain(t *testing.T) {
 			landed: func(b *record.Batch) *record.Batch {
 				return b.Subset(func(i int) bool { return b.Rows().Time[i].Day() == 2 })
 			},
-			rows: []record.Capture{resp("a.example.org.", day1), resp("b.example.org.", day2), resp("c.example.org.", day1), resp("d.example.org.", day2)},
+			rows:       []record.Capture{resp("a.example.org.", day1), resp("b.example.org.", day2), resp("c.example.org.", day1), resp("d.example.org.", day2)},
+			legacyOnly: true,
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.legacyOnly && flavor(t).Modern {
+				t.Skip("not a state a cut insert leaves on this server")
+			}
 			s, db := preparedSink(t)
 			b := recordtest.BatchOf(t, tc.rows...)
 			if tc.landed != nil {

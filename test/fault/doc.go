@@ -11,7 +11,9 @@
 // ClickHouse is a private server of internal/chtest, shared by the tests, which run one
 // after another because they kill, freeze and restart it.
 //
-// The tests, in the order of the issue: TestClickHouseKilled (1), TestClickHouseFrozen (2),
+// The tests, in the order of the issue: TestClickHouseKilled (1) and
+// TestClickHouseKilledBetweenViews (1c: the kill held between an insert's raw part and its
+// views' parts), TestClickHouseFrozen (2),
 // TestCoreDNSKilled (3, plus spool files put back after their replay), TestReloadUnderLoad
 // (4), TestSpoolFilesystemFull (5) and TestSpoolSizeLimit (5b: the spool's own MAXSIZE),
 // TestCorruptSpool (6), TestMemoryBound (7). Each logs a FIGURES line. Together they take

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/passivedns/passivedns/internal/corednstest"
+	"github.com/passivedns/passivedns/internal/schema"
 	"github.com/passivedns/passivedns/internal/testkit"
 )
 
@@ -97,7 +98,7 @@ func TestClickHouseKilled(t *testing.T) {
 	}
 	s, took := settle(t, res, f.db, f.spool, 0, settleTimeout)
 	rows, maybes := checkExactlyOnce(t, f.db, l.answered, l.unanswered)
-	checkHistory(t, f.db, rows)
+	checkHistory(t, f.db, rows, &cutByKill{max: 2, log: res.Output})
 	checkAccounting(t, res, s, 0)
 	if int64(rows) != s.Records.Captured {
 		t.Errorf("%d rows, %d captured", rows, s.Records.Captured)
@@ -108,6 +109,59 @@ func TestClickHouseKilled(t *testing.T) {
 		len(l.answered), n0, n1-n0, restarted.Sub(killed).Round(time.Millisecond), len(l.unanswered), maybes,
 		rows, rows, rows, s.Records.Spooled, s.Records.Replayed, s.dropped(), during.Spool.Files, during.Spool.Bytes,
 		healthy(), l.stopped.Sub(restarted).Round(time.Millisecond)+took.Round(time.Millisecond), took.Round(time.Millisecond))
+}
+
+// Test 1c: the kill falls between an insert's raw part and its views' parts, which test 1
+// meets only by chance. A slow view (a sleep of 2 s per insert) that ClickHouse runs before
+// the history views (it takes views in name order) holds each insert in that window, and
+// ClickHouse is SIGKILLed there. The raw log must stay exact. 18.16 cannot tell which views
+// have a batch, so the history lacks the cut batch: whole, and named in the resolver's
+// warning (README: Exactly once); on servers with deduplication tokens the retry fills it.
+func TestClickHouseKilledBetweenViews(t *testing.T) {
+	f := newFixture(t, "between")
+	res := startResolver(t, f.dir, f.cfg)
+	// The resolver creates the schema at its start, in the background.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		views := corednstest.Lines(t, ch, "SELECT count() FROM system.tables WHERE database = '"+f.db+"' AND name LIKE 'history%_mv'")
+		if len(views) == 1 && views[0] == "7" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the resolver made %v of the 7 history views in 30 s", views)
+		}
+	}
+	for _, q := range []string{
+		"CREATE TABLE " + f.db + ".slow (x UInt8) ENGINE = Null",
+		"CREATE MATERIALIZED VIEW " + f.db + ".a_slow_mv TO " + f.db + ".slow AS SELECT sleep(2) AS x FROM " + f.db + ".responses",
+	} {
+		if _, err := ch.Query(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := startLoad(t, res.Addr, "c", loadWorkers, loadQPS, loadTimeout, true)
+	time.Sleep(5 * time.Second)
+	ch.Kill()
+	time.Sleep(3 * time.Second)
+	restartClickHouse(t)
+	if _, err := ch.Query("DROP TABLE " + f.db + ".a_slow_mv"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	l.finish(t)
+
+	s, _ := settle(t, res, f.db, f.spool, 0, settleTimeout)
+	rows, _ := checkExactlyOnce(t, f.db, l.answered, l.unanswered)
+	checkAccounting(t, res, s, 0)
+	legacy := !schema.DetectFlavor(strings.Join(corednstest.Lines(t, ch, "SELECT version()"), "")).Modern
+	cut := &cutByKill{max: 2, log: res.Output}
+	if !legacy {
+		cut = nil
+	}
+	missing := checkHistory(t, f.db, rows, cut)
+	if legacy && missing == 0 {
+		t.Errorf("the history lacks nothing: the kill did not fall between the raw part and the views' parts (the test's premise)")
+	}
+	t.Logf("FIGURES test 1c (SIGKILL between the raw part and the views' parts): answers %d, rows %d, missing from the history %d", len(l.answered), rows, missing)
 }
 
 // watchHealthy polls the status of res until it says ClickHouse is healthy, for at most
@@ -175,7 +229,7 @@ func TestClickHouseFrozen(t *testing.T) {
 
 	s, took := settle(t, res, f.db, f.spool, 0, settleTimeout)
 	rows, maybes := checkExactlyOnce(t, f.db, l.answered, l.unanswered)
-	checkHistory(t, f.db, rows)
+	checkHistory(t, f.db, rows, nil)
 	checkAccounting(t, res, s, 0)
 	if int64(rows) != s.Records.Captured {
 		t.Errorf("%d rows, %d captured", rows, s.Records.Captured)
@@ -262,7 +316,7 @@ func TestCoreDNSKilled(t *testing.T) {
 	res.Restart(t)
 	s, took := settle(t, res, f.db, f.spool, 0, settleTimeout)
 	rows, _ := checkExactlyOnce(t, f.db, spooled, nil)
-	checkHistory(t, f.db, rows)
+	checkHistory(t, f.db, rows, nil)
 	checkAccounting(t, res, s, int64(len(spooled)+torn), "corrupt")
 	if s.Records.Replayed != int64(len(spooled)) || s.Records.Dropped["corrupt"] != int64(torn) || s.Records.Captured != 0 {
 		t.Errorf("after the restart: want %d replayed, %d corrupt, 0 captured: %v", len(spooled), torn, s)
@@ -284,7 +338,7 @@ func TestCoreDNSKilled(t *testing.T) {
 	res.Restart(t)
 	s2, took2 := settle(t, res, f.db, f.spool, int64(len(spooled)-keptRecords), settleTimeout)
 	rows2, _ := checkExactlyOnce(t, f.db, spooled, nil)
-	checkHistory(t, f.db, rows2)
+	checkHistory(t, f.db, rows2, nil)
 	checkAccounting(t, res, s2, int64(keptRecords))
 	if s2.Records.Replayed != int64(keptRecords) {
 		t.Errorf("files put back: want their %d records acknowledged as replayed: %v", keptRecords, s2)
@@ -319,7 +373,7 @@ func TestReloadUnderLoad(t *testing.T) {
 
 	s, settled := settle(t, res, f.db, f.spool, 0, settleTimeout)
 	rows, maybes := checkExactlyOnce(t, f.db, l.answered, l.unanswered)
-	checkHistory(t, f.db, rows)
+	checkHistory(t, f.db, rows, nil)
 	checkAccounting(t, res, s, 0)
 	if int64(rows) != s.Records.Captured {
 		t.Errorf("%d rows, %d captured", rows, s.Records.Captured)
@@ -395,7 +449,7 @@ func TestSpoolFilesystemFull(t *testing.T) {
 	restartClickHouse(t)
 	s, took := settle(t, res, f.db, f.spool, 0, settleTimeout)
 	rows, maybes := checkSubset(t, f.db, l.answered, l.unanswered)
-	checkHistory(t, f.db, rows)
+	checkHistory(t, f.db, rows, nil)
 	checkAccounting(t, res, s, 0, "spool_error", "spool_full")
 	drops := spoolDrops(s)
 	if int64(rows)+drops != int64(len(l.answered)+maybes) || s.Records.Replayed != s.Records.Spooled || s.Records.Written != int64(rows) {
@@ -434,7 +488,7 @@ func TestSpoolSizeLimit(t *testing.T) {
 	restartClickHouse(t)
 	s, took := settle(t, res, f.db, f.spool, 0, settleTimeout)
 	rows, maybes := checkSubset(t, f.db, l.answered, l.unanswered)
-	checkHistory(t, f.db, rows)
+	checkHistory(t, f.db, rows, nil)
 	checkAccounting(t, res, s, 0, "spool_full")
 	drops := s.Records.Dropped["spool_full"]
 	if int64(rows)+drops != int64(len(l.answered)+maybes) || s.Records.Replayed != s.Records.Spooled || s.Records.Written != int64(rows) {
@@ -589,7 +643,7 @@ func TestCorruptSpool(t *testing.T) {
 		want[name] = true
 	}
 	rows, _ := checkExactlyOnce(t, f.db, want, nil)
-	checkHistory(t, f.db, rows)
+	checkHistory(t, f.db, rows, nil)
 	checkAccounting(t, res, s, int64(len(intact))+corrupt+unreadable, "corrupt", "unreadable")
 	earlier := s.Records.Replayed - s.Records.Spooled
 	if s.Records.Dropped["corrupt"] != corrupt || s.Records.Dropped["unreadable"] != unreadable || earlier != int64(len(intact)) {
