@@ -98,6 +98,7 @@ func TestClickHouseKilled(t *testing.T) {
 	}
 	s, took := settle(t, res, f.db, f.spool, 0, settleTimeout)
 	rows, maybes := checkExactlyOnce(t, f.db, l.answered, l.unanswered)
+	// At most the live insert and a replay run at the kill.
 	checkHistory(t, f.db, rows, &cutByKill{max: 2, log: res.Output})
 	checkAccounting(t, res, s, 0)
 	if int64(rows) != s.Records.Captured {
@@ -139,7 +140,18 @@ func TestClickHouseKilledBetweenViews(t *testing.T) {
 		}
 	}
 	l := startLoad(t, res.Addr, "c", loadWorkers, loadQPS, loadTimeout, true)
-	time.Sleep(5 * time.Second)
+	time.Sleep(3 * time.Second)
+	// Kill once an insert has been running for a while: its raw part is written (the first
+	// milliseconds), the slow view is sleeping, the history views have not run.
+	inserting := "SELECT count() FROM system.processes WHERE query LIKE '%INSERT INTO%" + f.db + "%responses%' AND elapsed > 0.5 AND elapsed < 1.5"
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if n := corednstest.Lines(t, ch, inserting); len(n) == 1 && n[0] != "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no insert ran for half a second in 20 s")
+		}
+	}
 	ch.Kill()
 	time.Sleep(3 * time.Second)
 	restartClickHouse(t)
@@ -153,7 +165,7 @@ func TestClickHouseKilledBetweenViews(t *testing.T) {
 	rows, _ := checkExactlyOnce(t, f.db, l.answered, l.unanswered)
 	checkAccounting(t, res, s, 0)
 	legacy := !schema.DetectFlavor(strings.Join(corednstest.Lines(t, ch, "SELECT version()"), "")).Modern
-	cut := &cutByKill{max: 2, log: res.Output}
+	cut := &cutByKill{max: 2, log: res.Output} // the live insert and a replay
 	if !legacy {
 		cut = nil
 	}
