@@ -120,6 +120,7 @@ func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 	if err := s.Prepare(ctx); err != nil {
 		return err
 	}
+	resent := b.Uncertain && s.schema.Flavor.Modern
 	if b.Uncertain && !s.schema.Flavor.Modern {
 		rest, err := s.unlanded(ctx, b)
 		if err != nil {
@@ -130,6 +131,17 @@ func (s *Sink) Write(ctx context.Context, b *record.Batch) error {
 		}
 		b = rest
 	}
+	if err := s.insert(ctx, b); err != nil {
+		return err
+	}
+	if resent {
+		s.warnIfTwice(ctx, b)
+	}
+	return nil
+}
+
+// insert sends b once, as a Native block over HTTP or through clickhouse-go.
+func (s *Sink) insert(ctx context.Context, b *record.Batch) error {
 	s.mu.Lock()
 	np := s.native
 	s.mu.Unlock()
@@ -305,6 +317,36 @@ func (s *Sink) unlanded(ctx context.Context, b *record.Batch) (*record.Batch, er
 			"If ClickHouse died while writing them, the history tables may lack them (ClickHouse before 22.8 cannot tell)", b.ID, landed)
 	}
 	return rest, nil
+}
+
+// warnIfTwice looks, after an uncertain batch was sent again under its token, whether the
+// raw log now holds its rows twice. A server forgets a token after 1000 other inserts into
+// the table (the deduplication window), so a retry later than that (a spool replayed long
+// after, many resolvers on one database) lands again. That is not undone, but it is said,
+// with the batch id that finds the rows. One row per day is looked up, as unlanded does.
+func (s *Sink) warnIfTwice(ctx context.Context, b *record.Batch) {
+	type dayName struct{ day, qname string }
+	firstOfDay := map[string]int{}
+	rows := map[dayName]uint64{} // the batch's rows of each day's first qname
+	for i := range b.Len() {
+		d := b.TimeAt(i).Format(time.DateOnly)
+		if _, ok := firstOfDay[d]; !ok {
+			firstOfDay[d] = i
+		}
+		rows[dayName{d, b.QNameAt(i)}]++
+	}
+	q := s.schema.UnlandedQuery()
+	for d, i := range firstOfDay {
+		var n uint64
+		if err := s.conn.QueryRow(ctx, q, record.Reverse(b.QNameAt(i)), d, b.ID).Scan(&n); err != nil {
+			return // the rows are in; only this check failed
+		}
+		if want := rows[dayName{d, b.QNameAt(i)}]; n > want {
+			s.opts.Log.Warningf("Batch %x landed twice (%d rows of a day where %d were sent): its retry came after ClickHouse's "+
+				"deduplication window had forgotten the first attempt; SELECT ... WHERE batch_id = %d finds its rows", b.ID, n, want, b.ID)
+			return
+		}
+	}
 }
 
 // Ping prepares the sink and checks that the server answers.
