@@ -375,6 +375,10 @@ func TestCompatModernRetryAfterCutInsert(t *testing.T) {
 			if got := strings.ReplaceAll(contents(s.DB), s.DB, ""); got != want {
 				t.Errorf("after a second retry:\n%s\nwant:\n%s", got, want)
 			}
+			// The sink's look-up after a retry (did it land twice?) sees the batch once.
+			if got, once := chdbProbe(t, sess, s, batch, 0), chdbProbe(t, sess, ref, batch, 0); got != once || once == "0\n" {
+				t.Errorf("the batch's first name after the retries: %q rows, after one clean insert %q", got, once)
+			}
 		})
 	}
 }
