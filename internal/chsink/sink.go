@@ -279,13 +279,7 @@ func appendRows(col driver.BatchColumn, c any, lo, hi int) error {
 // so one row per day tells whether that day's rows landed. The lookup uses the primary
 // key (reverse(qname), time) and the partition, so it reads a few granules.
 func (s *Sink) unlanded(ctx context.Context, b *record.Batch) (*record.Batch, error) {
-	firstOfDay := map[string]int{}
-	for i := range b.Len() {
-		d := b.TimeAt(i).Format(time.DateOnly)
-		if _, ok := firstOfDay[d]; !ok {
-			firstOfDay[d] = i
-		}
-	}
+	firstOfDay := firstRowOfEachDay(b)
 	missing := map[string]bool{}
 	q := s.schema.UnlandedQuery()
 	for d, i := range firstOfDay {
@@ -319,31 +313,41 @@ func (s *Sink) unlanded(ctx context.Context, b *record.Batch) (*record.Batch, er
 	return rest, nil
 }
 
+// firstRowOfEachDay maps each day (YYYY-MM-DD, UTC) of b to its first row.
+func firstRowOfEachDay(b *record.Batch) map[string]int {
+	first := map[string]int{}
+	for i := range b.Len() {
+		d := b.TimeAt(i).Format(time.DateOnly)
+		if _, ok := first[d]; !ok {
+			first[d] = i
+		}
+	}
+	return first
+}
+
 // warnIfTwice looks, after an uncertain batch was sent again under its token, whether the
 // raw log now holds its rows twice. A server forgets a token after 1000 other inserts into
 // the table (the deduplication window), so a retry later than that (a spool replayed long
 // after, many resolvers on one database) lands again. That is not undone, but it is said,
 // with the batch id that finds the rows. One row per day is looked up, as unlanded does.
 func (s *Sink) warnIfTwice(ctx context.Context, b *record.Batch) {
-	type dayName struct{ day, qname string }
-	firstOfDay := map[string]int{}
-	rows := map[dayName]uint64{} // the batch's rows of each day's first qname
-	for i := range b.Len() {
-		d := b.TimeAt(i).Format(time.DateOnly)
-		if _, ok := firstOfDay[d]; !ok {
-			firstOfDay[d] = i
-		}
-		rows[dayName{d, b.QNameAt(i)}]++
-	}
+	firstOfDay := firstRowOfEachDay(b)
 	q := s.schema.UnlandedQuery()
 	for d, i := range firstOfDay {
+		qname, day := b.QNameAt(i), b.TimeAt(i).UTC().Truncate(24*time.Hour)
+		var sent uint64 // the batch's rows of that day with that qname
+		for j := range b.Len() {
+			if b.TimeAt(j).UTC().Truncate(24*time.Hour).Equal(day) && b.QNameAt(j) == qname {
+				sent++
+			}
+		}
 		var n uint64
-		if err := s.conn.QueryRow(ctx, q, record.Reverse(b.QNameAt(i)), d, b.ID).Scan(&n); err != nil {
+		if err := s.conn.QueryRow(ctx, q, record.Reverse(qname), d, b.ID).Scan(&n); err != nil {
 			return // the rows are in; only this check failed
 		}
-		if want := rows[dayName{d, b.QNameAt(i)}]; n > want {
+		if n > sent {
 			s.opts.Log.Warningf("Batch %x landed twice (%d rows of a day where %d were sent): its retry came after ClickHouse's "+
-				"deduplication window had forgotten the first attempt; SELECT ... WHERE batch_id = %d finds its rows", b.ID, n, want, b.ID)
+				"deduplication window had forgotten the first attempt; SELECT ... WHERE batch_id = %d finds its rows", b.ID, n, sent, b.ID)
 			return
 		}
 	}
