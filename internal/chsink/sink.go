@@ -326,9 +326,9 @@ func firstRowOfEachDay(b *record.Batch) map[string]int {
 }
 
 // warnIfTwice looks, after an uncertain batch was sent again under its token, whether the
-// raw log now holds its rows twice. A server forgets a token after 1000 other inserts into
-// the table (the deduplication window), so a retry later than that (a spool replayed long
-// after, many resolvers on one database) lands again. That is not undone, but it is said,
+// raw log now holds its rows twice. A server forgets a token once the table's deduplication
+// window has passed (1000 inserts on one server), so a retry later than that (a spool
+// replayed long after, many resolvers on one database) lands again. That is not undone, but it is said,
 // with the batch id that finds the rows. One row per day is looked up, as unlanded does.
 func (s *Sink) warnIfTwice(ctx context.Context, b *record.Batch) {
 	firstOfDay := firstRowOfEachDay(b)
