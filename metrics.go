@@ -61,6 +61,14 @@ var (
 		Help:      "Counter of responses from the spool acknowledged by ClickHouse (also in written_total).",
 	})
 
+	unsureCount = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "passivedns",
+		Name:      "unsure_rows_total",
+		Help: "Counter of written responses whose record a retry left in doubt, by kind: history (in the raw log, " +
+			"maybe not in the history tables: ClickHouse before 22.8), twice (in the raw log twice: a retry after the deduplication window).",
+	}, []string{"kind"})
+
 	queueLength = promauto.NewGauge(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "passivedns",

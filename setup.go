@@ -114,7 +114,7 @@ func newSink(cfg config) *chsink.Sink { return chsink.New(sinkOptions(cfg)) }
 
 func sinkOptions(cfg config) chsink.Options {
 	return chsink.Options{ClickHouse: cfg.options, Database: cfg.database, AutoSchema: cfg.schema, Retention: cfg.retention, Cluster: cfg.cluster, Log: log,
-		HTTP: cfg.httpURL}
+		HTTP: cfg.httpURL, Unsure: func(kind string, rows int) { unsureCount.WithLabelValues(kind).Add(float64(rows)) }}
 }
 
 // newWatcher is the watchlist of cfg, with its own connection for the lookups.

@@ -1,6 +1,7 @@
 package passivedns
 
 import (
+	"github.com/passivedns/passivedns/internal/chsink"
 	"github.com/passivedns/passivedns/internal/spool"
 
 	"encoding/json"
@@ -42,6 +43,8 @@ type recordCounts struct {
 	Spooled  uint64            `json:"spooled"`
 	Replayed uint64            `json:"replayed"`
 	Dropped  map[string]uint64 `json:"dropped"`
+	// Unsure counts written records a retry left in doubt (see chsink.Options.Unsure).
+	Unsure map[string]uint64 `json:"unsure"`
 }
 
 func (w *writer) status() writerStatus {
@@ -58,6 +61,7 @@ func (w *writer) status() writerStatus {
 			Spooled:  counterValue(spooledCount),
 			Replayed: counterValue(replayedCount),
 			Dropped:  map[string]uint64{},
+			Unsure:   map[string]uint64{},
 		},
 	}
 	if e, ok := w.lastError.Load().(string); ok {
@@ -69,6 +73,9 @@ func (w *writer) status() writerStatus {
 	}
 	for _, r := range dropReasons {
 		st.Records.Dropped[r] = counterValue(droppedCount.WithLabelValues(r))
+	}
+	for _, k := range []string{chsink.UnsureHistory, chsink.UnsureTwice} {
+		st.Records.Unsure[k] = counterValue(unsureCount.WithLabelValues(k))
 	}
 	if w.spool != nil {
 		s := w.spool.Stats()

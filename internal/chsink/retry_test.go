@@ -106,6 +106,8 @@ func TestRetryLandedTwice(t *testing.T) {
 			opts := options(t, db)
 			opts.HTTP = fake.URL + "/"
 			opts.Fixed = &schema.Schema{Flavor: schema.Flavor{Modern: true}, DB: db}
+			var unsure []string
+			opts.Unsure = func(kind string, rows int) { unsure = append(unsure, fmt.Sprintf("%s %d", kind, rows)) }
 			var logged bytes.Buffer
 			golog.SetOutput(&logged)
 			defer golog.SetOutput(io.Discard)
@@ -120,6 +122,13 @@ func TestRetryLandedTwice(t *testing.T) {
 			}
 			if counts := "(4 rows of a day where 2 were sent)"; twice && !strings.Contains(logged.String(), counts) {
 				t.Errorf("the warning does not say %s: %s", counts, logged.String())
+			}
+			var wantUnsure []string // the whole day's rows: its part landed again
+			if twice {
+				wantUnsure = []string{chsink.UnsureTwice + " 4"}
+			}
+			if fmt.Sprint(unsure) != fmt.Sprint(wantUnsure) {
+				t.Errorf("reported unsure: %q, want %q", unsure, wantUnsure)
 			}
 		})
 	}

@@ -35,6 +35,25 @@ type Options struct {
 	// Fixed, when set, is the schema to write as it is: never checked or upgraded (tests
 	// of upgrades write through an old schema with it).
 	Fixed *schema.Schema
+	// Unsure, when set, is told of rows whose record a retry left in doubt, by kind (beside
+	// the warning the sink logs): UnsureHistory or UnsureTwice.
+	Unsure func(kind string, rows int)
+}
+
+// Kinds of Options.Unsure.
+const (
+	// UnsureHistory: rows in the raw log that the history tables may lack (servers before
+	// 22.8, when an insert's outcome was unknown and its rows were found landed).
+	UnsureHistory = "history"
+	// UnsureTwice: rows in the raw log twice (a retry after the deduplication window).
+	UnsureTwice = "twice"
+)
+
+// unsure reports rows to Options.Unsure.
+func (s *Sink) unsure(kind string, rows int) {
+	if s.opts.Unsure != nil {
+		s.opts.Unsure(kind, rows)
+	}
 }
 
 // Sink writes batches into the responses table of one database, over its own connection.
@@ -309,6 +328,7 @@ func (s *Sink) unlanded(ctx context.Context, b *record.Batch) (*record.Batch, er
 		// rows while the raw log has them. Said, not silent (README: Exactly once).
 		s.opts.Log.Warningf("Batch %x: %d rows had landed before the connection failed; not inserting them again. "+
 			"If ClickHouse died while writing them, the history tables may lack them (ClickHouse before 22.8 cannot tell)", b.ID, landed)
+		s.unsure(UnsureHistory, landed)
 	}
 	return rest, nil
 }
@@ -331,14 +351,16 @@ func firstRowOfEachDay(b *record.Batch) map[string]int {
 // replayed long after, many resolvers on one database) lands again. That is not undone, but it is said,
 // with the batch id that finds the rows. One row per day is looked up, as unlanded does.
 func (s *Sink) warnIfTwice(ctx context.Context, b *record.Batch) {
-	firstOfDay := firstRowOfEachDay(b)
 	q := s.schema.UnlandedQuery()
-	for d, i := range firstOfDay {
+	for d, i := range firstRowOfEachDay(b) {
 		qname, day := b.QNameAt(i), b.TimeAt(i).UTC().Truncate(24*time.Hour)
-		var sent uint64 // the batch's rows of that day with that qname
+		var sent, ofDay uint64 // the batch's rows of that day with that qname, and of that day
 		for j := range b.Len() {
-			if b.TimeAt(j).UTC().Truncate(24*time.Hour).Equal(day) && b.QNameAt(j) == qname {
-				sent++
+			if b.TimeAt(j).UTC().Truncate(24 * time.Hour).Equal(day) {
+				ofDay++
+				if b.QNameAt(j) == qname {
+					sent++
+				}
 			}
 		}
 		var n uint64
@@ -348,7 +370,7 @@ func (s *Sink) warnIfTwice(ctx context.Context, b *record.Batch) {
 		if n > sent {
 			s.opts.Log.Warningf("Batch %x landed twice (%d rows of a day where %d were sent): its retry came after ClickHouse's "+
 				"deduplication window had forgotten the first attempt; SELECT ... WHERE batch_id = %d finds its rows", b.ID, n, sent, b.ID)
-			return
+			s.unsure(UnsureTwice, int(ofDay))
 		}
 	}
 }

@@ -98,7 +98,7 @@ func TestClickHouseKilled(t *testing.T) {
 	s, took := settle(t, res, f.db, f.spool, 0, settleTimeout)
 	rows, maybes := checkExactlyOnce(t, f.db, l.answered, l.unanswered)
 	// At most the live insert and a replay run at the kill.
-	checkHistory(t, f.db, rows, &cutByKill{max: 2, log: res.Output})
+	checkHistory(t, f.db, rows, &cutByKill{max: 2, res: res})
 	checkAccounting(t, res, s, 0)
 	if int64(rows) != s.Records.Captured {
 		t.Errorf("%d rows, %d captured", rows, s.Records.Captured)
@@ -163,7 +163,7 @@ func TestClickHouseKilledBetweenViews(t *testing.T) {
 	s, _ := settle(t, res, f.db, f.spool, 0, settleTimeout)
 	rows, _ := checkExactlyOnce(t, f.db, l.answered, l.unanswered)
 	checkAccounting(t, res, s, 0)
-	missing := checkHistory(t, f.db, rows, &cutByKill{max: 2, log: res.Output}) // the live insert and a replay
+	missing := checkHistory(t, f.db, rows, &cutByKill{max: 2, res: res}) // the live insert and a replay
 	if legacyServer(t) && missing == 0 {
 		t.Errorf("the history lacks nothing: the kill did not fall between the raw part and the views' parts (the test's premise)")
 	}
