@@ -302,6 +302,9 @@ func TestZooKeeperLoss(t *testing.T) {
 	createSchema(t, "zk")
 	n := c.Shard(1)[0]
 	mustQuery(t, n, block("zk", "before", 10, 1))
+	// A Distributed read may go to either replica of shard 1; without ZooKeeper the other
+	// replica can no longer fetch the part, so it must have it before ZooKeeper goes.
+	mustQuery(t, c.Shard(1)[1], "SYSTEM SYNC REPLICA zk.responses_local")
 	tests := []struct {
 		name      string
 		away      func()
