@@ -43,6 +43,23 @@ func count(t testing.TB, s *chtest.Server, sql string) int {
 	return n
 }
 
+// syncReplicas waits until every replicated table of db on every node has what its other
+// replica wrote. A Distributed read goes to either replica of a shard, and the views' parts
+// are fetched apart from the raw table's, so a count of the raw rows alone does not say
+// the history has arrived.
+func syncReplicas(t *testing.T, db string) {
+	t.Helper()
+	for _, node := range cl.Nodes {
+		tables := strings.Fields(query(t, node.Server, "SELECT table FROM system.replicas WHERE database = '"+db+"' ORDER BY table"))
+		if len(tables) < 5 {
+			t.Fatalf("%s: replicated tables of %s: %v, want the raw table and the history tables", node.Name, db, tables)
+		}
+		for _, table := range tables {
+			query(t, node.Server, "SYSTEM SYNC REPLICA "+db+"."+table)
+		}
+	}
+}
+
 // waitCount waits until sql counts want on s; it fails the test after timeout.
 func waitCount(t *testing.T, s *chtest.Server, sql string, want int, timeout time.Duration) {
 	t.Helper()
@@ -80,6 +97,7 @@ func TestClusterRecordsLikeOneServer(t *testing.T) {
 			waitCount(t, node.Server, "SELECT count() FROM "+db+".responses_local", want, 30*time.Second)
 		}
 	}
+	syncReplicas(t, db)
 	if got := query(t, cl.Nodes[3].Server, "SELECT sensor, count() FROM "+db+".responses GROUP BY sensor ORDER BY sensor"); got != fmt.Sprintf("s1\t%d\ns2\t%d\n", n1, n2) {
 		t.Errorf("rows by sensor:\n%s", got)
 	}
