@@ -7,6 +7,7 @@ import (
 	"context"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +78,44 @@ func TestSchemaUpgradeV4(t *testing.T) {
 		"www.example.org.\tA\t['192.0.2.1','192.0.2.2']\t0\t7200\t3\n"+
 		"www.example.org.\tA\t['192.0.2.1','192.0.2.2','192.0.2.3']\t10800\t10800\t1\n"; got != want {
 		t.Errorf("history_rrset after writes through the view:\n%s want\n%s", got, want)
+	}
+}
+
+// TestSchemaUpgradeConcurrent: several resolvers upgrading one database at once (two
+// started together, a fleet rolled out at once) backfill the new tables once: the
+// answers from before the upgrade are counted once in history_rrset, and every upgrader
+// returns only once the version is recorded.
+func TestSchemaUpgradeConcurrent(t *testing.T) {
+	db := testCH.TestDB(t)
+	opts := options(t, db)
+	v3, _ := sinkAtVersion(t, opts, 3)
+	t1 := time.Date(2024, 2, 1, 8, 0, 0, 0, time.UTC)
+	var batch []record.Capture
+	for i := range 200 {
+		batch = append(batch, recordtest.CaptureOf(t, recordtest.Msg(t, "www.example.org.", dns.TypeA, 0, false, "www.example.org. 60 IN A 192.0.2.1"),
+			t1.Add(time.Duration(i)*time.Second), "192.0.2.100", "udp"))
+	}
+	mustWrite(t, v3, recordtest.BatchOf(t, batch...))
+
+	const upgraders = 4
+	errs := make(chan error, upgraders)
+	for range upgraders {
+		s := newSink(t, opts)
+		go func() { errs <- s.Prepare(context.Background()) }()
+	}
+	for range upgraders {
+		if err := <-errs; err != nil {
+			t.Errorf("upgrading: %v", err)
+		}
+	}
+	out, err := testCH.Query("SELECT countMerge(count) FROM `" + db + "`.history_rrset")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(out); got != "200" {
+		t.Errorf("history_rrset counts %s answers after %d concurrent upgrades, want 200", got, upgraders)
+	}
+	if got, want := versions(t, db), []string{"1 test", "2 test", "3 test", "4 passivedns"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("schema_version rows %q, want %q", got, want)
 	}
 }

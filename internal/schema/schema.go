@@ -185,6 +185,36 @@ func (s Schema) CreateVersionTable() string {
 		" (version UInt32, applied DateTime, by String) ENGINE = " + engine
 }
 
+// ClaimUpgrade creates the table that claims a schema upgrade, its claimant's token (hex)
+// as the default of its one column, where system.columns shows it. Without IF NOT EXISTS
+// it succeeds for one caller only: on one server the database's DDL lock orders
+// concurrent creations, on a cluster every node runs the ON CLUSTER tasks in the queue's
+// one order.
+func (s Schema) ClaimUpgrade(token string) string {
+	return "CREATE TABLE " + s.Table(upgradeClaim) + s.onCluster() + " (by String DEFAULT '" + token + "') ENGINE = Log"
+}
+
+// SyncVersions waits until the connected node's replica of schema_version has every
+// version recorded through the other nodes (cluster only).
+func (s Schema) SyncVersions() string {
+	return "SYSTEM SYNC REPLICA " + s.Table("schema_version")
+}
+
+// ReleaseUpgrade drops the claim.
+func (s Schema) ReleaseUpgrade() string {
+	return "DROP TABLE IF EXISTS " + s.Table(upgradeClaim) + s.onCluster()
+}
+
+// UpgradeClaim reads the claim on the connected server: its token, quoted, and how many
+// seconds ago it was made; no row when there is none. Its parameter is the database.
+func (s Schema) UpgradeClaim() string {
+	return "SELECT c.default_expression, toUInt32(greatest(now() - t.metadata_modification_time, 0))" +
+		" FROM system.columns AS c ANY INNER JOIN (SELECT database, name AS table, metadata_modification_time FROM system.tables) AS t USING (database, table)" +
+		" WHERE c.database = ? AND c.table = '" + upgradeClaim + "' AND c.name = 'by'"
+}
+
+const upgradeClaim = "schema_upgrade_claim"
+
 func (s Schema) section(name string) string {
 	lc := s.Flavor.lowCardinality()
 	return fmt.Sprintf("%s Nested(name String, type %s, class %s, ttl UInt32, data String)", name, lc, lc)

@@ -14,7 +14,7 @@ import (
 )
 
 // TestUpgradeOnCluster: a cluster at schema version 1 holding answers on both shards is
-// brought to the current version by Ensure through one node: every node gets the new tables
+// brought to the current version by Ensure through every node at once: every node gets the new tables
 // (ON CLUSTER), the backfill reads every shard, and the history of the new tables counts each
 // answer once.
 func TestUpgradeOnCluster(t *testing.T) {
@@ -52,8 +52,23 @@ func TestUpgradeOnCluster(t *testing.T) {
 			query(t, node.Server, q)
 		}
 	}
-	if err := schema.Ensure(ctx, conn, s, true, clog.NewWithPlugin("passivedns")); err != nil {
-		t.Fatalf("upgrade: %v", err)
+	// A resolver on every node upgrades at once: one backfills, the others wait for it.
+	errs := make(chan error, len(cl.Nodes))
+	for _, node := range cl.Nodes {
+		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{node.TCPAddr}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		go func() { errs <- schema.Ensure(ctx, conn, s, true, clog.NewWithPlugin("passivedns")) }()
+	}
+	for range cl.Nodes {
+		if err := <-errs; err != nil {
+			t.Errorf("upgrade: %v", err)
+		}
+	}
+	if got := query(t, cl.Nodes[0].Server, "SELECT version, by FROM "+db+".schema_version ORDER BY version"); got != fmt.Sprintf("1\ttest\n2\tpassivedns\n3\tpassivedns\n%d\tpassivedns\n", schema.Version) {
+		t.Errorf("schema_version after the upgrades:\n%s", got)
 	}
 	for _, node := range cl.Nodes {
 		// Every node is a replica of schema_version: the version recorded through node1

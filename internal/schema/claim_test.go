@@ -1,0 +1,115 @@
+package schema_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+
+	"github.com/passivedns/passivedns/internal/schema"
+)
+
+// TestUpgradeClaim: Ensure upgrades only while it holds the database's upgrade claim. A
+// claim another process holds makes it wait until that claim is given back; a claim older
+// than any upgrade (its process died) is dropped; Ensure gives its own claim back.
+func TestUpgradeClaim(t *testing.T) {
+	tests := []struct {
+		name      string
+		staleAge  time.Duration // claims older than this are stale
+		release   bool          // the other process gives its claim back after a while
+		wantWait  bool          // Ensure is still waiting after that while
+		wantError bool          // Ensure gives up at its deadline
+	}{
+		{name: "held", staleAge: time.Hour, wantWait: true, wantError: true},
+		{name: "given back", staleAge: time.Hour, release: true, wantWait: true},
+		{name: "stale", staleAge: time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ch := legacyServer.Get(t)
+			conn, s := claimConn(t, ch.DSN(""), ch.TestDB(t))
+			ctx := context.Background()
+			for _, q := range []string{s.CreateDatabase(), s.CreateVersionTable(), s.ClaimUpgrade("0123456789abcdef")} {
+				if err := conn.Exec(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			defer schema.SetStaleClaim(tt.staleAge)()
+			time.Sleep(2 * time.Second) // the claim's age, in the server's whole seconds
+
+			ensureCtx, cancel := context.WithTimeout(ctx, 6*time.Second)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- schema.Ensure(ensureCtx, conn, s, true, clog.NewWithPlugin("passivedns")) }()
+			var err error
+			waited := false
+			select {
+			case err = <-done:
+			case <-time.After(2 * time.Second):
+				waited = true
+				if n := version(t, conn, s); n != 0 {
+					t.Errorf("schema version %d while another process holds the claim, want 0", n)
+				}
+				if tt.release {
+					if err := conn.Exec(ctx, s.ReleaseUpgrade()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				err = <-done
+			}
+			if waited != tt.wantWait {
+				t.Errorf("Ensure waited: %v, want %v", waited, tt.wantWait)
+			}
+			if (err != nil) != tt.wantError {
+				t.Fatalf("Ensure: %v, want an error: %v", err, tt.wantError)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), "waiting for another passivedns") {
+					t.Errorf("Ensure: %v, want it to say it was waiting", err)
+				}
+				return
+			}
+			if n := version(t, conn, s); n != schema.Version {
+				t.Errorf("schema version %d after Ensure, want %d", n, schema.Version)
+			}
+			var claims uint64
+			if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name LIKE 'schema_upgrade%'", s.DB).Scan(&claims); err != nil {
+				t.Fatal(err)
+			}
+			if claims != 0 {
+				t.Errorf("%d claims left after the upgrade", claims)
+			}
+		})
+	}
+}
+
+func claimConn(t *testing.T, dsn, db string) (driver.Conn, schema.Schema) {
+	t.Helper()
+	opts, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	var v string
+	if err := conn.QueryRow(context.Background(), "SELECT version()").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return conn, schema.Schema{Flavor: schema.DetectFlavor(v), DB: db}
+}
+
+func version(t *testing.T, conn driver.Conn, s schema.Schema) int {
+	t.Helper()
+	var v uint32
+	if err := conn.QueryRow(context.Background(), s.SelectVersion()).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return int(v)
+}
