@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 
+	"github.com/passivedns/passivedns/internal/chtest"
 	"github.com/passivedns/passivedns/internal/schema"
 )
 
@@ -31,7 +31,7 @@ func TestUpgradeClaim(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ch := legacyServer.Get(t)
-			conn, s := claimConn(t, ch.DSN(""), ch.TestDB(t))
+			conn, s := claimConn(t, ch, ch.TestDB(t))
 			ctx := context.Background()
 			for _, q := range []string{s.CreateDatabase(), s.CreateVersionTable(), s.ClaimUpgrade("0123456789abcdef")} {
 				if err := conn.Exec(ctx, q); err != nil {
@@ -87,17 +87,10 @@ func TestUpgradeClaim(t *testing.T) {
 	}
 }
 
-func claimConn(t *testing.T, dsn, db string) (driver.Conn, schema.Schema) {
+// claimConn is the server's shared connection and the schema of database db there.
+func claimConn(t *testing.T, ch *chtest.Server, db string) (driver.Conn, schema.Schema) {
 	t.Helper()
-	opts, err := clickhouse.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := ch.Conn(t)
 	var v string
 	if err := conn.QueryRow(context.Background(), "SELECT version()").Scan(&v); err != nil {
 		t.Fatal(err)
