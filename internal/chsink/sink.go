@@ -64,13 +64,15 @@ type Sink struct {
 	conn   driver.Conn
 	schema schema.Schema
 	ready  bool // connected and schema checked
+	// claimant names this sink in schema upgrade claims, the same on every retry.
+	claimant string
 
 	// Inserts over HTTP (see native.go); nil when they go through clickhouse-go.
 	native *nativePath
 }
 
 // New returns a sink; it connects on first use.
-func New(opts Options) *Sink { return &Sink{opts: opts} }
+func New(opts Options) *Sink { return &Sink{opts: opts, claimant: schema.NewClaimant()} }
 
 // Schema is the schema the sink writes (zero before Prepare).
 func (s *Sink) Schema() schema.Schema {
@@ -105,7 +107,7 @@ func (s *Sink) Prepare(ctx context.Context) error {
 	if err := s.conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
 		return err
 	}
-	s.schema = schema.Schema{Flavor: schema.DetectFlavor(version), DB: s.opts.Database, Retention: s.opts.Retention, Cluster: s.opts.Cluster}
+	s.schema = schema.Schema{Flavor: schema.DetectFlavor(version), DB: s.opts.Database, Retention: s.opts.Retention, Cluster: s.opts.Cluster, Claimant: s.claimant}
 	if err := schema.Ensure(ctx, s.conn, s.schema, s.opts.AutoSchema, s.opts.Log); err != nil {
 		return err
 	}

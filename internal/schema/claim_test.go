@@ -15,10 +15,12 @@ import (
 
 // TestUpgradeClaim: Ensure upgrades only while it holds the database's upgrade claim. A
 // claim another process holds makes it wait until that claim is given back; a claim older
-// than any upgrade (its process died) is dropped; Ensure gives its own claim back.
+// than any upgrade (its process died) is dropped; a claim of the same claimant is its own
+// from an attempt whose answer was lost; Ensure gives its own claim back.
 func TestUpgradeClaim(t *testing.T) {
 	tests := []struct {
 		name      string
+		claimant  string        // of the Ensure under test; the claim there is 0123456789abcdef's
 		staleAge  time.Duration // claims older than this are stale
 		release   bool          // the other process gives its claim back after a while
 		wantWait  bool          // Ensure is still waiting after that while
@@ -27,11 +29,13 @@ func TestUpgradeClaim(t *testing.T) {
 		{name: "held", staleAge: time.Hour, wantWait: true, wantError: true},
 		{name: "given back", staleAge: time.Hour, release: true, wantWait: true},
 		{name: "stale", staleAge: time.Second},
+		{name: "its own", claimant: "0123456789abcdef", staleAge: time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ch := legacyServer.Get(t)
 			conn, s := claimConn(t, ch, ch.TestDB(t))
+			s.Claimant = tt.claimant
 			ctx := context.Background()
 			for _, q := range []string{s.CreateDatabase(), s.CreateVersionTable(), s.ClaimUpgrade("0123456789abcdef")} {
 				if err := conn.Exec(ctx, q); err != nil {

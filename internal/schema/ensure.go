@@ -127,7 +127,10 @@ func checkVersion(ctx context.Context, conn driver.Conn, s Schema, auto bool) (i
 // both. A claim older than an upgrade may take is left by a process that died: it is
 // dropped, and the upgrade runs again.
 func claimUpgrade(ctx context.Context, conn driver.Conn, s Schema, log clog.P) (release func(), err error) {
-	token := newClaimToken()
+	token := s.Claimant
+	if token == "" {
+		token = NewClaimant()
+	}
 	release = func() {
 		// Not ctx: an upgrade that failed on its deadline still gives the claim back.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ddlTaskTimeout)
@@ -155,6 +158,11 @@ func claimUpgrade(ctx context.Context, conn driver.Conn, s Schema, log clog.P) (
 			return nil, fmt.Errorf("reading the schema upgrade claim: %w", err)
 		case owner == "":
 			continue // given back meanwhile
+		case owner == token:
+			// This writer's own, from an attempt whose answer was lost (a connection cut
+			// after the server made the claim): without this it would wait for itself until
+			// the claim went stale.
+			return release, nil
 		case age > staleClaim:
 			log.Warningf("Dropping %s, %s old: the process that made it died during an upgrade; upgrading again", s.Table(upgradeClaim), age)
 			if err := dropClaim(ctx, conn, s, owner); err != nil {
@@ -197,8 +205,9 @@ func dropClaim(ctx context.Context, conn driver.Conn, s Schema, token string) er
 	return conn.Exec(ctx, s.ReleaseUpgrade())
 }
 
-// newClaimToken names a claimant: hex, so it needs no escaping in the claim's DDL.
-func newClaimToken() string {
+// NewClaimant names a writer in the upgrade claims it makes (Schema.Claimant): random
+// hex, so it needs no escaping in the claim's DDL.
+func NewClaimant() string {
 	var b [8]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])

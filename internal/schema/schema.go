@@ -88,6 +88,9 @@ type Schema struct {
 	DB        string // validated identifier
 	Retention time.Duration
 	Cluster   string // validated identifier; empty: one server
+	// Claimant names the writer in the upgrade claims Ensure makes (NewClaimant), so that
+	// its retry knows a claim whose answer was lost; empty: a new name per call.
+	Claimant string
 }
 
 // Table is the name users and the read side query: on a cluster, the Distributed table.
