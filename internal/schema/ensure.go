@@ -157,7 +157,8 @@ func claimUpgrade(ctx context.Context, conn driver.Conn, s Schema, log clog.P) (
 		case err != nil:
 			return nil, fmt.Errorf("reading the schema upgrade claim: %w", err)
 		case owner == "":
-			continue // given back meanwhile
+			// Given back meanwhile, or (on a cluster) not made on this node yet: try again
+			// after a pause, not in a busy loop.
 		case owner == token:
 			// This writer's own, from an attempt whose answer was lost (a connection cut
 			// after the server made the claim): without this it would wait for itself until
@@ -170,7 +171,7 @@ func claimUpgrade(ctx context.Context, conn driver.Conn, s Schema, log clog.P) (
 			}
 			continue
 		}
-		if !waiting {
+		if !waiting && owner != "" {
 			waiting = true
 			log.Infof("Another passivedns is upgrading the schema of database %s (%s, %s old); waiting for it", s.DB, s.Table(upgradeClaim), age)
 		}
