@@ -118,7 +118,7 @@ func checkVersion(ctx context.Context, conn driver.Conn, s Schema, auto bool) (i
 	return current, nil
 }
 
-// claimUpgrade waits until this process holds the upgrade claim of the database, and
+// claimUpgrade waits until this writer (s.Claimant) holds the database's upgrade claim, and
 // returns what gives it back. Of several resolvers that start together on one database (or
 // a fleet upgraded at once), one runs the migrations; the others wait here, and their
 // writers with them. Without the claim each would backfill the new tables, counting the
