@@ -20,7 +20,7 @@ func TestUpgradeClaimOnModern(t *testing.T) {
 	sess.MustExec(t, s.CreateDatabase())
 	sess.MustExec(t, s.CreateVersionTable())
 
-	claim := chdbtest.Bind(t, s.UpgradeClaim(), s.DB)
+	claim := chdbtest.Bind(t, s.SelectUpgradeClaim(), s.DB)
 	if got := sess.MustExec(t, claim); got != "" {
 		t.Fatalf("claim before any was made: %q, want none", got)
 	}

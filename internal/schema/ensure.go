@@ -188,7 +188,7 @@ func claimUpgrade(ctx context.Context, conn driver.Conn, s Schema, log clog.P) (
 func readClaim(ctx context.Context, conn driver.Conn, s Schema) (token string, age time.Duration, err error) {
 	var quoted string
 	var seconds uint32
-	switch err := conn.QueryRow(ctx, s.UpgradeClaim(), s.DB).Scan(&quoted, &seconds); {
+	switch err := conn.QueryRow(ctx, s.SelectUpgradeClaim(), s.DB).Scan(&quoted, &seconds); {
 	case errors.Is(err, sql.ErrNoRows):
 		return "", 0, nil
 	case err != nil:

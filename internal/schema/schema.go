@@ -208,9 +208,9 @@ func (s Schema) ReleaseUpgrade() string {
 	return "DROP TABLE IF EXISTS " + s.Table(upgradeClaim) + s.onCluster()
 }
 
-// UpgradeClaim reads the claim on the connected server: its token, quoted, and how many
+// SelectUpgradeClaim reads the claim on the connected server: its token, quoted, and how many
 // seconds ago it was made; no row when there is none. Its parameter is the database.
-func (s Schema) UpgradeClaim() string {
+func (s Schema) SelectUpgradeClaim() string {
 	return "SELECT c.default_expression, toUInt32(greatest(now() - t.metadata_modification_time, 0))" +
 		" FROM system.columns AS c ANY INNER JOIN (SELECT database, name AS table, metadata_modification_time FROM system.tables) AS t USING (database, table)" +
 		" WHERE c.database = ? AND c.table = '" + upgradeClaim + "' AND c.name = 'by'"
