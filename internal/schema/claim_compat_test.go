@@ -1,7 +1,6 @@
 package schema_test
 
 import (
-	"errors"
 	"regexp"
 	"strings"
 	"testing"
@@ -29,7 +28,7 @@ func TestUpgradeClaimOnModern(t *testing.T) {
 	if err == nil {
 		t.Fatal("a second claim succeeded")
 	}
-	if !schema.ClaimedByOther(errors.New(err.Error())) {
+	if !schema.ClaimedByOther(err) {
 		t.Errorf("a second claim's error is not read as claimed by another: %v", err)
 	}
 	if got := sess.MustExec(t, claim); !regexp.MustCompile(`^\\'0123456789abcdef\\'\t[0-9]\n$`).MatchString(got) {
@@ -49,7 +48,7 @@ func TestUpgradeClaimOnModern(t *testing.T) {
 				t.Errorf("not ON CLUSTER:\n%s", q)
 			}
 		}
-		if _, err := sess.Exec("SELECT formatQuery('" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(q) + "')"); err != nil {
+		if _, err := sess.Exec("SELECT formatQuery(" + chdbtest.Literal(q) + ")"); err != nil {
 			t.Errorf("does not parse on 26.x: %v\n%s", err, q)
 		}
 	}

@@ -44,7 +44,7 @@ func TestClusterDDLOnModern(t *testing.T) {
 		if strings.HasSuffix(q, " VALUES") {
 			continue // an INSERT without its data does not format
 		}
-		if _, err := sess.Exec("SELECT formatQuery('" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(q) + "')"); err != nil {
+		if _, err := sess.Exec("SELECT formatQuery(" + chdbtest.Literal(q) + ")"); err != nil {
 			t.Errorf("does not parse on 26.x: %v\n%s", err, q)
 		}
 	}
