@@ -62,9 +62,13 @@ type writer struct {
 	// watch, when set, is shown every acknowledged batch (watchlists); it only queues.
 	watch *watch.Watcher
 
-	queue       chan record.Queued
+	queue       *record.Queue
 	queuedBytes atomic.Int64
 	maxBytes    int64
+	// idle is set while the writer waits for a first capture on wake, rather than
+	// polling the queue; a push then sends on wake.
+	idle atomic.Bool
+	wake chan struct{}
 
 	mu      sync.Mutex // guards quit and done across start/stop
 	quit    chan struct{}
@@ -96,7 +100,8 @@ func newWriter(cfg config, s sink) *writer {
 	w := &writer{
 		cfg:      cfg,
 		sink:     s,
-		queue:    make(chan record.Queued, cfg.queue),
+		queue:    record.NewQueue(cfg.queue),
+		wake:     make(chan struct{}, 1),
 		maxBytes: int64(cfg.queue) * queueBytesPerRecord,
 
 		shutdownTimeout: shutdownTimeout,
@@ -154,12 +159,17 @@ func (w *writer) enqueue(c record.Capture) {
 		w.drop(dropQueueFull, 1, nil)
 		return
 	}
-	select {
-	case w.queue <- q:
-	default:
+	if !w.queue.Push(q) {
 		w.queuedBytes.Add(-n)
 		q.Drop()
 		w.drop(dropQueueFull, 1, nil)
+		return
+	}
+	if w.idle.Load() {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -249,11 +259,11 @@ func (w *writer) stop() error {
 }
 
 // pollInterval is how long the writer lets captures gather in the queue while answers
-// keep coming. Receiving them one by one would wake the writer goroutine once per answer:
-// a scheduler round trip (and on a resolver with several cores a futex call) on every
-// query. Polling, the senders find no receiver waiting and only copy into the channel;
-// the writer wakes a few hundred times a second and takes what has gathered. When a poll
-// finds the queue empty the writer blocks on it again, so an idle resolver costs nothing.
+// keep coming. Taking them one by one would wake the writer goroutine once per answer: a
+// scheduler round trip (and on a resolver with several cores a futex call) on every
+// query. Polling, a push finds nobody to wake and only writes its cell; the writer wakes
+// a few hundred times a second and takes what has gathered. When a poll finds the queue
+// empty the writer goes idle and waits to be woken, so an idle resolver costs nothing.
 const pollInterval = 2 * time.Millisecond
 
 func (w *writer) run(quit, done chan struct{}) {
@@ -264,25 +274,37 @@ func (w *writer) run(quit, done chan struct{}) {
 		timer   = time.NewTimer(w.cfg.flush)
 		poll    = time.NewTimer(pollInterval)
 		logTick = time.NewTicker(time.Second)
-		// queue is w.queue while the writer waits for the first answer, nil while it polls.
-		queue <-chan record.Queued = w.queue
+		// wake is w.wake while the writer is idle, nil while it polls.
+		wake <-chan struct{}
 	)
 	timer.Stop()
 	poll.Stop()
 	defer logTick.Stop()
 	defer w.logDrops()
+	goIdle := func() {
+		// Idle first, then look: a push either comes before the look and is seen, or
+		// after the store and finds the writer idle (and wakes it).
+		w.idle.Store(true)
+		if w.queue.Len() > 0 {
+			w.idle.Store(false)
+			poll.Reset(pollInterval)
+			return
+		}
+		wake = w.wake
+	}
+	goIdle()
 	for {
 		full, was := false, cur.Records()
 		select {
-		case q := <-queue:
-			w.take(cur, &q, scratch)
+		case <-wake:
+			w.idle.Store(false)
+			wake = nil
 			w.takeQueued(cur, scratch)
 			full = cur.Records() >= w.cfg.batch
-			queue = nil
 			poll.Reset(pollInterval)
 		case <-poll.C:
 			if w.takeQueued(cur, scratch) == 0 {
-				queue = w.queue
+				goIdle()
 			} else {
 				poll.Reset(pollInterval)
 			}
@@ -314,7 +336,7 @@ func (w *writer) run(quit, done chan struct{}) {
 			w.release(cur)
 			cur = w.newBatch()
 		}
-		queueLength.Set(float64(len(w.queue) + cur.Records()))
+		queueLength.Set(float64(w.queue.Len() + cur.Records()))
 	}
 }
 
@@ -324,15 +346,14 @@ func (w *writer) takeQueued(b *record.Batch, scratch *record.Decoder) int {
 	n := 0
 	defer w.decoded(b)
 	for b.Records() < w.cfg.batch {
-		select {
-		case q := <-w.queue:
-			w.take(b, &q, scratch)
-			if n++; n%record.YieldChunk == 0 {
-				w.decoded(b)
-				record.Yield() // a backlog after an insert is a whole batch of decoding
-			}
-		default:
+		q, ok := w.queue.Take()
+		if !ok {
 			return n
+		}
+		w.take(b, &q, scratch)
+		if n++; n%record.YieldChunk == 0 {
+			w.decoded(b)
+			record.Yield() // a backlog after an insert is a whole batch of decoding
 		}
 	}
 	return n
@@ -372,12 +393,11 @@ func (w *writer) drain(cur *record.Batch, scratch *record.Decoder) {
 	for {
 	fill:
 		for cur.Records() < w.cfg.batch {
-			select {
-			case q := <-w.queue:
-				w.take(cur, &q, scratch)
-			default:
+			q, ok := w.queue.Take()
+			if !ok {
 				break fill
 			}
+			w.take(cur, &q, scratch)
 		}
 		w.decoded(cur)
 		if cur.Records() == 0 {
@@ -391,8 +411,7 @@ func (w *writer) drain(cur *record.Batch, scratch *record.Decoder) {
 		}
 		if !w.flushUntil(cur, deadline, nil) {
 			lost := cur.Len()
-			for len(w.queue) > 0 {
-				q := <-w.queue
+			for q, ok := w.queue.Take(); ok; q, ok = w.queue.Take() {
 				w.queuedBytes.Add(-int64(q.Bytes()))
 				q.Drop()
 				lost++

@@ -46,8 +46,7 @@ func FuzzRecord(f *testing.F) {
 
 		b := &record.Batch{ID: 1}
 		d := new(record.Decoder)
-		for len(p.writer.queue) > 0 {
-			q := <-p.writer.queue
+		for q, ok := p.writer.queue.Take(); ok; q, ok = p.writer.queue.Take() {
 			c := q.Capture()
 			rec := spool.AppendRecord(nil, &c)
 			back, err := spool.ParseRecord(rec[spool.FrameLen:])

@@ -32,8 +32,7 @@ func recordThrough(t *testing.T, cfg config, q, reply *dns.Msg) *record.Batch {
 		t.Fatalf("client did not get the reply")
 	}
 	b := &record.Batch{}
-	for len(p.writer.queue) > 0 {
-		q := <-p.writer.queue
+	for q, ok := p.writer.queue.Take(); ok; q, ok = p.writer.queue.Take() {
 		c := q.Capture()
 		if err := b.Add(&c, new(record.Decoder), cfg.sensor); err != nil {
 			t.Fatalf("decode: %v", err)
@@ -199,7 +198,10 @@ func TestCaptureIsACopy(t *testing.T) {
 		return 0, err
 	})
 	p.ServeDNS(context.Background(), dnstest.NewRecorder(&test.ResponseWriter{}), q)
-	queued := <-p.writer.queue
+	queued, ok := p.writer.queue.Take()
+	if !ok {
+		t.Fatal("nothing queued")
+	}
 	c := queued.Capture()
 	b := &record.Batch{}
 	b.Add(&c, new(record.Decoder), "s")

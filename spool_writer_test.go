@@ -71,7 +71,7 @@ func TestWriterSpoolsPastAHungInsert(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	testkit.WaitFor(t, "the queue to empty into the spool", 5*time.Second, func() bool { return len(w.queue) == 0 && w.spool.Stats().Records >= 490 })
+	testkit.WaitFor(t, "the queue to empty into the spool", 5*time.Second, func() bool { return w.queue.Len() == 0 && w.spool.Stats().Records >= 490 })
 	close(s.hang) // the server wakes up
 	testkit.WaitFor(t, "every record written", 5*time.Second, func() bool { n, _ := s.rows(); return n == 500 })
 	w.stop()
@@ -128,7 +128,7 @@ func TestWriterSpoolsUndecodedBatches(t *testing.T) {
 		enqueue(t, w, 0, 10)
 		testkit.WaitFor(t, "the insert to start", 5*time.Second, w.inserting.Load)
 		enqueue(t, w, 10, 15)
-		testkit.WaitFor(t, "the records taken", 5*time.Second, func() bool { return len(w.queue) == 0 })
+		testkit.WaitFor(t, "the records taken", 5*time.Second, func() bool { return w.queue.Len() == 0 })
 		close(s.hang)
 		testkit.WaitFor(t, "the insert to end", 5*time.Second, func() bool { n, _ := s.rows(); return n == 10 && !w.inserting.Load() })
 		return w, s

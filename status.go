@@ -54,7 +54,7 @@ func (w *writer) status() writerStatus {
 		ClickHouse: clickhouseStatus{
 			Healthy: w.healthy.Load(),
 		},
-		Queue: queueStatus{Length: len(w.queue), Capacity: cap(w.queue), Bytes: w.queuedBytes.Load()},
+		Queue: queueStatus{Length: w.queue.Len(), Capacity: w.queue.Cap(), Bytes: w.queuedBytes.Load()},
 		Records: recordCounts{
 			Captured: counterValue(capturedCount),
 			Written:  counterValue(writtenCount),

@@ -15,7 +15,11 @@ import (
 
 // slotClasses are the slot sizes: most answers fit the smallest (a CNAME and a few
 // addresses is about 200 bytes uncompressed), EDNS answers the middle one.
-var slotClasses = [...]*slab{newSlab(256), newSlab(512), newSlab(4096)}
+var slotClasses = [...]*slab{newSlab(slotSizes[0]), newSlab(slotSizes[1]), newSlab(slotSizes[2])}
+
+// slotSizes are the classes' sizes, apart from the slabs: the queue's bound reads them on
+// every capture, and a slab's own fields share a cache line with its lock.
+var slotSizes = [...]int{256, 512, 4096}
 
 // Slot numbers carry their class in the top bits; 0 is no slot.
 const (
@@ -136,7 +140,7 @@ func slotBytes(id uint32, n int) []byte {
 // slotSize is the bytes slot id takes, for the queue's bound.
 func slotSize(id uint32, n int) int {
 	if c := int(id >> classShift); c < bigClass {
-		return slotClasses[c].size
+		return slotSizes[c]
 	}
 	return n
 }

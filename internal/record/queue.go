@@ -1,0 +1,100 @@
+package record
+
+import (
+	"sync/atomic"
+)
+
+// Queue is the bounded queue between the resolver's goroutines and the one writer that
+// drains it: many push, one takes. A channel does the same with a lock that the pushing
+// and the draining goroutine both take for every capture; on a resolver with more than one
+// core the lock's cache line then moves between cores twice per answer, and a push waits
+// whenever a drain holds it. Here a push claims a cell with one compare-and-swap and
+// publishes it with a store; the writer reads cells without writing anything the pushers
+// read on every push, so the two sides only share the cells themselves.
+//
+// It is the bounded multi-producer queue of Dmitry Vyukov's design: every cell has a
+// sequence number that says whose turn it is, the pushers' or the taker's.
+type Queue struct {
+	_    [64]byte
+	tail atomic.Uint64 // the next position a push claims
+	_    [56]byte
+	head atomic.Uint64 // the next position Take reads; written by the taker only
+	_    [56]byte
+
+	cells []queueCell
+	mask  uint64
+	limit uint64
+}
+
+// queueCell is one Queued and its turn; 64 bytes, one cache line.
+type queueCell struct {
+	seq atomic.Uint64
+	q   Queued
+}
+
+// NewQueue returns a queue that holds up to n captures.
+func NewQueue(n int) *Queue {
+	size := uint64(2) // a cell's turns need two cells at least to tell full from free
+	for size < uint64(n) {
+		size <<= 1
+	}
+	q := &Queue{cells: make([]queueCell, size), mask: size - 1, limit: uint64(n)}
+	for i := range q.cells {
+		q.cells[i].seq.Store(uint64(i))
+	}
+	return q
+}
+
+// Push adds c and reports true, or reports false when the queue is full; it never waits.
+func (q *Queue) Push(c Queued) bool {
+	pos := q.tail.Load()
+	for {
+		cell := &q.cells[pos&q.mask]
+		switch seq := cell.seq.Load(); {
+		case seq == pos:
+			// The cell is free; the limit is checked only when the cells themselves would
+			// allow more than asked for (a size rounded up to a power of two).
+			if q.limit <= q.mask && pos-q.head.Load() >= q.limit {
+				return false
+			}
+			if q.tail.CompareAndSwap(pos, pos+1) {
+				cell.q = c
+				cell.seq.Store(pos + 1)
+				return true
+			}
+			pos = q.tail.Load()
+		case seq < pos:
+			return false // a full lap behind: the taker has not read this cell yet
+		default:
+			pos = q.tail.Load() // another push claimed it
+		}
+	}
+}
+
+// Take removes the oldest capture. It reports false when there is none, or when the
+// oldest one is claimed but not yet written (its push is under way); it is called by one
+// goroutine only.
+func (q *Queue) Take() (Queued, bool) {
+	pos := q.head.Load()
+	cell := &q.cells[pos&q.mask]
+	if cell.seq.Load() != pos+1 {
+		return Queued{}, false
+	}
+	c := cell.q
+	cell.seq.Store(pos + q.mask + 1)
+	q.head.Store(pos + 1)
+	return c, true
+}
+
+// Len is the number of captures queued, or being pushed, right now.
+func (q *Queue) Len() int {
+	head := q.head.Load()
+	tail := q.tail.Load()
+	if tail < head {
+		return 0
+	}
+	return int(tail - head)
+}
+
+// Cap is the most captures the queue holds.
+func (q *Queue) Cap() int { return int(q.limit) }

@@ -1,0 +1,92 @@
+package record
+
+import (
+	"sync"
+	"testing"
+)
+
+// TestQueueBound: a queue holds exactly what it was made for, whether or not that is a
+// power of two, and takes in the order pushed; after a lap round its cells it still does.
+func TestQueueBound(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 5, 8, 1000, 1024} {
+		q := NewQueue(n)
+		for lap := range 3 {
+			for i := range n {
+				if !q.Push(Queued{n: uint32(i)}) {
+					t.Fatalf("queue %d, lap %d: push %d refused", n, lap, i)
+				}
+			}
+			if q.Push(Queued{}) {
+				t.Fatalf("queue %d, lap %d: push %d accepted past the bound", n, lap, n)
+			}
+			if q.Len() != n || q.Cap() != n {
+				t.Fatalf("queue %d: Len %d, Cap %d", n, q.Len(), q.Cap())
+			}
+			for i := range n {
+				c, ok := q.Take()
+				if !ok || c.n != uint32(i) {
+					t.Fatalf("queue %d, lap %d: take %d = %d, %v", n, lap, i, c.n, ok)
+				}
+			}
+			if _, ok := q.Take(); ok || q.Len() != 0 {
+				t.Fatalf("queue %d: empty queue gave a capture (Len %d)", n, q.Len())
+			}
+		}
+	}
+}
+
+// TestQueueConcurrent: captures pushed from many goroutines while one takes arrive once
+// each, every pusher's in its own order, and what was refused is what did not arrive.
+func TestQueueConcurrent(t *testing.T) {
+	const pushers, each = 8, 20000
+	q := NewQueue(100)
+	var wg sync.WaitGroup
+	refused := make([]int, pushers)
+	for p := range pushers {
+		wg.Go(func() {
+			for i := range each {
+				if !q.Push(Queued{server: uint16(p), n: uint32(i)}) {
+					refused[p]++
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	next := make([]int, pushers) // the least number each pusher's next capture may carry
+	got := make([]int, pushers)
+	for finished := false; ; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		took := false
+		for c, ok := q.Take(); ok; c, ok = q.Take() {
+			took = true
+			p := int(c.server)
+			if int(c.n) < next[p] {
+				t.Fatalf("pusher %d: %d taken after %d", p, c.n, next[p]-1)
+			}
+			next[p] = int(c.n) + 1
+			got[p]++
+		}
+		if finished && !took && q.Len() == 0 {
+			break
+		}
+	}
+	for p := range pushers {
+		if got[p]+refused[p] != each {
+			t.Errorf("pusher %d: %d taken + %d refused, want %d", p, got[p], refused[p], each)
+		}
+	}
+}
+
+func BenchmarkQueue(b *testing.B) {
+	q := NewQueue(1 << 16)
+	b.ReportAllocs()
+	for b.Loop() {
+		q.Push(Queued{n: 1})
+		q.Take()
+	}
+}
