@@ -26,7 +26,9 @@ type Queue struct {
 	limit uint64
 }
 
-// queueCell is one Queued and its turn; 64 bytes, one cache line.
+// queueCell is one Queued and its turn; 64 bytes, one cache line. The turn is stored less
+// the cell's index, so that a new queue's cells are all zero: its memory is not touched
+// until used.
 type queueCell struct {
 	seq atomic.Uint64
 	q   Queued
@@ -38,19 +40,16 @@ func NewQueue(n int) *Queue {
 	for size < uint64(n) {
 		size <<= 1
 	}
-	q := &Queue{cells: make([]queueCell, size), mask: size - 1, limit: uint64(n)}
-	for i := range q.cells {
-		q.cells[i].seq.Store(uint64(i))
-	}
-	return q
+	return &Queue{cells: make([]queueCell, size), mask: size - 1, limit: uint64(n)}
 }
 
 // Push adds c and reports true, or reports false when the queue is full; it never waits.
 func (q *Queue) Push(c Queued) bool {
 	pos := q.tail.Load()
 	for {
-		cell := &q.cells[pos&q.mask]
-		switch seq := cell.seq.Load(); {
+		i := pos & q.mask
+		cell := &q.cells[i]
+		switch seq := cell.seq.Load() + i; {
 		case seq == pos:
 			// The cell is free; the limit is checked only when the cells themselves would
 			// allow more than asked for (a size rounded up to a power of two).
@@ -59,7 +58,7 @@ func (q *Queue) Push(c Queued) bool {
 			}
 			if q.tail.CompareAndSwap(pos, pos+1) {
 				cell.q = c
-				cell.seq.Store(pos + 1)
+				cell.seq.Store(pos + 1 - i)
 				return true
 			}
 			pos = q.tail.Load()
@@ -76,12 +75,13 @@ func (q *Queue) Push(c Queued) bool {
 // goroutine only.
 func (q *Queue) Take() (Queued, bool) {
 	pos := q.head.Load()
-	cell := &q.cells[pos&q.mask]
-	if cell.seq.Load() != pos+1 {
+	i := pos & q.mask
+	cell := &q.cells[i]
+	if cell.seq.Load()+i != pos+1 {
 		return Queued{}, false
 	}
 	c := cell.q
-	cell.seq.Store(pos + q.mask + 1)
+	cell.seq.Store(pos + q.mask + 1 - i)
 	q.head.Store(pos + 1)
 	return c, true
 }
