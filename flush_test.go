@@ -91,6 +91,30 @@ func TestWriterFlushesOnSize(t *testing.T) {
 	}
 }
 
+// TestWriterWakesFromIdle: a capture pushed while the writer goes idle, or once it is, is
+// taken; one lost wake-up would leave it queued until the next capture. The pauses before
+// each push fall on either side of the poll that finds the queue empty.
+func TestWriterWakesFromIdle(t *testing.T) {
+	s := &fakeSink{}
+	w := newTestWriter(1, 10, time.Hour, s)
+	if err := w.start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.stop()
+	idle := 0
+	for i := range 200 {
+		time.Sleep(time.Duration(i%7) * pollInterval / 2)
+		if w.idle.Load() {
+			idle++
+		}
+		w.enqueue(recordtest.Capture(t, "example.org."))
+		testkit.WaitFor(t, "the capture taken", 2*time.Second, func() bool { n, _ := s.rows(); return n == i+1 })
+	}
+	if idle == 0 {
+		t.Errorf("the writer was never idle before a push: the test did not test waking")
+	}
+}
+
 func TestWriterFlushesOnInterval(t *testing.T) {
 	s := &fakeSink{}
 	w := newTestWriter(1000, 1000, 50*time.Millisecond, s)
