@@ -15,6 +15,8 @@ import (
 // It is the bounded multi-producer queue of Dmitry Vyukov's design: every cell has a
 // sequence number that says whose turn it is, the pushers' or the taker's.
 type Queue struct {
+	// The pushers' position and the taker's each have a cache line of their own, so one
+	// side's writes do not evict what the other reads.
 	_    [64]byte
 	tail atomic.Uint64 // the next position a push claims
 	_    [56]byte
