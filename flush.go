@@ -143,8 +143,10 @@ func (w *writer) release(b *record.Batch) {
 	}
 }
 
-// enqueue never blocks: a full queue drops the record and counts it.
-func (w *writer) enqueue(c record.Capture) {
+// push moves c into the queue and never blocks: a full queue drops the record and counts
+// it. c is taken by pointer: a capture is twice a cache line, and copying it was a tenth of
+// the enqueue.
+func (w *writer) push(c *record.Capture) {
 	capturedCount.Inc()
 	if w.stopped.Load() {
 		c.Release()

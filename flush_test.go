@@ -244,3 +244,6 @@ func TestWriterCountsUndecodable(t *testing.T) {
 		t.Errorf("undecodable counted %v, want 1", got)
 	}
 }
+
+// enqueue pushes a capture the way the recorder does.
+func (w *writer) enqueue(c record.Capture) { w.push(&c) }

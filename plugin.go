@@ -26,7 +26,7 @@ type PassiveDNS struct {
 // ServeDNS implements plugin.Handler.
 func (p *PassiveDNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	rec := recorders.Get().(*recorder)
-	*rec = recorder{ResponseWriter: w, p: p, start: record.Mono(), server: metrics.WithServer(ctx)}
+	*rec = recorder{ResponseWriter: w, p: p, start: record.Mono(), server: metrics.WithServer(ctx), scratch: rec.scratch}
 	rc, err := plugin.NextOrFailure(p.Name(), p.Next, ctx, rec, r)
 	if !rec.written && !plugin.ClientWrite(rc) {
 		// The server itself answers with this rcode after we return (dnsserver's error
@@ -38,12 +38,12 @@ func (p *PassiveDNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	// Plugins answer before they return (the server writes the error answer itself, to
 	// its own writer), so the wrapper is free again: reusing it saves an allocation per
 	// query.
-	*rec = recorder{}
+	*rec = recorder{scratch: rec.scratch}
 	recorders.Put(rec)
 	return rc, err
 }
 
-var recorders = sync.Pool{New: func() any { return new(recorder) }}
+var recorders = sync.Pool{New: func() any { return &recorder{scratch: new([record.PackSize]byte)} }}
 
 // Name implements plugin.Handler.
 func (p *PassiveDNS) Name() string { return "passivedns" }

@@ -20,6 +20,9 @@ type recorder struct {
 	start   time.Duration // record.Mono at the query
 	server  string
 	written bool
+	// scratch is where a message is packed before its copy into a slot; it stays with
+	// the pooled recorder, so the query path takes no buffer from a pool of its own.
+	scratch *[record.PackSize]byte
 }
 
 // WriteMsg implements dns.ResponseWriter.
@@ -46,13 +49,13 @@ func (r *recorder) Write(b []byte) (int, error) {
 // captureMsg enqueues a copy of m, packed without compression (the size stored is still
 // the compressed one the client got, see record.Capture.Compress).
 func (p *PassiveDNS) captureMsg(r *recorder, m *dns.Msg) {
-	// It is packed into a reused buffer and copied into a slot that the writer hands back
+	// It is packed into the recorder's buffer and copied into a slot that the writer hands back
 	// once the row is decoded: by wire.AppendMsg for the common answer (the library's
 	// packer spends about 400 ns on escapes in names), else by miekg/dns on a shallow
 	// copy, which packs without compression (no compression map, no garbage) while
 	// leaving the caller's message untouched.
 	c := p.newCapture(r)
-	if err := c.PackWire(func(buf []byte) ([]byte, error) {
+	if err := c.PackWire(r.scratch, func(buf []byte) ([]byte, error) {
 		if w, ok := wire.AppendMsg(buf[:0], m); ok {
 			return w, nil
 		}
@@ -65,7 +68,7 @@ func (p *PassiveDNS) captureMsg(r *recorder, m *dns.Msg) {
 		return
 	}
 	c.Compress = m.Compress
-	p.writer.enqueue(c)
+	p.writer.push(&c)
 }
 
 // captureWire enqueues a copy of a response the next plugin wrote as bytes.
@@ -73,7 +76,7 @@ func (p *PassiveDNS) captureWire(r *recorder, b []byte) {
 	c := p.newCapture(r)
 	c.CopyWire(b)
 	c.Size = uint32(len(b))
-	p.writer.enqueue(c)
+	p.writer.push(&c)
 }
 
 func (p *PassiveDNS) newCapture(r *recorder) record.Capture {

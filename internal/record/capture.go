@@ -2,7 +2,6 @@ package record
 
 import (
 	"net/netip"
-	"sync"
 	"time"
 	"unsafe"
 )
@@ -29,22 +28,16 @@ func (c *Capture) CopyWire(wire []byte) {
 	c.Wire, c.slot = append(buf, wire...), id
 }
 
-// packBuffers are where PackWire packs, before the message's size is known: per-P pools,
-// so the query path takes no lock for them.
-var packBuffers = sync.Pool{New: func() any { b := make([]byte, packSize); return &b }}
+// PackSize is the packing buffer PackWire wants: the EDNS size most answers stay within.
+const PackSize = 512
 
-// packSize is what a message may take to be packed into a packing buffer: the EDNS size
-// most answers stay within.
-const packSize = 512
-
-// PackWire sets c.Wire to what pack writes, copied into a slot of the smallest size it fits.
-// When the message does not fit the packing buffer, pack allocates a buffer of its own (as
-// miekg/dns's PackBuffer does), and that is kept instead: rare, and never wrong.
-func (c *Capture) PackWire(pack func(buf []byte) ([]byte, error)) error {
-	bp := packBuffers.Get().(*[]byte)
-	defer packBuffers.Put(bp)
-	wire, err := pack((*bp)[:packSize])
-	if err != nil || len(wire) == 0 || unsafe.SliceData(wire) != unsafe.SliceData(*bp) {
+// PackWire sets c.Wire to what pack writes into scratch (of PackSize octets, the caller's
+// to reuse once PackWire returns), copied into a slot of the smallest size it fits. When
+// the message does not fit, pack allocates a buffer of its own (as miekg/dns's PackBuffer
+// does), and that is kept instead: rare, and never wrong.
+func (c *Capture) PackWire(scratch *[PackSize]byte, pack func(buf []byte) ([]byte, error)) error {
+	wire, err := pack(scratch[:])
+	if err != nil || len(wire) == 0 || unsafe.SliceData(wire) != &scratch[0] {
 		c.Wire = wire
 		return err
 	}

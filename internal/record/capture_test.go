@@ -47,7 +47,7 @@ func TestPackWireBuffers(t *testing.T) {
 			return buf[:copy(buf, msg)], nil
 		}
 		var c Capture
-		if err := c.PackWire(pack); err != nil {
+		if err := c.PackWire(new([PackSize]byte), pack); err != nil {
 			t.Fatal(err)
 		}
 		if string(c.Wire) != string(msg) {
