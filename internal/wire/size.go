@@ -19,6 +19,9 @@ func (d *Decoder) Size(compress bool) (size int, ok bool) {
 	if !compress || (d.nq <= 1 && len(d.rrs) == 0) {
 		return d.plain, true
 	}
+	if n, ok := d.flatCompressed(); ok {
+		return n, true
+	}
 	return d.compressed(), true
 }
 
@@ -76,6 +79,7 @@ type compressor struct {
 	labels  []int32
 	lh      []uint64
 	seen    []seenName // whole names in the table, maxSeen at most
+	flats   []flatName // for flatCompressed
 }
 
 // seenName is a name without pointers at src in msg, n octets with its root.
