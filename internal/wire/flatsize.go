@@ -26,12 +26,22 @@ type flatName struct {
 	starts [4]uint64
 }
 
+// maxFlatRecords is the most questions and records a message may have for its size to be
+// found that way: the table is cheaper for more (measured by BenchmarkCompressedSize).
+const maxFlatRecords = 12
+
 // flatCompressed is compressed for messages below the pointer limit whose names all lie
-// in one piece; ok is false otherwise (or past maxFlatNames), and compressed must answer.
+// in one piece, with maxFlatRecords at most; ok is false otherwise (or past maxFlatNames),
+// and compressed must answer.
 func (d *Decoder) flatCompressed() (size int, ok bool) {
-	if d.plain >= maxCompressionOffset {
-		return 0, false // some suffixes would not be remembered
+	if d.plain >= maxCompressionOffset || len(d.qnames)+len(d.rrs) > maxFlatRecords {
+		return 0, false // some suffixes would not be remembered; many names
 	}
+	return d.flatSize()
+}
+
+// flatSize is flatCompressed without the bound on records.
+func (d *Decoder) flatSize() (size int, ok bool) {
 	c := &d.comp
 	c.msg, c.flats = d.msg, c.flats[:0]
 	off := 12

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -81,14 +82,39 @@ func TestFlatSizeLookalikeNames(t *testing.T) {
 // BenchmarkCompressedSize: the compressed size of a captured answer, per op, with the
 // table every message can use and without it, as captures take.
 func BenchmarkCompressedSize(b *testing.B) {
-	msgs := benchMessages(b)
+	// Beside the realistic mix, answers with more names: n NS records and their
+	// addresses, where the table starts to be cheaper (maxFlatRecords). flat is measured
+	// past that bound too.
+	nsAnswer := func(n int) []byte {
+		var ns, glue []string
+		for i := range n {
+			host := string(rune('a'+i)) + ".gtld-servers.example."
+			ns = append(ns, "example. 172800 IN NS "+host)
+			glue = append(glue, host+" 172800 IN A 192.0.2."+strconv.Itoa(i+1))
+		}
+		return pack(b, reply(b, "example.", dns.TypeNS, 0, ns, nil, func(m *dns.Msg) {
+			for _, g := range glue {
+				m.Extra = append(m.Extra, mustRR(b, g))
+			}
+		}), false)
+	}
+	for _, set := range []struct {
+		name string
+		msgs [][]byte
+	}{{"mix", benchMessages(b)}, {"4-ns", [][]byte{nsAnswer(4)}}, {"6-ns", [][]byte{nsAnswer(6)}},
+		{"8-ns", [][]byte{nsAnswer(8)}}, {"13-ns", [][]byte{nsAnswer(13)}}} {
+		b.Run(set.name, func(b *testing.B) { benchCompressedSize(b, set.msgs) })
+	}
+}
+
+func benchCompressedSize(b *testing.B, msgs [][]byte) {
 	for _, tc := range []struct {
 		name string
 		size func(d *Decoder) int
 	}{
 		{"table", func(d *Decoder) int { return d.compressed() }},
 		{"flat", func(d *Decoder) int {
-			n, ok := d.flatCompressed()
+			n, ok := d.flatSize()
 			if !ok {
 				b.Fatal("a capture needed the table")
 			}
