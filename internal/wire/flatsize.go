@@ -40,7 +40,9 @@ func (d *Decoder) flatCompressed() (size int, ok bool) {
 	return d.flatSize()
 }
 
-// flatSize is flatCompressed without the bound on records.
+// flatSize is flatCompressed without the bound on records. Its walk is compressed's, name
+// by name in packing order; one walk calling either through a function value cost the
+// size 10-15% (BenchmarkCompressedSize), and the tests hold both to miekg/dns's sizes.
 func (d *Decoder) flatSize() (size int, ok bool) {
 	c := &d.comp
 	c.msg, c.flats = d.msg, c.flats[:0]
