@@ -54,9 +54,14 @@ func (q *Queue) Push(c Queued) bool {
 		switch seq := cell.seq.Load() + i; {
 		case seq == pos:
 			// The cell is free; the limit is checked only when the cells themselves would
-			// allow more than asked for (a size rounded up to a power of two).
-			if q.limit <= q.mask && pos-q.head.Load() >= q.limit {
-				return false
+			// allow more than asked for (a size rounded up to a power of two). The head is
+			// read after the cell: by then another push may have filled this cell and the
+			// taker read it, so a head past pos means pos is stale (the CAS fails and
+			// retries), not that the queue is full.
+			if q.limit <= q.mask {
+				if head := q.head.Load(); pos >= head && pos-head >= q.limit {
+					return false
+				}
 			}
 			if q.tail.CompareAndSwap(pos, pos+1) {
 				cell.q = c
