@@ -184,6 +184,39 @@ func TestWriterQueueFullDropsAndCounts(t *testing.T) {
 	}
 }
 
+// TestWriterConcurrentPushes: captures pushed from many goroutines at once, into a queue
+// that can hold them all, are all written: none refused as queue_full, and the queue's
+// byte count is back at zero once the writer has drained.
+func TestWriterConcurrentPushes(t *testing.T) {
+	const pushers, each = 8, 5000
+	s := &fakeSink{}
+	w := newTestWriter(500, pushers*each, 20*time.Millisecond, s)
+	if err := w.start(); err != nil {
+		t.Fatal(err)
+	}
+	c := recordtest.Capture(t, "example.org.")
+	before := dropped(dropQueueFull)
+	var wg sync.WaitGroup
+	for range pushers {
+		wg.Go(func() {
+			for range each {
+				w.enqueue(c)
+			}
+		})
+	}
+	wg.Wait()
+	w.stop()
+	if n, _ := s.rows(); n != pushers*each {
+		t.Errorf("wrote %d rows of %d pushed", n, pushers*each)
+	}
+	if got := dropped(dropQueueFull) - before; got != 0 {
+		t.Errorf("%v captures refused as queue_full by a queue that holds them all", got)
+	}
+	if b := w.queuedBytes.Load(); b != 0 {
+		t.Errorf("queued bytes %d after the drain, want 0", b)
+	}
+}
+
 func TestWriterDrainsOnStop(t *testing.T) {
 	s := &fakeSink{}
 	w := newTestWriter(4, 100, time.Hour, s)
