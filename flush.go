@@ -9,6 +9,7 @@ import (
 
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,21 +146,27 @@ func (w *writer) release(b *record.Batch) {
 
 // push moves c into the queue and never blocks: a full queue drops the record and counts
 // it. c is taken by pointer, not copied: a capture is two cache lines.
+//
+// The bytes are counted before stopped is read: a push that finds the writer running has
+// its bytes counted by then, and the final drain waits for them (takeDraining). So every
+// capture is either drained or counted as a shutdown drop, with no extra atomic here.
 func (w *writer) push(c *record.Capture) {
 	capturedCount.Inc()
+	n := int64(c.QueuedBytes())
+	total := w.queuedBytes.Add(n)
 	if w.stopped.Load() {
+		w.queuedBytes.Add(-n)
 		c.Release()
 		w.drop(dropShutdown, 1, nil)
 		return
 	}
-	q := c.Queue()
-	n := int64(q.Bytes())
-	if w.queuedBytes.Add(n) > w.maxBytes {
+	if total > w.maxBytes {
 		w.queuedBytes.Add(-n)
-		q.Drop()
+		c.Release()
 		w.drop(dropQueueFull, 1, nil)
 		return
 	}
+	q := c.Queue()
 	if !w.queue.Push(q) {
 		w.queuedBytes.Add(-n)
 		q.Drop()
@@ -394,7 +401,7 @@ func (w *writer) drain(cur *record.Batch, scratch *record.Decoder) {
 	for {
 	fill:
 		for cur.Records() < w.cfg.batch {
-			q, ok := w.queue.Take()
+			q, ok := w.takeDraining(deadline)
 			if !ok {
 				break fill
 			}
@@ -412,7 +419,8 @@ func (w *writer) drain(cur *record.Batch, scratch *record.Decoder) {
 		}
 		if !w.flushUntil(cur, deadline, nil) {
 			lost := cur.Len()
-			for q, ok := w.queue.Take(); ok; q, ok = w.queue.Take() {
+			grace := time.Now().Add(drainGrace)
+			for q, ok := w.takeDraining(grace); ok; q, ok = w.takeDraining(grace) {
 				w.queuedBytes.Add(-int64(q.Bytes()))
 				q.Drop()
 				lost++
@@ -424,6 +432,27 @@ func (w *writer) drain(cur *record.Batch, scratch *record.Decoder) {
 		cur = w.newBatch()
 	}
 	queueLength.Set(0)
+}
+
+// drainGrace is how long a drain that gave up on ClickHouse still waits for pushes on
+// their way into the queue, to count them as dropped.
+const drainGrace = time.Second
+
+// takeDraining is Take for the final drain, once stopped is set: while bytes are counted
+// that are not yet in the queue, a push that found the writer running is still on its way
+// (or a push that found it stopped is taking its count back), and it waits for that, up
+// to the deadline. Without the wait such a capture would stay in the queue, neither
+// written nor counted.
+func (w *writer) takeDraining(deadline time.Time) (record.Queued, bool) {
+	for {
+		if q, ok := w.queue.Take(); ok {
+			return q, true
+		}
+		if w.queuedBytes.Load() <= 0 || time.Now().After(deadline) {
+			return record.Queued{}, false
+		}
+		runtime.Gosched()
+	}
 }
 
 // flushUntil writes b, retrying with backoff, until it is written or rejected (true),

@@ -217,6 +217,46 @@ func TestWriterConcurrentPushes(t *testing.T) {
 	}
 }
 
+// TestWriterStopAccountsForEveryPush: a writer stopped while eight goroutines push has,
+// once they are done, written or counted as dropped every capture they pushed. A push
+// that found the writer running but reached the queue only after the final drain would
+// sit there, neither written nor counted; with more pushers than cores some are
+// descheduled in that window.
+func TestWriterStopAccountsForEveryPush(t *testing.T) {
+	const rounds, pushers, each = 30, 8, 3000
+	c := recordtest.Capture(t, "example.org.")
+	reasons := []string{dropShutdown, dropQueueFull}
+	for round := range rounds {
+		s := &fakeSink{}
+		w := newTestWriter(100, 2000, time.Hour, s)
+		if err := w.start(); err != nil {
+			t.Fatal(err)
+		}
+		before := make([]float64, len(reasons))
+		for i, r := range reasons {
+			before[i] = dropped(r)
+		}
+		var wg sync.WaitGroup
+		for range pushers {
+			wg.Go(func() {
+				for range each {
+					w.enqueue(c)
+				}
+			})
+		}
+		time.Sleep(time.Duration(round%5) * time.Millisecond)
+		w.stop()
+		wg.Wait()
+		lost := 0.0
+		for i, r := range reasons {
+			lost += dropped(r) - before[i]
+		}
+		if n, _ := s.rows(); float64(n)+lost != pushers*each {
+			t.Fatalf("round %d: %d pushed, %d written + %v dropped", round, pushers*each, n, lost)
+		}
+	}
+}
+
 func TestWriterDrainsOnStop(t *testing.T) {
 	s := &fakeSink{}
 	w := newTestWriter(4, 100, time.Hour, s)

@@ -117,3 +117,21 @@ func TestSlots(t *testing.T) {
 		t.Errorf("%d large buffers kept after release", left)
 	}
 }
+
+// TestQueuedBytes: the bytes a capture is counted for before it is queued are those its
+// queued form reports, for a wire in a slot and for one the caller holds, in every class.
+func TestQueuedBytes(t *testing.T) {
+	for _, n := range []int{1, 255, 256, 257, 512, 513, 4096, 4097, 65535} {
+		wire := make([]byte, n)
+		var inSlot Capture
+		inSlot.CopyWire(wire)
+		for name, c := range map[string]Capture{"caller's": {Wire: wire}, "slot": inSlot} {
+			before := c.QueuedBytes()
+			q := c.Queue()
+			if got := q.Bytes(); got != before || got < n {
+				t.Errorf("%d bytes, %s wire: QueuedBytes %d, Queued.Bytes %d", n, name, before, got)
+			}
+			q.Drop()
+		}
+	}
+}

@@ -137,6 +137,16 @@ func slotBytes(id uint32, n int) []byte {
 	return bigSlots.m[uint32(i)][:n]
 }
 
+// classBytes is the bytes the slot newSlot gives n bytes takes.
+func classBytes(n int) int {
+	for _, size := range slotSizes {
+		if n <= size {
+			return size
+		}
+	}
+	return n
+}
+
 // slotSize is the bytes slot id takes, for the queue's bound.
 func slotSize(id uint32, n int) int {
 	if c := int(id >> classShift); c < bigClass {
