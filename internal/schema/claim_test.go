@@ -110,3 +110,57 @@ func version(t *testing.T, conn driver.Conn, s schema.Schema) int {
 	}
 	return int(v)
 }
+
+// TestReadClaimWhileDropped: reading the claim while its holder makes and gives it back
+// again and again finds it or finds none, never an error. 18.16 lists the tables before it
+// reads their columns and metadata files, so a claim dropped in between failed a read
+// (UNKNOWN_TABLE, or a metadata file not found), and a resolver waiting for another's
+// upgrade gave up its start with that error.
+func TestReadClaimWhileDropped(t *testing.T) {
+	ch := legacyServer.Get(t)
+	conn, s := claimConn(t, ch, ch.TestDB(t))
+	ctx := context.Background()
+	for _, q := range []string{s.CreateDatabase(), s.CreateVersionTable()} {
+		if err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	stop := make(chan struct{})
+	holder := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				holder <- nil
+				return
+			default:
+			}
+			for _, q := range []string{s.ClaimUpgrade("0123456789abcdef"), s.ReleaseUpgrade()} {
+				if err := conn.Exec(ctx, q); err != nil {
+					holder <- err
+					return
+				}
+			}
+		}
+	}()
+	found, none := 0, 0
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		owner, _, err := schema.ReadClaim(ctx, conn, s)
+		if err != nil {
+			t.Errorf("reading the claim after %d reads: %v", found+none, err)
+			break
+		}
+		if owner == "" {
+			none++
+		} else {
+			found++
+		}
+	}
+	close(stop)
+	if err := <-holder; err != nil {
+		t.Fatal(err)
+	}
+	if found == 0 || none == 0 {
+		t.Errorf("the reads found the claim %d times and none %d times: the race was not run", found, none)
+	}
+}

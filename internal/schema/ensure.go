@@ -184,8 +184,28 @@ func claimUpgrade(ctx context.Context, conn driver.Conn, s Schema, log clog.P) (
 }
 
 // readClaim returns the token of the claim on the connected server ("" when there is none)
-// and its age.
+// and its age. 18.16 lists the tables before it reads their columns and metadata files, so
+// a read that races the claim's drop can fail (UNKNOWN_TABLE, or a file not found): a
+// failed read is tried again, claimReads times in all.
 func readClaim(ctx context.Context, conn driver.Conn, s Schema) (token string, age time.Duration, err error) {
+	for try := 1; ; try++ {
+		if token, age, err = readClaimOnce(ctx, conn, s); err == nil || try == claimReads {
+			return token, age, err
+		}
+		select {
+		case <-time.After(claimReadPause):
+		case <-ctx.Done():
+			return "", 0, err
+		}
+	}
+}
+
+const (
+	claimReads     = 3
+	claimReadPause = 50 * time.Millisecond
+)
+
+func readClaimOnce(ctx context.Context, conn driver.Conn, s Schema) (token string, age time.Duration, err error) {
 	var quoted string
 	var seconds uint32
 	switch err := conn.QueryRow(ctx, s.SelectUpgradeClaim(), s.DB).Scan(&quoted, &seconds); {

@@ -11,3 +11,6 @@ func SetStaleClaim(d time.Duration) (restore func()) {
 
 // ClaimedByOther is claimedByOther, for the error texts of ClickHouse 26.x.
 var ClaimedByOther = claimedByOther
+
+// ReadClaim is readClaim.
+var ReadClaim = readClaim
