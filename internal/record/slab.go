@@ -102,13 +102,21 @@ var bigSlots struct {
 	m    map[uint32][]byte
 }
 
+// classOf is the class of the slot for n bytes: the smallest that holds them, or bigClass.
+func classOf(n int) int {
+	for c, size := range slotSizes {
+		if n <= size {
+			return c
+		}
+	}
+	return bigClass
+}
+
 // newSlot returns a slot for n bytes and its buffer (empty, with room for n).
 func newSlot(n int) (uint32, []byte) {
-	for c, s := range slotClasses {
-		if n <= s.size {
-			i, b := s.get()
-			return uint32(c)<<classShift | uint32(i+1), b
-		}
+	if c := classOf(n); c < bigClass {
+		i, b := slotClasses[c].get()
+		return uint32(c)<<classShift | uint32(i+1), b
 	}
 	b := make([]byte, 0, n)
 	bigSlots.mu.Lock()
@@ -139,10 +147,8 @@ func slotBytes(id uint32, n int) []byte {
 
 // classBytes is the bytes the slot newSlot gives n bytes takes.
 func classBytes(n int) int {
-	for _, size := range slotSizes {
-		if n <= size {
-			return size
-		}
+	if c := classOf(n); c < bigClass {
+		return slotSizes[c]
 	}
 	return n
 }
