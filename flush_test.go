@@ -196,15 +196,7 @@ func TestWriterConcurrentPushes(t *testing.T) {
 	}
 	c := recordtest.Capture(t, "example.org.")
 	before := dropped(dropQueueFull)
-	var wg sync.WaitGroup
-	for range pushers {
-		wg.Go(func() {
-			for range each {
-				w.enqueue(c)
-			}
-		})
-	}
-	wg.Wait()
+	pushFrom(w, c, pushers, each).Wait()
 	w.stop()
 	if n, _ := s.rows(); n != pushers*each {
 		t.Errorf("wrote %d rows of %d pushed", n, pushers*each)
@@ -236,17 +228,10 @@ func TestWriterStopAccountsForEveryPush(t *testing.T) {
 		for i, r := range reasons {
 			before[i] = dropped(r)
 		}
-		var wg sync.WaitGroup
-		for range pushers {
-			wg.Go(func() {
-				for range each {
-					w.enqueue(c)
-				}
-			})
-		}
+		pushing := pushFrom(w, c, pushers, each)
 		time.Sleep(time.Duration(round%5) * time.Millisecond)
 		w.stop()
-		wg.Wait()
+		pushing.Wait()
 		lost := 0.0
 		for i, r := range reasons {
 			lost += dropped(r) - before[i]
@@ -320,3 +305,17 @@ func TestWriterCountsUndecodable(t *testing.T) {
 
 // enqueue pushes a capture the way the recorder does.
 func (w *writer) enqueue(c record.Capture) { w.push(&c) }
+
+// pushFrom starts pushers goroutines that each push c each times, as the recorder does;
+// wait on the result for them to finish.
+func pushFrom(w *writer, c record.Capture, pushers, each int) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for range pushers {
+		wg.Go(func() {
+			for range each {
+				w.enqueue(c)
+			}
+		})
+	}
+	return &wg
+}
