@@ -70,6 +70,17 @@ func (l *Label) Append(v string) {
 	l.str.Append(v)
 }
 
+// AppendCode adds name, the name of code (an RR type or class, an rcode), which must be
+// the same string for the same code every time (wire.TypeName's, say); the modern flavor
+// then finds its dictionary key by the code.
+func (l *Label) AppendCode(code uint16, name string) {
+	if l.lc != nil {
+		l.lc.appendCode(code, name)
+		return
+	}
+	l.str.Append(name)
+}
+
 // AppendBytes adds one value from bytes.
 func (l *Label) AppendBytes(v []byte) {
 	if l.lc == nil {

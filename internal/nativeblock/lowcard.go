@@ -21,6 +21,10 @@ type lowCard struct {
 	last   string // the value appended last, and its key
 	lastID uint32
 
+	// codes holds, for the small codes whose names appendCode was given, 1 + the name's
+	// key (0: not in this block's dictionary yet); made on first use.
+	codes *[256]uint32
+
 	k8  proto.ColUInt8
 	k16 proto.ColUInt16
 	k32 proto.ColUInt32
@@ -59,6 +63,24 @@ func (c *lowCard) Append(v string) {
 	c.keys = append(c.keys, id)
 }
 
+// appendCode adds name, the name of code (an RR type or class, an rcode): the same name
+// for the same code, always. A small code finds its key in an array, where Append hashes
+// the name whenever it differs from the row before's (an RRset's type after a CNAME's).
+func (c *lowCard) appendCode(code uint16, name string) {
+	if int(code) >= len(c.codes) {
+		c.Append(name)
+		return
+	}
+	if c.codes == nil {
+		c.codes = new([256]uint32)
+	} else if k := c.codes[code]; k != 0 {
+		c.keys = append(c.keys, k-1)
+		return
+	}
+	c.Append(name)
+	c.codes[code] = c.lastID + 1
+}
+
 func (c *lowCard) AppendArr(vs []string) {
 	for _, v := range vs {
 		c.Append(v)
@@ -81,6 +103,9 @@ func (c *lowCard) Reset() {
 	c.text = c.text[:0]
 	clear(c.ids)
 	c.last = ""
+	if c.codes != nil {
+		clear(c.codes[:])
+	}
 }
 
 // EncodeState writes the key version, once per column before its blocks.

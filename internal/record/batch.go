@@ -125,16 +125,18 @@ func (b *Batch) Add(c *Capture, d *Decoder, sensor string) error {
 	blk.Server.Append(c.Server)
 	blk.Transport.Append(c.Transport)
 	blk.Client.Append(c.Client)
-	qtype, qclass := "", ""
 	if w.Questions() > 0 {
 		blk.QName.Commit(w.AppendQName(blk.QName.Buf()))
-		qtype, qclass = wire.TypeName(w.QType()), wire.ClassName(w.QClass())
+		qt, qc := w.QType(), w.QClass()
+		blk.QType.AppendCode(qt, wire.TypeName(qt))
+		blk.QClass.AppendCode(qc, wire.ClassName(qc))
 	} else {
 		blk.QName.Commit(blk.QName.Buf())
+		blk.QType.Append("")
+		blk.QClass.Append("")
 	}
-	blk.QType.Append(qtype)
-	blk.QClass.Append(qclass)
-	blk.RCode.Append(wire.RcodeName(w.Rcode()))
+	rc := w.Rcode() // 12 bits
+	blk.RCode.AppendCode(uint16(rc), wire.RcodeName(rc))
 	blk.Flags.Append(binary.BigEndian.Uint16(c.Wire[2:4]))
 	addSection(blk.Answer, w.NumAnswer(), w.Answer)
 	addSection(blk.Authority, w.NumAuthority(), w.Authority)
@@ -151,8 +153,9 @@ func addSection(s *nativeblock.Section, n int, rec func(int) wire.Record) {
 	for i := range n {
 		r := rec(i)
 		s.Name.Commit(r.AppendName(s.Name.Buf()))
-		s.Type.Append(wire.TypeName(r.Type()))
-		s.Class.Append(wire.ClassName(r.Class()))
+		t, c := r.Type(), r.Class()
+		s.Type.AppendCode(t, wire.TypeName(t))
+		s.Class.AppendCode(c, wire.ClassName(c))
 		s.TTL.Append(r.TTL())
 		s.Data.Commit(r.AppendRdata(s.Data.Buf()))
 	}
