@@ -8,7 +8,7 @@ import (
 )
 
 // Str is a String column that a decoder writes into directly.
-type Str struct{ c *proto.ColStr }
+type Str struct{ c *colStr }
 
 // Append adds one value.
 func (s Str) Append(v string) { s.c.Append(v) }
@@ -37,8 +37,8 @@ func (s Str) Rows() int { return s.c.Rows() }
 // in the portable flavor, LowCardinality(String) in the modern one. Its values are interned,
 // so appending bytes that were seen before allocates nothing.
 type Label struct {
-	str    *proto.ColStr // portable
-	lc     *lowCard      // modern
+	str    *colStr  // portable
+	lc     *lowCard // modern
 	intern map[string]string
 }
 
@@ -50,7 +50,7 @@ func newLabel(modern bool) *Label {
 	if modern {
 		return &Label{lc: newLowCard(), intern: map[string]string{}}
 	}
-	return &Label{str: new(proto.ColStr)}
+	return &Label{str: new(colStr)}
 }
 
 func (l *Label) col() proto.ColumnOf[string] {
@@ -200,7 +200,7 @@ type Section struct {
 
 func newSection(modern bool) *Section {
 	s := &Section{Type: newLabel(modern), Class: newLabel(modern), TTL: new(proto.ColUInt32)}
-	name, data := new(proto.ColStr), new(proto.ColStr)
+	name, data := new(colStr), new(colStr)
 	s.Name, s.Data = Str{name}, Str{data}
 	s.name, s.data = proto.NewArray[string](name), proto.NewArray[string](data)
 	s.typ, s.class = proto.NewArray[string](s.Type.col()), proto.NewArray[string](s.Class.col())

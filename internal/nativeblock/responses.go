@@ -49,7 +49,7 @@ func New(modern bool) *Responses {
 		Size:       new(proto.ColUInt32),
 		DurationUs: new(proto.ColUInt32),
 	}
-	qname := new(proto.ColStr)
+	qname := new(colStr)
 	r.QName = Str{qname}
 	if modern {
 		r.Time = Time{t64: new(proto.ColDateTime64).WithPrecision(proto.PrecisionMilli).WithLocation(time.UTC)}

@@ -1,0 +1,44 @@
+package nativeblock
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/ClickHouse/ch-go/proto"
+)
+
+// TestColStrEncodesAsChGo: colStr's encoder writes what proto.ColStr's writes, for lengths
+// on either side of each varint step, after other bytes in the buffer and after a reset.
+func TestColStrEncodesAsChGo(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		lengths []int
+	}{
+		{"none", nil},
+		{"empty values", []int{0, 0, 0}},
+		{"short", []int{1, 5, 63, 127}},
+		{"varint steps", []int{127, 128, 129, 16383, 16384, 70000}},
+		{"mixed", []int{3, 200, 0, 1, 300, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ours colStr
+			var theirs proto.ColStr
+			for round := range 2 {
+				for i, n := range tc.lengths {
+					v := strings.Repeat(string(rune('a'+i%26)), n)
+					ours.Append(v)
+					theirs.Append(v)
+				}
+				a, b := proto.Buffer{Buf: []byte("head")}, proto.Buffer{Buf: []byte("head")}
+				ours.EncodeColumn(&a)
+				theirs.EncodeColumn(&b)
+				if !bytes.Equal(a.Buf, b.Buf) {
+					t.Errorf("round %d: lengths %v encode as\n%.200x\nwant\n%.200x", round, tc.lengths, a.Buf, b.Buf)
+				}
+				ours.Reset()
+				theirs.Reset()
+			}
+		})
+	}
+}
