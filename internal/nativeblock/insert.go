@@ -1,7 +1,6 @@
 package nativeblock
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -38,9 +37,8 @@ type Config struct {
 // for concurrent use.
 type Inserter struct {
 	cfg    Config
-	target string // URL with the INSERT statement
-	body   proto.Buffer
-	reader bytes.Reader
+	target string       // URL with the INSERT statement
+	body   proto.Buffer // one block, encoded
 }
 
 // NewInserter returns an Inserter for the responses table of cfg.Database.
@@ -77,17 +75,14 @@ func quoteIdent(s string) string {
 // error is the server's refusal (see Rejected); any other error means the outcome is
 // unknown: the rows may have landed. The blocks are not changed: Reset them for the next
 // batch.
+//
+// Each block is encoded as the request body is read, into a buffer that holds one block:
+// an insert's body is never in memory whole (a batch's would be about 300 bytes a row), and
+// the body goes out chunked.
 func (in *Inserter) Insert(ctx context.Context, blocks []*Responses, id uint64) error {
-	in.body.Reset()
-	for i, r := range blocks {
+	for _, r := range blocks {
 		if r.modern != in.cfg.Modern {
 			return fmt.Errorf("nativeblock: a block of the other schema flavor")
-		}
-		if i > 0 && in.cfg.Yield != nil {
-			in.cfg.Yield()
-		}
-		if err := r.Encode(&in.body, id); err != nil {
-			return err
 		}
 	}
 	target := in.target
@@ -97,25 +92,28 @@ func (in *Inserter) Insert(ctx context.Context, blocks []*Responses, id uint64) 
 		target += "&insert_deduplication_token=" + strconv.FormatUint(id, 10) +
 			"&deduplicate_blocks_in_dependent_materialized_views=1"
 	}
-	in.reader.Reset(in.body.Buf)
-	done := make(chan struct{})
-	body := &requestBody{r: &in.reader, done: done, yield: in.cfg.Yield}
+	in.body.Reset()
+	body := &blockBody{blocks: blocks, id: id, buf: &in.body, done: make(chan struct{}), yield: in.cfg.Yield}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return fmt.Errorf("nativeblock: %w", err)
 	}
-	req.ContentLength = int64(len(in.body.Buf))
-	req.GetBody = nil // never resent by net/http: the writer decides about retries
+	req.ContentLength = -1 // chunked
+	req.GetBody = nil      // never resent by net/http: the writer decides about retries
 	if in.cfg.User != "" {
 		req.SetBasicAuth(in.cfg.User, in.cfg.Password)
 	}
 	resp, err := in.cfg.Client.Do(req)
-	// The transport may still hold the body after Do returns; the buffer is reused only
-	// once it has closed it, which it always does.
-	defer func() { <-done }()
 	if err != nil {
+		<-body.done
+		if body.err != nil {
+			return body.err
+		}
 		return fmt.Errorf("nativeblock: insert: %w", err)
 	}
+	// The transport may still hold the body after Do returns; the buffer and the blocks are
+	// free again only once it has closed it, which it always does.
+	defer func() { <-body.done }()
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusOK {
 		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
@@ -129,8 +127,14 @@ func (in *Inserter) Insert(ctx context.Context, blocks []*Responses, id uint64) 
 
 const maxErrorText = 64 << 10
 
-type requestBody struct {
-	r     *bytes.Reader
+// blockBody is an insert's request body, encoded a block at a time as the transport reads.
+type blockBody struct {
+	blocks []*Responses
+	id     uint64
+	buf    *proto.Buffer // the block being sent, from off on
+	off    int
+	err    error // an encoding error, which ended the body
+
 	done  chan struct{}
 	once  sync.Once
 	yield func()
@@ -141,17 +145,37 @@ type requestBody struct {
 // same machine, the kernel does the receiving side's work too, about 0.1 ms for this much.
 const yieldBytes = 64 << 10
 
-func (b *requestBody) Read(p []byte) (int, error) {
+func (b *blockBody) Read(p []byte) (int, error) {
+	for b.off == len(b.buf.Buf) {
+		if b.err != nil {
+			return 0, b.err
+		}
+		if len(b.blocks) == 0 {
+			return 0, io.EOF
+		}
+		if b.yield != nil && b.read > 0 {
+			b.yield()
+			b.read = 0
+		}
+		b.buf.Reset()
+		b.off = 0
+		if err := b.blocks[0].Encode(b.buf, b.id); err != nil {
+			b.err = err
+			return 0, err
+		}
+		b.blocks = b.blocks[1:]
+	}
 	if b.yield != nil && b.read >= yieldBytes {
 		b.yield()
 		b.read = 0
 	}
-	n, err := b.r.Read(p)
+	n := copy(p, b.buf.Buf[b.off:])
+	b.off += n
 	b.read += n
-	return n, err
+	return n, nil
 }
 
-func (b *requestBody) Close() error {
+func (b *blockBody) Close() error {
 	b.once.Do(func() { close(b.done) })
 	return nil
 }

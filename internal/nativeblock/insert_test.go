@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -330,5 +334,52 @@ func TestAppendRow(t *testing.T) {
 	}
 	if !bytes.Equal(a.Buf, b.Buf) {
 		t.Error("a portable block converted to modern and back encodes differently")
+	}
+}
+
+// TestInsertStreamsBlocks: an insert's body is the blocks' encoding, sent chunked and
+// encoded a block at a time, so the Inserter holds one block's bytes, not the batch's.
+func TestInsertStreamsBlocks(t *testing.T) {
+	const blocks, rows = 8, 1024
+	mix := benchMix(rows)
+	var batch []*Responses
+	var want proto.Buffer
+	largest := 0
+	for range blocks {
+		blk := New(false)
+		for i := range mix {
+			mix[i].appendTo(blk)
+		}
+		before := len(want.Buf)
+		if err := blk.Encode(&want, 9); err != nil {
+			t.Fatal(err)
+		}
+		largest = max(largest, len(want.Buf)-before)
+		batch = append(batch, blk)
+	}
+	var got []byte
+	var chunked bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunked = slices.Contains(r.TransferEncoding, "chunked")
+		got, _ = io.ReadAll(r.Body)
+	}))
+	defer srv.Close()
+	in, err := NewInserter(Config{URL: srv.URL + "/", Database: "db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 { // the second reuses the Inserter's buffer
+		if err := in.Insert(context.Background(), batch, 9); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want.Buf) {
+			t.Fatalf("round %d: the server got %d bytes, not the %d of the blocks' encoding", round, len(got), len(want.Buf))
+		}
+		if !chunked {
+			t.Errorf("round %d: the body was not sent chunked", round)
+		}
+		if c := cap(in.body.Buf); c > 2*largest {
+			t.Errorf("round %d: the Inserter holds %d bytes for a body of %d in blocks of at most %d", round, c, len(want.Buf), largest)
+		}
 	}
 }
