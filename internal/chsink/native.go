@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/passivedns/passivedns/internal/nativeblock"
 	"github.com/passivedns/passivedns/internal/record"
@@ -27,10 +28,18 @@ func (s *Sink) Modern() bool {
 }
 
 // httpClient carries the Native blocks: one kept-alive connection is all the writer uses.
+// It closes a connection idle for idleConnTimeout itself, before the server does: an insert
+// sent on a connection the server is closing at that moment fails, and net/http does not
+// retry a POST.
 var httpClient = &http.Client{Transport: &http.Transport{
 	Proxy:               nil, // the server is named by the DSN, never reached through a proxy
 	MaxIdleConnsPerHost: 2,
+	IdleConnTimeout:     idleConnTimeout,
 }}
+
+// idleConnTimeout is below the keep_alive_timeout of ClickHouse's HTTP interface: 3 s in
+// Debian's configuration, 10 s built in.
+const idleConnTimeout = 2 * time.Second
 
 // nativePath holds what Native inserts reuse: a block and an Inserter (its request body) per
 // insert running at once. The live inserter and the spool's replayer write at the same

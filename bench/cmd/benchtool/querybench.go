@@ -127,7 +127,9 @@ func querybench(args []string) error {
 	if *ch == "" {
 		return fmt.Errorf("-ch is required")
 	}
-	client := &http.Client{Timeout: 60 * time.Second}
+	// Idle connections are closed before ClickHouse's keep_alive_timeout (3 s here) closes
+	// them: a query sent as the server closes its connection fails, and a POST is not retried.
+	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{IdleConnTimeout: 2 * time.Second}}
 	chSQL := func(q string) (string, error) {
 		resp, err := client.Post(*ch+"/?database="+url.QueryEscape(*db), "text/plain", strings.NewReader(q))
 		if err != nil {
