@@ -77,7 +77,7 @@ func quoteIdent(s string) string {
 // batch.
 //
 // Each block is encoded as the request body is read, into a buffer that holds one block:
-// an insert's body is never in memory whole (a batch's would be about 300 bytes a row), and
+// an insert's body is never in memory whole (a batch's would be about 270 bytes a row), and
 // the body goes out chunked.
 func (in *Inserter) Insert(ctx context.Context, blocks []*Responses, id uint64) error {
 	for _, r := range blocks {
