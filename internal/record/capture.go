@@ -47,12 +47,7 @@ func (c *Capture) PackWire(scratch *[PackSize]byte, pack func(buf []byte) ([]byt
 
 // QueuedBytes is what Queued.Bytes of c.Queue() will be, known before c is queued: the
 // size of c's slot, or of the slot Queue copies the wire into.
-func (c *Capture) QueuedBytes() int {
-	if c.slot != 0 {
-		return slotSize(c.slot, len(c.Wire))
-	}
-	return classBytes(len(c.Wire))
-}
+func (c *Capture) QueuedBytes() int { return classBytes(len(c.Wire)) }
 
 // Release hands c's slot back; c.Wire must not be read afterwards, by any copy of c. A
 // capture whose wire is the caller's is left alone.

@@ -55,7 +55,7 @@ func TestPackWireBuffers(t *testing.T) {
 		}
 		gotCap := 0
 		if c.slot != 0 {
-			gotCap = slotSize(c.slot, len(c.Wire))
+			gotCap = slotSizes[c.slot>>classShift] // the class its number carries
 		}
 		if gotCap != tc.wantCap || (c.slot != 0) != (cap(c.Wire) == gotCap) {
 			t.Errorf("%d bytes: slot of %d (wire capacity %d), want %d", tc.size, gotCap, cap(c.Wire), tc.wantCap)

@@ -55,7 +55,7 @@ func (q *Queued) Capture() Capture {
 }
 
 // Bytes is the memory q's wire takes while queued: its slot's size.
-func (q *Queued) Bytes() int { return slotSize(q.slot, int(q.n)) }
+func (q *Queued) Bytes() int { return classBytes(int(q.n)) }
 
 // Drop hands back the slot of a capture that will not be decoded.
 func (q *Queued) Drop() {

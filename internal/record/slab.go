@@ -145,17 +145,10 @@ func slotBytes(id uint32, n int) []byte {
 	return bigSlots.m[uint32(i)][:n]
 }
 
-// classBytes is the bytes the slot newSlot gives n bytes takes.
+// classBytes is the bytes the slot newSlot gives n bytes takes: the size, for the queue's
+// bound, of any slot holding a wire of n bytes, since every slot is made for its wire.
 func classBytes(n int) int {
 	if c := classOf(n); c < bigClass {
-		return slotSizes[c]
-	}
-	return n
-}
-
-// slotSize is the bytes slot id takes, for the queue's bound.
-func slotSize(id uint32, n int) int {
-	if c := int(id >> classShift); c < bigClass {
 		return slotSizes[c]
 	}
 	return n
