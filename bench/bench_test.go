@@ -53,6 +53,7 @@ func TestBenchTiny(t *testing.T) {
 		"ClickHouse CPU µs per row",
 		"| passivedns |",
 		"| passivedns-spool |",
+		"| passivedns-null |",
 		"| dnstap |",
 		"| log |",
 	} {

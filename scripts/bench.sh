@@ -9,7 +9,8 @@
 #   --rounds N  alternating rounds of the resolver comparison (default 3)
 #   --seconds S length of each saturation run (default 10)
 #   --dir DIR   working folder (default ./.bench); results in DIR/results.md
-#   --configs LIST, --workloads LIST  a subset of base,log,dnstap,passivedns,passivedns-spool
+#   --configs LIST, --workloads LIST  a subset of base,log,dnstap,passivedns,passivedns-spool,
+#               passivedns-null
 #               and whoami,forward
 #   --rate N    the fixed rate of the latency runs (default: half the baseline's QPS)
 #   --only LIST comma-separated pieces: overhead,latency,memory,profile,ingest,queries,
@@ -24,8 +25,10 @@
 # else (dnsperf, ClickHouse, the authoritative server, the dnstap receiver) on CPU 1:
 #   overhead  dnsperf to saturation, configs base/log/dnstap/passivedns in alternating order,
 #             and passivedns-spool (the same with a spool, which keeps what ClickHouse cannot
-#             take at once), workloads whoami and cache+forward: QPS, mean latency, CPU per
-#             1000 queries, peak RSS, and for passivedns rows in ClickHouse = responses answered
+#             take at once), and passivedns-null (the same into a table of engine Null: the
+#             plugin's own cost, without ClickHouse's ingest work on the load generator's CPU),
+#             workloads whoami and cache+forward: QPS, mean latency, CPU per 1000 queries,
+#             peak RSS, and for passivedns rows in ClickHouse = responses answered
 #   latency   dnsperf -v at a fixed rate (half the baseline's QPS): p50, p99, mean
 #   memory    passivedns with ClickHouse down (a port where nothing listens): peak RSS
 #   profile   a CPU profile (pprof) of CoreDNS during a saturation run, per config
@@ -76,7 +79,7 @@ QUERY_LOOKUPS=200
 BATCHES="1000 10000 50000 100000"
 GOBENCH=(-count 6)
 WORKLOADS=${WORKLOADS_ARG:-whoami forward}
-CONFIGS=${CONFIGS_ARG:-base log dnstap passivedns passivedns-spool}
+CONFIGS=${CONFIGS_ARG:-base log dnstap passivedns passivedns-spool passivedns-null}
 WORKLOADS=${WORKLOADS//,/ } CONFIGS=${CONFIGS//,/ }
 if ((tiny)); then
 	ROUNDS=1 SECS=1 LAT_SECS=1 NAMES=1000 QUERIES=5000 INGEST_N=5000 BATCHES=1000 QUERY_N=20000 QUERY_LOOKUPS=10
@@ -183,6 +186,23 @@ if ((need_ch)); then
 	((tiny)) || sleep 2 # let its start-up work settle before the first run
 fi
 
+# passivedns-null writes into nullsink, whose responses table has engine Null and no views:
+# the server parses each block and keeps nothing. A busy CPU beside the resolver's costs the
+# resolver itself (a wake-up of dnsperf there is dearer), and ClickHouse's ingest work
+# (parts, views, merges) lands on that CPU; this config shows the plugin's cost without it.
+NULL_DB=nullsink
+if ((need_ch)) && [[ " $CONFIGS " == *" passivedns-null "* ]]; then
+	chq "DROP DATABASE IF EXISTS $NULL_DB"
+	"$BIN/benchtool" ingest -dsn "clickhouse://127.0.0.1:$CH_TCP/$NULL_DB" -n 0 -port "$("$BIN/benchtool" ports 1)" \
+		-zone "$DATA/zone.db" -queries "$DATA/queries.txt"
+	for v in $(chq "SELECT name FROM system.tables WHERE database = '$NULL_DB' AND engine = 'MaterializedView'"); do
+		chq "DROP TABLE $NULL_DB.\`$v\`"
+	done
+	chq "CREATE TABLE $NULL_DB.responses_null AS $NULL_DB.responses ENGINE = Null"
+	chq "DROP TABLE $NULL_DB.responses"
+	chq "RENAME TABLE $NULL_DB.responses_null TO $NULL_DB.responses"
+fi
+
 # The authoritative server of the generated zone, for the cache+forward workload.
 cat >"$DATA/Corefile.auth" <<EOF
 bench.test.:$AUTH_PORT {
@@ -227,10 +247,11 @@ corefile() {
 	base) ;;
 	log) echo "    log" ;;
 	dnstap) echo "    dnstap unix://$tap full" ;;
-	passivedns | passivedns-spool)
+	passivedns | passivedns-spool | passivedns-null)
 		echo "    passivedns $dsn {"
 		echo "        sensor $sensor"
 		[[ $config == passivedns-spool ]] && echo "        spool $spooldir"
+		[[ $config == passivedns-null ]] && echo "        schema off"
 		# The default path of a stock server (9000 + 8123): Native blocks over HTTP.
 		[[ $dsn == *":$CH_TCP/"* ]] && echo "        clickhouse_http http://127.0.0.1:$CH_HTTP/"
 		# Experiments: BENCH_PASSIVEDNS_EXTRA="batch 5000;flush 100ms" adds properties.
@@ -262,6 +283,7 @@ run_one() {
 	read -r port mport pport < <("$BIN/benchtool" ports 3)
 	local dsn=$CH_DSN sensor=$id tap=$rd/tap.sock
 	[[ $mode == down ]] && dsn=clickhouse://127.0.0.1:$DEAD_PORT/passivedns
+	[[ $config == passivedns-null ]] && dsn=clickhouse://127.0.0.1:$CH_TCP/$NULL_DB
 	corefile "$config" "$workload" "$port" "$mport" "$pport" "$dsn" "$sensor" "$tap" "$rd/spool" >"$rd/Corefile"
 
 	local tap_pid=
@@ -350,6 +372,8 @@ run_one() {
 		# included) by counting the queries before resp0 as well.
 		local rows
 		rows=$(chq "SELECT count() FROM passivedns.responses WHERE sensor = '$sensor'")
+		# A Null table keeps no rows: the server's acknowledgements count them.
+		[[ $config == passivedns-null ]] && rows=$written
 		extra+=" rows=$rows rows_expected=$((responses + resp0))"
 		if ((rows != responses + resp0)); then
 			log "$id: $rows rows in ClickHouse for $((responses + resp0)) responses answered"
@@ -412,7 +436,7 @@ fi
 # In --tiny, the pieces after the comparison run once with one workload and the configs
 # whose code differs; the comparison itself runs every config and workload.
 # The spool makes a difference only where ClickHouse cannot keep up: at saturation.
-LAT_WORKLOADS=$WORKLOADS LAT_CONFIGS=$(tr ' ' '\n' <<<"$CONFIGS" | grep -vx passivedns-spool | tr '\n' ' ' || true)
+LAT_WORKLOADS=$WORKLOADS LAT_CONFIGS=$(tr ' ' '\n' <<<"$CONFIGS" | grep -vx 'passivedns-spool\|passivedns-null' | tr '\n' ' ' || true)
 ((tiny)) && LAT_WORKLOADS=whoami LAT_CONFIGS="base passivedns"
 
 # ch_priority NICE: every thread of the ClickHouse server at NICE (threads inherit it).
@@ -454,6 +478,7 @@ fi
 
 if want profile; then
 	pcfgs=$LAT_CONFIGS
+	[[ " $CONFIGS " == *" passivedns-null "* ]] && pcfgs+=" passivedns-null"
 	((tiny)) && pcfgs=passivedns
 	for w in $LAT_WORKLOADS; do
 		for c in $pcfgs; do

@@ -57,7 +57,7 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-var configOrder = []string{"base", "log", "dnstap", "passivedns", "passivedns-spool"}
+var configOrder = []string{"base", "log", "dnstap", "passivedns", "passivedns-spool", "passivedns-null"}
 
 var workloadTitle = map[string]string{
 	"whoami":  "whoami (the cheapest answer)",
@@ -341,7 +341,7 @@ func summarize(args []string) error {
 // against responses answered, dnstap responses received against responses answered.
 func records(config string, rr []result) string {
 	switch config {
-	case "passivedns", "passivedns-spool":
+	case "passivedns", "passivedns-spool", "passivedns-null":
 		ok, rows, want := 0, 0.0, 0.0
 		for _, r := range rr {
 			rows += r.f("rows")
