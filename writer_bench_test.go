@@ -383,3 +383,39 @@ func perRow(b *testing.B, rows int, prepare func(), op func() time.Duration) {
 	b.ReportMetric(float64(mallocs)/n, "allocs/row")
 	b.ReportMetric(float64(bytes)/n, "B/row")
 }
+
+// BenchmarkBatchMemory is the heap a full batch of the default size holds, per row, after
+// a collection: realistic answers decoded into each flavor's blocks, the captures handed
+// back as the writer does without a spool (B/row-live, growth room included). The batch's
+// memory is most of the writer's; the README's Memory section quotes it.
+func BenchmarkBatchMemory(b *testing.B) {
+	caps := benchCaptures(b, defaultBatch)
+	for _, modern := range []bool{false, true} {
+		name := "portable"
+		if modern {
+			name = "modern"
+		}
+		b.Run(name, func(b *testing.B) {
+			d := new(record.Decoder)
+			var live float64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				bt := record.NewBatch(1, modern)
+				for i := range caps {
+					c := caps[i] // Add takes the capture's slot; these wires are the caller's
+					if err := bt.Add(&c, d, "bench"); err != nil {
+						b.Fatal(err)
+					}
+					bt.ReleaseCaptures() // as the writer does without a spool
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				live = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(bt.Len())
+				runtime.KeepAlive(bt)
+			}
+			b.ReportMetric(live, "B/row-live")
+		})
+	}
+}

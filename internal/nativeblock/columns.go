@@ -21,14 +21,7 @@ func (s Str) AppendBytes(v []byte) { s.c.AppendBytes(v) }
 func (s Str) Buf() []byte { return s.c.Buf }
 
 // Commit ends a value written in place into the buffer returned by Buf.
-func (s Str) Commit(buf []byte) {
-	start := 0
-	if n := len(s.c.Pos); n > 0 {
-		start = s.c.Pos[n-1].End
-	}
-	s.c.Buf = buf
-	s.c.Pos = append(s.c.Pos, proto.Position{Start: start, End: len(buf)})
-}
+func (s Str) Commit(buf []byte) { s.c.commit(buf) }
 
 // Rows returns the number of values.
 func (s Str) Rows() int { return s.c.Rows() }
@@ -193,19 +186,73 @@ type Section struct {
 	TTL   *proto.ColUInt32
 	Data  Str
 
-	name, data *proto.ColArr[string]
-	typ, class *proto.ColArr[string]
-	ttl        *proto.ColArr[uint32]
+	// offsets ends each response's records; the five columns share it (nested).
+	offsets                     proto.ColUInt64
+	name, typ, class, ttl, data nested
 }
 
 func newSection(modern bool) *Section {
 	s := &Section{Type: newLabel(modern), Class: newLabel(modern), TTL: new(proto.ColUInt32)}
 	name, data := new(colStr), new(colStr)
 	s.Name, s.Data = Str{name}, Str{data}
-	s.name, s.data = proto.NewArray[string](name), proto.NewArray[string](data)
-	s.typ, s.class = proto.NewArray[string](s.Type.col()), proto.NewArray[string](s.Class.col())
-	s.ttl = proto.NewArray[uint32](s.TTL)
+	s.name, s.data = nested{&s.offsets, name}, nested{&s.offsets, data}
+	s.typ, s.class = nested{&s.offsets, s.Type.col()}, nested{&s.offsets, s.Class.col()}
+	s.ttl = nested{&s.offsets, s.TTL}
 	return s
+}
+
+// nested is one column of a Nested field, an Array column whose offsets are the field's:
+// every column of a section has the same, so the section keeps one copy of them, not five.
+// It encodes as proto.ColArr does.
+type nested struct {
+	offsets *proto.ColUInt64
+	data    nestedData
+}
+
+type nestedData interface {
+	proto.ColInput
+	proto.Resettable
+}
+
+var (
+	_ proto.ColInput     = nested{}
+	_ proto.StateEncoder = nested{}
+	_ proto.Preparable   = nested{}
+	_ proto.Resettable   = nested{}
+)
+
+func (a nested) Type() proto.ColumnType { return proto.ColumnTypeArray.Sub(a.data.Type()) }
+func (a nested) Rows() int              { return a.offsets.Rows() }
+
+// Reset empties the column and the shared offsets (each of the five does; no harm).
+func (a nested) Reset() {
+	a.offsets.Reset()
+	a.data.Reset()
+}
+
+// EncodeState writes the element column's state prefix (LowCardinality has one).
+func (a nested) EncodeState(b *proto.Buffer) {
+	if s, ok := a.data.(proto.StateEncoder); ok {
+		s.EncodeState(b)
+	}
+}
+
+// Prepare readies the element column (LowCardinality builds its dictionary).
+func (a nested) Prepare() error {
+	if p, ok := a.data.(proto.Preparable); ok {
+		return p.Prepare()
+	}
+	return nil
+}
+
+func (a nested) EncodeColumn(b *proto.Buffer) {
+	a.offsets.EncodeColumn(b)
+	a.data.EncodeColumn(b)
+}
+
+func (a nested) WriteColumn(w *proto.Writer) {
+	a.offsets.WriteColumn(w)
+	a.data.WriteColumn(w)
 }
 
 // Append adds one record whose name and data are bytes (written by a decoder).
@@ -228,14 +275,7 @@ func (s *Section) AppendString(name, typ, class string, ttl uint32, data string)
 
 // EndRow ends the section of one response: the records appended since the last EndRow
 // are its arrays (none makes empty arrays).
-func (s *Section) EndRow() {
-	end := uint64(s.Name.Rows())
-	s.name.Offsets.Append(end)
-	s.typ.Offsets.Append(end)
-	s.class.Offsets.Append(end)
-	s.ttl.Offsets.Append(end)
-	s.data.Offsets.Append(end)
-}
+func (s *Section) EndRow() { s.offsets.Append(uint64(s.Name.Rows())) }
 
 // Rows returns the number of responses (ended rows).
-func (s *Section) Rows() int { return s.name.Rows() }
+func (s *Section) Rows() int { return s.offsets.Rows() }

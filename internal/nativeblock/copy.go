@@ -17,14 +17,7 @@ func (r *Responses) TimeAt(i int) time.Time {
 func (r *Responses) QNameAt(i int) []byte { return r.QName.c.RowBytes(i) }
 
 // Strings returns every value as a string, sharing one copy of the column's bytes.
-func (s Str) Strings() []string {
-	all := string(s.c.Buf)
-	out := make([]string, len(s.c.Pos))
-	for i, p := range s.c.Pos {
-		out[i] = all[p.Start:p.End]
-	}
-	return out
-}
+func (s Str) Strings() []string { return s.c.strings() }
 
 // Strings returns every value.
 func (l *Label) Strings() []string {
@@ -70,9 +63,9 @@ func (a Addr) At(i int) [16]byte {
 // Class, TTL and Data.
 func (s *Section) Records(i int) (lo, hi int) {
 	if i > 0 {
-		lo = int(s.name.Offsets[i-1])
+		lo = int(s.offsets[i-1])
 	}
-	return lo, int(s.name.Offsets[i])
+	return lo, int(s.offsets[i])
 }
 
 // AppendRow appends row i of src, a block of either flavor: a retry sends again only the

@@ -145,8 +145,8 @@ func (r *Responses) Encode(buf *proto.Buffer, id uint64) error {
 // shift the arrays of later rows.
 func (s *Section) check() error {
 	n := 0
-	if k := len(s.name.Offsets); k > 0 {
-		n = int(s.name.Offsets[k-1])
+	if k := len(s.offsets); k > 0 {
+		n = int(s.offsets[k-1])
 	}
 	for _, c := range []int{s.Name.Rows(), s.Type.Rows(), s.Class.Rows(), s.TTL.Rows(), s.Data.Rows()} {
 		if c != n {

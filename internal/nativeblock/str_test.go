@@ -2,6 +2,7 @@ package nativeblock
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -9,7 +10,8 @@ import (
 )
 
 // TestColStrEncodesAsChGo: colStr's encoder writes what proto.ColStr's writes, for lengths
-// on either side of each varint step, after other bytes in the buffer and after a reset.
+// on either side of each varint step, after other bytes in the buffer and after a reset;
+// its values read back one by one, all at once and decoded from the block.
 func TestColStrEncodesAsChGo(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -35,6 +37,23 @@ func TestColStrEncodesAsChGo(t *testing.T) {
 				theirs.EncodeColumn(&b)
 				if !bytes.Equal(a.Buf, b.Buf) {
 					t.Errorf("round %d: lengths %v encode as\n%.200x\nwant\n%.200x", round, tc.lengths, a.Buf, b.Buf)
+				}
+				// Each value reads back as it went in, and the block decodes to them.
+				if ours.Rows() != theirs.Rows() {
+					t.Fatalf("round %d: %d rows, want %d", round, ours.Rows(), theirs.Rows())
+				}
+				all := ours.strings()
+				for i := range ours.Rows() {
+					if got, want := ours.RowBytes(i), theirs.RowBytes(i); !bytes.Equal(got, want) || all[i] != string(want) {
+						t.Fatalf("round %d: value %d reads %.20q (%.20q), want %.20q", round, i, got, all[i], want)
+					}
+				}
+				var back colStr
+				if err := back.DecodeColumn(proto.NewReader(bytes.NewReader(a.Buf[len("head"):])), len(tc.lengths)); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(back.strings(), all) {
+					t.Errorf("round %d: decodes to other values", round)
 				}
 				ours.Reset()
 				theirs.Reset()
