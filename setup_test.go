@@ -24,6 +24,8 @@ func TestParse(t *testing.T) {
 			return c.database == "pdns" && len(c.options.Addr) == 2 && c.options.Auth.Password == "p" && c.options.Auth.Database == ""
 		}},
 		{"passivedns {\n dsn clickhouse://127.0.0.1:9440/x?secure=true\n}", "", func(c config) bool { return c.database == "x" }},
+		{"passivedns {\n queue 20000\n}", "", func(c config) bool { return c.batch == 20000 && c.queue == 20000 }},
+		{"passivedns {\n queue 30000\n}", "", func(c config) bool { return c.batch == defaultBatch && c.queue == 30000 }},
 		{"passivedns {\n batch 10\n queue 20\n flush 250ms\n sensor r1\n clients prefix\n schema off\n retention 720h\n}", "", func(c config) bool {
 			return c.batch == 10 && c.queue == 20 && c.flush == 250*time.Millisecond && c.sensor == "r1" &&
 				c.clients == record.ClientsPrefix && !c.schema && c.retention == 720*time.Hour
