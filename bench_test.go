@@ -69,12 +69,18 @@ func BenchmarkCapture(b *testing.B) {
 			for {
 				select {
 				case <-tick.C:
-					// As the writer does: all that gathered, its slots handed back in one go.
+					// As the writer does: all that gathered, its bytes handed back a chunk
+					// at a time and its slots in one go.
 					taken = taken[:0]
+					bytes := 0
 					for q, ok := p.writer.queue.Take(); ok; q, ok = p.writer.queue.Take() {
-						p.writer.queuedBytes.Add(-int64(q.Bytes()))
-						taken = append(taken, q)
+						bytes += q.Bytes()
+						if taken = append(taken, q); len(taken)%record.YieldChunk == 0 {
+							p.writer.queuedBytes.Add(-int64(bytes))
+							bytes = 0
+						}
 					}
+					p.writer.queuedBytes.Add(-int64(bytes))
 					record.DropQueued(taken)
 				case <-done:
 					return

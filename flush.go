@@ -350,16 +350,26 @@ func (w *writer) run(quit, done chan struct{}) {
 
 // takeQueued moves what is queued into b without waiting, until b is full, and says how
 // many captures it took.
+//
+// The queue's bytes are given back once a chunk, not once a capture: on a resolver with
+// more cores the counter's cache line then moves to the writer's core once a chunk, not
+// between every push and take. Until then the count overstates the queue by one chunk.
 func (w *writer) takeQueued(b *record.Batch, scratch *record.Decoder) int {
-	n := 0
-	defer w.decoded(b)
+	n, taken := 0, int64(0)
+	defer func() {
+		w.queuedBytes.Add(-taken)
+		w.decoded(b)
+	}()
 	for b.Records() < w.cfg.batch {
 		q, ok := w.queue.Take()
 		if !ok {
 			return n
 		}
+		taken += int64(q.Bytes())
 		w.take(b, &q, scratch)
 		if n++; n%record.YieldChunk == 0 {
+			w.queuedBytes.Add(-taken)
+			taken = 0
 			w.decoded(b)
 			record.Yield() // a backlog after an insert is a whole batch of decoding
 		}
@@ -375,8 +385,8 @@ func (w *writer) decoded(b *record.Batch) {
 	}
 }
 
+// take decodes q into b; the caller gives q's bytes back to the queue's count.
 func (w *writer) take(b *record.Batch, q *record.Queued, scratch *record.Decoder) {
-	w.queuedBytes.Add(-int64(q.Bytes()))
 	c := q.Capture()
 	if b.Records() == 0 && w.spool != nil {
 		// A batch that starts while ClickHouse is down or still busy with the batch
@@ -405,6 +415,7 @@ func (w *writer) drain(cur *record.Batch, scratch *record.Decoder) {
 			if !ok {
 				break fill
 			}
+			w.queuedBytes.Add(-int64(q.Bytes()))
 			w.take(cur, &q, scratch)
 		}
 		w.decoded(cur)
