@@ -35,16 +35,10 @@ func (c *colStr) Reset() {
 }
 
 // Append adds one value.
-func (c *colStr) Append(v string) {
-	c.Buf = append(c.Buf, v...)
-	c.ends = append(c.ends, uint32(len(c.Buf)))
-}
+func (c *colStr) Append(v string) { c.commit(append(c.Buf, v...)) }
 
 // AppendBytes adds one value from bytes; the bytes are copied.
-func (c *colStr) AppendBytes(v []byte) {
-	c.Buf = append(c.Buf, v...)
-	c.ends = append(c.ends, uint32(len(c.Buf)))
-}
+func (c *colStr) AppendBytes(v []byte) { c.commit(append(c.Buf, v...)) }
 
 // AppendArr implements proto.ColumnOf.
 func (c *colStr) AppendArr(vs []string) {
