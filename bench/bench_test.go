@@ -45,6 +45,8 @@ func TestBenchTiny(t *testing.T) {
 		"clickhouse-client Native, blocks of the batch size",
 		"clickhouse-client Native, one block",
 		"Bytes on disk",
+		"ClickHouse CPU per row by materialized view",
+		"| history_rrset_mv |",
 		"History lookups over",
 		"| name |",
 		"BenchmarkCapture/polling-stand-in ",

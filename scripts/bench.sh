@@ -14,7 +14,7 @@
 #               and whoami,forward
 #   --rate N    the fixed rate of the latency runs (default: half the baseline's QPS)
 #   --only LIST comma-separated pieces: overhead,latency,memory,profile,ingest,queries,
-#               capture
+#               views,capture
 #               (default all)
 #   Experiments: BENCH_PASSIVEDNS_EXTRA="batch 5000;flush 100ms" adds passivedns properties,
 #   BENCH_RESOLVER_ENV="GOMAXPROCS=2" sets the resolver's environment.
@@ -36,6 +36,8 @@
 #             inserting the same rows in Native format
 #   queries   10 million answers recorded through the writer, then p50/p99 of each kind of
 #             history lookup through the HTTP API and as SQL; bytes on disk per row
+#   views     ClickHouse's CPU per row by materialized view: the rows of 200k answers inserted
+#             by clickhouse-client with every view, with none, and with each view alone
 #   capture   go test -bench 'Capture|Decode' -count 6, root and internal/record (medians)
 # All traffic is on 127.0.0.1; every load loop is bounded by a time limit.
 set -euo pipefail
@@ -52,7 +54,7 @@ CONFIGS_ARG= WORKLOADS_ARG= RATE_ARG=
 ROUNDS=3
 SECS=10
 DIR=$ROOT/.bench
-ONLY=overhead,latency,memory,profile,ingest,queries,capture
+ONLY=overhead,latency,memory,profile,ingest,queries,views,capture
 while (($#)); do
 	case $1 in
 	--tiny) tiny=1 ;;
@@ -63,7 +65,7 @@ while (($#)); do
 	--configs) CONFIGS_ARG=$2; shift ;;
 	--workloads) WORKLOADS_ARG=$2; shift ;;
 	--rate) RATE_ARG=$2; shift ;;
-	-h | --help) sed -n '2,37s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,42s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -77,12 +79,14 @@ INGEST_N=1000000
 QUERY_N=10000000
 QUERY_LOOKUPS=200
 BATCHES="1000 10000 50000 100000"
+VIEWS_N=200000 VIEWS_BATCH=25000 VIEWS_ROUNDS=2
 GOBENCH=(-count 6)
 WORKLOADS=${WORKLOADS_ARG:-whoami forward}
 CONFIGS=${CONFIGS_ARG:-base log dnstap passivedns passivedns-spool passivedns-null}
 WORKLOADS=${WORKLOADS//,/ } CONFIGS=${CONFIGS//,/ }
 if ((tiny)); then
 	ROUNDS=1 SECS=1 LAT_SECS=1 NAMES=1000 QUERIES=5000 INGEST_N=5000 BATCHES=1000 QUERY_N=20000 QUERY_LOOKUPS=10
+	VIEWS_N=2000 VIEWS_BATCH=1000 VIEWS_ROUNDS=1
 	GOBENCH=(-count 1 -benchtime 2000x)
 fi
 want() { [[ ,$ONLY, == *,$1,* ]]; }
@@ -174,7 +178,7 @@ CH_DSN=clickhouse://127.0.0.1:$CH_TCP/passivedns
 chq() { clickhouse-client --host 127.0.0.1 --port "$CH_TCP" -q "$@"; }
 
 need_ch=0
-for p in overhead latency profile ingest queries; do want "$p" && need_ch=1; done
+for p in overhead latency profile ingest queries views; do want "$p" && need_ch=1; done
 if ((need_ch)); then
 	log "starting ClickHouse on 127.0.0.1:$CH_TCP (CPU $LOAD_CPU)"
 	CH_STARTED=1
@@ -493,30 +497,30 @@ if want profile; then
 	done
 fi
 
+# ch_cpu: the ClickHouse server's CPU seconds so far (every thread).
+ch_cpu() {
+	local pid
+	pid=$(cat "$DIR/ch/clickhouse-server.pid")
+	awk -v tck="$CLK_TCK" '{ printf "%.2f", ($14 + $15) / tck }' "/proc/$pid/stat"
+}
+# ch_settled: ClickHouse's CPU seconds once the merges an insert set off are done (60 s
+# at most), so that the server's cost of the rows is counted whole for both inserters.
+ch_settled() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		(($(chq "SELECT count() FROM system.merges") == 0)) && break
+		sleep 0.1
+	done
+	ch_cpu
+}
+# Each run writes into a database of its own, created empty, so that neither inserter
+# pays for merging the other's parts.
+fresh_db() {
+	chq "DROP DATABASE IF EXISTS $1"
+	"$BIN/benchtool" ingest -dsn "clickhouse://127.0.0.1:$CH_TCP/$1" -n 0 -port "$("$BIN/benchtool" ports 1)" \
+		-zone "$DATA/zone.db" -queries "$DATA/queries.txt"
+}
 if want ingest; then
-	# ch_cpu: the ClickHouse server's CPU seconds so far (every thread).
-	ch_cpu() {
-		local pid
-		pid=$(cat "$DIR/ch/clickhouse-server.pid")
-		awk -v tck="$CLK_TCK" '{ printf "%.2f", ($14 + $15) / tck }' "/proc/$pid/stat"
-	}
-	# ch_settled: ClickHouse's CPU seconds once the merges an insert set off are done (60 s
-	# at most), so that the server's cost of the rows is counted whole for both inserters.
-	ch_settled() {
-		local i
-		for ((i = 0; i < 600; i++)); do
-			(($(chq "SELECT count() FROM system.merges") == 0)) && break
-			sleep 0.1
-		done
-		ch_cpu
-	}
-	# Each run writes into a database of its own, created empty, so that neither inserter
-	# pays for merging the other's parts.
-	fresh_db() {
-		chq "DROP DATABASE IF EXISTS $1"
-		"$BIN/benchtool" ingest -dsn "clickhouse://127.0.0.1:$CH_TCP/$1" -n 0 -port "$("$BIN/benchtool" ports 1)" \
-			-zone "$DATA/zone.db" -queries "$DATA/queries.txt"
-	}
 	for b in $BATCHES; do
 		sensor=ingest-$b
 		fresh_db ingest
@@ -596,6 +600,40 @@ if want queries; then
 	# Bytes on disk per raw and per history row.
 	chq "SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts WHERE database = '$QDB' AND active GROUP BY table ORDER BY table FORMAT TSV" |
 		while read -r table prow pbytes; do record "disk table=$table rows=$prow bytes=$pbytes"; done
+fi
+
+if want views; then
+	# ClickHouse's CPU per row by materialized view. The rows of VIEWS_N answers recorded through
+	# the writer, exported in the order answered, are inserted by clickhouse-client in blocks of
+	# VIEWS_BATCH into an empty database with the whole schema: with every view, with none (the
+	# raw table alone) and with each view alone, the others dropped. The server's CPU time
+	# over the insert and the merges it set off, per row.
+	fresh_db views_src
+	log "views: $VIEWS_N records through the writer, batch $VIEWS_BATCH"
+	"${PRIO[@]}" taskset -c "$RES_CPU" "$BIN/benchtool" ingest -dsn "clickhouse://127.0.0.1:$CH_TCP/views_src" -http "http://127.0.0.1:$CH_HTTP/" -n "$VIEWS_N" -batch "$VIEWS_BATCH" \
+		-sensor views -port "$("$BIN/benchtool" ports 1)" -zone "$DATA/zone.db" -queries "$DATA/queries.txt" >/dev/null
+	chq "SELECT * FROM views_src.responses ORDER BY time, time_ms SETTINGS max_block_size = $VIEWS_BATCH FORMAT Native" >"$DATA/views.native"
+	views=$(chq "SELECT name FROM system.tables WHERE database = 'views_src' AND engine = 'MaterializedView' ORDER BY name")
+	[[ -n $views ]] || die "views: the schema has no materialized views"
+	for ((r = 1; r <= VIEWS_ROUNDS; r++)); do
+		for keep in all none $views; do
+			fresh_db views_dst
+			if [[ $keep != all ]]; then
+				for v in $views; do [[ $v == "$keep" ]] || chq "DROP TABLE views_dst.\`$v\`"; done
+			fi
+			cpu0=$(ch_settled)
+			"${PRIO[@]}" taskset -c "$RES_CPU" clickhouse-client --host 127.0.0.1 --port "$CH_TCP" \
+				--max_insert_block_size "$VIEWS_BATCH" --min_insert_block_size_rows "$VIEWS_BATCH" --min_insert_block_size_bytes 0 \
+				-q "INSERT INTO views_dst.responses FORMAT Native" <"$DATA/views.native"
+			ch_s=$(awk -v a="$cpu0" -v b="$(ch_settled)" 'BEGIN { printf "%.2f", b - a }')
+			got=$(chq "SELECT count() FROM views_dst.responses")
+			((got == VIEWS_N)) || { log "views: $got rows of $VIEWS_N"; FAILED=1; }
+			record "views keep=$keep round=$r rows=$got ch_cpu_s=$ch_s"
+			log "views keep=$keep: ClickHouse cpu ${ch_s}s for $got rows"
+		done
+	done
+	chq "DROP DATABASE IF EXISTS views_src"
+	chq "DROP DATABASE IF EXISTS views_dst"
 fi
 
 if want capture; then

@@ -309,6 +309,8 @@ func summarize(args []string) error {
 		fmt.Println()
 	}
 
+	printViews(rs)
+
 	var names []string
 	bench := map[string][]result{}
 	for _, r := range rs {
@@ -379,4 +381,40 @@ func perRow(r result) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f", 1e6*r.f("ch_cpu_s")/r.f("rows"))
+}
+
+// printViews prints ClickHouse's CPU per row for each set of materialized views kept (all,
+// none, each alone): the median over the rounds, and what it adds to the raw table alone.
+func printViews(rs []result) {
+	var keeps []string
+	perRow := map[string][]float64{}
+	for _, r := range rs {
+		if r.kind != "views" || r.f("rows") == 0 {
+			continue
+		}
+		k := r.s("keep")
+		if _, ok := perRow[k]; !ok {
+			keeps = append(keeps, k)
+		}
+		perRow[k] = append(perRow[k], r.f("ch_cpu_s")*1e6/r.f("rows"))
+	}
+	if len(keeps) == 0 {
+		return
+	}
+	fmt.Println("## ClickHouse CPU per row by materialized view")
+	fmt.Println()
+	fmt.Println("The same rows inserted by clickhouse-client into an empty database, with the views named kept and the others dropped; the server's CPU over the insert and its merges.")
+	fmt.Println()
+	fmt.Println("| views kept | runs | ClickHouse CPU µs per row (median) | over the raw table alone |")
+	fmt.Println("| --- | ---: | ---: | ---: |")
+	none := median(perRow["none"])
+	for _, k := range keeps {
+		m := median(perRow[k])
+		over := "-"
+		if k != "none" && len(perRow["none"]) > 0 {
+			over = fmt.Sprintf("%+.1f", m-none)
+		}
+		fmt.Printf("| %s | %d | %.1f | %s |\n", k, len(perRow[k]), m, over)
+	}
+	fmt.Println()
 }
