@@ -176,6 +176,8 @@ log "generating the zone ($NAMES names) and $QUERIES queries"
 read -r CH_TCP CH_HTTP AUTH_PORT DEAD_PORT < <("$BIN/benchtool" ports 4)
 CH_DSN=clickhouse://127.0.0.1:$CH_TCP/passivedns
 chq() { clickhouse-client --host 127.0.0.1 --port "$CH_TCP" -q "$@"; }
+# mat_views DB: the names of DB's materialized views.
+mat_views() { chq "SELECT name FROM system.tables WHERE database = '$1' AND engine = 'MaterializedView' ORDER BY name"; }
 
 need_ch=0
 for p in overhead latency profile ingest queries views; do want "$p" && need_ch=1; done
@@ -199,7 +201,7 @@ if ((need_ch)) && [[ " $CONFIGS " == *" passivedns-null "* ]]; then
 	chq "DROP DATABASE IF EXISTS $NULL_DB"
 	"$BIN/benchtool" ingest -dsn "clickhouse://127.0.0.1:$CH_TCP/$NULL_DB" -n 0 -port "$("$BIN/benchtool" ports 1)" \
 		-zone "$DATA/zone.db" -queries "$DATA/queries.txt"
-	for v in $(chq "SELECT name FROM system.tables WHERE database = '$NULL_DB' AND engine = 'MaterializedView'"); do
+	for v in $(mat_views "$NULL_DB"); do
 		chq "DROP TABLE $NULL_DB.\`$v\`"
 	done
 	chq "CREATE TABLE $NULL_DB.responses_null AS $NULL_DB.responses ENGINE = Null"
@@ -520,6 +522,21 @@ fresh_db() {
 	"$BIN/benchtool" ingest -dsn "clickhouse://127.0.0.1:$CH_TCP/$1" -n 0 -port "$("$BIN/benchtool" ports 1)" \
 		-zone "$DATA/zone.db" -queries "$DATA/queries.txt"
 }
+# export_native DB ROWS FILE: DB's responses in the order they were answered, as the writer
+# sends them, in Native blocks of ROWS rows. Exported in the table's key order, each block
+# would hold runs of the same name, which the server sorts and aggregates into its views at
+# half the cost.
+export_native() {
+	chq "SELECT * FROM $1.responses ORDER BY time, time_ms SETTINGS max_block_size = $2 FORMAT Native" >"$3"
+}
+# insert_native DB ROWS FILE: clickhouse-client inserts FILE into DB.responses from the
+# resolver's CPU; the server squashes its blocks to at least ROWS rows, as one insert of the
+# writer's is one block.
+insert_native() {
+	"${PRIO[@]}" taskset -c "$RES_CPU" clickhouse-client --host 127.0.0.1 --port "$CH_TCP" \
+		--max_insert_block_size "$2" --min_insert_block_size_rows "$2" --min_insert_block_size_bytes 0 \
+		-q "INSERT INTO $1.responses FORMAT Native" <"$3"
+}
 if want ingest; then
 	for b in $BATCHES; do
 		sensor=ingest-$b
@@ -539,22 +556,16 @@ if want ingest; then
 	done
 	# The same rows, exported in Native format and inserted by clickhouse-client on the same
 	# CPU: the server's own limit for these rows (materialized views included), in blocks of
-	# each batch size (the server squashes the client's blocks to at least that many rows, as
-	# one insert of the writer's is one block) and in one block of all of them. The rows go
-	# in the order they were answered, as the writer sends them: exported in the table's key
-	# order, each block would hold runs of the same name, which the server sorts and
-	# aggregates into its views at half the cost.
+	# each batch size and in one block of all of them.
 	nrows=$(chq "SELECT count() FROM ingest.responses")
 	for b in $BATCHES all; do
 		fresh_db native
 		rows_per=$b
 		[[ $b == all ]] && rows_per=$INGEST_N
-		chq "SELECT * FROM ingest.responses ORDER BY time, time_ms SETTINGS max_block_size = $rows_per FORMAT Native" >"$DATA/rows.native"
+		export_native ingest "$rows_per" "$DATA/rows.native"
 		cpu0=$(ch_settled)
 		start=$(date +%s.%N)
-		"${PRIO[@]}" taskset -c "$RES_CPU" clickhouse-client --host 127.0.0.1 --port "$CH_TCP" \
-			--max_insert_block_size "$rows_per" --min_insert_block_size_rows "$rows_per" --min_insert_block_size_bytes 0 \
-			-q "INSERT INTO native.responses FORMAT Native" <"$DATA/rows.native"
+		insert_native native "$rows_per" "$DATA/rows.native"
 		end=$(date +%s.%N)
 		ch_s=$(awk -v a="$cpu0" -v b="$(ch_settled)" 'BEGIN { printf "%.2f", b - a }')
 		got=$(chq "SELECT count() FROM native.responses")
@@ -612,8 +623,8 @@ if want views; then
 	log "views: $VIEWS_N records through the writer, batch $VIEWS_BATCH"
 	"${PRIO[@]}" taskset -c "$RES_CPU" "$BIN/benchtool" ingest -dsn "clickhouse://127.0.0.1:$CH_TCP/views_src" -http "http://127.0.0.1:$CH_HTTP/" -n "$VIEWS_N" -batch "$VIEWS_BATCH" \
 		-sensor views -port "$("$BIN/benchtool" ports 1)" -zone "$DATA/zone.db" -queries "$DATA/queries.txt" >/dev/null
-	chq "SELECT * FROM views_src.responses ORDER BY time, time_ms SETTINGS max_block_size = $VIEWS_BATCH FORMAT Native" >"$DATA/views.native"
-	views=$(chq "SELECT name FROM system.tables WHERE database = 'views_src' AND engine = 'MaterializedView' ORDER BY name")
+	export_native views_src "$VIEWS_BATCH" "$DATA/views.native"
+	views=$(mat_views views_src)
 	[[ -n $views ]] || die "views: the schema has no materialized views"
 	for ((r = 1; r <= VIEWS_ROUNDS; r++)); do
 		for keep in all none $views; do
@@ -622,9 +633,7 @@ if want views; then
 				for v in $views; do [[ $v == "$keep" ]] || chq "DROP TABLE views_dst.\`$v\`"; done
 			fi
 			cpu0=$(ch_settled)
-			"${PRIO[@]}" taskset -c "$RES_CPU" clickhouse-client --host 127.0.0.1 --port "$CH_TCP" \
-				--max_insert_block_size "$VIEWS_BATCH" --min_insert_block_size_rows "$VIEWS_BATCH" --min_insert_block_size_bytes 0 \
-				-q "INSERT INTO views_dst.responses FORMAT Native" <"$DATA/views.native"
+			insert_native views_dst "$VIEWS_BATCH" "$DATA/views.native"
 			ch_s=$(awk -v a="$cpu0" -v b="$(ch_settled)" 'BEGIN { printf "%.2f", b - a }')
 			got=$(chq "SELECT count() FROM views_dst.responses")
 			((got == VIEWS_N)) || { log "views: $got rows of $VIEWS_N"; FAILED=1; }

@@ -387,16 +387,16 @@ func perRow(r result) string {
 // none, each alone): the median over the rounds, and what it adds to the raw table alone.
 func printViews(rs []result) {
 	var keeps []string
-	perRow := map[string][]float64{}
+	usPerRow := map[string][]float64{}
 	for _, r := range rs {
 		if r.kind != "views" || r.f("rows") == 0 {
 			continue
 		}
 		k := r.s("keep")
-		if _, ok := perRow[k]; !ok {
+		if _, ok := usPerRow[k]; !ok {
 			keeps = append(keeps, k)
 		}
-		perRow[k] = append(perRow[k], r.f("ch_cpu_s")*1e6/r.f("rows"))
+		usPerRow[k] = append(usPerRow[k], r.f("ch_cpu_s")*1e6/r.f("rows"))
 	}
 	if len(keeps) == 0 {
 		return
@@ -407,14 +407,14 @@ func printViews(rs []result) {
 	fmt.Println()
 	fmt.Println("| views kept | runs | ClickHouse CPU µs per row (median) | over the raw table alone |")
 	fmt.Println("| --- | ---: | ---: | ---: |")
-	none := median(perRow["none"])
+	none := median(usPerRow["none"])
 	for _, k := range keeps {
-		m := median(perRow[k])
+		m := median(usPerRow[k])
 		over := "-"
-		if k != "none" && len(perRow["none"]) > 0 {
+		if k != "none" && len(usPerRow["none"]) > 0 {
 			over = fmt.Sprintf("%+.1f", m-none)
 		}
-		fmt.Printf("| %s | %d | %.1f | %s |\n", k, len(perRow[k]), m, over)
+		fmt.Printf("| %s | %d | %.1f | %s |\n", k, len(usPerRow[k]), m, over)
 	}
 	fmt.Println()
 }
